@@ -1,0 +1,540 @@
+"""The facade over the C Merkle engine (``rekor_py._merkle``, built from merkle_ext/).
+
+It owns RFC 6962 hashing, in-memory trees, the compact-range appender and proofs
+planned over and folded from C2SP tiles.  It checks every argument before the C
+call, turns C status codes into Python exceptions and hands back only ``bytes``,
+ints and tuples: no cdata leaves this module.  Storage, HTTP and signing are
+other modules' business.  The API is documented in docs/merkle-api.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from rekor_py._merkle import ffi, lib
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "AppendResult",
+    "ProofError",
+    "ProofPlan",
+    "RightEdge",
+    "TileID",
+    "TileWrite",
+    "append_leaves",
+    "consistency_plan",
+    "consistency_proof",
+    "edge_plan",
+    "fold_edge",
+    "fold_proof",
+    "inclusion_plan",
+    "inclusion_proof",
+    "leaf_hash",
+    "leaf_hashes",
+    "node_hash",
+    "node_hashes",
+    "root_hash",
+    "sha256_backend",
+    "tile_for",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
+HASH_SIZE: int = lib.MERKLE_HASH_SIZE
+TILE_HEIGHT: int = lib.MERKLE_TILE_HEIGHT
+TILE_WIDTH: int = lib.MERKLE_TILE_WIDTH
+EMPTY_ROOT: bytes = hashlib.sha256(b"").digest()
+
+_U64_LIMIT = 1 << 64
+_MAX_TILE_LEVELS: int = lib.MERKLE_MAX_TILE_LEVELS
+
+# Pick the SHA-256 backend once, at import: the CPU cannot change under us.
+lib.merkle_sha256_select(-1)
+
+
+class ProofError(ValueError):
+    """A proof did not verify; the message says what did not match."""
+
+
+def sha256_backend() -> str:
+    """Name of the SHA-256 implementation in use: "sha-ni" or "portable"."""
+    return "sha-ni" if lib.merkle_sha256_backend() == 1 else "portable"
+
+
+# ---- argument checks ---------------------------------------------------------------
+
+
+def _u64(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 <= value < _U64_LIMIT:
+        raise ValueError(f"{name} must be in [0, 2**64), got {value}")
+    return value
+
+
+def _hash(name: str, value: bytes) -> bytes:
+    if not isinstance(value, bytes):
+        raise ValueError(f"{name} must be bytes, got {type(value).__name__}")
+    if len(value) != HASH_SIZE:
+        raise ValueError(f"{name} must be {HASH_SIZE} bytes, got {len(value)}")
+    return value
+
+
+def _hashes(name: str, values: Sequence[bytes]) -> bytes:
+    """Concatenate hashes after checking each is 32 bytes (one C buffer)."""
+    joined = b"".join(values)
+    if len(joined) != HASH_SIZE * len(values) or any(len(v) != HASH_SIZE for v in values):
+        bad = next(i for i, v in enumerate(values) if len(v) != HASH_SIZE)
+        raise ValueError(f"{name}[{bad}] must be {HASH_SIZE} bytes, got {len(values[bad])}")
+    return joined
+
+
+def _split(buf: bytes) -> list[bytes]:
+    return [buf[i : i + HASH_SIZE] for i in range(0, len(buf), HASH_SIZE)]
+
+
+def _message(status: int) -> str:
+    return str(ffi.string(lib.merkle_strerror(status)).decode())
+
+
+def _check(status: int, what: str) -> None:
+    if status != lib.MERKLE_OK:
+        raise ValueError(f"{what}: {_message(status)}")
+
+
+# ---- RFC 6962 §2.1 hashes -----------------------------------------------------------
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """SHA-256(0x00 || data)."""
+    out = ffi.new("uint8_t[32]")
+    lib.merkle_leaf_hash(data, len(data), out)
+    return bytes(ffi.buffer(out))
+
+
+def leaf_hashes(entries: Sequence[bytes]) -> list[bytes]:
+    """Leaf hashes of many entries in one C call."""
+    if not entries:
+        return []
+    data = b"".join(entries)
+    offsets = array("Q", itertools.accumulate(map(len, entries), initial=0))
+    out = bytearray(HASH_SIZE * len(entries))
+    status = lib.merkle_leaf_hashes(
+        data, len(data), ffi.from_buffer("uint64_t[]", offsets), len(entries),
+        ffi.from_buffer(out),
+    )
+    _check(status, "leaf_hashes")
+    return _split(bytes(out))
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """SHA-256(0x01 || left || right); both must be 32 bytes."""
+    out = ffi.new("uint8_t[32]")
+    lib.merkle_node_hash(_hash("left", left), _hash("right", right), out)
+    return bytes(ffi.buffer(out))
+
+
+def node_hashes(children: bytes) -> bytes:
+    """Parents of n concatenated child pairs (2n hashes in, n hashes out)."""
+    if len(children) % (2 * HASH_SIZE):
+        raise ValueError(f"children must be a multiple of {2 * HASH_SIZE} bytes")
+    n = len(children) // (2 * HASH_SIZE)
+    out = bytearray(n * HASH_SIZE)
+    lib.merkle_node_hashes(children, n, ffi.from_buffer(out))
+    return bytes(out)
+
+
+# ---- in-memory trees ---------------------------------------------------------------
+
+
+def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
+    """RFC 6962 MTH over the leaf hashes; EMPTY_ROOT for none."""
+    joined = _hashes("leaf_hashes", leaf_hashes)
+    out = ffi.new("uint8_t[32]")
+    lib.merkle_root(joined, len(leaf_hashes), out)
+    return bytes(ffi.buffer(out))
+
+
+def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int) -> list[bytes]:
+    """Audit path for leaf `index` in the tree of the first `size` leaves.
+
+    Requires 0 <= index < size <= len(leaf_hashes); raises ValueError otherwise.
+    """
+    _within("size", _u64("size", size), len(leaf_hashes))
+    plan = inclusion_plan(index, size)
+    return _fold_leaves(plan, _hashes("leaf_hashes", leaf_hashes[:size]))
+
+
+def consistency_proof(leaf_hashes: Sequence[bytes], size1: int, size2: int) -> list[bytes]:
+    """RFC 6962 §2.1.2 proof that the first size1 leaves prefix the first size2.
+
+    Requires 0 <= size1 <= size2 <= len(leaf_hashes); [] if size1 is 0 or size2.
+    """
+    _within("size2", _u64("size2", size2), len(leaf_hashes))
+    plan = consistency_plan(size1, size2)
+    return _fold_leaves(plan, _hashes("leaf_hashes", leaf_hashes[:size2]))
+
+
+def _within(name: str, size: int, available: int) -> None:
+    if size > available:
+        raise ValueError(f"{name} {size} is beyond the {available} leaf hashes given")
+
+
+# ---- verifiers (RFC 9162 §2.1.3.2 and §2.1.4.2) -------------------------------------
+
+
+def _proof_hash(name: str, value: bytes) -> bytes:
+    try:
+        return _hash(name, value)
+    except ValueError as e:
+        raise ProofError(str(e)) from None
+
+
+def _proof_bytes(proof: Sequence[bytes]) -> bytes:
+    for i, h in enumerate(proof):
+        _proof_hash(f"proof[{i}]", h)
+    return b"".join(proof)
+
+
+def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes],
+                     root: bytes) -> None:
+    """Check that `leaf_hash` is at `index` in the tree of `size` with `root`.
+
+    Raises ProofError saying what did not match.
+    """
+    _proof_hash("leaf_hash", leaf_hash)
+    _proof_hash("root", root)
+    joined = _proof_bytes(proof)
+    _u64("index", index)
+    _u64("size", size)
+    calc = ffi.new("uint8_t[32]")
+    status = lib.merkle_verify_inclusion(leaf_hash, index, size, joined, len(proof), root, calc)
+    if status == lib.MERKLE_OK:
+        return
+    if status == lib.MERKLE_E_INDEX:
+        raise ProofError(f"index {index} is not below tree size {size}")
+    if status == lib.MERKLE_E_PROOF_LENGTH:
+        want = len(inclusion_plan(index, size).counts)
+        raise ProofError(f"inclusion proof has {len(proof)} hashes, want {want}")
+    if status == lib.MERKLE_E_ROOT_MISMATCH:
+        raise ProofError(
+            f"calculated root {bytes(ffi.buffer(calc)).hex()} does not match "
+            f"expected root {root.hex()}"
+        )
+    raise ProofError(_message(status))
+
+
+def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes,
+                       root2: bytes) -> None:
+    """Check that the tree (size1, root1) is a prefix of the tree (size2, root2).
+
+    Raises ProofError saying what did not match.
+    """
+    _proof_hash("root1", root1)
+    _proof_hash("root2", root2)
+    joined = _proof_bytes(proof)
+    _u64("size1", size1)
+    _u64("size2", size2)
+    calc1, calc2 = ffi.new("uint8_t[32]"), ffi.new("uint8_t[32]")
+    status = lib.merkle_verify_consistency(size1, size2, joined, len(proof), root1, root2,
+                                           calc1, calc2)
+    if status == lib.MERKLE_OK:
+        return
+    if status == lib.MERKLE_E_SIZE:
+        raise ProofError(f"size1 {size1} is greater than size2 {size2}")
+    if status == lib.MERKLE_E_PROOF_LENGTH:
+        want = 0 if size1 == size2 else len(consistency_plan(size1, size2).counts)
+        raise ProofError(f"consistency proof has {len(proof)} hashes, want {want}")
+    if status == lib.MERKLE_E_ROOT_MISMATCH:
+        raise ProofError(f"trees of equal size {size1} have different roots "
+                         f"{root1.hex()} and {root2.hex()}")
+    if status in (lib.MERKLE_E_ROOT1_MISMATCH, lib.MERKLE_E_ROOT2_MISMATCH):
+        which, calc, want = ((1, calc1, root1) if status == lib.MERKLE_E_ROOT1_MISMATCH
+                             else (2, calc2, root2))
+        raise ProofError(f"calculated root{which} {bytes(ffi.buffer(calc)).hex()} does not "
+                         f"match expected root{which} {want.hex()}")
+    raise ProofError(_message(status))
+
+
+# ---- C2SP tiles -----------------------------------------------------------------------
+
+_TILE_PATH = re.compile(r"tile/(0|[1-9][0-9]?)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([0-9]{1,3}))?")
+
+
+def _encode_index(index: int) -> str:
+    digits = str(index)
+    digits = "0" * (-len(digits) % 3) + digits
+    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+    return "/".join([f"x{g}" for g in groups[:-1]] + groups[-1:])
+
+
+class TileID(NamedTuple):
+    """A C2SP tlog-tiles tile: `width` hashes (256 = full) of tile `index` at `level`."""
+
+    level: int
+    index: int
+    width: int
+
+    @property
+    def is_full(self) -> bool:
+        return self.width == TILE_WIDTH
+
+    @property
+    def path(self) -> str:
+        """`tile/<L>/<N>[.p/<W>]`, N in x-prefixed three-digit groups."""
+        suffix = "" if self.is_full else f".p/{self.width}"
+        return f"tile/{self.level}/{_encode_index(self.index)}{suffix}"
+
+    @classmethod
+    def parse(cls, path: str) -> TileID:
+        """Inverse of `path`; accepts only the canonical spelling."""
+        m = _TILE_PATH.fullmatch(path)
+        if not m:
+            raise ValueError(f"not a tile path: {path[:80]!r}")
+        level, width = int(m[1]), int(m[3]) if m[3] else TILE_WIDTH
+        tile = cls(level, int(m[2].replace("x", "").replace("/", "")), width)
+        if level > 63 or not 1 <= width <= TILE_WIDTH or tile.path != path:
+            raise ValueError(f"not a canonical tile path: {path[:80]!r}")
+        return tile
+
+
+def tile_for(level: int, index: int, size: int) -> TileID:
+    """Tile (level, index) as it is at tree size `size`: full or partial.
+
+    Raises ValueError if the tile holds no hash yet at that size.
+    """
+    _u64("level", level)
+    _u64("index", index)
+    complete = _u64("size", size) >> (TILE_HEIGHT * level) if level < 8 else 0
+    width = min(complete - index * TILE_WIDTH, TILE_WIDTH)
+    if width <= 0:
+        raise ValueError(f"tile {level}/{index} is empty at tree size {size}")
+    return TileID(level, index, width)
+
+
+# ---- proof plans and folds --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProofPlan:
+    """Which perfect subtrees (nodes) a proof needs, and which tiles hold them.
+
+    Proof element i is the right-to-left fold of the next `counts[i]` nodes.
+    Tile widths are as of `size`, the tree size the proof is against.
+    """
+
+    size: int
+    nodes: tuple[tuple[int, int], ...]
+    counts: tuple[int, ...]
+    tiles: tuple[TileID, ...]
+
+
+def _plan_from(size: int, c_nodes: object, n_nodes: int, counts: tuple[int, ...]) -> ProofPlan:
+    tiles_out = ffi.new("merkle_tile[]", lib.MERKLE_MAX_TILES)
+    n_tiles = ffi.new("size_t *")
+    _check(lib.merkle_tiles_for_nodes(c_nodes, n_nodes, size, tiles_out, n_tiles), "plan")
+    nodes_view = c_nodes  # a cdata array of merkle_node
+    return ProofPlan(
+        size=size,
+        nodes=tuple((nodes_view[i].height, nodes_view[i].index)  # type: ignore[index]
+                    for i in range(n_nodes)),
+        counts=counts,
+        tiles=tuple(TileID(t.level, t.index, t.width) for t in tiles_out[0 : n_tiles[0]]),
+    )
+
+
+def inclusion_plan(index: int, size: int) -> ProofPlan:
+    """Plan the inclusion proof of leaf `index` in a tree of `size`.
+
+    Requires 0 <= index < size.
+    """
+    _u64("index", index)
+    _u64("size", size)
+    if index >= size:
+        raise ValueError(f"index {index} is not below tree size {size}")
+    nodes = ffi.new("merkle_node[]", lib.MERKLE_MAX_NODES)
+    counts = ffi.new("uint8_t[]", lib.MERKLE_MAX_ELEMS)
+    n_nodes, n_elems = ffi.new("size_t *"), ffi.new("size_t *")
+    _check(lib.merkle_inclusion_plan(index, size, nodes, n_nodes, counts, n_elems),
+           "inclusion_plan")
+    return _plan_from(size, nodes, n_nodes[0], tuple(counts[0 : n_elems[0]]))
+
+
+def consistency_plan(size1: int, size2: int) -> ProofPlan:
+    """Plan the consistency proof from size1 to size2.
+
+    Requires 0 <= size1 <= size2; the plan is empty if size1 is 0 or size2.
+    """
+    _u64("size1", size1)
+    _u64("size2", size2)
+    if size1 > size2:
+        raise ValueError(f"size1 {size1} is greater than size2 {size2}")
+    nodes = ffi.new("merkle_node[]", lib.MERKLE_MAX_NODES)
+    counts = ffi.new("uint8_t[]", lib.MERKLE_MAX_ELEMS)
+    n_nodes, n_elems = ffi.new("size_t *"), ffi.new("size_t *")
+    _check(lib.merkle_consistency_plan(size1, size2, nodes, n_nodes, counts, n_elems),
+           "consistency_plan")
+    return _plan_from(size2, nodes, n_nodes[0], tuple(counts[0 : n_elems[0]]))
+
+
+def edge_plan(size: int) -> ProofPlan:
+    """Plan reading the right edge (compact range) of a tree of `size` from tiles."""
+    _u64("size", size)
+    nodes = ffi.new("merkle_node[]", lib.MERKLE_MAX_EDGE)
+    n_nodes = ffi.new("size_t *")
+    _check(lib.merkle_edge_plan(size, nodes, n_nodes), "edge_plan")
+    return _plan_from(size, nodes, n_nodes[0], (1,) * n_nodes[0])
+
+
+def _c_plan(plan: ProofPlan) -> tuple[object, object]:
+    if len(plan.nodes) > lib.MERKLE_MAX_NODES or len(plan.counts) > lib.MERKLE_MAX_ELEMS:
+        raise ValueError("plan is larger than any proof can be")
+    return ffi.new("merkle_node[]", plan.nodes), ffi.new("uint8_t[]", plan.counts)
+
+
+def fold_proof(plan: ProofPlan, tiles: Mapping[tuple[int, int], bytes]) -> list[bytes]:
+    """Fold the tiles a plan named into its proof hashes.
+
+    `tiles` maps (level, index) to tile bytes, which may be wider than the plan
+    needs (tiles only grow).  Raises ValueError for a missing or short tile.
+    """
+    refs = ffi.new("merkle_tile_ref[]", len(plan.tiles))
+    keep = []  # buffers must outlive the C call
+    for i, tile in enumerate(plan.tiles):
+        data = tiles.get((tile.level, tile.index))
+        if data is None:
+            raise ValueError(f"tile {tile.path} is missing")
+        if len(data) % HASH_SIZE or len(data) // HASH_SIZE < tile.width:
+            raise ValueError(f"tile {tile.path} has {len(data)} bytes, "
+                             f"needs {tile.width * HASH_SIZE}")
+        buf = ffi.from_buffer(data)
+        keep.append(buf)
+        width = min(len(data) // HASH_SIZE, TILE_WIDTH)
+        refs[i] = (tile.level, tile.index, width, buf)
+    nodes, counts = _c_plan(plan)
+    out = bytearray(HASH_SIZE * len(plan.counts))
+    status = lib.merkle_fold_tiles(nodes, len(plan.nodes), counts, len(plan.counts), refs,
+                                   len(plan.tiles), ffi.from_buffer(out))
+    _check(status, "fold_proof")
+    return _split(bytes(out))
+
+
+def _fold_leaves(plan: ProofPlan, leaves: bytes) -> list[bytes]:
+    nodes, counts = _c_plan(plan)
+    out = bytearray(HASH_SIZE * len(plan.counts))
+    status = lib.merkle_fold_leaves(nodes, len(plan.nodes), counts, len(plan.counts), leaves,
+                                    len(leaves) // HASH_SIZE, ffi.from_buffer(out))
+    _check(status, "fold")
+    return _split(bytes(out))
+
+
+# ---- the appender -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RightEdge:
+    """Compact range of a tree: the perfect-subtree roots for the set bits of
+    `size`, largest (leftmost) first.  Enough to append and to compute the root."""
+
+    size: int
+    hashes: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        _u64("size", self.size)
+        if len(self.hashes) != self.size.bit_count():
+            raise ValueError(f"a right edge at size {self.size} has {self.size.bit_count()} "
+                             f"hashes, got {len(self.hashes)}")
+        for i, h in enumerate(self.hashes):
+            _hash(f"hashes[{i}]", h)
+
+    @classmethod
+    def empty(cls) -> RightEdge:
+        return cls(0, ())
+
+    def root_hash(self) -> bytes:
+        out = ffi.new("uint8_t[32]")
+        _check(lib.merkle_edge_root(b"".join(self.hashes), len(self.hashes), self.size, out),
+               "root_hash")
+        return bytes(ffi.buffer(out))
+
+
+def fold_edge(plan: ProofPlan, tiles: Mapping[tuple[int, int], bytes]) -> RightEdge:
+    """The right edge at `plan.size`, from a plan made by `edge_plan`."""
+    return RightEdge(plan.size, tuple(fold_proof(plan, tiles)))
+
+
+class TileWrite(NamedTuple):
+    """New hashes for tile (level, index) at positions start, start+1, ..."""
+
+    level: int
+    index: int
+    start: int
+    hashes: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append changed: the new edge and root, and exactly the new stored hashes."""
+
+    edge: RightEdge
+    root_hash: bytes
+    tiles: tuple[TileWrite, ...]
+
+    def stored_hashes(self) -> Iterator[tuple[int, int, int, bytes]]:
+        """Each new stored hash as (level, tile index, position, hash)."""
+        for w in self.tiles:
+            for i in range(len(w.hashes) // HASH_SIZE):
+                yield w.level, w.index, w.start + i, w.hashes[i * HASH_SIZE : (i + 1) * HASH_SIZE]
+
+
+def _tile_writes(level: int, first: int, hashes: bytes) -> Iterator[TileWrite]:
+    """Split the new hashes of one level, global positions first.., by tile."""
+    pos, end = first, first + len(hashes) // HASH_SIZE
+    while pos < end:
+        stop = min(end, (pos // TILE_WIDTH + 1) * TILE_WIDTH)
+        chunk = hashes[(pos - first) * HASH_SIZE : (stop - first) * HASH_SIZE]
+        yield TileWrite(level, pos // TILE_WIDTH, pos % TILE_WIDTH, chunk)
+        pos = stop
+
+
+def append_leaves(edge: RightEdge, leaf_hashes: Sequence[bytes]) -> AppendResult:
+    """Append leaf hashes to the tree whose right edge is `edge`.
+
+    Raises ValueError for a hash that is not 32 bytes or a size past 2**64 - 1.
+    """
+    joined = _hashes("leaf_hashes", leaf_hashes)
+    k, size = len(leaf_hashes), edge.size
+    if size + k >= _U64_LIMIT:
+        raise ValueError("tree size would overflow 64 bits")
+    firsts = [size >> (TILE_HEIGHT * L) for L in range(_MAX_TILE_LEVELS)]
+    total = sum(((size + k) >> (TILE_HEIGHT * L)) - firsts[L] for L in range(_MAX_TILE_LEVELS))
+    stored = bytearray(total * HASH_SIZE)
+    new_edge = ffi.new("uint8_t[]", lib.MERKLE_MAX_EDGE * HASH_SIZE)
+    n_edge = ffi.new("size_t *")
+    root = ffi.new("uint8_t[32]")
+    counts = ffi.new("uint64_t[]", _MAX_TILE_LEVELS)
+    status = lib.merkle_append(b"".join(edge.hashes), len(edge.hashes), size, joined, k,
+                               new_edge, n_edge, root, ffi.from_buffer(stored), total, counts)
+    _check(status, "append_leaves")
+    writes: list[TileWrite] = []
+    at = 0
+    for level in range(_MAX_TILE_LEVELS):
+        n = counts[level]
+        writes.extend(_tile_writes(level, firsts[level],
+                                   bytes(stored[at * HASH_SIZE : (at + n) * HASH_SIZE])))
+        at += n
+    edge_bytes = bytes(ffi.buffer(new_edge, n_edge[0] * HASH_SIZE))
+    return AppendResult(
+        edge=RightEdge(size + k, tuple(_split(edge_bytes))),
+        root_hash=bytes(ffi.buffer(root)),
+        tiles=tuple(writes),
+    )
