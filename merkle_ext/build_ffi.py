@@ -39,7 +39,7 @@ int merkle_sha256_backend(void);
 int merkle_sha256(const uint8_t *data, size_t len, uint8_t *out);
 
 int merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t *out);
-int merkle_leaf_hashes(const uint8_t *data, size_t data_len, const uint64_t *offsets,
+int merkle_leaf_hashes(const uint8_t *data, size_t data_len, const uint64_t *lengths,
                        size_t n, uint8_t *out);
 int merkle_node_hash(const uint8_t *left, const uint8_t *right, uint8_t *out);
 int merkle_node_hashes(const uint8_t *children, size_t n, uint8_t *out);

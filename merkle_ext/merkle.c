@@ -92,41 +92,52 @@ static void leaf_hash2(const uint8_t *a, const uint8_t *b, size_t len, uint8_t *
     sha256_state_to_digest(sb, out_b);
 }
 
-int merkle_leaf_hashes(const uint8_t *data, size_t data_len, const uint64_t *offsets,
+int merkle_leaf_hashes(const uint8_t *data, size_t data_len, const uint64_t *lengths,
                        size_t n, uint8_t *out) {
-    for (size_t i = 0; i < n; i++)
-        if (offsets[i] > offsets[i + 1] || offsets[i + 1] > data_len) return MERKLE_E_ARGUMENT;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (lengths[i] > data_len - total) return MERKLE_E_ARGUMENT;
+        total += lengths[i];
+    }
+    if (total != data_len) return MERKLE_E_ARGUMENT;
     size_t i = 0;
     while (i < n) {
-        uint64_t len = offsets[i + 1] - offsets[i];
-        /* Pair up neighbours of equal length: log entries of one kind often are. */
-        if (i + 1 < n && offsets[i + 2] - offsets[i + 1] == len) {
-            leaf_hash2(data + offsets[i], data + offsets[i + 1], len, out + i * HS,
-                       out + (i + 1) * HS);
+        /* Pair up neighbours of equal length (log entries of one kind often
+         * are) so the two-stream compressor can take them together. */
+        if (i + 1 < n && lengths[i + 1] == lengths[i]) {
+            leaf_hash2(data, data + lengths[i], lengths[i], out + i * HS, out + (i + 1) * HS);
+            data += 2 * lengths[i];
             i += 2;
         } else {
-            sha256_prefixed(0x00, data + offsets[i], len, out + i * HS);
+            sha256_prefixed(0x00, data, lengths[i], out + i * HS);
+            data += lengths[i];
             i += 1;
         }
     }
     return MERKLE_OK;
 }
 
-/* 0x01 || left || right is 65 bytes: two blocks, the second almost constant. */
-static inline void node_blocks(const uint8_t *left, const uint8_t *right, uint8_t blocks[128]) {
+/* 0x01 || left || right is 65 bytes: two blocks.  Byte 64 (the first of block
+ * two) is right[31]; the rest of block two is constant padding, so a buffer set
+ * up once by node_template() needs only the 64 bytes of children copied in. */
+static inline void node_template(uint8_t blocks[128]) {
+    memset(blocks, 0, 128);
     blocks[0] = 0x01;
-    memcpy(blocks + 1, left, HS);
-    memcpy(blocks + 1 + HS, right, HS);
-    memset(blocks + 65, 0, 128 - 65);
     blocks[65] = 0x80;
     blocks[126] = 0x02; /* 65 * 8 = 520 = 0x0208 bits */
     blocks[127] = 0x08;
 }
 
+static inline void node_fill(uint8_t blocks[128], const uint8_t *left, const uint8_t *right) {
+    memcpy(blocks + 1, left, HS);
+    memcpy(blocks + 1 + HS, right, HS);
+}
+
 static inline void hash_node(const uint8_t *left, const uint8_t *right, uint8_t *out) {
     uint8_t blocks[128];
     uint32_t s[8];
-    node_blocks(left, right, blocks);
+    node_template(blocks);
+    node_fill(blocks, left, right);
     memcpy(s, sha256_initial_state, sizeof s);
     sha256_compress(s, blocks, 2);
     sha256_state_to_digest(s, out);
@@ -137,16 +148,18 @@ int merkle_node_hash(const uint8_t *left, const uint8_t *right, uint8_t *out) {
     return MERKLE_OK;
 }
 
-/* Parents of n child pairs.  Inputs are copied into block buffers before any
- * output is written, and output i never lies past input pair i, so out may
- * equal children (a level can be reduced in place). */
+/* Parents of n child pairs, two at a time on the two-stream compressor.  Inputs
+ * are copied into the block buffers before any output is written, and output i
+ * never lies past input pair i, so out may equal children (in-place levels). */
 static void hash_level(const uint8_t *children, size_t n, uint8_t *out) {
+    uint8_t ba[128], bb[128];
+    node_template(ba);
+    node_template(bb);
     size_t i = 0;
     for (; i + 2 <= n; i += 2) {
-        uint8_t ba[128], bb[128];
         uint32_t sa[8], sb[8];
-        node_blocks(children + 2 * i * HS, children + (2 * i + 1) * HS, ba);
-        node_blocks(children + (2 * i + 2) * HS, children + (2 * i + 3) * HS, bb);
+        node_fill(ba, children + 2 * i * HS, children + (2 * i + 1) * HS);
+        node_fill(bb, children + (2 * i + 2) * HS, children + (2 * i + 3) * HS);
         memcpy(sa, sha256_initial_state, sizeof sa);
         memcpy(sb, sha256_initial_state, sizeof sb);
         sha256_compress2(sa, ba, sb, bb, 2);

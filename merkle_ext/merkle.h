@@ -76,11 +76,11 @@ int merkle_sha256_select(int wanted);
 int merkle_sha256_backend(void);
 int merkle_sha256(const uint8_t *data, size_t len, uint8_t *out);
 
-/* RFC 6962 §2.1 hashes.  Batch forms: entry i of leaf_hashes is
- * data[offsets[i] : offsets[i+1]] (offsets has n+1 items); node_hashes turns n
+/* RFC 6962 §2.1 hashes.  Batch forms: leaf_hashes hashes n entries laid end
+ * to end in data (entry i is lengths[i] bytes, summing to data_len); node_hashes turns n
  * pairs of concatenated children into n parents (out may equal children). */
 int merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t *out);
-int merkle_leaf_hashes(const uint8_t *data, size_t data_len, const uint64_t *offsets,
+int merkle_leaf_hashes(const uint8_t *data, size_t data_len, const uint64_t *lengths,
                        size_t n, uint8_t *out);
 int merkle_node_hash(const uint8_t *left, const uint8_t *right, uint8_t *out);
 int merkle_node_hashes(const uint8_t *children, size_t n, uint8_t *out);

@@ -92,10 +92,11 @@ int sha256_backend(void) { return active_backend; }
 
 void sha256_state_to_digest(const uint32_t state[8], uint8_t out[SHA256_DIGEST]) {
     for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(state[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(state[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(state[i] >> 8);
-        out[4 * i + 3] = (uint8_t)state[i];
+        uint32_t be = __builtin_bswap32(state[i]); /* digest words are big-endian */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        be = state[i];
+#endif
+        memcpy(out + 4 * i, &be, 4);
     }
 }
 

@@ -10,10 +10,11 @@ other modules' business.  The API is documented in docs/merkle-api.md.
 from __future__ import annotations
 
 import hashlib
-import itertools
+import os
 import re
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -40,6 +41,7 @@ __all__ = [
     "inclusion_proof",
     "leaf_hash",
     "leaf_hashes",
+    "leaf_hashes_packed",
     "node_hash",
     "node_hashes",
     "root_hash",
@@ -89,8 +91,17 @@ def _hash(name: str, value: bytes) -> bytes:
     return value
 
 
-def _hashes(name: str, values: Sequence[bytes]) -> bytes:
-    """Concatenate hashes after checking each is 32 bytes (one C buffer)."""
+LeafHashes = bytes | Sequence[bytes]
+"""Leaf hashes as a sequence of 32-byte values, or packed: concatenated in one bytes."""
+
+
+def _hashes(name: str, values: LeafHashes) -> bytes:
+    """One C buffer of 32-byte hashes, from a packed bytes or a checked sequence."""
+    if isinstance(values, bytes):
+        if len(values) % HASH_SIZE:
+            raise ValueError(f"packed {name} must be a multiple of {HASH_SIZE} bytes, "
+                             f"got {len(values)}")
+        return values
     joined = b"".join(values)
     if len(joined) != HASH_SIZE * len(values) or any(len(v) != HASH_SIZE for v in values):
         bad = next(i for i, v in enumerate(values) if len(v) != HASH_SIZE)
@@ -122,18 +133,47 @@ def leaf_hash(data: bytes) -> bytes:
 
 
 def leaf_hashes(entries: Sequence[bytes]) -> list[bytes]:
-    """Leaf hashes of many entries in one C call."""
-    if not entries:
-        return []
+    """Leaf hashes of many entries, hashed in C in batches."""
+    return _split(leaf_hashes_packed(entries))
+
+
+# Big batches are hashed CHUNK entries per C call: each join is then a few MB of
+# recycled heap instead of one huge fresh allocation (page faults cost more than
+# the copy), and chunks can run on several cores, as cffi releases the GIL.
+_CHUNK = 2048
+_PARALLEL_MIN = 16 * _CHUNK
+_pool: ThreadPoolExecutor | None = None
+
+
+def _hash_chunk(entries: Sequence[bytes], out: memoryview) -> None:
     data = b"".join(entries)
-    offsets = array("Q", itertools.accumulate(map(len, entries), initial=0))
-    out = bytearray(HASH_SIZE * len(entries))
-    status = lib.merkle_leaf_hashes(
-        data, len(data), ffi.from_buffer("uint64_t[]", offsets), len(entries),
-        ffi.from_buffer(out),
-    )
+    lengths = array("Q", map(len, entries))
+    status = lib.merkle_leaf_hashes(data, len(data), ffi.from_buffer("uint64_t[]", lengths),
+                                    len(entries), ffi.from_buffer(out))
     _check(status, "leaf_hashes")
-    return _split(bytes(out))
+
+
+def leaf_hashes_packed(entries: Sequence[bytes], *, parallel: bool = True) -> bytes:
+    """Leaf hashes of many entries, concatenated (32 bytes each, in order).
+
+    With `parallel`, batches of more than 32,768 entries use one thread per core.
+    """
+    global _pool
+    n = len(entries)
+    out = bytearray(HASH_SIZE * n)
+    view = memoryview(out)
+    spans = [(i, min(i + _CHUNK, n)) for i in range(0, n, _CHUNK)]
+    jobs = [(entries[a:b], view[a * HASH_SIZE : b * HASH_SIZE]) for a, b in spans]
+    cores = os.cpu_count() or 1
+    if parallel and n >= _PARALLEL_MIN and cores > 1:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="merkle")
+        for future in [_pool.submit(_hash_chunk, *job) for job in jobs]:
+            future.result()
+    else:
+        for job in jobs:
+            _hash_chunk(*job)
+    return bytes(out)
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -156,11 +196,11 @@ def node_hashes(children: bytes) -> bytes:
 # ---- in-memory trees ---------------------------------------------------------------
 
 
-def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
-    """RFC 6962 MTH over the leaf hashes; EMPTY_ROOT for none."""
+def root_hash(leaf_hashes: LeafHashes) -> bytes:
+    """RFC 6962 MTH over the leaf hashes (a sequence or packed); EMPTY_ROOT for none."""
     joined = _hashes("leaf_hashes", leaf_hashes)
     out = ffi.new("uint8_t[32]")
-    lib.merkle_root(joined, len(leaf_hashes), out)
+    lib.merkle_root(joined, len(joined) // HASH_SIZE, out)
     return bytes(ffi.buffer(out))
 
 
@@ -496,23 +536,23 @@ class AppendResult:
                 yield w.level, w.index, w.start + i, w.hashes[i * HASH_SIZE : (i + 1) * HASH_SIZE]
 
 
-def _tile_writes(level: int, first: int, hashes: bytes) -> Iterator[TileWrite]:
+def _tile_writes(level: int, first: int, hashes: memoryview) -> Iterator[TileWrite]:
     """Split the new hashes of one level, global positions first.., by tile."""
     pos, end = first, first + len(hashes) // HASH_SIZE
     while pos < end:
         stop = min(end, (pos // TILE_WIDTH + 1) * TILE_WIDTH)
-        chunk = hashes[(pos - first) * HASH_SIZE : (stop - first) * HASH_SIZE]
+        chunk = bytes(hashes[(pos - first) * HASH_SIZE : (stop - first) * HASH_SIZE])
         yield TileWrite(level, pos // TILE_WIDTH, pos % TILE_WIDTH, chunk)
         pos = stop
 
 
-def append_leaves(edge: RightEdge, leaf_hashes: Sequence[bytes]) -> AppendResult:
-    """Append leaf hashes to the tree whose right edge is `edge`.
+def append_leaves(edge: RightEdge, leaf_hashes: LeafHashes) -> AppendResult:
+    """Append leaf hashes (a sequence or packed) to the tree whose right edge is `edge`.
 
     Raises ValueError for a hash that is not 32 bytes or a size past 2**64 - 1.
     """
     joined = _hashes("leaf_hashes", leaf_hashes)
-    k, size = len(leaf_hashes), edge.size
+    k, size = len(joined) // HASH_SIZE, edge.size
     if size + k >= _U64_LIMIT:
         raise ValueError("tree size would overflow 64 bits")
     firsts = [size >> (TILE_HEIGHT * L) for L in range(_MAX_TILE_LEVELS)]
@@ -526,11 +566,10 @@ def append_leaves(edge: RightEdge, leaf_hashes: Sequence[bytes]) -> AppendResult
                                new_edge, n_edge, root, ffi.from_buffer(stored), total, counts)
     _check(status, "append_leaves")
     writes: list[TileWrite] = []
-    at = 0
+    at, view = 0, memoryview(stored)
     for level in range(_MAX_TILE_LEVELS):
         n = counts[level]
-        writes.extend(_tile_writes(level, firsts[level],
-                                   bytes(stored[at * HASH_SIZE : (at + n) * HASH_SIZE])))
+        writes.extend(_tile_writes(level, firsts[level], view[at * HASH_SIZE : (at + n) * HASH_SIZE]))
         at += n
     edge_bytes = bytes(ffi.buffer(new_edge, n_edge[0] * HASH_SIZE))
     return AppendResult(
