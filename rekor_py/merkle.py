@@ -45,6 +45,7 @@ __all__ = [
     "node_hash",
     "node_hashes",
     "root_hash",
+    "set_sha256_backend",
     "sha256_backend",
     "tile_for",
     "verify_consistency",
@@ -70,6 +71,17 @@ class ProofError(ValueError):
 def sha256_backend() -> str:
     """Name of the SHA-256 implementation in use: "sha-ni" or "portable"."""
     return "sha-ni" if lib.merkle_sha256_backend() == 1 else "portable"
+
+
+def set_sha256_backend(name: str) -> str:
+    """Switch SHA-256 implementation ("sha-ni", "portable" or "auto"), for tests
+    and benchmarks; returns the one now in use ("sha-ni" only if the CPU has it).
+    Not thread-safe: call it while no other thread hashes."""
+    wanted = {"portable": 0, "sha-ni": 1, "auto": -1}.get(name)
+    if wanted is None:
+        raise ValueError(f"unknown SHA-256 backend {name!r}")
+    lib.merkle_sha256_select(wanted)
+    return sha256_backend()
 
 
 # ---- argument checks ---------------------------------------------------------------
