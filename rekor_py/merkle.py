@@ -10,13 +10,13 @@ other modules' business.  The API is documented in docs/merkle-api.md.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from rekor_py._merkle import ffi, lib
 
@@ -310,10 +310,10 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
         raise ProofError(f"trees of equal size {size1} have different roots "
                          f"{root1.hex()} and {root2.hex()}")
     if status in (lib.MERKLE_E_ROOT1_MISMATCH, lib.MERKLE_E_ROOT2_MISMATCH):
-        which, calc, want = ((1, calc1, root1) if status == lib.MERKLE_E_ROOT1_MISMATCH
-                             else (2, calc2, root2))
+        which, calc, expected = ((1, calc1, root1) if status == lib.MERKLE_E_ROOT1_MISMATCH
+                                 else (2, calc2, root2))
         raise ProofError(f"calculated root{which} {bytes(ffi.buffer(calc)).hex()} does not "
-                         f"match expected root{which} {want.hex()}")
+                         f"match expected root{which} {expected.hex()}")
     raise ProofError(_message(status))
 
 
@@ -329,7 +329,8 @@ def _encode_index(index: int) -> str:
     return "/".join([f"x{g}" for g in groups[:-1]] + groups[-1:])
 
 
-class TileID(NamedTuple):
+@dataclass(frozen=True, order=True, slots=True)
+class TileID:
     """A C2SP tlog-tiles tile: `width` hashes (256 = full) of tile `index` at `level`."""
 
     level: int
@@ -390,17 +391,22 @@ class ProofPlan:
     tiles: tuple[TileID, ...]
 
 
+# Scratch buffers the C code fills completely before we read them: skip zeroing.
+_scratch = ffi.new_allocator(should_clear_after_alloc=False)
+
+
 def _plan_from(size: int, c_nodes: object, n_nodes: int, counts: tuple[int, ...]) -> ProofPlan:
-    tiles_out = ffi.new("merkle_tile[]", lib.MERKLE_MAX_TILES)
+    tiles_out = _scratch("merkle_tile[]", lib.MERKLE_MAX_TILES)
     n_tiles = ffi.new("size_t *")
     _check(lib.merkle_tiles_for_nodes(c_nodes, n_nodes, size, tiles_out, n_tiles), "plan")
-    nodes_view = c_nodes  # a cdata array of merkle_node
+    # Both structs are plain uint64 fields: read each array out in one unpack.
+    flat = ffi.unpack(ffi.cast("uint64_t *", c_nodes), 2 * n_nodes)
+    tile_flat = ffi.unpack(ffi.cast("uint64_t *", tiles_out), 3 * n_tiles[0])
     return ProofPlan(
         size=size,
-        nodes=tuple((nodes_view[i].height, nodes_view[i].index)  # type: ignore[index]
-                    for i in range(n_nodes)),
+        nodes=tuple(zip(flat[0::2], flat[1::2])),
         counts=counts,
-        tiles=tuple(TileID(t.level, t.index, t.width) for t in tiles_out[0 : n_tiles[0]]),
+        tiles=tuple(TileID(*t) for t in zip(tile_flat[0::3], tile_flat[1::3], tile_flat[2::3])),
     )
 
 
@@ -413,12 +419,12 @@ def inclusion_plan(index: int, size: int) -> ProofPlan:
     _u64("size", size)
     if index >= size:
         raise ValueError(f"index {index} is not below tree size {size}")
-    nodes = ffi.new("merkle_node[]", lib.MERKLE_MAX_NODES)
-    counts = ffi.new("uint8_t[]", lib.MERKLE_MAX_ELEMS)
+    nodes = _scratch("merkle_node[]", lib.MERKLE_MAX_NODES)
+    counts = _scratch("uint8_t[]", lib.MERKLE_MAX_ELEMS)
     n_nodes, n_elems = ffi.new("size_t *"), ffi.new("size_t *")
     _check(lib.merkle_inclusion_plan(index, size, nodes, n_nodes, counts, n_elems),
            "inclusion_plan")
-    return _plan_from(size, nodes, n_nodes[0], tuple(counts[0 : n_elems[0]]))
+    return _plan_from(size, nodes, n_nodes[0], tuple(ffi.unpack(counts, n_elems[0])))
 
 
 def consistency_plan(size1: int, size2: int) -> ProofPlan:
@@ -430,27 +436,28 @@ def consistency_plan(size1: int, size2: int) -> ProofPlan:
     _u64("size2", size2)
     if size1 > size2:
         raise ValueError(f"size1 {size1} is greater than size2 {size2}")
-    nodes = ffi.new("merkle_node[]", lib.MERKLE_MAX_NODES)
-    counts = ffi.new("uint8_t[]", lib.MERKLE_MAX_ELEMS)
+    nodes = _scratch("merkle_node[]", lib.MERKLE_MAX_NODES)
+    counts = _scratch("uint8_t[]", lib.MERKLE_MAX_ELEMS)
     n_nodes, n_elems = ffi.new("size_t *"), ffi.new("size_t *")
     _check(lib.merkle_consistency_plan(size1, size2, nodes, n_nodes, counts, n_elems),
            "consistency_plan")
-    return _plan_from(size2, nodes, n_nodes[0], tuple(counts[0 : n_elems[0]]))
+    return _plan_from(size2, nodes, n_nodes[0], tuple(ffi.unpack(counts, n_elems[0])))
 
 
 def edge_plan(size: int) -> ProofPlan:
     """Plan reading the right edge (compact range) of a tree of `size` from tiles."""
     _u64("size", size)
-    nodes = ffi.new("merkle_node[]", lib.MERKLE_MAX_EDGE)
+    nodes = _scratch("merkle_node[]", lib.MERKLE_MAX_EDGE)
     n_nodes = ffi.new("size_t *")
     _check(lib.merkle_edge_plan(size, nodes, n_nodes), "edge_plan")
     return _plan_from(size, nodes, n_nodes[0], (1,) * n_nodes[0])
 
 
-def _c_plan(plan: ProofPlan) -> tuple[object, object]:
+def _c_plan(plan: ProofPlan) -> tuple[object, bytes]:
     if len(plan.nodes) > lib.MERKLE_MAX_NODES or len(plan.counts) > lib.MERKLE_MAX_ELEMS:
         raise ValueError("plan is larger than any proof can be")
-    return ffi.new("merkle_node[]", plan.nodes), ffi.new("uint8_t[]", plan.counts)
+    flat = array("Q", itertools.chain.from_iterable(plan.nodes))
+    return ffi.from_buffer("merkle_node[]", flat), bytes(plan.counts)
 
 
 def fold_proof(plan: ProofPlan, tiles: Mapping[tuple[int, int], bytes]) -> list[bytes]:
@@ -459,7 +466,7 @@ def fold_proof(plan: ProofPlan, tiles: Mapping[tuple[int, int], bytes]) -> list[
     `tiles` maps (level, index) to tile bytes, which may be wider than the plan
     needs (tiles only grow).  Raises ValueError for a missing or short tile.
     """
-    refs = ffi.new("merkle_tile_ref[]", len(plan.tiles))
+    refs = _scratch("merkle_tile_ref[]", len(plan.tiles))
     keep = []  # buffers must outlive the C call
     for i, tile in enumerate(plan.tiles):
         data = tiles.get((tile.level, tile.index))
@@ -524,7 +531,8 @@ def fold_edge(plan: ProofPlan, tiles: Mapping[tuple[int, int], bytes]) -> RightE
     return RightEdge(plan.size, tuple(fold_proof(plan, tiles)))
 
 
-class TileWrite(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class TileWrite:
     """New hashes for tile (level, index) at positions start, start+1, ..."""
 
     level: int
