@@ -30,8 +30,10 @@ enum merkle_status {
 
 typedef struct { uint64_t height; uint64_t index; } merkle_node;
 typedef struct { uint64_t level; uint64_t index; uint64_t width; } merkle_tile;
-typedef struct { uint64_t level; uint64_t index; uint64_t width; const uint8_t *data; }
-    merkle_tile_ref;
+typedef struct { uint64_t level; uint64_t index; uint64_t width; uint64_t expanded;
+                 const uint8_t *data; } merkle_tile_ref;
+#define MERKLE_EXPANDED_FULL ...
+int merkle_expand_tile(const uint8_t *hashes, uint64_t width, uint8_t *out, size_t out_cap);
 
 const char *merkle_strerror(int status);
 int merkle_sha256_select(int wanted);

@@ -508,6 +508,36 @@ static int check_counts(size_t n_nodes, const uint8_t *counts, size_t n_elems) {
     return sum == n_nodes ? MERKLE_OK : MERKLE_E_ARGUMENT;
 }
 
+static size_t expanded_size(uint64_t width) {
+    size_t n = 0;
+    for (unsigned r = 0; r <= MERKLE_TILE_HEIGHT; r++) n += (size_t)(width >> r);
+    return n;
+}
+
+int merkle_expand_tile(const uint8_t *hashes, uint64_t width, uint8_t *out, size_t out_cap) {
+    if (width == 0 || width > MERKLE_TILE_WIDTH) return MERKLE_E_ARGUMENT;
+    if (out_cap < expanded_size(width)) return MERKLE_E_CAPACITY;
+    memcpy(out, hashes, (size_t)width * HS);
+    uint8_t *level = out;
+    for (uint64_t w = width; w > 1; w >>= 1) {
+        uint8_t *next = level + w * HS;
+        hash_level(level, (size_t)(w / 2), next); /* an odd last hash has no parent yet */
+        level = next;
+    }
+    return MERKLE_OK;
+}
+
+/* Node hash from a tile: read from an expansion, or rebuilt from 2^r hashes. */
+static void tile_node(const merkle_tile_ref *t, uint64_t pos, unsigned r, uint8_t *out) {
+    if (!t->expanded) {
+        perfect_root(t->data + pos * HS, r, out);
+        return;
+    }
+    size_t at = 0;
+    for (unsigned j = 0; j < r; j++) at += (size_t)(t->width >> j);
+    memcpy(out, t->data + (at + (pos >> r)) * HS, HS);
+}
+
 int merkle_fold_tiles(const merkle_node *nodes, size_t n_nodes, const uint8_t *counts,
                       size_t n_elems, const merkle_tile_ref *tiles, size_t n_tiles,
                       uint8_t *out) {
@@ -523,8 +553,7 @@ int merkle_fold_tiles(const merkle_node *nodes, size_t n_nodes, const uint8_t *c
             if (tiles[j].level == level && tiles[j].index == tile) t = &tiles[j];
         if (!t) return MERKLE_E_TILE_MISSING;
         if (t->width > MERKLE_TILE_WIDTH || pos + span > t->width) return MERKLE_E_TILE_SHORT;
-        perfect_root(t->data + pos * HS, (unsigned)(nodes[i].height % MERKLE_TILE_HEIGHT),
-                     hashes[i]);
+        tile_node(t, pos, (unsigned)(nodes[i].height % MERKLE_TILE_HEIGHT), hashes[i]);
     }
     fold_elements(&hashes[0][0], counts, n_elems, out);
     return MERKLE_OK;

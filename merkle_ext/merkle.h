@@ -61,13 +61,19 @@ typedef struct {
 } merkle_tile;
 
 /* A tile handed to a fold: `width` hashes at `data` (a tile only grows, so a
- * wider copy than the plan asked for is fine). */
+ * wider copy than the plan asked for is fine).  With `expanded` set, `data` is
+ * the tile's expansion (see merkle_expand_tile), so nodes are read, not rebuilt. */
 typedef struct {
     uint64_t level;
     uint64_t index;
     uint64_t width;
+    uint64_t expanded;
     const uint8_t *data;
 } merkle_tile_ref;
+
+/* Hashes in the expansion of a tile of `width` stored hashes: sum of width >> r
+ * for r = 0..8 (511 for a full tile). */
+#define MERKLE_EXPANDED_FULL 511
 
 const char *merkle_strerror(int status);
 
@@ -109,6 +115,11 @@ int merkle_edge_plan(uint64_t size, merkle_node *nodes, size_t *n_nodes);
 /* The distinct tiles, with widths as of `size`, that hold the given nodes. */
 int merkle_tiles_for_nodes(const merkle_node *nodes, size_t n_nodes, uint64_t size,
                            merkle_tile *tiles, size_t *n_tiles);
+
+/* Every subtree hash a tile determines: for r = 0..8, the width >> r hashes of
+ * height 8L + r, levels one after another (r = 0 is the tile itself).  Caching
+ * this for immutable full tiles turns proof folding into lookups. */
+int merkle_expand_tile(const uint8_t *hashes, uint64_t width, uint8_t *out, size_t out_cap);
 
 /* Fold a plan into n_elems hashes at `out`, from tiles or from leaf hashes. */
 int merkle_fold_tiles(const merkle_node *nodes, size_t n_nodes, const uint8_t *counts,

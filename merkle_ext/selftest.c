@@ -85,6 +85,7 @@ static size_t tile_refs(const merkle_node *nodes, size_t n_nodes, uint64_t size,
         refs[i].level = tiles[i].level;
         refs[i].index = tiles[i].index;
         refs[i].width = tiles[i].width;
+        refs[i].expanded = 0;
         refs[i].data = tiles[i].level == 0 ? &tiles0[tiles[i].index][0][0]
                                            : &tiles1[tiles[i].index][0][0];
     }
@@ -104,6 +105,16 @@ static void check_inclusion(uint64_t index, uint64_t size) {
     CHECK(merkle_fold_tiles(nodes, n_nodes, counts, n_elems, refs, n_refs, b) == MERKLE_OK,
           "fold_tiles");
     CHECK(memcmp(a, b, n_elems * HS) == 0, "tile and leaf proofs differ");
+    static uint8_t expanded[MERKLE_MAX_TILES][MERKLE_EXPANDED_FULL * HS];
+    for (size_t i = 0; i < n_refs; i++) {
+        CHECK(merkle_expand_tile(refs[i].data, refs[i].width, expanded[i],
+                                 MERKLE_EXPANDED_FULL) == MERKLE_OK, "expand_tile");
+        refs[i].data = expanded[i];
+        refs[i].expanded = 1;
+    }
+    CHECK(merkle_fold_tiles(nodes, n_nodes, counts, n_elems, refs, n_refs, b) == MERKLE_OK,
+          "fold expanded tiles");
+    CHECK(memcmp(a, b, n_elems * HS) == 0, "expanded-tile and leaf proofs differ");
     uint8_t root[HS], calc[HS];
     merkle_root(&leaves[0][0], size, root);
     int st = merkle_verify_inclusion(leaves[index], index, size, a, n_elems, root, calc);
@@ -165,7 +176,7 @@ static void check_errors(void) {
           "huge tiles");
     /* A fold whose tile is missing or too narrow must refuse, not read past it. */
     merkle_inclusion_plan(300, 600, nodes, &n_nodes, counts, &n_elems);
-    merkle_tile_ref refs[1] = {{0, 1, 10, &tiles0[1][0][0]}};
+    merkle_tile_ref refs[1] = {{0, 1, 10, 0, &tiles0[1][0][0]}};
     int st = merkle_fold_tiles(nodes, n_nodes, counts, n_elems, refs, 1, out);
     CHECK(st == MERKLE_E_TILE_MISSING || st == MERKLE_E_TILE_SHORT, "bad tiles accepted: %d", st);
     CHECK(merkle_fold_leaves(nodes, n_nodes, counts, n_elems, &leaves[0][0], 599, out) ==

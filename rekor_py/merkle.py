@@ -22,6 +22,7 @@ from rekor_py._merkle import ffi, lib
 
 __all__ = [
     "EMPTY_ROOT",
+    "ExpandedTile",
     "HASH_SIZE",
     "TILE_HEIGHT",
     "TILE_WIDTH",
@@ -460,25 +461,57 @@ def _c_plan(plan: ProofPlan) -> tuple[object, bytes]:
     return ffi.from_buffer("merkle_node[]", flat), bytes(plan.counts)
 
 
-def fold_proof(plan: ProofPlan, tiles: Mapping[tuple[int, int], bytes]) -> list[bytes]:
+@dataclass(frozen=True, slots=True)
+class ExpandedTile:
+    """Every subtree hash a tile of `width` hashes determines (511 for a full
+    tile), so that folding reads nodes instead of rebuilding them.  Full tiles
+    never change: a server computes this once per tile and caches it."""
+
+    width: int
+    data: bytes
+
+    @classmethod
+    def from_tile(cls, tile: bytes) -> ExpandedTile:
+        """Expand tile bytes (1 to 256 hashes)."""
+        width, rest = divmod(len(tile), HASH_SIZE)
+        if rest or not 1 <= width <= TILE_WIDTH:
+            raise ValueError(f"a tile is 1 to {TILE_WIDTH} hashes, got {len(tile)} bytes")
+        count = sum(width >> r for r in range(TILE_HEIGHT + 1))
+        out = bytearray(count * HASH_SIZE)
+        _check(lib.merkle_expand_tile(tile, width, ffi.from_buffer(out), count), "expand_tile")
+        return cls(width, bytes(out))
+
+    @property
+    def tile(self) -> bytes:
+        """The stored hashes themselves (the first level of the expansion)."""
+        return self.data[: self.width * HASH_SIZE]
+
+
+TileData = bytes | ExpandedTile
+"""A tile's bytes as stored, or its expansion."""
+
+
+def fold_proof(plan: ProofPlan, tiles: Mapping[tuple[int, int], TileData]) -> list[bytes]:
     """Fold the tiles a plan named into its proof hashes.
 
-    `tiles` maps (level, index) to tile bytes, which may be wider than the plan
-    needs (tiles only grow).  Raises ValueError for a missing or short tile.
+    `tiles` maps (level, index) to tile bytes or an ExpandedTile, either of which
+    may be wider than the plan needs (tiles only grow).  Raises ValueError for a
+    missing or short tile.
     """
     refs = _scratch("merkle_tile_ref[]", len(plan.tiles))
     keep = []  # buffers must outlive the C call
     for i, tile in enumerate(plan.tiles):
-        data = tiles.get((tile.level, tile.index))
-        if data is None:
+        found = tiles.get((tile.level, tile.index))
+        if found is None:
             raise ValueError(f"tile {tile.path} is missing")
-        if len(data) % HASH_SIZE or len(data) // HASH_SIZE < tile.width:
-            raise ValueError(f"tile {tile.path} has {len(data)} bytes, "
-                             f"needs {tile.width * HASH_SIZE}")
+        expanded = isinstance(found, ExpandedTile)
+        data = found.data if isinstance(found, ExpandedTile) else found
+        width = found.width if isinstance(found, ExpandedTile) else len(data) // HASH_SIZE
+        if (not expanded and len(data) % HASH_SIZE) or width < tile.width:
+            raise ValueError(f"tile {tile.path} has {width} hashes, needs {tile.width}")
         buf = ffi.from_buffer(data)
         keep.append(buf)
-        width = min(len(data) // HASH_SIZE, TILE_WIDTH)
-        refs[i] = (tile.level, tile.index, width, buf)
+        refs[i] = (tile.level, tile.index, min(width, TILE_WIDTH), expanded, buf)
     nodes, counts = _c_plan(plan)
     out = bytearray(HASH_SIZE * len(plan.counts))
     status = lib.merkle_fold_tiles(nodes, len(plan.nodes), counts, len(plan.counts), refs,
@@ -526,7 +559,7 @@ class RightEdge:
         return bytes(ffi.buffer(out))
 
 
-def fold_edge(plan: ProofPlan, tiles: Mapping[tuple[int, int], bytes]) -> RightEdge:
+def fold_edge(plan: ProofPlan, tiles: Mapping[tuple[int, int], TileData]) -> RightEdge:
     """The right edge at `plan.size`, from a plan made by `edge_plan`."""
     return RightEdge(plan.size, tuple(fold_proof(plan, tiles)))
 
