@@ -12,7 +12,8 @@ const uint32_t sha256_initial_state[8] = {
     0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u,
 };
 
-static const uint32_t K[64] = {
+/* FIPS 180-4 §4.2.2; 16-byte aligned for the SHA-extension loads. */
+const uint32_t sha256_round_constants[64] __attribute__((aligned(16))) = {
     0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u,
     0x923f82a4u, 0xab1c5ed5u, 0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u,
     0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u, 0xe49b69c1u, 0xefbe4786u,
@@ -45,7 +46,7 @@ void sha256_compress_portable(uint32_t state[8], const uint8_t *blocks, size_t n
         uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
         for (int t = 0; t < 64; t++) {
             uint32_t t1 = h + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) +
-                          ((e & f) ^ (~e & g)) + K[t] + w[t];
+                          ((e & f) ^ (~e & g)) + sha256_round_constants[t] + w[t];
             uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) +
                           ((a & b) ^ (a & c) ^ (b & c));
             h = g; g = f; f = e; e = d + t1;

@@ -24,6 +24,7 @@ typedef void (*sha256_compress2_fn)(uint32_t state_a[8], const uint8_t *blocks_a
                                     size_t nblocks);
 
 extern const uint32_t sha256_initial_state[8];
+extern const uint32_t sha256_round_constants[64];
 
 void sha256_compress_portable(uint32_t state[8], const uint8_t *blocks, size_t nblocks);
 #if defined(__x86_64__) || defined(__i386__)
