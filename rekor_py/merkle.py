@@ -61,6 +61,9 @@ EMPTY_ROOT: bytes = hashlib.sha256(b"").digest()
 _U64_LIMIT = 1 << 64
 _MAX_TILE_LEVELS: int = lib.MERKLE_MAX_TILE_LEVELS
 
+# Scratch buffers the C code fills completely before we read them: skip zeroing.
+_scratch = ffi.new_allocator(should_clear_after_alloc=False)
+
 # Pick the SHA-256 backend once, at import: the CPU cannot change under us.
 lib.merkle_sha256_select(-1)
 
@@ -116,7 +119,7 @@ def _hashes(name: str, values: LeafHashes) -> bytes:
                              f"got {len(values)}")
         return values
     joined = b"".join(values)
-    if len(joined) != HASH_SIZE * len(values) or any(len(v) != HASH_SIZE for v in values):
+    if len(joined) != HASH_SIZE * len(values) or set(map(len, values)) - {HASH_SIZE}:
         bad = next(i for i, v in enumerate(values) if len(v) != HASH_SIZE)
         raise ValueError(f"{name}[{bad}] must be {HASH_SIZE} bytes, got {len(values[bad])}")
     return joined
@@ -140,9 +143,9 @@ def _check(status: int, what: str) -> None:
 
 def leaf_hash(data: bytes) -> bytes:
     """SHA-256(0x00 || data)."""
-    out = ffi.new("uint8_t[32]")
+    out = _scratch("char[32]")
     lib.merkle_leaf_hash(data, len(data), out)
-    return bytes(ffi.buffer(out))
+    return bytes(ffi.unpack(out, HASH_SIZE))
 
 
 def leaf_hashes(entries: Sequence[bytes]) -> list[bytes]:
@@ -191,9 +194,9 @@ def leaf_hashes_packed(entries: Sequence[bytes], *, parallel: bool = True) -> by
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 || left || right); both must be 32 bytes."""
-    out = ffi.new("uint8_t[32]")
+    out = _scratch("char[32]")
     lib.merkle_node_hash(_hash("left", left), _hash("right", right), out)
-    return bytes(ffi.buffer(out))
+    return bytes(ffi.unpack(out, HASH_SIZE))
 
 
 def node_hashes(children: bytes) -> bytes:
@@ -201,9 +204,9 @@ def node_hashes(children: bytes) -> bytes:
     if len(children) % (2 * HASH_SIZE):
         raise ValueError(f"children must be a multiple of {2 * HASH_SIZE} bytes")
     n = len(children) // (2 * HASH_SIZE)
-    out = bytearray(n * HASH_SIZE)
-    lib.merkle_node_hashes(children, n, ffi.from_buffer(out))
-    return bytes(out)
+    out = _scratch("char[]", max(n, 1) * HASH_SIZE)  # C writes every byte we return
+    lib.merkle_node_hashes(children, n, out)
+    return bytes(ffi.buffer(out, n * HASH_SIZE))
 
 
 # ---- in-memory trees ---------------------------------------------------------------
@@ -390,10 +393,6 @@ class ProofPlan:
     nodes: tuple[tuple[int, int], ...]
     counts: tuple[int, ...]
     tiles: tuple[TileID, ...]
-
-
-# Scratch buffers the C code fills completely before we read them: skip zeroing.
-_scratch = ffi.new_allocator(should_clear_after_alloc=False)
 
 
 def _plan_from(size: int, c_nodes: object, n_nodes: int, counts: tuple[int, ...]) -> ProofPlan:
