@@ -1,0 +1,1 @@
+"""api layer of rekor-py (see ../shared/DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""log layer of rekor-py (see ../shared/DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""pki layer of rekor-py (see ../shared/DESIGN.md)."""

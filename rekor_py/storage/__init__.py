@@ -1,0 +1,1 @@
+"""storage layer of rekor-py (see ../shared/DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""types layer of rekor-py (see ../shared/DESIGN.md)."""
