@@ -1,0 +1,82 @@
+"""Signed entry timestamps (SETs): the log's promise to include an entry (spec §5).
+
+This module owns the SET payload and its signature.  The key and scheme belong to
+signer.py; the API layer b64-encodes the raw signature into
+`verification.signedEntryTimestamp`.
+
+Exact payload bytes: the RFC 8785 (JCS) serialization of exactly four keys, which
+JCS sorts as
+
+    {"body":"<b64 canonical body>","integratedTime":<int>,"logID":"<64 hex>","logIndex":<int>}
+
+with no whitespace and integers written without exponent or fraction.  `logIndex`
+is the VIRTUAL index (spec §13.2), not the leaf index inside the shard, and
+`logID` is the ID of the shard whose key signs.  `attestation` and `verification`
+are never part of it.  Verifiers (cosign, sigstore-go, sigstore-python) rebuild
+this payload from the response fields, so it must not be extended.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import rfc8785
+
+from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
+
+__all__ = ["set_payload", "sign_set", "verify_set"]
+
+_LOG_ID_HEX_RE = re.compile(r"[0-9a-f]{64}")
+# JCS writes integers exactly only up to 2**53 (IEEE 754 doubles); larger ones
+# would not survive a JavaScript verifier either.
+_MAX_JSON_INT = (1 << 53) - 1
+
+
+def _check_int(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_JSON_INT:
+        raise ValueError(f"{name} must be an int in [0, 2**53), got {value!r}")
+
+
+def set_payload(body: bytes, integrated_time: int, log_id_hex: str, log_index: int) -> bytes:
+    """The exact bytes a SET signs (module docstring).
+
+    Requires `body` = the canonical entry body, `log_id_hex` = 64 lowercase hex,
+    `log_index` = the virtual index; raises ValueError otherwise.
+    """
+    if not isinstance(body, bytes):
+        raise ValueError("body must be bytes")
+    _check_int("integrated_time", integrated_time)
+    _check_int("log_index", log_index)
+    if not isinstance(log_id_hex, str) or not _LOG_ID_HEX_RE.fullmatch(log_id_hex):
+        raise ValueError("log_id_hex must be 64 lowercase hex digits")
+    return rfc8785.dumps({
+        "body": base64.b64encode(body).decode(),
+        "integratedTime": integrated_time,
+        "logID": log_id_hex,
+        "logIndex": log_index,
+    })
+
+
+def sign_set(signer: LogSigner, body: bytes, integrated_time: int, log_id_hex: str,
+             log_index: int) -> bytes:
+    """The raw SET signature by `signer`.
+
+    Requires log_id_hex == signer.log_id_hex: an entry's SET is signed by the key of
+    the shard that holds it (spec §5).  Raises ValueError, SigningError.
+    """
+    if log_id_hex != signer.log_id_hex:
+        raise ValueError("log_id_hex is not the signer's log ID: sign with the shard's own key")
+    return signer.sign(set_payload(body, integrated_time, log_id_hex, log_index))
+
+
+def verify_set(verifier: LogVerifier, signature: bytes, body: bytes, integrated_time: int,
+               log_id_hex: str, log_index: int) -> None:
+    """Check a raw SET signature; raises SignatureError (or ValueError for bad fields)."""
+    payload = set_payload(body, integrated_time, log_id_hex, log_index)
+    try:
+        verifier.verify(signature, payload)
+    except SignatureError as e:
+        raise SignatureError(
+            f"signed entry timestamp does not verify under log key {verifier.log_id_hex}"
+        ) from e

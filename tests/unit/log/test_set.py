@@ -1,0 +1,73 @@
+"""Signed entry timestamps (spec §5): exact payload bytes, signing, verification."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from rekor_py.log.set import set_payload, sign_set, verify_set
+from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
+
+ASSETS = Path("/work/shared/reference/sigstore-python-assets")
+LOG_ID = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
+
+
+def test_payload_exact_bytes() -> None:
+    body = b'{"apiVersion":"0.0.1","kind":"hashedrekord"}'
+    got = set_payload(body, 1700000000, LOG_ID, 123456)
+    want = ('{"body":"' + base64.b64encode(body).decode() + '","integratedTime":1700000000,'
+            f'"logID":"{LOG_ID}","logIndex":123456}}').encode()
+    assert got == want
+
+
+@pytest.mark.parametrize("args, match", [
+    (("x", 1, LOG_ID, 1), "body"),
+    ((b"x", -1, LOG_ID, 1), "integrated_time"),
+    ((b"x", 1.0, LOG_ID, 1), "integrated_time"),
+    ((b"x", True, LOG_ID, 1), "integrated_time"),
+    ((b"x", 1, LOG_ID, 1 << 53), "log_index"),
+    ((b"x", 1, LOG_ID.upper(), 1), "log_id_hex"),
+    ((b"x", 1, LOG_ID[:-2], 1), "log_id_hex"),
+])
+def test_payload_rejects(args: tuple[object, ...], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        set_payload(*args)  # type: ignore[arg-type]
+
+
+def test_sign_and_verify_round_trip() -> None:
+    signer = LogSigner.generate()
+    args = (b"body", 1700000000, signer.log_id_hex, 7)
+    sig = sign_set(signer, *args)
+    verify_set(signer.verifier, sig, *args)
+    signer.verifier.verify(sig, set_payload(*args))
+    for changed in ((b"bodz", 1700000000, signer.log_id_hex, 7),
+                    (b"body", 1700000001, signer.log_id_hex, 7),
+                    (b"body", 1700000000, signer.log_id_hex, 8)):
+        with pytest.raises(SignatureError, match="signed entry timestamp"):
+            verify_set(signer.verifier, sig, *changed)
+    with pytest.raises(SignatureError):
+        verify_set(LogSigner.generate().verifier, sig, *args)
+
+
+def test_sign_requires_the_shards_own_log_id() -> None:
+    signer = LogSigner.generate()
+    with pytest.raises(ValueError, match="signer's log ID"):
+        sign_set(signer, b"body", 1, LogSigner.generate().log_id_hex, 0)
+
+
+def test_production_set_verifies() -> None:
+    bundle = json.loads((ASSETS / "bundle_v3_github.whl.sigstore").read_text())
+    entry = bundle["verificationMaterial"]["tlogEntries"][0]
+    root = json.loads((ASSETS / "trusted_root.production.json").read_text())
+    verifier = LogVerifier.from_der(base64.b64decode(root["tlogs"][0]["publicKey"]["rawBytes"]))
+    assert verifier.log_id_hex == LOG_ID
+    sig = base64.b64decode(entry["inclusionPromise"]["signedEntryTimestamp"])
+    body = base64.b64decode(entry["canonicalizedBody"])
+    # The SET signs the VIRTUAL logIndex (79605083), not the leaf index in the shard.
+    verify_set(verifier, sig, body, int(entry["integratedTime"]), LOG_ID, int(entry["logIndex"]))
+    with pytest.raises(SignatureError):
+        verify_set(verifier, sig, body, int(entry["integratedTime"]), LOG_ID,
+                   int(entry["inclusionProof"]["logIndex"]))
