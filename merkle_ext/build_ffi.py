@@ -25,7 +25,7 @@ enum merkle_status {
     MERKLE_OK, MERKLE_E_ARGUMENT, MERKLE_E_INDEX, MERKLE_E_SIZE, MERKLE_E_CAPACITY,
     MERKLE_E_PROOF_LENGTH, MERKLE_E_ROOT_MISMATCH, MERKLE_E_ROOT1_MISMATCH,
     MERKLE_E_ROOT2_MISMATCH, MERKLE_E_TILE_MISSING, MERKLE_E_TILE_SHORT, MERKLE_E_EDGE,
-    MERKLE_E_OVERFLOW, MERKLE_E_EMPTY_CONSISTENCY, MERKLE_E_EMPTY_ROOT, ...
+    MERKLE_E_OVERFLOW, MERKLE_E_EMPTY_CONSISTENCY, MERKLE_E_EMPTY_ROOT, MERKLE_E_SUBTREE, ...
 };
 
 typedef struct { uint64_t height; uint64_t index; } merkle_node;
@@ -72,9 +72,25 @@ int merkle_verify_inclusion(const uint8_t *leaf_hash, uint64_t index, uint64_t s
 int merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t *proof,
                               size_t n_proof, const uint8_t *root1, const uint8_t *root2,
                               uint8_t *calc1, uint8_t *calc2);
+
+/* subtrees [start, end) (subtree.c) */
+int merkle_subtree_check(uint64_t start, uint64_t end);
+int merkle_subtree_inclusion_plan(uint64_t index, uint64_t start, uint64_t end,
+                                  merkle_node *nodes, size_t *n_nodes, uint8_t *counts,
+                                  size_t *n_elems);
+int merkle_subtree_consistency_plan(uint64_t start, uint64_t end, uint64_t size,
+                                    merkle_node *nodes, size_t *n_nodes, uint8_t *counts,
+                                    size_t *n_elems);
+int merkle_verify_subtree_inclusion(const uint8_t *leaf_hash, uint64_t index, uint64_t start,
+                                    uint64_t end, const uint8_t *proof, size_t n_proof,
+                                    const uint8_t *root, uint8_t *calc);
+int merkle_verify_subtree_consistency(uint64_t start, uint64_t end, uint64_t size,
+                                      const uint8_t *proof, size_t n_proof,
+                                      const uint8_t *root1, const uint8_t *root2,
+                                      uint8_t *calc1, uint8_t *calc2);
 """
 
-SOURCES = ["merkle.c", "sha256.c", "sha256_shani.c"]
+SOURCES = ["merkle.c", "sha256.c", "sha256_shani.c", "subtree.c"]
 
 
 def _compile_args() -> list[str]:

@@ -28,6 +28,7 @@ const char *merkle_strerror(int status) {
     case MERKLE_E_OVERFLOW: return "tree size would overflow 64 bits";
     case MERKLE_E_EMPTY_CONSISTENCY: return "consistency proof from an empty tree is meaningless";
     case MERKLE_E_EMPTY_ROOT: return "root of an empty tree must be SHA-256 of the empty string";
+    case MERKLE_E_SUBTREE: return "start and end do not form a valid subtree";
     default: return "unknown status";
     }
 }

@@ -47,6 +47,7 @@ enum merkle_status {
     MERKLE_E_OVERFLOW = 12,      /* the tree would reach 2^64 leaves */
     MERKLE_E_EMPTY_CONSISTENCY = 13, /* consistency from size 0 to a non-empty tree */
     MERKLE_E_EMPTY_ROOT = 14,    /* a size-0 tree whose root is not SHA-256("") */
+    MERKLE_E_SUBTREE = 15,       /* [start, end) is not a valid subtree (see subtree.c) */
 };
 
 typedef struct {
@@ -137,5 +138,31 @@ int merkle_verify_inclusion(const uint8_t *leaf_hash, uint64_t index, uint64_t s
 int merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t *proof,
                               size_t n_proof, const uint8_t *root1, const uint8_t *root2,
                               uint8_t *calc1, uint8_t *calc2);
+
+/* ---- subtrees [start, end) (subtree.c) -----------------------------------------
+ * From the IETF Merkle Tree Certificates draft, as transparency-dev/merkle proof/
+ * implements it.  [start, end) is a valid subtree when start <= end and start is 0,
+ * equal to end, or a multiple of BIT_CEIL(end - start); its hash is MTH(D[start:end]).
+ * Invalid ranges give MERKLE_E_SUBTREE; index outside [start, end) MERKLE_E_INDEX;
+ * end > size MERKLE_E_SIZE. */
+int merkle_subtree_check(uint64_t start, uint64_t end);
+/* Plans in the form of merkle_inclusion_plan; the inclusion plan's nodes are
+ * complete at tree size end, the consistency plan's at size (empty if start == end). */
+int merkle_subtree_inclusion_plan(uint64_t index, uint64_t start, uint64_t end,
+                                  merkle_node *nodes, size_t *n_nodes, uint8_t *counts,
+                                  size_t *n_elems);
+int merkle_subtree_consistency_plan(uint64_t start, uint64_t end, uint64_t size,
+                                    merkle_node *nodes, size_t *n_nodes, uint8_t *counts,
+                                    size_t *n_elems);
+/* Verifiers; calc/calc1/calc2 as for merkle_verify_inclusion/_consistency.  An
+ * empty subtree (start == end <= size) needs an empty proof and root1 == SHA-256("")
+ * and says nothing about root2, which is not examined. */
+int merkle_verify_subtree_inclusion(const uint8_t *leaf_hash, uint64_t index, uint64_t start,
+                                    uint64_t end, const uint8_t *proof, size_t n_proof,
+                                    const uint8_t *root, uint8_t *calc);
+int merkle_verify_subtree_consistency(uint64_t start, uint64_t end, uint64_t size,
+                                      const uint8_t *proof, size_t n_proof,
+                                      const uint8_t *root1, const uint8_t *root2,
+                                      uint8_t *calc1, uint8_t *calc2);
 
 #endif

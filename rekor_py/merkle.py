@@ -51,6 +51,14 @@ __all__ = [
     "tile_for",
     "verify_consistency",
     "verify_inclusion",
+    # subtrees [start, end)
+    "is_valid_subtree",
+    "subtree_consistency_plan",
+    "subtree_consistency_proof",
+    "subtree_inclusion_plan",
+    "subtree_inclusion_proof",
+    "verify_subtree_consistency",
+    "verify_subtree_inclusion",
 ]
 
 HASH_SIZE: int = lib.MERKLE_HASH_SIZE
@@ -629,3 +637,171 @@ def append_leaves(edge: RightEdge, leaf_hashes: LeafHashes) -> AppendResult:
         root_hash=bytes(ffi.buffer(root)),
         tiles=tuple(writes),
     )
+
+
+# ---- subtrees [start, end) (Merkle Tree Certificates draft) -----------------------------
+# A subtree is an aligned leaf range whose hash a log can sign or a certificate can
+# carry: valid when start <= end and start is 0, equal to end, or a multiple of
+# BIT_CEIL(end - start); its hash is then root_hash(leaf_hashes[start:end]).  The
+# rules and proofs are the draft's (draft-ietf-plants-merkle-tree-certs, "Subtrees"),
+# as transparency-dev/merkle implements them; the C side is merkle_ext/subtree.c.
+
+
+def is_valid_subtree(start: int, end: int) -> bool:
+    """Whether [start, end) is a valid subtree (either bound outside [0, 2**64): False)."""
+    try:
+        _u64("start", start)
+        _u64("end", end)
+    except ValueError:
+        return False
+    return bool(lib.merkle_subtree_check(start, end) == lib.MERKLE_OK)
+
+
+def _subtree_message(start: int, end: int) -> str:
+    if start > end:
+        why = "start is after end"
+    else:
+        ceil = 1 << (end - start - 1).bit_length()
+        why = f"start must be 0 or a multiple of {ceil}"
+    return f"[{start}, {end}) is not a valid subtree: {why}"
+
+
+def _subtree_plan(what: str, status: int, *, start: int, end: int, index: int | None = None,
+                  size: int | None = None) -> None:
+    """Raise the ValueError a subtree planner's status stands for."""
+    if status == lib.MERKLE_E_SUBTREE:
+        raise ValueError(_subtree_message(start, end))
+    if status == lib.MERKLE_E_INDEX:
+        raise ValueError(f"index {index} is not in the subtree [{start}, {end})")
+    if status == lib.MERKLE_E_SIZE:
+        raise ValueError(f"subtree end {end} is beyond tree size {size}")
+    _check(status, what)
+
+
+def subtree_inclusion_plan(index: int, start: int, end: int) -> ProofPlan:
+    """Plan the inclusion proof of leaf `index` in the subtree [start, end).
+
+    Requires a valid subtree and start <= index < end; raises ValueError otherwise.
+    The nodes are complete at tree size `end`, the plan's `size`.
+    """
+    _u64("index", index)
+    _u64("start", start)
+    _u64("end", end)
+    nodes = _scratch("merkle_node[]", lib.MERKLE_MAX_NODES)
+    counts = _scratch("uint8_t[]", lib.MERKLE_MAX_ELEMS)
+    n_nodes, n_elems = ffi.new("size_t *"), ffi.new("size_t *")
+    status = lib.merkle_subtree_inclusion_plan(index, start, end, nodes, n_nodes, counts, n_elems)
+    _subtree_plan("subtree_inclusion_plan", status, start=start, end=end, index=index)
+    return _plan_from(end, nodes, n_nodes[0], tuple(ffi.unpack(counts, n_elems[0])))
+
+
+def subtree_consistency_plan(start: int, end: int, size: int) -> ProofPlan:
+    """Plan the proof that the subtree [start, end) is part of the tree of `size`.
+
+    Requires a valid subtree and end <= size; the plan is empty if start == end,
+    or if [start, end) is the whole tree.  Raises ValueError otherwise.
+    """
+    _u64("start", start)
+    _u64("end", end)
+    _u64("size", size)
+    nodes = _scratch("merkle_node[]", lib.MERKLE_MAX_NODES)
+    counts = _scratch("uint8_t[]", lib.MERKLE_MAX_ELEMS)
+    n_nodes, n_elems = ffi.new("size_t *"), ffi.new("size_t *")
+    status = lib.merkle_subtree_consistency_plan(start, end, size, nodes, n_nodes, counts,
+                                                 n_elems)
+    _subtree_plan("subtree_consistency_plan", status, start=start, end=end, size=size)
+    return _plan_from(size, nodes, n_nodes[0], tuple(ffi.unpack(counts, n_elems[0])))
+
+
+def subtree_inclusion_proof(leaf_hashes: Sequence[bytes], index: int, start: int,
+                            end: int) -> list[bytes]:
+    """Inclusion proof of leaf `index` in the subtree [start, end) of leaf_hashes.
+
+    Requires a valid subtree, start <= index < end <= len(leaf_hashes).
+    """
+    _within("end", _u64("end", end), len(leaf_hashes))
+    plan = subtree_inclusion_plan(index, start, end)
+    return _fold_leaves(plan, _hashes("leaf_hashes", leaf_hashes[:end]))
+
+
+def subtree_consistency_proof(leaf_hashes: Sequence[bytes], start: int, end: int,
+                              size: int) -> list[bytes]:
+    """Proof that the subtree [start, end) is part of the tree of the first `size` leaves.
+
+    Requires a valid subtree and end <= size <= len(leaf_hashes).
+    """
+    _within("size", _u64("size", size), len(leaf_hashes))
+    plan = subtree_consistency_plan(start, end, size)
+    return _fold_leaves(plan, _hashes("leaf_hashes", leaf_hashes[:size]))
+
+
+def _mismatch(which: str, calc: object, expected: bytes) -> ProofError:
+    return ProofError(f"calculated {which} {bytes(ffi.buffer(calc)).hex()} does not match "
+                      f"expected {which} {expected.hex()}")
+
+
+def verify_subtree_inclusion(leaf_hash: bytes, index: int, start: int, end: int,
+                             proof: Sequence[bytes], root: bytes) -> None:
+    """Check that `leaf_hash` is at `index` in the subtree [start, end) with hash `root`.
+
+    Raises ProofError saying what did not match (including an invalid subtree or
+    an index outside it).
+    """
+    _proof_hash("leaf_hash", leaf_hash)
+    _proof_hash("root", root)
+    joined = _proof_bytes(proof)
+    _u64("index", index)
+    _u64("start", start)
+    _u64("end", end)
+    calc = ffi.new("uint8_t[32]")
+    status = lib.merkle_verify_subtree_inclusion(leaf_hash, index, start, end, joined,
+                                                 len(proof), root, calc)
+    if status == lib.MERKLE_OK:
+        return
+    if status == lib.MERKLE_E_SUBTREE:
+        raise ProofError(_subtree_message(start, end))
+    if status == lib.MERKLE_E_INDEX:
+        raise ProofError(f"index {index} is not in the subtree [{start}, {end})")
+    if status == lib.MERKLE_E_PROOF_LENGTH:
+        want = len(subtree_inclusion_plan(index, start, end).counts)
+        raise ProofError(f"subtree inclusion proof has {len(proof)} hashes, want {want}")
+    if status == lib.MERKLE_E_ROOT_MISMATCH:
+        raise _mismatch("root", calc, root)
+    raise ProofError(_message(status))
+
+
+def verify_subtree_consistency(start: int, end: int, size: int, proof: Sequence[bytes],
+                               root1: bytes, root2: bytes) -> None:
+    """Check that the subtree [start, end) with hash root1 is part of the tree
+    (size, root2).
+
+    An empty subtree (start == end <= size) needs an empty proof and root1 ==
+    EMPTY_ROOT, and proves nothing about root2, which is not examined.  Raises
+    ProofError saying what did not match.
+    """
+    _proof_hash("root1", root1)
+    _proof_hash("root2", root2)
+    joined = _proof_bytes(proof)
+    _u64("start", start)
+    _u64("end", end)
+    _u64("size", size)
+    calc1, calc2 = ffi.new("uint8_t[32]"), ffi.new("uint8_t[32]")
+    status = lib.merkle_verify_subtree_consistency(start, end, size, joined, len(proof), root1,
+                                                   root2, calc1, calc2)
+    if status == lib.MERKLE_OK:
+        return
+    if status == lib.MERKLE_E_SUBTREE:
+        raise ProofError(_subtree_message(start, end))
+    if status == lib.MERKLE_E_SIZE:
+        raise ProofError(f"subtree end {end} is beyond tree size {size}")
+    if status == lib.MERKLE_E_PROOF_LENGTH:
+        want = len(subtree_consistency_plan(start, end, size).counts)
+        raise ProofError(f"subtree consistency proof has {len(proof)} hashes, want {want}")
+    if status == lib.MERKLE_E_EMPTY_ROOT:
+        raise ProofError(f"root1 of the empty subtree [{start}, {end}) must be EMPTY_ROOT "
+                         f"{EMPTY_ROOT.hex()}, got {root1.hex()}")
+    if status == lib.MERKLE_E_ROOT1_MISMATCH:
+        raise _mismatch("root1", calc1, root1)
+    if status == lib.MERKLE_E_ROOT2_MISMATCH:
+        raise _mismatch("root2", calc2, root2)
+    raise ProofError(_message(status))
