@@ -1,0 +1,633 @@
+"""The x509 signature format: PEM keys, certificates and chains (spec §4.2).
+
+Owns: Go-compatible PEM decoding/encoding, parsing a `PUBLIC KEY`, a
+`CERTIFICATE` or a chain of up to 10 certificates, the canonical PEM Rekor
+stores, leaf subjects for the index, chain verification the way Go's
+x509.Certificate.Verify does it (any EKU, time = the leaf's NotBefore), and
+signature checks: RSA PKCS#1 v1.5, ECDSA (DER or IEEE-P1363), Ed25519 and
+Ed25519ph for digests.
+
+Leaves to others: which hash a kind uses and the client algorithm policy
+(types/), turning these errors into HTTP answers (api/).
+
+Error texts follow Rekor/Go's wording where clients may match on them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import ipaddress
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Self
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
+
+from rekor_py.pki.base import (
+    HashName,
+    InvalidKeyError,
+    InvalidSignatureError,
+    decode_std_base64,
+)
+from rekor_py.pki.ed25519ph import Ed25519phError, verify_ed25519ph
+
+__all__ = [
+    "MAX_CHAIN_CERTIFICATES",
+    "PemBlock",
+    "X509PublicKey",
+    "decode_pem",
+    "encode_pem",
+]
+
+# Spec §4.2 / §12: chains longer than this are refused before any parsing work.
+MAX_CHAIN_CERTIFICATES = 10
+
+VerifyingKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
+# Go's crypto.Hash.String(), used in the "unsupported hash algorithm" message.
+_GO_HASH_NAMES = {"sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512"}
+
+# The curves Go's x509.ParsePKIXPublicKey accepts; anything else is "unsupported".
+_CURVES = (ec.SECP224R1, ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+
+# Fulcio's OtherName SAN (a UTF8String identity), sigstore cryptoutils.OIDOtherName.
+_FULCIO_OTHERNAME_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
+
+# Critical extensions Go's certificate parser understands. Verify() refuses a
+# certificate with any other critical extension ("unhandled critical extension").
+_GO_HANDLED_EXTENSIONS = frozenset(
+    {
+        ExtensionOID.KEY_USAGE,
+        ExtensionOID.BASIC_CONSTRAINTS,
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.CRL_DISTRIBUTION_POINTS,
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.EXTENDED_KEY_USAGE,
+        ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+        ExtensionOID.CERTIFICATE_POLICIES,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
+        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+    }
+)
+
+# The ECDSA entries of sigstore's supportedAlgorithms (curve with its own hash, or SHA-256).
+_ECDSA_ALGORITHMS = frozenset(
+    {
+        "ecdsa-sha2-256-nistp256",
+        "ecdsa-sha2-384-nistp384",
+        "ecdsa-sha2-256-nistp384",
+        "ecdsa-sha2-512-nistp521",
+        "ecdsa-sha2-256-nistp521",
+    }
+)
+
+# Go's buildChains gives up after this many signature checks (maxChainSignatureChecks).
+_MAX_SIGNATURE_CHECKS = 100
+
+
+# ---- PEM (Go encoding/pem semantics) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PemBlock:
+    type: str
+    headers: tuple[tuple[str, str], ...]
+    data: bytes
+
+
+def _get_line(data: bytes) -> tuple[bytes, bytes]:
+    # One line without its LF (and a CR before it), trailing spaces/tabs trimmed.
+    i = data.find(b"\n")
+    if i < 0:
+        return data.rstrip(b" \t"), b""
+    line = data[: i - 1] if i > 0 and data[i - 1 : i] == b"\r" else data[:i]
+    return line.rstrip(b" \t"), data[i + 1 :]
+
+
+def decode_pem(data: bytes) -> tuple[PemBlock | None, bytes]:
+    """Find the next PEM block like Go's pem.Decode: (block, rest) or (None, data).
+
+    Text before `-----BEGIN` is skipped; a block that looks like PEM but is broken
+    is skipped too and the search goes on after its BEGIN line, as Go does.
+    """
+    while True:
+        if data.startswith(b"-----BEGIN "):
+            rest = data[len(b"-----BEGIN ") :]
+        else:
+            i = data.find(b"\n-----BEGIN ")
+            if i < 0:
+                return None, data
+            rest = data[i + len(b"\n-----BEGIN ") :]
+        block, after, retry_from = _decode_after_begin(rest)
+        if block is not None:
+            return block, after
+        if retry_from is None:
+            return None, data
+        # Go's decodeError: retry from just past the rejected BEGIN line; if
+        # nothing is found there, the caller gets the original input back.
+        found, found_rest = decode_pem(retry_from)
+        return (found, found_rest) if found is not None else (None, data)
+
+
+def _decode_after_begin(rest: bytes) -> tuple[PemBlock | None, bytes, bytes | None]:
+    """Parse one block after "-----BEGIN ": (block, rest, None) or (None, b"", retry_from)."""
+    type_line, rest = _get_line(rest)
+    if not type_line.endswith(b"-----"):
+        return None, b"", rest
+    type_name = type_line[:-5]
+    headers: list[tuple[str, str]] = []
+    while True:
+        if not rest:
+            return None, b"", None  # Go returns (nil, data) here, without a retry
+        line, nxt = _get_line(rest)
+        if len(line) > 1 and line[0:1] in (b" ", b"\t") and headers:
+            key, value = headers[-1]  # RFC 1421 continuation of the previous header
+            headers[-1] = (key, value + line.strip().decode("latin-1"))
+            rest = nxt
+            continue
+        colon = line.find(b":")
+        if colon < 0:
+            break
+        headers.append((line[:colon].strip().decode("latin-1"), line[colon + 1 :].strip().decode("latin-1")))
+        rest = nxt
+    if not headers and rest.startswith(b"-----END "):
+        end_index, trailer_index = 0, len(b"-----END ")
+    else:
+        end_index = rest.find(b"\n-----END ")
+        trailer_index = end_index + len(b"\n-----END ")
+    if end_index < 0:
+        return None, b"", rest
+    trailer = rest[trailer_index:]
+    if len(trailer) < len(type_name) + 5:
+        return None, b"", rest
+    end_line, rest_of_end_line = trailer[: len(type_name) + 5], trailer[len(type_name) + 5 :]
+    if not end_line.startswith(type_name) or not end_line.endswith(b"-----"):
+        return None, b"", rest
+    if _get_line(rest_of_end_line)[0]:
+        return None, b"", rest  # only whitespace may follow the END line
+    body = rest[:end_index].replace(b" ", b"").replace(b"\t", b"")
+    decoded = decode_std_base64(body)
+    if decoded is None:
+        return None, b"", rest
+    _, after = _get_line(rest[end_index + len(b"\n-----END ") - 1 :])
+    block = PemBlock(type_name.decode("latin-1"), tuple(headers), decoded)
+    return block, after, None
+
+
+def encode_pem(block_type: str, der: bytes) -> bytes:
+    """Go's pem.EncodeToMemory without headers: 64-column base64 and a final newline."""
+    b64 = base64.b64encode(der)
+    lines = b"".join(b64[i : i + 64] + b"\n" for i in range(0, len(b64), 64))
+    label = block_type.encode()
+    return b"-----BEGIN " + label + b"-----\n" + lines + b"-----END " + label + b"-----\n"
+
+
+# ---- parsing ----------------------------------------------------------------------------
+
+
+def _parse_spki(der: bytes) -> VerifyingKey:
+    """Parse SubjectPublicKeyInfo DER the way Go's x509.ParsePKIXPublicKey accepts it."""
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm) as e:
+        raise InvalidKeyError("x509: failed to parse public key") from e
+    if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, _CURVES):
+        raise InvalidKeyError("x509: unsupported elliptic curve")
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+        raise InvalidKeyError("x509: unknown public key algorithm")
+    # Go accepts exactly the encodings it would produce itself (NULL RSA
+    # parameters, named curves, uncompressed points, no trailing data), so a
+    # key whose DER does not re-encode to the input is one Go rejects.
+    if _spki_der(key) != der:
+        raise InvalidKeyError("x509: failed to parse public key: non-canonical encoding")
+    return key
+
+
+def _spki_der(key: VerifyingKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _parse_certificate(der: bytes) -> x509.Certificate:
+    try:
+        # cryptography warns (instead of failing) on some encodings Go refuses,
+        # e.g. negative serial numbers; treat those warnings as parse errors.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cert = x509.load_der_x509_certificate(der)
+            key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm, Warning) as e:
+        raise InvalidKeyError("x509: malformed certificate") from e
+    if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, _CURVES):
+        raise InvalidKeyError("x509: unsupported elliptic curve")
+    return cert
+
+
+def _parse_chain(data: bytes) -> tuple[x509.Certificate, ...]:
+    # sigstore cryptoutils.UnmarshalCertificatesFromPEMLimited(data, 10).
+    certs: list[x509.Certificate] = []
+    rest = data.strip()
+    while rest:
+        if len(certs) == MAX_CHAIN_CERTIFICATES:
+            raise InvalidKeyError("too many certificates specified in PEM block")
+        block, rest = decode_pem(rest)
+        if block is None:
+            raise InvalidKeyError("error during PEM decoding")
+        # Go parses any block's bytes as a certificate; we insist on the label
+        # too, so a PUBLIC KEY mixed into a chain gets a clear message.
+        if block.type != "CERTIFICATE":
+            raise InvalidKeyError(f"invalid public key: cannot handle type {block.type} in a certificate chain")
+        certs.append(_parse_certificate(block.data))
+    return tuple(certs)
+
+
+# ---- the key ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class X509PublicKey:
+    """A PEM public key, certificate, or certificate chain (leaf first).
+
+    Exactly one of `key_only` / `certificates` describes the input: a raw key has
+    no certificates; a single certificate or a chain has them, leaf first.
+    """
+
+    public_key: VerifyingKey
+    certificates: tuple[x509.Certificate, ...]
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """Parse per spec §4.2; raises InvalidKeyError (DER, wrong PEM type, >10 certs, ...)."""
+        trimmed = data.strip(b" \t\n\r\v\f")
+        block, rest = decode_pem(trimmed)
+        if block is None:
+            raise InvalidKeyError("invalid public key: failure decoding PEM")
+        if rest:
+            # Anything after the first block: the whole input must be a chain.
+            chain = _parse_chain(trimmed)
+            return cls(_leaf_key(chain[0]), chain)
+        if block.type == "PUBLIC KEY":
+            return cls(_parse_spki(block.data), ())
+        if block.type == "CERTIFICATE":
+            cert = _parse_certificate(block.data)
+            return cls(_leaf_key(cert), (cert,))
+        raise InvalidKeyError(f"invalid public key: cannot handle type {block.type}")
+
+    def canonical_value(self) -> bytes:
+        """PEM PUBLIC KEY of the re-marshalled SPKI, or each certificate's raw DER as PEM."""
+        if not self.certificates:
+            return encode_pem("PUBLIC KEY", _spki_der(self.public_key))
+        return b"".join(
+            encode_pem("CERTIFICATE", c.public_bytes(serialization.Encoding.DER)) for c in self.certificates
+        )
+
+    def identities(self) -> list[str]:
+        """Leaf SANs in Rekor's order: DNS, email, IP, URI, then Fulcio's OtherName."""
+        if not self.certificates:
+            return []
+        return _subjects(self.certificates[0])
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        """Verify over a whole message: SHA-256 for RSA/ECDSA, pure Ed25519 (rekord, dsse)."""
+        key = self._verified_leaf_key(signature)
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            try:
+                key.verify(signature, data)
+            except InvalidSignature as e:
+                raise InvalidSignatureError("failed to verify signature") from e
+            return
+        self._verify_prehashed(key, signature, hashlib.sha256(data).digest(), "sha256")
+
+    def verify_digest(self, signature: bytes, digest: bytes, hash_name: HashName) -> None:
+        """Verify over a digest (hashedrekord); Ed25519 keys use Ed25519ph and need sha512."""
+        key = self._verified_leaf_key(signature)
+        if len(digest) != _HASHES[hash_name].digest_size:
+            raise InvalidSignatureError("unexpected length of digest for hash function specified")
+        self._verify_prehashed(key, signature, digest, hash_name)
+
+    def signing_algorithms(self, hash_name: HashName) -> frozenset[str]:
+        """The sigstore algorithm names (flag values) that match this key with `hash_name`.
+
+        Mirrors sigstore's AlgorithmRegistryConfig.IsAlgorithmPermitted: a key
+        and hash pair is permitted if any of these names is permitted.
+        """
+        key = self.public_key
+        if isinstance(key, rsa.RSAPublicKey):
+            # Go compares rsa.PublicKey.Size()*8: the modulus length rounded up to bytes.
+            bits = (key.key_size + 7) // 8 * 8
+            if hash_name != "sha256" or bits not in (2048, 3072, 4096):
+                return frozenset()
+            return frozenset({f"rsa-sign-pkcs1-{bits}-sha256", f"rsa-sign-pss-{bits}-sha256"})
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            curve = {"secp256r1": "nistp256", "secp384r1": "nistp384", "secp521r1": "nistp521"}.get(key.curve.name)
+            if curve is None:
+                return frozenset()
+            name = f"ecdsa-sha2-{hash_name[3:]}-{curve}"
+            return frozenset({name}) & _ECDSA_ALGORITHMS
+        # Ed25519: "ed25519" needs hash "none", which hashedrekord never names.
+        return frozenset({"ed25519-ph"}) if hash_name == "sha512" else frozenset()
+
+    def _verified_leaf_key(self, signature: bytes) -> VerifyingKey:
+        # Rekor's x509.Signature.Verify: empty signature first, then the chain.
+        if not signature:
+            raise InvalidSignatureError("X509 signature has not been initialized")
+        if len(self.certificates) > 1:
+            verify_chain(self.certificates)
+        return self.public_key
+
+    @staticmethod
+    def _verify_prehashed(key: VerifyingKey, signature: bytes, digest: bytes, hash_name: HashName) -> None:
+        if isinstance(key, rsa.RSAPublicKey):
+            _verify_rsa(key, signature, digest, hash_name)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            _verify_ecdsa(key, signature, digest, hash_name)
+        else:
+            _verify_ed25519ph(key, signature, digest, hash_name)
+
+
+def _leaf_key(cert: x509.Certificate) -> VerifyingKey:
+    key = cert.public_key()
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+        # Go parses such certificates but cannot load a verifier for them.
+        raise InvalidKeyError("unsupported public key type")
+    return key
+
+
+# ---- signature checks ---------------------------------------------------------------------
+
+
+def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, digest: bytes, hash_name: HashName) -> None:
+    # Always PKCS#1 v1.5: Rekor never loads a PSS verifier for x509 keys.
+    try:
+        key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(_HASHES[hash_name]))
+    except (InvalidSignature, ValueError) as e:
+        raise InvalidSignatureError("crypto/rsa: verification error") from e
+
+
+def _verify_ecdsa(key: ec.EllipticCurvePublicKey, signature: bytes, digest: bytes, hash_name: HashName) -> None:
+    # sigstore's ECDSAVerifier: if the bytes parse as an ASN.1 SEQUENCE of two
+    # INTEGERs (Go's lenient asn1.Unmarshal), they must verify as strict DER;
+    # otherwise they are read as IEEE-P1363 r||s, halves of any equal length.
+    algorithm = ec.ECDSA(utils.Prehashed(_HASHES[hash_name]))
+    if _looks_like_der_signature(signature):
+        try:
+            key.verify(signature, digest, algorithm)
+        except (InvalidSignature, ValueError) as e:
+            raise InvalidSignatureError("invalid signature when validating ASN.1 encoded signature") from e
+        return
+    if not signature or len(signature) > 132 or len(signature) % 2:
+        raise InvalidSignatureError("ecdsa: Invalid IEEE_P1363 encoded bytes")
+    half = len(signature) // 2
+    r, s = int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+    try:
+        key.verify(utils.encode_dss_signature(r, s), digest, algorithm)
+    except (InvalidSignature, ValueError) as e:
+        raise InvalidSignatureError("invalid signature when validating IEEE_P1363 encoded signature") from e
+
+
+def _verify_ed25519ph(key: ed25519.Ed25519PublicKey, signature: bytes, digest: bytes, hash_name: HashName) -> None:
+    if hash_name != "sha512":
+        # sigstore's ComputeDigestForVerifying wording, Go's %q and %v formatting.
+        raise InvalidSignatureError(f'unsupported hash algorithm: "{_GO_HASH_NAMES[hash_name]}" not in [SHA-512]')
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    try:
+        verify_ed25519ph(raw, signature, digest)
+    except Ed25519phError as e:
+        raise InvalidSignatureError(f"failed to verify signature: {e}") from e
+
+
+def _read_der_tlv(data: bytes, pos: int) -> tuple[int, int, int] | None:
+    """(tag, content start, content end) of the DER TLV at `pos`, or None if malformed."""
+    if pos + 2 > len(data):
+        return None
+    tag, first = data[pos], data[pos + 1]
+    pos += 2
+    if first < 0x80:
+        length = first
+    else:
+        n = first & 0x7F
+        if n == 0 or n > 4 or pos + n > len(data) or data[pos] == 0:
+            return None  # indefinite, oversized or non-minimal length
+        length = int.from_bytes(data[pos : pos + n], "big")
+        if length < 0x80:
+            return None  # long form where short form fits: not DER
+        pos += n
+    if pos + length > len(data):
+        return None
+    return tag, pos, pos + length
+
+
+def _looks_like_der_signature(sig: bytes) -> bool:
+    """Whether Go's asn1.Unmarshal into struct{R, S *big.Int} succeeds (trailing data allowed)."""
+    outer = _read_der_tlv(sig, 0)
+    if outer is None or outer[0] != 0x30:
+        return False
+    pos, end = outer[1], outer[2]
+    for _ in range(2):
+        tlv = _read_der_tlv(sig[:end], pos)
+        if tlv is None or tlv[0] != 0x02:
+            return False
+        body = sig[tlv[1] : tlv[2]]
+        if not body:
+            return False
+        if len(body) > 1 and ((body[0] == 0 and body[1] < 0x80) or (body[0] == 0xFF and body[1] >= 0x80)):
+            return False  # "integer not minimally-encoded"
+        pos = tlv[2]
+    return True
+
+
+# ---- subjects -----------------------------------------------------------------------------
+
+
+def _subjects(cert: x509.Certificate) -> list[str]:
+    # sigstore cryptoutils.GetSubjectAlternateNames.
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    names: list[str] = []
+    names += san.get_values_for_type(x509.DNSName)
+    names += san.get_values_for_type(x509.RFC822Name)
+    names += [_go_ip_string(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    names += san.get_values_for_type(x509.UniformResourceIdentifier)
+    other = _fulcio_other_name(san.get_values_for_type(x509.OtherName))
+    if other:
+        names.append(other)
+    return names
+
+
+def _go_ip_string(ip: object) -> str:
+    # Go prints an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as plain IPv4.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def _fulcio_other_name(others: Sequence[x509.OtherName]) -> str | None:
+    # Exactly one OtherName, of Fulcio's OID, holding a UTF8String; otherwise
+    # sigstore's UnmarshalOtherNameSAN errs and the subject is silently skipped.
+    if len(others) != 1 or others[0].type_id != _FULCIO_OTHERNAME_OID:
+        return None
+    value = others[0].value  # DER of the [0] EXPLICIT content: a UTF8String TLV
+    tlv = _read_der_tlv(value, 0)
+    if tlv is None or tlv[0] != 0x0C or tlv[2] != len(value):
+        return None
+    try:
+        return value[tlv[1] : tlv[2]].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+# ---- chain verification (Go's x509.Certificate.Verify, ExtKeyUsageAny) ---------------------
+
+
+class _ChainError(Exception):
+    pass
+
+
+def verify_chain(chain: Sequence[x509.Certificate]) -> None:
+    """Verify leaf -> intermediates -> root, at the leaf's NotBefore; raises InvalidSignatureError.
+
+    Roots = the last certificate, intermediates = the middle ones, any EKU
+    (rekor pkg/pki/x509 verifyCertChain). Expired chains verify, by design.
+    TODO(rekor-py): name constraints are not enforced yet (Go does).
+    """
+    leaf, root = chain[0], chain[-1]
+    now = leaf.not_valid_before_utc
+    try:
+        _check_valid(leaf, now)
+        if _raw(leaf) == _raw(root):
+            return  # Go: the leaf is itself a trusted root
+        state = _SearchState(now, root, list(chain[1:-1]))
+        _build(leaf, [leaf], state)
+    except _ChainError as e:
+        raise InvalidSignatureError(str(e)) from e
+
+
+@dataclass
+class _SearchState:
+    now: datetime.datetime
+    root: x509.Certificate
+    intermediates: list[x509.Certificate]
+    signature_checks: int = 0
+
+
+def _raw(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _build(cert: x509.Certificate, path: list[x509.Certificate], state: _SearchState) -> None:
+    """Find a path from `cert` to the root, roots first, like Go's buildChains; raises _ChainError."""
+    hint: tuple[str, x509.Certificate] | None = None
+    last_error: _ChainError | None = None
+    candidates = [(state.root, True)] + [(c, False) for c in state.intermediates]
+    for parent, is_root in candidates:
+        if parent.subject.public_bytes() != cert.issuer.public_bytes() or _in_path(parent, path):
+            continue
+        state.signature_checks += 1
+        if state.signature_checks > _MAX_SIGNATURE_CHECKS:
+            raise _ChainError("x509: signature check attempts limit reached while verifying certificate chain")
+        try:
+            _check_signature_from(cert, parent)
+            _check_valid(parent, state.now, path, is_ca=not is_root)
+        except _ChainError as e:
+            hint = hint or (str(e), parent)
+            continue
+        if is_root:
+            return
+        try:
+            _build(parent, path + [parent], state)
+            return
+        except _ChainError as e:
+            last_error = e
+    if last_error is not None:
+        raise last_error
+    message = "x509: certificate signed by unknown authority"
+    if hint is not None:
+        message += f" (possibly because of {_go_quote(hint[0])} while trying to verify candidate authority certificate {_go_quote(_cert_name(hint[1]))})"
+    raise _ChainError(message)
+
+
+def _in_path(cert: x509.Certificate, path: list[x509.Certificate]) -> bool:
+    return any(c.subject == cert.subject and _spki_of(c) == _spki_of(cert) for c in path)
+
+
+def _spki_of(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _check_valid(
+    cert: x509.Certificate, now: datetime.datetime, path: Sequence[x509.Certificate] = (), is_ca: bool = False
+) -> None:
+    # Go's Certificate.isValid, minus name constraints.
+    for ext in cert.extensions:
+        if ext.critical and ext.oid not in _GO_HANDLED_EXTENSIONS:
+            raise _ChainError("x509: unhandled critical extension")
+    if now < cert.not_valid_before_utc:
+        raise _ChainError(f"x509: certificate has expired or is not yet valid: current time {_rfc3339(now)} is before {_rfc3339(cert.not_valid_before_utc)}")
+    if now > cert.not_valid_after_utc:
+        raise _ChainError(f"x509: certificate has expired or is not yet valid: current time {_rfc3339(now)} is after {_rfc3339(cert.not_valid_after_utc)}")
+    bc = _basic_constraints(cert)
+    if is_ca and (bc is None or not bc.ca):
+        raise _ChainError("x509: certificate is not authorized to sign other certificates")
+    if bc is not None and bc.path_length is not None and len(path) - 1 > bc.path_length:
+        raise _ChainError("x509: too many intermediates for path length constraint")
+
+
+def _check_signature_from(child: x509.Certificate, parent: x509.Certificate) -> None:
+    # Go's Certificate.CheckSignatureFrom with SHA-1 and MD5 refused.
+    bc = _basic_constraints(parent)
+    if (parent.version == x509.Version.v3 and bc is None) or (bc is not None and not bc.ca):
+        raise _ChainError("x509: invalid signature: parent certificate cannot sign this kind of certificate")
+    try:
+        ku = parent.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not ku.key_cert_sign:
+            raise _ChainError("x509: invalid signature: parent certificate cannot sign this kind of certificate")
+    except x509.ExtensionNotFound:
+        pass
+    if isinstance(child.signature_hash_algorithm, (hashes.SHA1, hashes.MD5)):
+        raise _ChainError("x509: cannot verify signature: insecure algorithm")
+    try:
+        child.verify_directly_issued_by(parent)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm) as e:
+        raise _ChainError("x509: certificate signature verification failure") from e
+
+
+def _basic_constraints(cert: x509.Certificate) -> x509.BasicConstraints | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _rfc3339(t: datetime.datetime) -> str:
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cert_name(cert: x509.Certificate) -> str:
+    # Go's UnknownAuthorityError: CommonName, else first Organization, else serial.
+    for oid in (x509.NameOID.COMMON_NAME, x509.NameOID.ORGANIZATION_NAME):
+        attrs = cert.subject.get_attributes_for_oid(oid)
+        if attrs:
+            value = attrs[0].value
+            return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return f"serial:{cert.serial_number}"
+
+
+def _go_quote(s: str) -> str:
+    # Close to Go's %q for the ASCII text used here.
+    return json.dumps(s, ensure_ascii=False)

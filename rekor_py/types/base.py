@@ -1,0 +1,113 @@
+"""EntryType: what every (kind, api_version) implementation provides, plus JSON helpers.
+
+An entry type turns a proposed `spec` into a verified object (`from_spec`), and
+that object into the exact leaf bytes (`canonicalize`), its search index keys,
+its artifact hash and its verifiers. It does no I/O. Handlers never branch on
+kind; they call these members through the registry in types/__init__.py.
+
+The helpers below read untrusted JSON the way Rekor's Go decoders do: a field
+of the wrong JSON type is treated as absent (it never raises TypeError or
+KeyError), an empty string is absent, and `format: byte` fields are strict
+standard base64 (spec §4.1 step 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+import rfc8785
+
+from rekor_py.errors import InvalidEntry
+from rekor_py.pki.base import PublicKey, decode_std_base64
+
+__all__ = [
+    "EntryType",
+    "canonical_json",
+    "get_b64_bytes",
+    "get_object",
+    "get_string",
+    "leaf_hash",
+]
+
+
+class EntryType(ABC):
+    """One version of one entry kind. Instances are verified and immutable."""
+
+    kind: ClassVar[str]
+    api_version: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Self:
+        """Strictly parse a proposed `spec` and verify every signature; raises InvalidEntry."""
+
+    @abstractmethod
+    def canonicalize(self) -> bytes:
+        """The exact leaf bytes: RFC 8785 JSON of {"apiVersion","kind","spec"} (deterministic)."""
+
+    @abstractmethod
+    def index_keys(self) -> list[str]:
+        """Search index keys (spec §9), lowercased, in Rekor's order."""
+
+    @abstractmethod
+    def artifact_hash(self) -> str | None:
+        """The artifact digest as "<alg>:<hex>" (lowercase), or None if the kind has none."""
+
+    @abstractmethod
+    def verifiers(self) -> list[PublicKey]:
+        """The keys that verified this entry."""
+
+    def verify_client_algorithms(self, allowed: frozenset[str]) -> None:
+        """Apply the client signing-algorithm policy; raises InvalidEntry.
+
+        Rekor applies it to hashedrekord only, on insertion only, so the default
+        allows everything.
+        """
+        return None
+
+
+def canonical_json(kind: str, api_version: str, spec: Mapping[str, Any]) -> bytes:
+    """JCS bytes of the wrapped entry, the leaf every kind stores (spec §4.1)."""
+    return rfc8785.dumps({"apiVersion": api_version, "kind": kind, "spec": dict(spec)})
+
+
+def leaf_hash(canonical_body: bytes) -> bytes:
+    """RFC 6962 leaf hash SHA-256(0x00 || body): the entry UUID, raw."""
+    return hashlib.sha256(b"\x00" + canonical_body).digest()
+
+
+def get_object(parent: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:
+    """parent[key] if it is a JSON object, else None (absent or of the wrong type)."""
+    if parent is None:
+        return None
+    value = parent.get(key)
+    return value if isinstance(value, dict) else None
+
+
+def get_string(parent: Mapping[str, Any] | None, key: str) -> str | None:
+    """parent[key] if it is a JSON string, else None. An empty string stays a string."""
+    if parent is None:
+        return None
+    value = parent.get(key)
+    return value if isinstance(value, str) else None
+
+
+def get_b64_bytes(parent: Mapping[str, Any] | None, key: str, what: str) -> bytes | None:
+    """Decode a `format: byte` field; None when absent, empty or not a string.
+
+    Raises InvalidEntry("failed parsing base64 data for <what>: ...") on bad base64.
+    """
+    text = get_string(parent, key)
+    if not text:
+        return None
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raw = None
+    decoded = decode_std_base64(raw) if raw is not None else None
+    if decoded is None:
+        raise InvalidEntry(f"failed parsing base64 data for {what}: illegal base64 data")
+    return decoded
