@@ -1,0 +1,152 @@
+"""Load generator for the log server: entries/s and latency of POST /api/v1/log/entries.
+
+Signs N hashedrekord entries (P-256, SHA-256) BEFORE the run, starts
+`rekor-py serve` as its own process on the embedded PostgreSQL (fsync on, a
+fresh data dir) unless --url is given, then uploads them from C concurrent
+connections and reports entries/s and p50/p90/p99 latency.  Every answer must
+be 201 and the tree must grow by exactly N.
+
+    python bench/bench_server.py [--entries 20000] [--concurrency 64] [--url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+
+def presign(n: int) -> list[bytes]:
+    """n distinct valid entries as ready-to-send JSON bodies (a few signing keys)."""
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(8)]
+    pems = [k.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+            for k in keys]
+    bodies = []
+    run = os.urandom(8).hex()
+    for i in range(n):
+        artifact = f"bench {run} {i}".encode()
+        key, pem = keys[i % len(keys)], pems[i % len(keys)]
+        sig = key.sign(artifact, ec.ECDSA(hashes.SHA256()))
+        bodies.append(json.dumps({
+            "apiVersion": "0.0.1", "kind": "hashedrekord",
+            "spec": {"data": {"hash": {"algorithm": "sha256",
+                                       "value": hashlib.sha256(artifact).hexdigest()}},
+                     "signature": {"content": base64.b64encode(sig).decode(),
+                                   "publicKey": {"content": base64.b64encode(pem).decode()}}},
+        }).encode())
+    return bodies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir),
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"serve exited: {proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("serve did not start")
+
+
+async def tree_size(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(f"{url}/api/v1/log") as r:
+        return int((await r.json())["treeSize"])
+
+
+async def run_load(url: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue = iter(bodies)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        before = await tree_size(session, url)
+
+        async def worker() -> None:
+            for body in queue:
+                t0 = time.perf_counter()
+                async with session.post(f"{url}/api/v1/log/entries", data=body,
+                                        headers={"Content-Type": "application/json"}) as r:
+                    await r.read()
+                    statuses[r.status] = statuses.get(r.status, 0) + 1
+                latencies.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - start
+        grown = await tree_size(session, url) - before
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100)
+    return {"entries": len(bodies), "concurrency": concurrency, "seconds": elapsed,
+            "entries_per_s": len(bodies) / elapsed, "p50_ms": q[49] * 1000,
+            "p90_ms": q[89] * 1000, "p99_ms": q[98] * 1000, "max_ms": latencies[-1] * 1000,
+            "statuses": statuses, "tree_grew_by": grown}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--url", help="an already running server (default: start one)")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    bodies = presign(args.entries + args.warmup)
+    print(f"signed {len(bodies)} entries in {time.perf_counter() - t0:.1f} s (before the run)")
+    proc = None
+    with tempfile.TemporaryDirectory(prefix="rekor-py-bench-") as tmp:
+        url = args.url
+        if url is None:
+            port = free_port()
+            proc = start_server(Path(tmp), port)
+            url = f"http://127.0.0.1:{port}"
+        try:
+            asyncio.run(run_load(url, bodies[: args.warmup], args.concurrency))
+            result = asyncio.run(run_load(url, bodies[args.warmup:], args.concurrency))
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(60)
+    result["fsync"] = "on (embedded PostgreSQL default)" if args.url is None else "as configured"
+    for k, v in result.items():
+        print(f"  {k:15} {v:.1f}" if isinstance(v, float) else f"  {k:15} {v}")
+    ok = result["statuses"] == {201: args.entries} and result["tree_grew_by"] == args.entries
+    print("all answers 201 and the tree grew by exactly N:", ok)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The one error middleware: exceptions become Rekor's `{"code", "message"}` bodies.
+
+Client faults (RekorError 4xx, aiohttp's own 404/405/413) are logged at warning
+with their message; anything else is a 500 with a generic message and a logged
+traceback, so no stack trace or SQL ever reaches a client.  Entry lookups that
+miss answer 404 with an empty body, as Rekor does (spec §2.4, trap 9).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from rekor_py.errors import ConflictError, EntryNotFound, LogFull, PayloadTooLarge, RekorError
+
+__all__ = ["error_middleware", "json_response", "rekor_error_response"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(data: Any, *, status: int = 200,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    """JSON the way Rekor's Go encoder writes it: compact, no HTML escaping, final newline."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return web.Response(text=text, status=status, content_type="application/json",
+                        headers=headers)
+
+
+def _error_body(status: int, message: str, headers: dict[str, str] | None = None
+                ) -> web.Response:
+    return json_response({"code": status, "message": message}, status=status, headers=headers)
+
+
+def rekor_error_response(error: RekorError) -> web.Response:
+    if isinstance(error, EntryNotFound):
+        return web.Response(status=404)
+    headers: dict[str, str] = {}
+    if isinstance(error, ConflictError):
+        headers["Location"] = error.location
+    if isinstance(error, LogFull):
+        headers["Retry-After"] = "1"
+    # Our own faults keep their detail in the log: the client gets the fixed message.
+    message = error.client_message if error.status < 500 else error.message
+    return _error_body(error.status, message, headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RekorError as e:
+        level = logging.WARNING if e.status < 500 else logging.ERROR
+        log.log(level, "%s %s -> %d %s", request.method, request.path, e.status,
+                e.client_message, exc_info=e.status >= 500)
+        return rekor_error_response(e)
+    except web.HTTPRequestEntityTooLarge as e:
+        limit = request.app._client_max_size  # what aiohttp enforced
+        return _error_body(e.status, f"{PayloadTooLarge.message}. Limit set to {limit}")
+    except web.HTTPNotFound:
+        return _error_body(404, f"path {request.path} was not found")
+    except web.HTTPMethodNotAllowed as e:
+        return _error_body(405, f"method {request.method} is not allowed",
+                           {"Allow": ", ".join(sorted(e.allowed_methods))})
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        return _error_body(e.status, e.reason)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return _error_body(500, "internal server error")

@@ -1,0 +1,91 @@
+"""The `rekor-py` command: serve a log, or apply migrations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from rekor_py.app import create_app
+from rekor_py.config import Settings, load_settings
+from rekor_py.server import open_log
+from rekor_py.storage.embedded import EmbeddedPostgres
+from rekor_py.storage.migrate import migrate
+
+__all__ = ["main"]
+
+log = logging.getLogger("rekor_py")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rekor-py", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve a Rekor v1 compatible log")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 3000)")
+    serve.add_argument("--hostname",
+                       help="checkpoint name; default host:port as clients reach the server")
+    for p in (serve, sub.add_parser("migrate", help="apply database migrations and exit")):
+        p.add_argument("--data-dir", type=Path, help="where the key and embedded database live")
+        p.add_argument("--database-url", help="postgresql://... (default: embedded PostgreSQL)")
+    serve.add_argument("--signing-key", type=Path,
+                       help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
+    return parser
+
+
+async def _serve(settings: Settings) -> None:
+    runtime = await open_log(settings)
+    runner = web.AppRunner(create_app(settings, runtime.service), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        log.info("rekor-py serving tree %d on http://%s:%d (checkpoint name %s)",
+                 runtime.service.tree_id, settings.host, settings.port,
+                 settings.checkpoint_name)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+        await runtime.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    if settings.database_url is not None:
+        await migrate(settings.database_url)
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+    dsn = await asyncio.to_thread(embedded.start)
+    try:
+        await migrate(dsn)
+    finally:
+        await asyncio.to_thread(embedded.stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        settings = load_settings(overrides)
+    except ValueError as e:
+        print(f"rekor-py: {e}", file=sys.stderr)
+        return 2
+    runner = _serve if args.command == "serve" else _migrate
+    asyncio.run(runner(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""Settings: one frozen dataclass, loaded once from flags and REKOR_PY_* variables.
+
+A flag beats its environment variable, which beats the default.  Nothing else
+in the package reads the environment, so a test can build Settings directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+__all__ = ["Settings", "load_settings"]
+
+ENV_PREFIX = "REKOR_PY_"
+
+
+def _default_data_dir() -> Path:
+    # As root, the embedded PostgreSQL runs as its own user, which cannot enter
+    # root's 0700 home: use the system location instead.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/rekor-py")
+    return Path(platformdirs.user_data_dir("rekor-py", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `serve` needs to know; see README for each setting."""
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # None: start the embedded PostgreSQL in data_dir/postgres.
+    database_url: str | None = None
+    # None: data_dir/signing-key.pem, an ECDSA P-256 key created on first start.
+    signing_key: Path | None = None
+    # The name of the environment variable that holds the key's password.
+    signing_key_password_env: str = "REKOR_PY_SIGNING_KEY_PASSWORD"
+    # The checkpoint name; None means host:port as clients reach the server
+    # (sigstore-js rejects a checkpoint whose name is not part of the log URL).
+    hostname: str | None = None
+    # The sequencer closes a batch after this delay or at this many entries.
+    batch_max_delay_ms: float = 5.0
+    batch_max_size: int = 512
+    # Pending entries beyond this answer 503 with Retry-After.
+    max_pending: int = 20_000
+    max_body_bytes: int = 32 * 1024 * 1024
+    insertable_kinds: frozenset[str] = frozenset({"hashedrekord"})
+    pool_max_size: int = 10
+    # fsync in the embedded PostgreSQL; only tests turn it off.
+    fsync: bool = True
+
+    @property
+    def checkpoint_name(self) -> str:
+        return self.hostname or f"{self.host}:{self.port}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key or self.data_dir / "signing-key.pem"
+
+    def signing_key_password(self) -> bytes | None:
+        value = os.environ.get(self.signing_key_password_env)
+        return value.encode() if value else None
+
+
+def _convert(name: str, raw: str, like: Any) -> Any:
+    """Turn an environment string into the type of the field's default."""
+    if isinstance(like, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(like, int):
+        return int(raw)
+    if isinstance(like, float):
+        return float(raw)
+    if isinstance(like, frozenset):
+        return frozenset(k.strip() for k in raw.split(",") if k.strip())
+    if name in {"data_dir", "signing_key"}:
+        return Path(raw)
+    return raw
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then REKOR_PY_<NAME> variables, then `overrides` (flags; None ignored)."""
+    env = os.environ if environ is None else environ
+    base = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(ENV_PREFIX + f.name.upper())
+        if raw is not None:
+            try:
+                values[f.name] = _convert(f.name, raw, getattr(base, f.name))
+            except ValueError as e:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: {e}") from None
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    return replace(base, **values)

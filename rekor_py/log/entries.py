@@ -1,0 +1,72 @@
+"""Entry identifiers and the Rekor v1 LogEntry shape (spec §1, §3).
+
+An EntryID is the tree ID as 16 hex digits followed by the 64-hex leaf hash; a
+LogEntry is a one-key object mapping it to the body, times, indexes and the
+verification block (inclusion proof with its checkpoint, and a SET signed anew
+for each response).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rekor_py.errors import InvalidRequest
+from rekor_py.log.set import sign_set
+from rekor_py.log.signer import LogSigner
+from rekor_py.storage.log_store import EntryRow
+
+__all__ = ["ParsedEntryID", "entry_id", "log_entry", "parse_entry_id"]
+
+_ENTRY_ID = re.compile(r"(?:[0-9a-fA-F]{16})?[0-9a-fA-F]{64}")
+
+
+def entry_id(tree_id: int, leaf_hash: bytes) -> str:
+    """The 80-hex EntryID: tree ID (16 hex, zero padded) + leaf hash."""
+    return f"{tree_id:016x}{leaf_hash.hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntryID:
+    tree_id: int | None  # None for a bare 64-hex UUID: search every tree
+    leaf_hash: bytes
+
+
+def parse_entry_id(value: str) -> ParsedEntryID:
+    """Parse a 64- or 80-hex entry ID; raises InvalidRequest otherwise."""
+    if not isinstance(value, str) or not _ENTRY_ID.fullmatch(value):
+        raise InvalidRequest(f"invalid entryID {str(value)[:100]}")
+    if len(value) == 64:
+        return ParsedEntryID(None, bytes.fromhex(value))
+    tree_id = int(value[:16], 16)
+    if tree_id == 0 or tree_id >= 1 << 63:
+        raise InvalidRequest(f"invalid entryID {value}")
+    return ParsedEntryID(tree_id, bytes.fromhex(value[16:]))
+
+
+def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: bytes,
+              checkpoint: str, proof: list[bytes], signer: LogSigner) -> dict[str, Any]:
+    """The one-key LogEntry object for a stored entry and a proof at `tree_size`."""
+    body_b64 = base64.b64encode(row.body).decode()
+    set_sig = sign_set(signer, row.body, row.integrated_time, signer.log_id_hex, virtual_index)
+    value: dict[str, Any] = {
+        "body": body_b64,
+        "integratedTime": row.integrated_time,
+        "logID": signer.log_id_hex,
+        "logIndex": virtual_index,
+        "verification": {
+            "inclusionProof": {
+                "checkpoint": checkpoint,
+                "hashes": [h.hex() for h in proof],
+                "logIndex": row.leaf_index,
+                "rootHash": root_hash.hex(),
+                "treeSize": tree_size,
+            },
+            "signedEntryTimestamp": base64.b64encode(set_sig).decode(),
+        },
+    }
+    if row.attestation:
+        value["attestation"] = {"data": base64.b64encode(row.attestation).decode()}
+    return {entry_id(row.tree_id, row.leaf_hash): value}

@@ -1,0 +1,94 @@
+"""Inclusion and consistency proofs from stored tiles, with a tile cache.
+
+A proof takes three steps: the Merkle engine plans which tiles hold the nodes,
+the tiles come from the cache or from Postgres in one query, and the engine
+folds them.  Every inclusion proof is verified against its root before it
+leaves this module.
+
+The cache is safe across processes without invalidation: a tile only ever grows
+by appending (full tiles never change), so a cached tile is valid for every
+proof that needs no more hashes than it holds; a shorter one is re-read.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from rekor_py import merkle
+from rekor_py.errors import StorageError
+from rekor_py.storage import log_store
+
+__all__ = ["TileCache", "consistency_proof", "inclusion_proof"]
+
+TileKey = tuple[int, int]
+
+
+class TileCache:
+    """Per-process cache of one tree's tiles, least recently used evicted."""
+
+    def __init__(self, max_tiles: int = 8192) -> None:
+        self._tiles: OrderedDict[TileKey, bytes] = OrderedDict()
+        self._max = max_tiles
+
+    def _put(self, key: TileKey, data: bytes) -> None:
+        self._tiles[key] = data
+        self._tiles.move_to_end(key)
+        while len(self._tiles) > self._max:
+            self._tiles.popitem(last=False)
+
+    def apply_writes(self, writes: Sequence[merkle.TileWrite]) -> None:
+        """Extend cached tiles with a committed batch's writes (ours only)."""
+        for w in writes:
+            key = (w.level, w.index)
+            old = self._tiles.get(key, b"")
+            if len(old) == w.start * merkle.HASH_SIZE:
+                self._put(key, old + w.hashes)
+            else:
+                self._tiles.pop(key, None)  # we missed another process's append
+
+    async def tiles_for(self, conn: Any, tree_id: int, plan: merkle.ProofPlan
+                        ) -> dict[TileKey, bytes]:
+        """Tiles at least as wide as the plan needs, reading misses in one query."""
+        found: dict[TileKey, bytes] = {}
+        missing: list[TileKey] = []
+        for tile in plan.tiles:
+            key = (tile.level, tile.index)
+            data = self._tiles.get(key)
+            if data is not None and len(data) >= tile.width * merkle.HASH_SIZE:
+                found[key] = data
+            else:
+                missing.append(key)
+        if missing:
+            for key, data in (await log_store.read_tiles(conn, tree_id, missing)).items():
+                found[key] = data
+                self._put(key, data)
+        return found
+
+
+async def inclusion_proof(conn: Any, cache: TileCache, tree_id: int, leaf_index: int,
+                          leaf_hash: bytes, size: int, root_hash: bytes) -> list[bytes]:
+    """The audit path of a stored leaf at tree `size`, verified against `root_hash`.
+
+    Raises StorageError if the stored tiles do not prove the leaf (a corrupt tree).
+    """
+    plan = merkle.inclusion_plan(leaf_index, size)
+    tiles = await cache.tiles_for(conn, tree_id, plan)
+    try:
+        proof = merkle.fold_proof(plan, tiles)
+        merkle.verify_inclusion(leaf_hash, leaf_index, size, proof, root_hash)
+    except ValueError as e:
+        raise StorageError(f"stored tiles do not prove leaf {leaf_index}") from e
+    return proof
+
+
+async def consistency_proof(conn: Any, cache: TileCache, tree_id: int, size1: int,
+                            size2: int) -> list[bytes]:
+    """The RFC 6962 consistency proof from size1 to size2 (both <= the tree size)."""
+    plan = merkle.consistency_plan(size1, size2)
+    tiles = await cache.tiles_for(conn, tree_id, plan)
+    try:
+        return merkle.fold_proof(plan, tiles)
+    except ValueError as e:
+        raise StorageError(f"stored tiles cannot prove {size1} -> {size2}") from e

@@ -1,0 +1,239 @@
+"""The sequencer: batches pending entries and appends each batch in one transaction.
+
+A request hands over a prepared entry (canonical body, leaf hash, index keys) and
+awaits a future.  Every few milliseconds, or at `max_batch` entries, the
+sequencer takes what is pending and, in ONE Postgres transaction under a row
+lock on the tree: rejects leaves already in the tree, assigns consecutive
+indexes, writes entries and index keys, writes exactly the tile hashes the
+Merkle engine reports as new, and stores the signed checkpoint with a
+compare-and-swap on the tree size.  Futures are resolved only after the commit,
+so nothing is acknowledged that a crash could lose.
+
+Because the lock is a database row, several processes can run sequencers on one
+database: a process whose right edge is stale (another process appended)
+reloads it from the tiles inside the locked transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rekor_py import merkle
+from rekor_py.errors import LogFull, StorageError
+from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
+from rekor_py.log.signer import LogSigner
+from rekor_py.storage import log_store
+
+__all__ = ["DuplicateEntry", "Integrated", "PreparedEntry", "Sequencer", "TreeHead"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEntry:
+    """An entry that parsed and verified: what the log stores for it."""
+
+    body: bytes
+    leaf_hash: bytes
+    kind: str
+    api_version: str
+    index_keys: tuple[str, ...] = ()
+    attestation: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHead:
+    """A committed tree state: size, root and the checkpoint signed for them."""
+
+    tree_id: int
+    size: int
+    root_hash: bytes
+    checkpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Integrated:
+    """The answer to a submission: where the entry went and the head that holds it."""
+
+    leaf_index: int
+    integrated_time: int
+    head: TreeHead
+
+
+class DuplicateEntry(Exception):
+    """The leaf is already in the tree at `leaf_index` (Rekor answers 409)."""
+
+    def __init__(self, leaf_index: int, leaf_hash: bytes) -> None:
+        super().__init__(f"leaf {leaf_hash.hex()} already at index {leaf_index}")
+        self.leaf_index = leaf_index
+        self.leaf_hash = leaf_hash
+
+
+@dataclass(slots=True)
+class _Pending:
+    entry: PreparedEntry
+    future: asyncio.Future[Integrated] = field(repr=False)
+
+
+class Sequencer:
+    """Owns the write path of one tree in this process (see the module docstring)."""
+
+    def __init__(self, pool: Any, tree_id: int, signer: LogSigner, checkpoint_name: str, *,
+                 max_delay_s: float = 0.005, max_batch: int = 512,
+                 max_pending: int = 20_000) -> None:
+        self._pool = pool
+        self.tree_id = tree_id
+        self._signer = signer
+        self._name = checkpoint_name
+        self._origin = origin_for(checkpoint_name, tree_id)
+        self._max_delay = max_delay_s
+        self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._edge: merkle.RightEdge | None = None
+        self._task: asyncio.Task[None] | None = None
+        # Tile writes of committed batches, for readers that cache tiles.
+        self.listeners: list[Any] = []
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"sequencer-{self.tree_id}")
+
+    async def stop(self) -> None:
+        """Stop taking batches; entries still queued are failed, never acknowledged."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(StorageError("the log is shutting down"))
+
+    # ---- submitting -------------------------------------------------------------------
+
+    async def submit(self, entry: PreparedEntry) -> Integrated:
+        """Queue an entry and wait until its batch committed.
+
+        Raises DuplicateEntry, LogFull (queue full) or StorageError (the batch failed:
+        the entry was not logged).
+        """
+        if self._queue.qsize() >= self._max_pending:
+            raise LogFull()
+        if self._task is None or self._task.done():
+            raise StorageError("the sequencer is not running")
+        future: asyncio.Future[Integrated] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(entry, future))
+        return await future
+
+    # ---- the batch loop -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            # Give concurrent requests a moment to join, unless a batch is already full.
+            if self._max_delay > 0 and self._queue.qsize() < self._max_batch - 1:
+                await asyncio.sleep(self._max_delay)
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except asyncio.CancelledError:
+                self._fail(batch, StorageError("the log is shutting down"))
+                raise
+            except Exception as e:  # noqa: BLE001 - every failure fails the whole batch
+                log.exception("batch of %d entries failed", len(batch))
+                self._edge = None  # reload from storage next time
+                self._fail(batch, StorageError("the entry could not be logged; try again"), e)
+
+    @staticmethod
+    def _fail(batch: Sequence[_Pending], error: Exception, cause: Exception | None = None) -> None:
+        for pending in batch:
+            if not pending.future.done():
+                error_copy = type(error)(str(error))
+                error_copy.__cause__ = cause
+                pending.future.set_exception(error_copy)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        integrated_time = int(time.time())
+        async with self._pool.acquire() as conn, conn.transaction():
+            tree = await log_store.lock_tree(conn, self.tree_id)
+            edge = await self._current_edge(conn, tree)
+            accepted, duplicates = await self._split_duplicates(conn, batch, tree.size)
+            head, result = None, None
+            if accepted:
+                result = merkle.append_leaves(edge, [p.entry.leaf_hash for p in accepted])
+                await self._write(conn, accepted, tree.size, integrated_time)
+                await log_store.append_tile_hashes(conn, self.tree_id, result.tiles)
+                head = self._sign_head(result.edge.size, result.root_hash)
+                await log_store.update_tree_head(conn, self.tree_id, tree.size, head.size,
+                                                 head.root_hash, head.checkpoint)
+        # Committed: only now may anyone hear about it.
+        if result is not None and head is not None:
+            self._edge = result.edge
+            for listener in self.listeners:
+                listener(self.tree_id, result.tiles)
+            for offset, pending in enumerate(accepted):
+                pending.future.set_result(Integrated(tree.size + offset, integrated_time, head))
+        for pending, leaf_index in duplicates:
+            pending.future.set_exception(DuplicateEntry(leaf_index, pending.entry.leaf_hash))
+
+    async def _current_edge(self, conn: Any, tree: log_store.TreeRow) -> merkle.RightEdge:
+        """The right edge at the locked tree's size: ours, or reloaded from tiles."""
+        if self._edge is not None and self._edge.size == tree.size:
+            return self._edge
+        plan = merkle.edge_plan(tree.size)
+        tiles = await log_store.read_tiles(conn, self.tree_id,
+                                           [(t.level, t.index) for t in plan.tiles])
+        edge = merkle.fold_edge(plan, tiles)
+        if edge.root_hash() != tree.root_hash:
+            raise StorageError(f"tiles of tree {self.tree_id} do not match its root "
+                               f"at size {tree.size}")
+        return edge
+
+    async def _split_duplicates(self, conn: Any, batch: list[_Pending], size: int
+                                ) -> tuple[list[_Pending], list[tuple[_Pending, int]]]:
+        """Entries to append, and duplicates with the index that already holds them
+        (in the tree, or earlier in this same batch)."""
+        existing = await log_store.find_leaf_indexes(
+            conn, self.tree_id, [p.entry.leaf_hash for p in batch])
+        accepted: list[_Pending] = []
+        duplicates: list[tuple[_Pending, int]] = []
+        first_in_batch: dict[bytes, int] = {}
+        for pending in batch:
+            leaf = pending.entry.leaf_hash
+            index = existing.get(leaf, first_in_batch.get(leaf))
+            if index is not None:
+                duplicates.append((pending, index))
+                continue
+            first_in_batch[leaf] = size + len(accepted)
+            accepted.append(pending)
+        return accepted, duplicates
+
+    async def _write(self, conn: Any, accepted: list[_Pending], size: int,
+                     integrated_time: int) -> None:
+        rows = [
+            log_store.EntryRow(self.tree_id, size + i, p.entry.leaf_hash, p.entry.body,
+                               p.entry.kind, p.entry.api_version, integrated_time,
+                               p.entry.attestation)
+            for i, p in enumerate(accepted)
+        ]
+        await log_store.insert_entries(conn, rows)
+        keys = sorted({(key, self.tree_id, size + i)
+                       for i, p in enumerate(accepted) for key in p.entry.index_keys})
+        if keys:
+            await log_store.insert_index_keys(conn, keys)
+
+    def _sign_head(self, size: int, root_hash: bytes) -> TreeHead:
+        note = format_checkpoint(Checkpoint(self._origin, size, root_hash), self._signer,
+                                 self._name)
+        return TreeHead(self.tree_id, size, root_hash, note)

@@ -1,0 +1,148 @@
+"""The log as the API sees it: submit entries, read them back with proofs.
+
+Reads run in one REPEATABLE READ snapshot, so a tree head, the entries and the
+tiles that prove them always belong together: a proof and its checkpoint come
+from the same tree state.  Writes go through the Sequencer.  No HTTP here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rekor_py.errors import EntryNotFound, InvalidProofRequest, StorageError
+from rekor_py.log.entries import ParsedEntryID, log_entry
+from rekor_py.log.proofs import TileCache, consistency_proof, inclusion_proof
+from rekor_py.log.sequencer import Integrated, PreparedEntry, Sequencer
+from rekor_py.log.signer import LogSigner
+from rekor_py.storage import log_store
+
+__all__ = ["LogService"]
+
+
+class LogService:
+    """One active tree (sharding comes later: virtual index == leaf index)."""
+
+    def __init__(self, pool: Any, tree_id: int, signer: LogSigner,
+                 sequencer: Sequencer | None) -> None:
+        self._pool = pool
+        self.tree_id = tree_id
+        self.signer = signer
+        self.sequencer = sequencer
+        self.tiles = TileCache()
+        if sequencer is not None:
+            sequencer.listeners.append(lambda _tree, writes: self.tiles.apply_writes(writes))
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[Any]:
+        async with self._pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                yield conn
+
+    async def _head(self, conn: Any) -> log_store.TreeRow:
+        tree = await log_store.get_active_tree(conn)
+        if tree is None or tree.tree_id != self.tree_id:
+            raise StorageError("the active tree is missing")
+        return tree
+
+    # ---- writes -----------------------------------------------------------------------
+
+    async def create_entry(self, entry: PreparedEntry) -> dict[str, Any]:
+        """Append an entry and answer its LogEntry, with the proof against the
+        head that first contained it.  Raises DuplicateEntry, LogFull, StorageError."""
+        if self.sequencer is None:
+            raise StorageError("this server does not take writes")
+        done: Integrated = await self.sequencer.submit(entry)
+        row = log_store.EntryRow(self.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
+                                 entry.kind, entry.api_version, done.integrated_time,
+                                 entry.attestation)
+        async with self._pool.acquire() as conn:
+            proof = await inclusion_proof(conn, self.tiles, self.tree_id, done.leaf_index,
+                                          entry.leaf_hash, done.head.size, done.head.root_hash)
+        return log_entry(row, virtual_index=done.leaf_index, tree_size=done.head.size,
+                         root_hash=done.head.root_hash, checkpoint=done.head.checkpoint,
+                         proof=proof, signer=self.signer)
+
+    # ---- reads ------------------------------------------------------------------------
+
+    async def _entry_response(self, conn: Any, tree: log_store.TreeRow,
+                              row: log_store.EntryRow) -> dict[str, Any]:
+        proof = await inclusion_proof(conn, self.tiles, self.tree_id, row.leaf_index,
+                                      row.leaf_hash, tree.size, tree.root_hash)
+        return log_entry(row, virtual_index=row.leaf_index, tree_size=tree.size,
+                         root_hash=tree.root_hash, checkpoint=tree.checkpoint, proof=proof,
+                         signer=self.signer)
+
+    async def get_by_index(self, log_index: int) -> dict[str, Any]:
+        """Raises EntryNotFound beyond the end of the log."""
+        async with self._snapshot() as conn:
+            tree = await self._head(conn)
+            row = None
+            if 0 <= log_index < tree.size:
+                row = await log_store.get_entry_by_index(conn, self.tree_id, log_index)
+            if row is None:
+                raise EntryNotFound()
+            return await self._entry_response(conn, tree, row)
+
+    async def get_by_id(self, parsed: ParsedEntryID) -> dict[str, Any]:
+        """Raises EntryNotFound for an unknown UUID or another tree's ID."""
+        found = await self.find_by_ids([parsed])
+        if not found:
+            raise EntryNotFound()
+        return found[0]
+
+    async def find_by_ids(self, ids: Sequence[ParsedEntryID]) -> list[dict[str, Any]]:
+        """Entries for each ID that exists, in request order; misses are omitted."""
+        wanted = [p for p in ids if p.tree_id in (None, self.tree_id)]
+        if not wanted:
+            return []
+        async with self._snapshot() as conn:
+            tree = await self._head(conn)
+            rows = await log_store.get_entries_by_leaf_hash(conn, [p.leaf_hash for p in wanted])
+            by_hash = {r.leaf_hash: r for r in rows if r.tree_id == self.tree_id}
+            out = []
+            for p in wanted:
+                row = by_hash.get(p.leaf_hash)
+                if row is not None and row.leaf_index < tree.size:
+                    out.append(await self._entry_response(conn, tree, row))
+            return out
+
+    async def find_by_indexes(self, indexes: Sequence[int]) -> list[dict[str, Any]]:
+        out = []
+        for index in indexes:
+            try:
+                out.append(await self.get_by_index(index))
+            except EntryNotFound:
+                continue
+        return out
+
+    async def log_info(self) -> dict[str, Any]:
+        async with self._snapshot() as conn:
+            tree = await self._head(conn)
+        return {
+            "inactiveShards": None,
+            "rootHash": tree.root_hash.hex(),
+            "signedTreeHead": tree.checkpoint,
+            "treeID": str(self.tree_id),
+            "treeSize": tree.size,
+        }
+
+    async def consistency(self, first_size: int, last_size: int) -> dict[str, Any]:
+        """Spec §2.8: the proof from first_size to last_size, and the CURRENT root."""
+        if first_size > last_size:
+            raise InvalidProofRequest(
+                f"firstSize({first_size}) must be less than lastSize({last_size})")
+        async with self._snapshot() as conn:
+            tree = await self._head(conn)
+            if last_size > tree.size:
+                raise InvalidProofRequest(
+                    f"the tree size requested({last_size}) was greater than what is "
+                    f"currently observable({tree.size})")
+            proof = await consistency_proof(conn, self.tiles, self.tree_id, first_size,
+                                            last_size)
+        return {"hashes": [h.hex() for h in proof], "rootHash": tree.root_hash.hex()}
+
+    def public_key_pem(self) -> bytes:
+        return self.signer.public_key_pem
+

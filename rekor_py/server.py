@@ -1,0 +1,96 @@
+"""Opening a log: database, schema, signing key, active tree, sequencer.
+
+`open_log` is what `rekor-py serve` (and the integration tests) run before the
+HTTP app starts: it brings up the embedded PostgreSQL when no database URL is
+given, applies migrations, loads or creates the log key, finds or creates the
+active tree, and starts the sequencer.  `LogRuntime.close` undoes it in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from rekor_py import merkle
+from rekor_py.config import Settings
+from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
+from rekor_py.log.sequencer import Sequencer
+from rekor_py.log.service import LogService
+from rekor_py.log.signer import LogSigner
+from rekor_py.storage import log_store
+from rekor_py.storage.db import create_pool
+from rekor_py.storage.embedded import EmbeddedPostgres
+from rekor_py.storage.migrate import migrate
+
+__all__ = ["LogRuntime", "open_log"]
+
+log = logging.getLogger(__name__)
+
+# Serializes tree creation between processes that start at the same moment.
+_TREE_CREATION_LOCK = 0x72656B6F72  # "rekor"
+
+
+@dataclass
+class LogRuntime:
+    service: LogService
+    pool: Any
+    embedded: EmbeddedPostgres | None
+
+    async def close(self) -> None:
+        if self.service.sequencer is not None:
+            await self.service.sequencer.stop()
+        await self.pool.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+
+def load_signer(settings: Settings) -> LogSigner:
+    """--signing-key (must exist) or the data dir's key, created on first start."""
+    password = settings.signing_key_password()
+    if settings.signing_key is not None:
+        return LogSigner.from_pem(settings.signing_key.read_bytes(), password)
+    return LogSigner.load_or_create(settings.signing_key_path, password)
+
+
+async def _active_tree(pool: Any, signer: LogSigner, name: str) -> log_store.TreeRow:
+    """The active tree, created (random positive int63 ID, signed empty head) if none."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _TREE_CREATION_LOCK)
+        tree = await log_store.get_active_tree(conn)
+        if tree is not None:
+            return tree
+        tree_id = secrets.randbelow((1 << 63) - 1) + 1
+        empty = Checkpoint(origin_for(name, tree_id), 0, merkle.EMPTY_ROOT)
+        checkpoint = format_checkpoint(empty, signer, name)
+        log.info("creating tree %d", tree_id)
+        return await log_store.create_tree(conn, tree_id, empty.origin, merkle.EMPTY_ROOT,
+                                           checkpoint)
+
+
+async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
+    embedded = None
+    dsn = settings.database_url
+    if dsn is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        embedded = EmbeddedPostgres(settings.data_dir / "postgres", fsync=settings.fsync)
+        dsn = await asyncio.to_thread(embedded.start)
+    try:
+        await migrate(dsn)
+        pool = await create_pool(dsn, min_size=1, max_size=settings.pool_max_size)
+    except BaseException:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
+    signer = await asyncio.to_thread(load_signer, settings)
+    tree = await _active_tree(pool, signer, settings.checkpoint_name)
+    sequencer = None
+    if writable:
+        sequencer = Sequencer(pool, tree.tree_id, signer, settings.checkpoint_name,
+                              max_delay_s=settings.batch_max_delay_ms / 1000,
+                              max_batch=settings.batch_max_size,
+                              max_pending=settings.max_pending)
+        sequencer.start()
+    return LogRuntime(LogService(pool, tree.tree_id, signer, sequencer), pool, embedded)

@@ -1,0 +1,108 @@
+"""Connections to PostgreSQL: the asyncpg pool and DSN helpers.
+
+This module owns how rekor-py connects (pool settings, DSN rewriting) and the
+small typed view of an asyncpg connection that the rest of storage/ codes
+against.  asyncpg ships no type information, so `Connection` below lists just
+the methods we call; an asyncpg connection or pool connection satisfies it.
+What to run on a connection is log_store.py's business; the schema is
+migrate.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg  # type: ignore[import-untyped]
+
+__all__ = [
+    "Connection",
+    "Record",
+    "create_pool",
+    "quote_ident",
+    "to_sqlalchemy_url",
+    "with_database",
+]
+
+# A result row: asyncpg.Record indexes by column name like a mapping.
+Record = Mapping[str, Any]
+
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+class Connection(Protocol):
+    """The subset of asyncpg.Connection that storage/ uses."""
+
+    async def execute(self, query: str, *args: object) -> str: ...
+
+    async def fetch(self, query: str, *args: object) -> list[Record]: ...
+
+    async def fetchrow(self, query: str, *args: object) -> Record | None: ...
+
+    async def fetchval(self, query: str, *args: object) -> Any: ...
+
+    async def copy_records_to_table(
+        self,
+        table_name: str,
+        *,
+        records: Iterable[Sequence[object]],
+        columns: Sequence[str] | None = None,
+    ) -> str: ...
+
+    def is_in_transaction(self) -> bool: ...
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    command_timeout: float | None = 60.0,
+) -> asyncpg.Pool:
+    """Open a connection pool to `dsn` (a postgresql:// URL).
+
+    Requires 0 <= min_size <= max_size, max_size >= 1.  Raises OSError or an
+    asyncpg error when the server cannot be reached.
+    """
+    if not 0 <= min_size <= max_size or max_size < 1:
+        raise ValueError(f"bad pool size: min_size={min_size} max_size={max_size}")
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        server_settings={
+            # Shows up in pg_stat_activity, so an operator can tell our sessions apart.
+            "application_name": "rekor-py",
+            # Our queries are small, indexed lookups: JIT compilation would only
+            # add latency to them.
+            "jit": "off",
+        },
+    )
+
+
+def with_database(dsn: str, database: str) -> str:
+    """Return `dsn` with its database name replaced by `database`."""
+    _check_scheme(dsn)
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + quote(database, safe="")))
+
+
+def to_sqlalchemy_url(dsn: str) -> str:
+    """Turn a postgresql:// DSN into the URL of SQLAlchemy's asyncpg dialect."""
+    _check_scheme(dsn)
+    return "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (for DDL, where parameters cannot be bound)."""
+    if "\x00" in name:
+        raise ValueError("identifier contains NUL")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_scheme(dsn: str) -> None:
+    if not dsn.startswith(_SCHEMES):
+        # Never echo the DSN: it may carry a password.
+        raise ValueError("database URL must start with postgresql:// or postgres://")

@@ -1,0 +1,363 @@
+"""Reads and writes of the log's rows: trees, entries, tiles, index keys.
+
+Every function takes an open asyncpg connection and runs SQL with bound
+parameters only.  Transactions are the caller's: the sequencer runs one batch
+as ONE transaction (lock_tree, find_leaf_indexes, insert_entries,
+insert_index_keys, append_tile_hashes, update_tree_head, commit), so nothing
+half-written is ever visible.  Each function costs one round trip.
+
+What the rows mean (leaf hashes, tiles, checkpoints) is the merkle and log
+layers' business; this module checks only what keeps the stored tree from
+forking: tiles only grow at their end, and a tree head only moves from the size
+the writer read.  Those failures, and any constraint violation, raise
+StorageError: under the tree lock they mean a bug or a corrupt database, never
+a client mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]
+
+from rekor_py.errors import StorageError
+from rekor_py.storage.db import Connection, Record
+from rekor_py.storage.tables import HASH_SIZE, MAX_TILE_BYTES
+
+__all__ = [
+    "EntryRow",
+    "TileWriteLike",
+    "TreeRow",
+    "append_tile_hashes",
+    "create_tree",
+    "find_leaf_indexes",
+    "get_active_tree",
+    "get_entries_by_leaf_hash",
+    "get_entry_by_index",
+    "insert_entries",
+    "insert_index_keys",
+    "lock_tree",
+    "read_tiles",
+    "search_index_keys",
+    "update_tree_head",
+]
+
+_TILE_WIDTH = MAX_TILE_BYTES // HASH_SIZE
+
+_T = TypeVar("_T")
+_H = TypeVar("_H", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    tree_id: int
+    origin: str
+    state: str
+    size: int
+    root_hash: bytes
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    tree_id: int
+    leaf_index: int
+    leaf_hash: bytes
+    body: bytes
+    kind: str
+    api_version: str
+    integrated_time: int
+    attestation: bytes | None = None
+
+
+class TileWriteLike(Protocol):
+    """What append_tile_hashes reads from rekor_py.merkle.TileWrite."""
+
+    @property
+    def level(self) -> int: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def hashes(self) -> bytes: ...
+
+
+_TREE_COLUMNS = "tree_id, origin, state, size, root_hash, checkpoint"
+_ENTRY_COLUMNS = (
+    "tree_id", "leaf_index", "leaf_hash", "body", "kind", "api_version", "integrated_time", "attestation",
+)
+_ENTRY_SELECT = "e." + ", e.".join(_ENTRY_COLUMNS)
+
+
+# ---- trees ---------------------------------------------------------------------------
+
+
+async def create_tree(
+    conn: Connection, tree_id: int, origin: str, root_hash_empty: bytes, checkpoint: str
+) -> TreeRow:
+    """Insert a new, empty, active tree.
+
+    Raises StorageError if the tree id is taken or another tree is active.
+    """
+    row = await _guarded(conn.fetchrow(
+        f"INSERT INTO trees (tree_id, origin, state, size, root_hash, checkpoint) "
+        f"VALUES ($1, $2, 'active', 0, $3, $4) RETURNING {_TREE_COLUMNS}",
+        tree_id, origin, root_hash_empty, checkpoint,
+    ))
+    assert row is not None  # INSERT ... RETURNING returns the row
+    return _tree(row)
+
+
+async def get_active_tree(conn: Connection) -> TreeRow | None:
+    """The tree that takes new entries, or None before the first start."""
+    row = await conn.fetchrow(f"SELECT {_TREE_COLUMNS} FROM trees WHERE state = 'active'")
+    return _tree(row) if row is not None else None
+
+
+async def lock_tree(conn: Connection, tree_id: int) -> TreeRow:
+    """Lock the tree row until the transaction ends (SELECT ... FOR UPDATE) and return it.
+
+    Requires an open transaction (without one the lock would end with the
+    statement).  Raises StorageError if there is none or the tree does not exist.
+    """
+    _require_transaction(conn, "lock_tree")
+    row = await conn.fetchrow(f"SELECT {_TREE_COLUMNS} FROM trees WHERE tree_id = $1 FOR UPDATE", tree_id)
+    if row is None:
+        raise StorageError(f"tree {tree_id} does not exist")
+    return _tree(row)
+
+
+async def update_tree_head(
+    conn: Connection, tree_id: int, old_size: int, new_size: int, root_hash: bytes, checkpoint: str
+) -> None:
+    """Move the tree head from `old_size` to `new_size` (compare-and-swap on size).
+
+    Requires old_size <= new_size.  A frozen tree may be re-signed at its size
+    but not grown.  Raises StorageError if the stored size is not `old_size`
+    (another writer moved it: the caller's view is stale) or the tree is frozen.
+    """
+    if new_size < old_size:
+        raise StorageError(f"tree {tree_id} cannot shrink from {old_size} to {new_size}")
+    status = await _guarded(conn.execute(
+        "UPDATE trees SET size = $3, root_hash = $4, checkpoint = $5 "
+        "WHERE tree_id = $1 AND size = $2 AND (state = 'active' OR $3 = $2)",
+        tree_id, old_size, new_size, root_hash, checkpoint,
+    ))
+    if status != "UPDATE 1":
+        raise StorageError(f"tree {tree_id} head is not at size {old_size}, or the tree is frozen")
+
+
+# ---- entries -------------------------------------------------------------------------
+
+
+async def find_leaf_indexes(conn: Connection, tree_id: int, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+    """Map each of `leaf_hashes` already in the tree to its leaf index (absent: not there)."""
+    if not leaf_hashes:
+        return {}
+    rows = await conn.fetch(
+        "SELECT leaf_hash, leaf_index FROM entries WHERE tree_id = $1 AND leaf_hash = ANY($2::bytea[])",
+        tree_id, list(leaf_hashes),
+    )
+    return {bytes(r["leaf_hash"]): r["leaf_index"] for r in rows}
+
+
+async def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
+    """Insert entries (one COPY).  Raises StorageError on a taken index or a duplicate leaf."""
+    if not rows:
+        return
+    # COPY: one round trip and no per-row statement overhead, for 100s of rows.
+    await _guarded(conn.copy_records_to_table(
+        "entries",
+        records=[
+            (r.tree_id, r.leaf_index, r.leaf_hash, r.body, r.kind, r.api_version, r.integrated_time, r.attestation)
+            for r in rows
+        ],
+        columns=_ENTRY_COLUMNS,
+    ))
+
+
+async def get_entry_by_index(conn: Connection, tree_id: int, leaf_index: int) -> EntryRow | None:
+    """The entry at `leaf_index` of the tree, or None."""
+    row = await conn.fetchrow(
+        f"SELECT {_ENTRY_SELECT} FROM entries e WHERE e.tree_id = $1 AND e.leaf_index = $2",
+        tree_id, leaf_index,
+    )
+    return _entry(row) if row is not None else None
+
+
+async def get_entries_by_leaf_hash(conn: Connection, leaf_hashes: Sequence[bytes]) -> list[EntryRow]:
+    """Every entry, in any tree, with one of `leaf_hashes`.
+
+    Ordered like `leaf_hashes`, then by tree and index.
+    """
+    if not leaf_hashes:
+        return []
+    rows = await conn.fetch(
+        f"SELECT {_ENTRY_SELECT} FROM unnest($1::bytea[]) WITH ORDINALITY AS q(leaf_hash, n) "
+        "JOIN entries e ON e.leaf_hash = q.leaf_hash ORDER BY q.n, e.tree_id, e.leaf_index",
+        _unique(leaf_hashes),
+    )
+    return [_entry(r) for r in rows]
+
+
+# ---- index keys ----------------------------------------------------------------------
+
+
+async def insert_index_keys(conn: Connection, rows: Sequence[tuple[str, int, int]]) -> None:
+    """Insert (key, tree_id, leaf_index) search keys (one COPY); the entries must exist.
+
+    Raises StorageError if a row already exists or names a missing entry.
+    """
+    if not rows:
+        return
+    # An entry may yield the same key twice (e.g. one hash in two fields).
+    await _guarded(conn.copy_records_to_table(
+        "index_keys", records=_unique(rows), columns=("key", "tree_id", "leaf_index"),
+    ))
+
+
+async def search_index_keys(conn: Connection, keys: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+    """Map every one of `keys` to the (tree_id, leaf_index) it finds, sorted ([] if none)."""
+    found: dict[str, list[tuple[int, int]]] = {k: [] for k in keys}
+    if not keys:
+        return found
+    rows = await conn.fetch(
+        "SELECT key, tree_id, leaf_index FROM index_keys WHERE key = ANY($1::text[]) "
+        "ORDER BY key, tree_id, leaf_index",
+        list(found),
+    )
+    for r in rows:
+        found[r["key"]].append((r["tree_id"], r["leaf_index"]))
+    return found
+
+
+# ---- tiles ---------------------------------------------------------------------------
+
+# One statement for a whole batch.  `cur` pairs each write with the stored
+# tile's length (0: no tile yet).  A write starting at 0 creates the tile, a
+# write starting at the stored end appends to it; any other write touches
+# nothing and comes back in the final SELECT, so the caller raises and the
+# transaction rolls back.  All CTEs see one snapshot, and the tree lock keeps
+# other writers out, so the lengths cannot change under us.
+_APPEND_TILES = """
+WITH w AS (
+    SELECT * FROM unnest($2::smallint[], $3::bigint[], $4::integer[], $5::bytea[])
+        AS w(level, tile_index, start, hashes)
+), cur AS (
+    SELECT w.*, coalesce(length(t.hashes), 0) AS stored
+    FROM w LEFT JOIN tiles t
+        ON t.tree_id = $1 AND t.level = w.level AND t.tile_index = w.tile_index
+), created AS (
+    INSERT INTO tiles (tree_id, level, tile_index, hashes)
+    SELECT $1, level, tile_index, hashes FROM cur WHERE start = 0 AND stored = 0
+    RETURNING 1
+), grown AS (
+    UPDATE tiles t SET hashes = t.hashes || cur.hashes
+    FROM cur
+    WHERE t.tree_id = $1 AND t.level = cur.level AND t.tile_index = cur.tile_index
+        AND cur.start > 0 AND cur.stored = cur.start * 32  -- 32 = HASH_SIZE
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM grown) AS applied,
+       bad.level, bad.tile_index, bad.start, bad.stored
+FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+    SELECT level, tile_index, start, stored FROM cur WHERE stored <> start * 32 LIMIT 1
+) AS bad ON true
+"""
+
+
+async def append_tile_hashes(conn: Connection, tree_id: int, writes: Sequence[TileWriteLike]) -> None:
+    """Write new hashes at the end of C2SP tiles: write w sets positions w.start, w.start+1, ...
+
+    Requires an open transaction, at most one write per (level, index), and
+    each write's hashes to be whole 32-byte hashes that fit in a 256-hash tile.
+    Raises StorageError if a stored tile does not hold exactly w.start hashes
+    (the new hashes would not extend it: a forked or corrupt tree); the
+    transaction must then be rolled back.
+    """
+    if not writes:
+        return
+    _require_transaction(conn, "append_tile_hashes")
+    _check_tile_writes(writes)
+    row = await _guarded(conn.fetchrow(
+        _APPEND_TILES,
+        tree_id,
+        [w.level for w in writes],
+        [w.index for w in writes],
+        [w.start for w in writes],
+        [w.hashes for w in writes],
+    ))
+    assert row is not None  # the statement always returns exactly one row
+    if row["level"] is not None:
+        raise StorageError(
+            f"tile ({row['level']}, {row['tile_index']}) of tree {tree_id} holds "
+            f"{row['stored'] // HASH_SIZE} hashes, a write starts at {row['start']}"
+        )
+    if row["applied"] != len(writes):
+        raise StorageError(f"tile write to tree {tree_id} applied {row['applied']} of {len(writes)}")
+
+
+async def read_tiles(
+    conn: Connection, tree_id: int, keys: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """Read tiles by (level, index) in one query; missing tiles are absent from the result."""
+    if not keys:
+        return {}
+    wanted = _unique(keys)
+    rows = await conn.fetch(
+        "SELECT t.level, t.tile_index, t.hashes FROM unnest($2::smallint[], $3::bigint[]) AS k(level, tile_index) "
+        "JOIN tiles t ON t.tree_id = $1 AND t.level = k.level AND t.tile_index = k.tile_index",
+        tree_id, [k[0] for k in wanted], [k[1] for k in wanted],
+    )
+    return {(r["level"], r["tile_index"]): bytes(r["hashes"]) for r in rows}
+
+
+def _check_tile_writes(writes: Sequence[TileWriteLike]) -> None:
+    seen: set[tuple[int, int]] = set()
+    for w in writes:
+        key = (w.level, w.index)
+        count, rest = divmod(len(w.hashes), HASH_SIZE)
+        if key in seen or w.level < 0 or w.index < 0 or w.start < 0 or rest or not count:
+            raise StorageError(f"bad tile write to {key}: start {w.start}, {len(w.hashes)} bytes")
+        if w.start + count > _TILE_WIDTH:
+            raise StorageError(f"tile write to {key} overflows the tile: start {w.start}, {count} hashes")
+        seen.add(key)
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+
+def _require_transaction(conn: Connection, what: str) -> None:
+    if not conn.is_in_transaction():
+        raise StorageError(f"{what} needs an open transaction")
+
+
+async def _guarded(awaitable: Awaitable[_T]) -> _T:
+    """Await a write; turn constraint violations (bugs or corruption here) into StorageError."""
+    try:
+        return await awaitable
+    except asyncpg.IntegrityConstraintViolationError as e:
+        raise StorageError(f"constraint violated: {e.constraint_name or e.sqlstate}") from e
+
+
+def _unique(items: Sequence[_H]) -> list[_H]:
+    return list(dict.fromkeys(items))
+
+
+def _tree(r: Record) -> TreeRow:
+    return TreeRow(
+        tree_id=r["tree_id"], origin=r["origin"], state=r["state"], size=r["size"],
+        root_hash=bytes(r["root_hash"]), checkpoint=r["checkpoint"],
+    )
+
+
+def _entry(r: Record) -> EntryRow:
+    attestation = r["attestation"]
+    return EntryRow(
+        tree_id=r["tree_id"], leaf_index=r["leaf_index"], leaf_hash=bytes(r["leaf_hash"]),
+        body=bytes(r["body"]), kind=r["kind"], api_version=r["api_version"],
+        integrated_time=r["integrated_time"], attestation=bytes(attestation) if attestation is not None else None,
+    )

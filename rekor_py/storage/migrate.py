@@ -1,0 +1,74 @@
+"""Bring a database's schema up to date, from code, on every start.
+
+This module owns *applying* the Alembic migrations in the repository's
+migrations/ directory: the Alembic Config is built here (there is no
+alembic.ini), and the upgrade runs on SQLAlchemy's asyncpg engine through
+`run_sync`.  The migrations themselves live in migrations/versions/.
+
+Several server processes may start at once against one database.  Each takes
+the same transaction-scoped advisory lock before looking at alembic_version,
+so exactly one of them upgrades and the others wait, then find the schema at
+head and do nothing.  The whole upgrade is one transaction (PostgreSQL has
+transactional DDL): a failed migration leaves the schema as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from rekor_py.storage.db import to_sqlalchemy_url
+
+__all__ = ["MIGRATIONS_DIR", "head_revision", "migrate"]
+
+# migrations/ sits at the repository root, next to the rekor_py package.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+# pg_advisory_xact_lock key: any fixed int64 works, as long as nothing else on
+# the server uses it.  This is b"rekorpy\x01" read as a big-endian integer.
+_MIGRATION_LOCK_KEY = int.from_bytes(b"rekorpy\x01", "big", signed=True)
+
+
+async def migrate(dsn: str) -> None:
+    """Upgrade the database at `dsn` to the newest migration.
+
+    Safe to call from several processes at once.  Raises the SQLAlchemy/asyncpg
+    error if the database cannot be reached or a migration fails.
+    """
+    # NullPool: this engine lives for one upgrade; keep no idle connection.
+    engine = create_async_engine(to_sqlalchemy_url(dsn), poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            await conn.run_sync(_upgrade)
+    finally:
+        await engine.dispose()
+
+
+def head_revision() -> str:
+    """The revision id that `migrate` brings a database to."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def _upgrade(connection: SyncConnection) -> None:
+    # migrations/env.py picks the connection up from here: it opens none itself.
+    config = _config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _config() -> Config:
+    config = Config()
+    # Config values go through ConfigParser interpolation: escape '%' in paths.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    return config

@@ -1,0 +1,146 @@
+"""The PostgreSQL schema of the log, as SQLAlchemy Core metadata.
+
+This module owns the *description* of the tables: names, types, keys and CHECK
+constraints.  It is the reference that the Alembic migrations in migrations/ are
+tested against (tests/integration/test_storage.py compares the two), but nothing
+creates tables from it at run time: schema changes go through migrations, and
+queries are written in SQL in log_store.py and run with asyncpg.
+
+Constraint names follow `NAMING_CONVENTION`, so that a migration can refer to a
+constraint by a name that does not depend on how it was created.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+
+__all__ = [
+    "HASH_SIZE",
+    "MAX_TILE_BYTES",
+    "NAMING_CONVENTION",
+    "TREE_STATES",
+    "entries",
+    "index_keys",
+    "metadata",
+    "tiles",
+    "trees",
+]
+
+# Duplicated from rekor_py.merkle on purpose: the schema must not import the C
+# extension, and these numbers are fixed by RFC 6962 (SHA-256) and C2SP
+# tlog-tiles (tiles of 2**8 hashes), not by our engine.
+HASH_SIZE = 32
+MAX_TILE_BYTES = 256 * HASH_SIZE
+
+TREE_STATES = ("active", "frozen")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# One row per tree (shard).  `size`, `root_hash` and `checkpoint` always move
+# together, under compare-and-swap on `size` (log_store.update_tree_head), so a
+# reader never sees a checkpoint for a tree the tiles do not hold yet.
+trees = Table(
+    "trees",
+    metadata,
+    # Rekor tree IDs are random int64s chosen by the caller, not a sequence.
+    Column("tree_id", BigInteger, nullable=False, autoincrement=False),
+    Column("origin", Text, nullable=False),
+    Column("state", Text, nullable=False, server_default=text("'active'")),
+    Column("size", BigInteger, nullable=False, server_default=text("0")),
+    Column("root_hash", LargeBinary, nullable=False),
+    # The latest signed checkpoint note, exactly as served.
+    Column("checkpoint", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tree_id"),
+    CheckConstraint("state IN ('active', 'frozen')", name="state"),
+    CheckConstraint("size >= 0", name="size"),
+    CheckConstraint(f"length(root_hash) = {HASH_SIZE}", name="root_hash"),
+)
+
+# At most one tree takes new entries (Rekor's active shard); the others are
+# frozen.  A partial unique index on the constant state value enforces it.
+Index(
+    "uq_trees_one_active",
+    trees.c.state,
+    unique=True,
+    postgresql_where=text("state = 'active'"),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("tree_id", BigInteger, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+    # The canonical body (the exact bytes hashed into the leaf).
+    Column("body", LargeBinary, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("api_version", Text, nullable=False),
+    # Seconds since the epoch, as Rekor reports it.
+    Column("integrated_time", BigInteger, nullable=False),
+    Column("attestation", LargeBinary, nullable=True),
+    PrimaryKeyConstraint("tree_id", "leaf_index"),
+    # leaf_hash first: the same index then serves the per-tree duplicate check
+    # and the lookup by UUID across all trees (get_entries_by_leaf_hash).
+    UniqueConstraint("leaf_hash", "tree_id"),
+    ForeignKeyConstraint(["tree_id"], ["trees.tree_id"]),
+    CheckConstraint("leaf_index >= 0", name="leaf_index"),
+    CheckConstraint(f"length(leaf_hash) = {HASH_SIZE}", name="leaf_hash"),
+)
+
+# C2SP tlog-tiles: tile (level, tile_index) holds up to 256 hashes, 32 bytes
+# each, concatenated.  Full tiles never change; the right-edge partial tile of
+# each level only ever grows (log_store.append_tile_hashes checks that).
+tiles = Table(
+    "tiles",
+    metadata,
+    Column("tree_id", BigInteger, nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    Column("tile_index", BigInteger, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("tree_id", "level", "tile_index"),
+    ForeignKeyConstraint(["tree_id"], ["trees.tree_id"]),
+    CheckConstraint("level >= 0", name="level"),
+    CheckConstraint("tile_index >= 0", name="tile_index"),
+    CheckConstraint(
+        f"length(hashes) % {HASH_SIZE} = 0 AND length(hashes) BETWEEN {HASH_SIZE} AND {MAX_TILE_BYTES}",
+        name="hashes",
+    ),
+)
+
+# Search keys (hashes, emails, key fingerprints, already normalised by the
+# entry types) -> entries.  Written in the transaction that writes the entry,
+# so search never points at a missing entry (the foreign key makes sure).
+index_keys = Table(
+    "index_keys",
+    metadata,
+    Column("key", Text, nullable=False),
+    Column("tree_id", BigInteger, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    PrimaryKeyConstraint("key", "tree_id", "leaf_index"),
+    ForeignKeyConstraint(["tree_id", "leaf_index"], ["entries.tree_id", "entries.leaf_index"]),
+)

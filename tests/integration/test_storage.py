@@ -1,0 +1,516 @@
+"""The storage layer against a real PostgreSQL: migrations, log_store, EmbeddedPostgres."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from rekor_py import merkle
+from rekor_py.errors import StorageError
+from rekor_py.merkle import TileWrite
+from rekor_py.storage import log_store as ls
+from rekor_py.storage.db import create_pool, to_sqlalchemy_url
+from rekor_py.storage.embedded import PG_SYSTEM_USER, EmbeddedPostgres
+from rekor_py.storage.migrate import MIGRATIONS_DIR, head_revision, migrate
+from rekor_py.storage.tables import metadata
+
+from .conftest import postgres_scratch_dir
+
+TREE = 1_234_567_890_123
+OTHER_TREE = 42
+
+
+def h(n: int) -> bytes:
+    return hashlib.sha256(n.to_bytes(8, "big")).digest()
+
+
+def entry(tree_id: int, index: int, *, seed: int | None = None) -> ls.EntryRow:
+    body = b'{"n": %d}' % (index if seed is None else seed)
+    return ls.EntryRow(
+        tree_id=tree_id, leaf_index=index, leaf_hash=merkle.leaf_hash(body), body=body,
+        kind="hashedrekord", api_version="0.0.1", integrated_time=1_700_000_000 + index,
+        attestation=b"att" if index % 2 else None,
+    )
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    c = await asyncpg.connect(database_url)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture
+async def tree_conn(conn: asyncpg.Connection) -> asyncpg.Connection:
+    """A connection to a database holding one empty active tree TREE."""
+    await ls.create_tree(conn, TREE, "rekor.example/1", merkle.EMPTY_ROOT, "cp0\n")
+    return conn
+
+
+# ---- migrations -----------------------------------------------------------------------
+
+
+async def test_migrations_apply(conn: asyncpg.Connection) -> None:
+    assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision() == "0001"
+    tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert tables == {"alembic_version", "trees", "entries", "tiles", "index_keys"}
+
+
+async def test_migrate_twice_is_a_no_op(database_url: str) -> None:
+    await migrate(database_url)
+    c = await asyncpg.connect(database_url)
+    try:
+        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0001",)]
+    finally:
+        await c.close()
+
+
+async def test_concurrent_migrations_in_one_process(empty_database_url: str) -> None:
+    await asyncio.gather(*(migrate(empty_database_url) for _ in range(3)))
+    c = await asyncpg.connect(empty_database_url)
+    try:
+        assert await c.fetchval("SELECT count(*) FROM alembic_version") == 1
+    finally:
+        await c.close()
+
+
+async def test_concurrent_migrations_in_two_processes(empty_database_url: str) -> None:
+    # The real case: two server processes starting at once on one database.
+    code = "import asyncio, sys; from rekor_py.storage.migrate import migrate; asyncio.run(migrate(sys.argv[1]))"
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, empty_database_url, cwd=MIGRATIONS_DIR.parent,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    results = [await p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    c = await asyncpg.connect(empty_database_url)
+    try:
+        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0001",)]
+    finally:
+        await c.close()
+
+
+async def test_migrated_schema_matches_tables_module(database_url: str) -> None:
+    def diff(sync: SyncConnection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), metadata))
+
+    engine = create_async_engine(to_sqlalchemy_url(database_url), poolclass=NullPool)
+    try:
+        async with engine.connect() as c:
+            assert await c.run_sync(diff) == []
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("sql", "args"),
+    [
+        ("INSERT INTO trees (tree_id, origin, root_hash, checkpoint, size) VALUES (7, 'o', $1, 'c', -1)", (h(0),)),
+        ("INSERT INTO trees (tree_id, origin, root_hash, checkpoint, state) VALUES (7, 'o', $1, 'c', 'gone')", (h(0),)),
+        ("INSERT INTO trees (tree_id, origin, root_hash, checkpoint) VALUES (7, 'o', $1, 'c')", (b"short",)),
+        ("INSERT INTO entries VALUES ($1, 0, $2, 'b', 'k', 'v', 0, NULL)", (TREE, h(0)[:31])),
+        ("INSERT INTO tiles VALUES ($1, 0, 0, $2)", (TREE, h(0) + b"x")),
+        ("INSERT INTO tiles VALUES ($1, 0, 0, $2)", (TREE, h(0) * 257)),
+        ("INSERT INTO tiles VALUES ($1, 0, 0, $2)", (TREE, b"")),
+        ("INSERT INTO tiles VALUES ($1, 0, 0, $2)", (OTHER_TREE, h(0))),  # no such tree
+        ("INSERT INTO index_keys VALUES ('k', $1, 99)", (TREE,)),  # no such entry
+    ],
+)
+async def test_schema_rejects_bad_rows(tree_conn: asyncpg.Connection, sql: str, args: tuple[object, ...]) -> None:
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError):
+        await tree_conn.execute(sql, *args)
+
+
+# ---- trees ----------------------------------------------------------------------------
+
+
+async def test_create_get_and_lock_tree(conn: asyncpg.Connection) -> None:
+    assert await ls.get_active_tree(conn) is None
+    created = await ls.create_tree(conn, TREE, "rekor.example/1", merkle.EMPTY_ROOT, "cp0\n")
+    want = ls.TreeRow(TREE, "rekor.example/1", "active", 0, merkle.EMPTY_ROOT, "cp0\n")
+    assert created == want
+    assert await ls.get_active_tree(conn) == want
+    async with conn.transaction():
+        assert await ls.lock_tree(conn, TREE) == want
+
+
+async def test_only_one_active_tree(tree_conn: asyncpg.Connection) -> None:
+    with pytest.raises(StorageError):
+        await ls.create_tree(tree_conn, OTHER_TREE, "o2", merkle.EMPTY_ROOT, "cp")
+    with pytest.raises(StorageError):
+        await ls.create_tree(tree_conn, TREE, "again", merkle.EMPTY_ROOT, "cp")
+    await tree_conn.execute("UPDATE trees SET state = 'frozen' WHERE tree_id = $1", TREE)
+    await ls.create_tree(tree_conn, OTHER_TREE, "o2", merkle.EMPTY_ROOT, "cp")
+    active = await ls.get_active_tree(tree_conn)
+    assert active is not None and active.tree_id == OTHER_TREE
+
+
+async def test_lock_tree_needs_transaction_and_tree(tree_conn: asyncpg.Connection) -> None:
+    with pytest.raises(StorageError, match="transaction"):
+        await ls.lock_tree(tree_conn, TREE)
+    async with tree_conn.transaction():
+        with pytest.raises(StorageError, match="does not exist"):
+            await ls.lock_tree(tree_conn, OTHER_TREE)
+
+
+async def test_lock_tree_excludes_a_second_writer(tree_conn: asyncpg.Connection, database_url: str) -> None:
+    other = await asyncpg.connect(database_url)
+    try:
+        async with tree_conn.transaction():
+            await ls.lock_tree(tree_conn, TREE)
+            async with other.transaction():
+                await other.execute("SET LOCAL lock_timeout = '200ms'")
+                with pytest.raises(asyncpg.LockNotAvailableError):
+                    await ls.lock_tree(other, TREE)
+        async with other.transaction():  # free again after commit
+            assert (await ls.lock_tree(other, TREE)).tree_id == TREE
+    finally:
+        await other.close()
+
+
+async def test_update_tree_head_compare_and_swap(tree_conn: asyncpg.Connection) -> None:
+    await ls.update_tree_head(tree_conn, TREE, 0, 5, h(5), "cp5\n")
+    assert await ls.get_active_tree(tree_conn) == ls.TreeRow(TREE, "rekor.example/1", "active", 5, h(5), "cp5\n")
+    with pytest.raises(StorageError, match="not at size 0"):
+        await ls.update_tree_head(tree_conn, TREE, 0, 7, h(7), "stale writer\n")
+    with pytest.raises(StorageError, match="shrink"):
+        await ls.update_tree_head(tree_conn, TREE, 5, 4, h(4), "cp4\n")
+    with pytest.raises(StorageError):
+        await ls.update_tree_head(tree_conn, OTHER_TREE, 0, 1, h(1), "no such tree\n")
+    await ls.update_tree_head(tree_conn, TREE, 5, 5, h(5), "cp5 re-signed\n")
+    tree = await ls.get_active_tree(tree_conn)
+    assert tree is not None and (tree.size, tree.checkpoint) == (5, "cp5 re-signed\n")
+
+
+async def test_frozen_tree_cannot_grow(tree_conn: asyncpg.Connection) -> None:
+    await tree_conn.execute("UPDATE trees SET state = 'frozen' WHERE tree_id = $1", TREE)
+    with pytest.raises(StorageError, match="frozen"):
+        await ls.update_tree_head(tree_conn, TREE, 0, 1, h(1), "cp1\n")
+    await ls.update_tree_head(tree_conn, TREE, 0, 0, merkle.EMPTY_ROOT, "cp0 re-signed\n")
+
+
+# ---- entries and index keys -----------------------------------------------------------
+
+
+async def test_entries_round_trip(tree_conn: asyncpg.Connection) -> None:
+    rows = [entry(TREE, i) for i in range(300)]
+    async with tree_conn.transaction():
+        await ls.insert_entries(tree_conn, rows)
+    assert await ls.get_entry_by_index(tree_conn, TREE, 0) == rows[0]
+    assert await ls.get_entry_by_index(tree_conn, TREE, 299) == rows[299]
+    assert await ls.get_entry_by_index(tree_conn, TREE, 300) is None
+    assert await ls.get_entry_by_index(tree_conn, OTHER_TREE, 0) is None
+    await ls.insert_entries(tree_conn, [])
+
+
+async def test_find_leaf_indexes_finds_duplicates(tree_conn: asyncpg.Connection) -> None:
+    rows = [entry(TREE, i) for i in range(10)]
+    await ls.insert_entries(tree_conn, rows)
+    asked = [rows[3].leaf_hash, h(999), rows[7].leaf_hash, rows[3].leaf_hash]
+    assert await ls.find_leaf_indexes(tree_conn, TREE, asked) == {rows[3].leaf_hash: 3, rows[7].leaf_hash: 7}
+    assert await ls.find_leaf_indexes(tree_conn, OTHER_TREE, asked) == {}
+    assert await ls.find_leaf_indexes(tree_conn, TREE, []) == {}
+
+
+async def test_duplicate_leaf_or_index_raises(tree_conn: asyncpg.Connection) -> None:
+    await ls.insert_entries(tree_conn, [entry(TREE, 0)])
+    with pytest.raises(StorageError, match="constraint"):
+        await ls.insert_entries(tree_conn, [entry(TREE, 1, seed=0)])  # same body, same leaf
+    with pytest.raises(StorageError, match="constraint"):
+        await ls.insert_entries(tree_conn, [entry(TREE, 0, seed=5)])  # index taken
+
+
+async def test_entries_by_leaf_hash_across_trees(tree_conn: asyncpg.Connection) -> None:
+    first = [entry(TREE, i) for i in range(3)]
+    await ls.insert_entries(tree_conn, first)
+    await tree_conn.execute("UPDATE trees SET state = 'frozen' WHERE tree_id = $1", TREE)
+    await ls.create_tree(tree_conn, OTHER_TREE, "rekor.example/2", merkle.EMPTY_ROOT, "cp0\n")
+    # The same body in the next shard: allowed, it is another tree.
+    second = [entry(OTHER_TREE, 0, seed=1), entry(OTHER_TREE, 1, seed=9)]
+    await ls.insert_entries(tree_conn, second)
+    got = await ls.get_entries_by_leaf_hash(tree_conn, [second[1].leaf_hash, first[1].leaf_hash, h(1)])
+    assert got == [second[1], *sorted([first[1], second[0]], key=lambda e: (e.tree_id, e.leaf_index))]
+    assert await ls.get_entries_by_leaf_hash(tree_conn, []) == []
+
+
+async def test_index_keys_round_trip(tree_conn: asyncpg.Connection) -> None:
+    await ls.insert_entries(tree_conn, [entry(TREE, i) for i in range(4)])
+    keys = [("sha256:aa", TREE, 0), ("sha256:aa", TREE, 2), ("a@example.com", TREE, 1), ("sha256:aa", TREE, 0)]
+    async with tree_conn.transaction():
+        await ls.insert_index_keys(tree_conn, keys)
+    assert await ls.search_index_keys(tree_conn, ["sha256:aa", "a@example.com", "missing"]) == {
+        "sha256:aa": [(TREE, 0), (TREE, 2)],
+        "a@example.com": [(TREE, 1)],
+        "missing": [],
+    }
+    assert await ls.search_index_keys(tree_conn, []) == {}
+    with pytest.raises(StorageError):
+        await ls.insert_index_keys(tree_conn, [("k", TREE, 4)])  # no entry 4
+
+
+async def test_insert_entries_is_fast_enough(tree_conn: asyncpg.Connection) -> None:
+    rows = [entry(TREE, i) for i in range(1000)]
+    keys = [(f"sha256:{i:064x}", TREE, i) for i in range(1000)]
+    started = time.perf_counter()
+    async with tree_conn.transaction():
+        await ls.insert_entries(tree_conn, rows)
+        await ls.insert_index_keys(tree_conn, keys)
+    # COPY: tens of milliseconds here; the bound only catches row-by-row inserts.
+    assert time.perf_counter() - started < 2.0
+
+
+# ---- tiles ----------------------------------------------------------------------------
+
+
+async def test_tiles_append_and_read(tree_conn: asyncpg.Connection) -> None:
+    async with tree_conn.transaction():
+        await ls.append_tile_hashes(tree_conn, TREE, [TileWrite(0, 0, 0, h(0) + h(1)), TileWrite(1, 3, 0, h(9))])
+    async with tree_conn.transaction():
+        await ls.append_tile_hashes(tree_conn, TREE, [TileWrite(0, 0, 2, h(2)), TileWrite(1, 3, 1, h(10) * 255)])
+    tiles = await ls.read_tiles(tree_conn, TREE, [(0, 0), (1, 3), (2, 0), (0, 0)])
+    assert tiles == {(0, 0): h(0) + h(1) + h(2), (1, 3): h(9) + h(10) * 255}
+    assert await ls.read_tiles(tree_conn, TREE, []) == {}
+    assert await ls.read_tiles(tree_conn, OTHER_TREE, [(0, 0)]) == {}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        TileWrite(0, 0, 1, h(5)),  # overlaps the stored hash 1
+        TileWrite(0, 0, 3, h(5)),  # leaves a gap after position 1
+        TileWrite(0, 0, 0, h(5)),  # rewrites a stored tile from its start
+        TileWrite(0, 1, 4, h(5)),  # no tile (0, 1) yet
+    ],
+)
+async def test_tile_append_with_wrong_start_raises(tree_conn: asyncpg.Connection, bad: TileWrite) -> None:
+    async with tree_conn.transaction():
+        await ls.append_tile_hashes(tree_conn, TREE, [TileWrite(0, 0, 0, h(0) + h(1))])
+    with pytest.raises(StorageError, match=r"holds \d+ hashes, a write starts at"):
+        async with tree_conn.transaction():
+            # A good write in the same batch is rolled back with the bad one.
+            await ls.append_tile_hashes(tree_conn, TREE, [TileWrite(2, 0, 0, h(7)), bad])
+    assert await ls.read_tiles(tree_conn, TREE, [(0, 0), (0, 1), (2, 0)]) == {(0, 0): h(0) + h(1)}
+
+
+@pytest.mark.parametrize(
+    ("writes", "message"),
+    [
+        ([TileWrite(0, 0, 0, h(0)), TileWrite(0, 0, 1, h(1))], "bad tile write"),  # one tile twice
+        ([TileWrite(0, 0, 0, b"x" * 33)], "bad tile write"),
+        ([TileWrite(0, 0, 0, b"")], "bad tile write"),
+        ([TileWrite(0, 0, 255, h(0) * 2)], "overflows"),
+    ],
+)
+async def test_tile_append_rejects_malformed_writes(
+    tree_conn: asyncpg.Connection, writes: list[TileWrite], message: str
+) -> None:
+    async with tree_conn.transaction():
+        with pytest.raises(StorageError, match=message):
+            await ls.append_tile_hashes(tree_conn, TREE, writes)
+
+
+async def test_tile_append_needs_transaction(tree_conn: asyncpg.Connection) -> None:
+    with pytest.raises(StorageError, match="transaction"):
+        await ls.append_tile_hashes(tree_conn, TREE, [TileWrite(0, 0, 0, h(0))])
+
+
+async def test_tile_writes_are_one_round_trip_and_read_tiles_one_query(tree_conn: asyncpg.Connection) -> None:
+    queries: list[str] = []
+
+    async def run(operation: Awaitable[object]) -> list[str]:
+        await asyncio.sleep(0.01)  # asyncpg calls query loggers via the loop: let earlier ones land
+        queries.clear()
+        await operation
+        await asyncio.sleep(0.01)
+        return [q for q in queries if q.strip() not in ("BEGIN;", "COMMIT;")]
+
+    # Warm up: asyncpg introspects array types once per connection, with queries of its own.
+    async with tree_conn.transaction():
+        await ls.append_tile_hashes(tree_conn, TREE, [TileWrite(5, 0, 0, h(5))])
+    await ls.read_tiles(tree_conn, TREE, [(5, 0)])
+    tree_conn.add_query_logger(lambda record: queries.append(record.query))
+    async with tree_conn.transaction():
+        writes = [TileWrite(level, 0, 0, h(level)) for level in range(4)] + [TileWrite(5, 0, 1, h(6))]
+        assert len(await run(ls.append_tile_hashes(tree_conn, TREE, writes))) == 1
+    keys = [(level, 0) for level in range(6)] + [(9, 9)]
+    assert len(await run(ls.read_tiles(tree_conn, TREE, keys))) == 1
+    tiles = await ls.read_tiles(tree_conn, TREE, keys)
+    assert tiles == {**{(level, 0): h(level) for level in range(4)}, (5, 0): h(5) + h(6)}
+
+
+async def test_sequencer_shaped_batches_build_a_provable_tree(tree_conn: asyncpg.Connection) -> None:
+    """Batches as the sequencer runs them; proofs folded from stored tiles match the engine."""
+    leaves: list[bytes] = []
+    edge = merkle.RightEdge.empty()
+    for batch_size in (1, 2, 250, 3, 300, 66000 - 556):  # crosses level-0 and level-1 tiles
+        async with tree_conn.transaction():
+            tree = await ls.lock_tree(tree_conn, TREE)
+            assert tree.size == edge.size
+            new = [entry(TREE, tree.size + i) for i in range(batch_size)]
+            assert await ls.find_leaf_indexes(tree_conn, TREE, [e.leaf_hash for e in new]) == {}
+            await ls.insert_entries(tree_conn, new)
+            result = merkle.append_leaves(edge, [e.leaf_hash for e in new])
+            await ls.append_tile_hashes(tree_conn, TREE, result.tiles)
+            await ls.update_tree_head(tree_conn, TREE, tree.size, result.edge.size, result.root_hash, "cp\n")
+        edge = result.edge
+        leaves += [e.leaf_hash for e in new]
+    size = len(leaves)
+    assert size == 66000
+    head = await ls.get_active_tree(tree_conn)
+    assert head is not None and head.root_hash == merkle.root_hash(leaves)
+    plan = merkle.edge_plan(size)
+    tiles = await ls.read_tiles(tree_conn, TREE, [(t.level, t.index) for t in plan.tiles])
+    assert merkle.fold_edge(plan, tiles) == edge
+    for index in (0, 255, 256, 65535, 65999):
+        plan = merkle.inclusion_plan(index, size)
+        tiles = await ls.read_tiles(tree_conn, TREE, [(t.level, t.index) for t in plan.tiles])
+        assert merkle.fold_proof(plan, tiles) == merkle.inclusion_proof(leaves, index, size)
+
+
+# ---- pool -----------------------------------------------------------------------------
+
+
+async def test_create_pool(database_url: str) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as c:
+            assert await c.fetchval("SHOW jit") == "off"
+            assert await c.fetchval("SELECT current_setting('application_name')") == "rekor-py"
+    finally:
+        await pool.close()
+    with pytest.raises(ValueError):
+        await create_pool(database_url, min_size=3, max_size=2)
+
+
+# ---- EmbeddedPostgres -----------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_dir() -> Iterator[Path]:
+    d = postgres_scratch_dir()
+    try:
+        yield d
+    finally:
+        EmbeddedPostgres(d).stop()  # whatever a failed test left running
+        shutil.rmtree(d, ignore_errors=True)
+
+
+async def _write_row(dsn: str, value: str) -> None:
+    c = await asyncpg.connect(dsn)
+    try:
+        await c.execute("CREATE TABLE IF NOT EXISTS kv (v text)")
+        await c.execute("INSERT INTO kv VALUES ($1)", value)
+    finally:
+        await c.close()
+
+
+async def _read_rows(dsn: str) -> list[str]:
+    c = await asyncpg.connect(dsn)
+    try:
+        return [r["v"] for r in await c.fetch("SELECT v FROM kv ORDER BY v")]
+    finally:
+        await c.close()
+
+
+async def test_embedded_data_survives_stop_and_start(pg_dir: Path) -> None:
+    with EmbeddedPostgres(pg_dir) as pg:
+        assert pg.is_running()
+        port = pg.port
+        dsn = pg.dsn()
+        await _write_row(dsn, "before restart")
+    assert not pg.is_running()
+    pg = EmbeddedPostgres(pg_dir)
+    # Same cluster, same port (recorded), so the same DSN.
+    assert await asyncio.to_thread(pg.start) == dsn
+    try:
+        assert pg.port == port
+        assert await _read_rows(dsn) == ["before restart"]
+        # A second handle on a running cluster attaches instead of starting another.
+        assert await asyncio.to_thread(EmbeddedPostgres(pg_dir).start) == dsn
+    finally:
+        # A fresh handle (another process, say) can stop it: under root it must
+        # find the server's user by itself.
+        await asyncio.to_thread(EmbeddedPostgres(pg_dir).stop)
+    assert not pg.is_running()
+    pg.stop()  # stopping a stopped server is a no-op
+
+
+async def test_embedded_socket_and_server_identity(pg_dir: Path) -> None:
+    with EmbeddedPostgres(pg_dir, fsync=False) as pg:
+        assert pg.port is not None
+        # The unix socket in data_dir/socket answers too (same password).
+        c = await asyncpg.connect(pg.dsn(), host=str(pg.socket_dir), port=pg.port)
+        try:
+            assert await c.fetchval("SELECT current_setting('unix_socket_directories')") == str(pg.socket_dir)
+            assert await c.fetchval("SELECT inet_server_addr()") is None  # i.e. not TCP
+        finally:
+            await c.close()
+        status = _proc_status(int((pg.pgdata / "postmaster.pid").read_text().split()[0]))
+        if os.geteuid() == 0:
+            # PostgreSQL refuses root: it runs as the dedicated user, with that
+            # user's own group and no supplementary groups (none of root's).
+            user = pwd.getpwnam(PG_SYSTEM_USER)
+            assert status["Uid"].split()[0] == str(user.pw_uid)
+            assert status["Gid"].split()[0] == str(user.pw_gid)
+            assert status["Groups"] == ""
+            assert pg.pgdata.stat().st_uid == user.pw_uid
+        else:
+            assert status["Uid"].split()[0] == str(os.getuid())
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
+
+
+async def test_embedded_recovers_after_sigkill(pg_dir: Path) -> None:
+    pg = EmbeddedPostgres(pg_dir)
+    dsn = await asyncio.to_thread(pg.start)
+    await _write_row(dsn, "committed")
+    postmaster = int((pg.pgdata / "postmaster.pid").read_text().split()[0])
+    os.kill(postmaster, signal.SIGKILL)
+    # The killed postmaster may linger as a zombie; is_running must not be fooled.
+    deadline = time.monotonic() + 10
+    while pg.is_running() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not pg.is_running()
+    assert (pg.pgdata / "postmaster.pid").exists()  # stale, left by the crash
+    try:
+        assert await asyncio.to_thread(pg.start) == dsn
+        assert await _read_rows(dsn) == ["committed"]
+    finally:
+        await asyncio.to_thread(pg.stop)
+    log = pg.log_file.read_text()
+    assert "automatic recovery in progress" in log
+
+
+def test_embedded_start_failure_raises_with_log(pg_dir: Path) -> None:
+    pg = EmbeddedPostgres(pg_dir, fsync=False)
+    pg.start()
+    pg.stop()
+    # A broken setting: start must fail loudly, with the server's own words.
+    with open(pg.pgdata / "postgresql.auto.conf", "a") as f:
+        f.write("shared_buffers = 'lots'\n")
+    with pytest.raises(StorageError, match="shared_buffers"):
+        pg.start()
