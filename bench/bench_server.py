@@ -59,10 +59,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir),
-         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--port", str(port), "--workers", str(workers)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -117,6 +118,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--url", help="an already running server (default: start one)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes to start")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
 
@@ -125,10 +127,12 @@ def main() -> None:
     print(f"signed {len(bodies)} entries in {time.perf_counter() - t0:.1f} s (before the run)")
     proc = None
     with tempfile.TemporaryDirectory(prefix="rekor-py-bench-") as tmp:
+        # As root the embedded PostgreSQL runs as its own user: let it in.
+        os.chmod(tmp, 0o755)
         url = args.url
         if url is None:
             port = free_port()
-            proc = start_server(Path(tmp), port)
+            proc = start_server(Path(tmp), port, args.workers)
             url = f"http://127.0.0.1:{port}"
         try:
             asyncio.run(run_load(url, bodies[: args.warmup], args.concurrency))
@@ -138,6 +142,7 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(60)
     result["fsync"] = "on (embedded PostgreSQL default)" if args.url is None else "as configured"
+    result["server_workers"] = args.workers if args.url is None else "as configured"
     for k, v in result.items():
         print(f"  {k:15} {v:.1f}" if isinstance(v, float) else f"  {k:15} {v}")
     ok = result["statuses"] == {201: args.entries} and result["tree_grew_by"] == args.entries

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
 import signal
 import sys
+import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ __all__ = ["main"]
 
 log = logging.getLogger("rekor_py")
 
+_LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rekor-py", description=__doc__)
@@ -36,15 +41,17 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--database-url", help="postgresql://... (default: embedded PostgreSQL)")
     serve.add_argument("--signing-key", type=Path,
                        help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
+    serve.add_argument("--workers", type=int,
+                       help="server processes sharing the port and the database (default 1)")
     return parser
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
     runtime = await open_log(settings)
     runner = web.AppRunner(create_app(settings, runtime.service), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
         await site.start()
         log.info("rekor-py serving tree %d on http://%s:%d (checkpoint name %s)",
                  runtime.service.tree_id, settings.host, settings.port,
@@ -73,17 +80,75 @@ async def _migrate(settings: Settings) -> None:
         await asyncio.to_thread(embedded.stop)
 
 
+def _run(coro: Any) -> None:
+    """Run on uvloop (a libuv event loop: markedly less overhead per request than
+    asyncio's pure-Python loop) where it is installed, else on asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+def _worker(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
+    _run(_serve(settings, reuse_port=True))
+
+
+def _serve_workers(settings: Settings) -> None:
+    """Parent of --workers N: brings up the database, key and tree once, then runs N
+    children on one port; the tree's row lock keeps them building one tree."""
+    embedded = None
+    dsn = settings.database_url
+    if dsn is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        embedded = EmbeddedPostgres(settings.data_dir / "postgres", fsync=settings.fsync)
+        dsn = embedded.start()
+    try:
+        child = replace(settings, database_url=dsn, workers=1)
+        asyncio.run(_prepare(child))
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_worker, args=(child,), name=f"rekor-py-worker-{i}")
+                 for i in range(settings.workers)]
+        for proc in procs:
+            proc.start()
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.is_set() and all(p.is_alive() for p in procs):
+            stop.wait(0.5)
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(30)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _prepare(settings: Settings) -> None:
+    """Open and close the log once: migrations, key file and tree exist afterwards."""
+    runtime = await open_log(settings, writable=False)
+    await runtime.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load_settings(overrides)
     except ValueError as e:
         print(f"rekor-py: {e}", file=sys.stderr)
         return 2
-    runner = _serve if args.command == "serve" else _migrate
-    asyncio.run(runner(settings))
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+    elif settings.workers > 1:
+        _serve_workers(settings)
+    else:
+        _run(_serve(settings))
     return 0
 
 

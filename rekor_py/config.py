@@ -51,6 +51,8 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     insertable_kinds: frozenset[str] = frozenset({"hashedrekord"})
     pool_max_size: int = 10
+    # Server processes sharing the port (SO_REUSEPORT) and the database.
+    workers: int = 1
     # fsync in the embedded PostgreSQL; only tests turn it off.
     fsync: bool = True
 

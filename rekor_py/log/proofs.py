@@ -23,17 +23,28 @@ from rekor_py.storage import log_store
 __all__ = ["TileCache", "consistency_proof", "inclusion_proof"]
 
 TileKey = tuple[int, int]
+_FULL_TILE_BYTES = merkle.TILE_WIDTH * merkle.HASH_SIZE
+
+
+def _width(data: merkle.TileData) -> int:
+    return data.width if isinstance(data, merkle.ExpandedTile) else len(data) // merkle.HASH_SIZE
 
 
 class TileCache:
-    """Per-process cache of one tree's tiles, least recently used evicted."""
+    """Per-process cache of one tree's tiles, least recently used evicted.
 
-    def __init__(self, max_tiles: int = 8192) -> None:
-        self._tiles: OrderedDict[TileKey, bytes] = OrderedDict()
+    Full tiles are kept expanded (all 511 subtree hashes, computed once: they
+    never change), so proofs read nodes instead of rehashing them."""
+
+    def __init__(self, max_tiles: int = 4096) -> None:
+        self._tiles: OrderedDict[TileKey, merkle.TileData] = OrderedDict()
         self._max = max_tiles
 
     def _put(self, key: TileKey, data: bytes) -> None:
-        self._tiles[key] = data
+        value: merkle.TileData = data
+        if len(data) == _FULL_TILE_BYTES:
+            value = merkle.ExpandedTile.from_tile(data)
+        self._tiles[key] = value
         self._tiles.move_to_end(key)
         while len(self._tiles) > self._max:
             self._tiles.popitem(last=False)
@@ -43,27 +54,27 @@ class TileCache:
         for w in writes:
             key = (w.level, w.index)
             old = self._tiles.get(key, b"")
-            if len(old) == w.start * merkle.HASH_SIZE:
+            if isinstance(old, bytes) and len(old) == w.start * merkle.HASH_SIZE:
                 self._put(key, old + w.hashes)
             else:
                 self._tiles.pop(key, None)  # we missed another process's append
 
     async def tiles_for(self, conn: Any, tree_id: int, plan: merkle.ProofPlan
-                        ) -> dict[TileKey, bytes]:
+                        ) -> dict[TileKey, merkle.TileData]:
         """Tiles at least as wide as the plan needs, reading misses in one query."""
-        found: dict[TileKey, bytes] = {}
+        found: dict[TileKey, merkle.TileData] = {}
         missing: list[TileKey] = []
         for tile in plan.tiles:
             key = (tile.level, tile.index)
             data = self._tiles.get(key)
-            if data is not None and len(data) >= tile.width * merkle.HASH_SIZE:
+            if data is not None and _width(data) >= tile.width:
                 found[key] = data
             else:
                 missing.append(key)
         if missing:
-            for key, data in (await log_store.read_tiles(conn, tree_id, missing)).items():
-                found[key] = data
-                self._put(key, data)
+            for key, raw in (await log_store.read_tiles(conn, tree_id, missing)).items():
+                self._put(key, raw)
+                found[key] = self._tiles[key]
         return found
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import re
 
-import rfc8785
+from rekor_py import jcs
 
 from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
 
@@ -50,7 +50,7 @@ def set_payload(body: bytes, integrated_time: int, log_id_hex: str, log_index: i
     _check_int("log_index", log_index)
     if not isinstance(log_id_hex, str) or not _LOG_ID_HEX_RE.fullmatch(log_id_hex):
         raise ValueError("log_id_hex must be 64 lowercase hex digits")
-    return rfc8785.dumps({
+    return jcs.dumps({
         "body": base64.b64encode(body).decode(),
         "integratedTime": integrated_time,
         "logID": log_id_hex,

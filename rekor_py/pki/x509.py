@@ -15,6 +15,8 @@ Error texts follow Rekor/Go's wording where clients may match on them.
 
 from __future__ import annotations
 
+import functools
+
 import base64
 import datetime
 import hashlib
@@ -23,7 +25,7 @@ import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Self, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -271,7 +273,16 @@ class X509PublicKey:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
-        """Parse per spec §4.2; raises InvalidKeyError (DER, wrong PEM type, >10 certs, ...)."""
+        """Parse per spec §4.2; raises InvalidKeyError (DER, wrong PEM type, >10 certs, ...).
+
+        Parsed keys are cached by their bytes: uploaders reuse keys, and the value
+        is immutable (failures are not cached)."""
+        if cls is X509PublicKey:
+            return cast(Self, _parse_cached(bytes(data)))
+        return cls._parse(bytes(data))
+
+    @classmethod
+    def _parse(cls, data: bytes) -> Self:
         trimmed = data.strip(b" \t\n\r\v\f")
         block, rest = decode_pem(trimmed)
         if block is None:
@@ -631,3 +642,8 @@ def _cert_name(cert: x509.Certificate) -> str:
 def _go_quote(s: str) -> str:
     # Close to Go's %q for the ASCII text used here.
     return json.dumps(s, ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_cached(data: bytes) -> X509PublicKey:
+    return X509PublicKey._parse(data)

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-import rfc8785
+from rekor_py import jcs
 
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PublicKey, decode_std_base64
@@ -71,7 +71,7 @@ class EntryType(ABC):
 
 def canonical_json(kind: str, api_version: str, spec: Mapping[str, Any]) -> bytes:
     """JCS bytes of the wrapped entry, the leaf every kind stores (spec §4.1)."""
-    return rfc8785.dumps({"apiVersion": api_version, "kind": kind, "spec": dict(spec)})
+    return jcs.dumps({"apiVersion": api_version, "kind": kind, "spec": dict(spec)})
 
 
 def leaf_hash(canonical_body: bytes) -> bytes:

@@ -202,3 +202,25 @@ async def test_second_serve_process_appends_to_the_same_tree(log_server: Running
     finally:
         proc.terminate()
         await wait_closed(proc)
+
+
+async def test_proofs_across_full_tiles(log_server: RunningLog) -> None:
+    """Past 256 entries proofs come from full (cached, expanded) and partial tiles."""
+    async with aiohttp.ClientSession() as session:
+        for start in range(0, 600, 100):
+            results = await asyncio.gather(*[
+                post_entry(session, log_server.url, signed_hashedrekord(f"t{i}".encode()))
+                for i in range(start, start + 100)])
+            assert all(status == 201 for status, _, _ in results)
+        async with session.get(f"{log_server.url}/api/v1/log") as r:
+            info = await r.json()
+        size, root = info["treeSize"], bytes.fromhex(info["rootHash"])
+        assert size == 600
+        for index in (0, 255, 256, 257, 511, 512, 599):
+            async with session.get(f"{log_server.url}/api/v1/log/entries",
+                                   params={"logIndex": str(index)}) as r:
+                (entry,) = (await r.json()).values()
+            proof = entry["verification"]["inclusionProof"]
+            assert proof["treeSize"] == size and proof["rootHash"] == root.hex()
+            merkle.verify_inclusion(merkle.leaf_hash(base64.b64decode(entry["body"])), index,
+                                    size, [bytes.fromhex(h) for h in proof["hashes"]], root)
