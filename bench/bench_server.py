@@ -111,6 +111,36 @@ async def run_load(url: str, bodies: list[bytes], concurrency: int) -> dict[str,
             "statuses": statuses, "tree_grew_by": grown}
 
 
+def run_wrk(url: str, bodies: list[bytes], concurrency: int, seconds: int) -> dict[str, Any]:
+    """The same load from wrk (C, one thread, `concurrency` connections): the
+    Python client costs ~0.3 core, which this 2-core machine takes from the server."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
+        f.write(b"\n".join(bodies) + b"\n")
+    script = Path(__file__).with_name("wrk_entries.lua")
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script),
+         url], capture_output=True, text=True, check=True,
+        env={**os.environ, "REKOR_PY_BENCH_BODIES": f.name}).stdout
+    os.unlink(f.name)
+    result: dict[str, Any] = {"wrk_output": out}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.strip().startswith(("50%", "90%", "99%")):
+            result[f"p{parts[0].rstrip('%')}_ms"] = _ms(parts[1])
+        elif line.startswith("Requests/sec:"):
+            result["entries_per_s"] = float(parts[1])
+        elif "Non-2xx" in line:
+            result["non_2xx"] = int(parts[-1])
+    return result
+
+
+def _ms(text: str) -> float:
+    for unit, scale in (("ms", 1.0), ("us", 0.001), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    raise ValueError(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,6 +150,8 @@ def main() -> None:
     parser.add_argument("--url", help="an already running server (default: start one)")
     parser.add_argument("--workers", type=int, default=1, help="server processes to start")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--wrk", type=int, metavar="SECONDS",
+                        help="also drive the server with wrk for this long (apt-get install wrk)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -137,6 +169,11 @@ def main() -> None:
         try:
             asyncio.run(run_load(url, bodies[: args.warmup], args.concurrency))
             result = asyncio.run(run_load(url, bodies[args.warmup:], args.concurrency))
+            if args.wrk:
+                fresh = presign(int(args.wrk * 2500))  # more than wrk can send
+                wrk = run_wrk(url, fresh, args.concurrency, args.wrk)
+                print(wrk.pop("wrk_output"))
+                result["wrk"] = wrk
         finally:
             if proc is not None:
                 proc.terminate()

@@ -90,7 +90,7 @@ int merkle_verify_subtree_consistency(uint64_t start, uint64_t end, uint64_t siz
                                       uint8_t *calc1, uint8_t *calc2);
 """
 
-SOURCES = ["merkle.c", "sha256.c", "sha256_shani.c", "subtree.c"]
+SOURCES = ["merkle.c", "ranges.c", "sha256.c", "sha256_shani.c", "subtree.c"]
 
 
 def _compile_args() -> list[str]:

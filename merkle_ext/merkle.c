@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "ranges.h"
 #include "sha256.h"
 
 #define HS MERKLE_HASH_SIZE
@@ -331,58 +332,6 @@ int merkle_append(const uint8_t *edge, size_t edge_count, uint64_t size,
 
 /* ---- proof plans ------------------------------------------------------------- */
 
-static inline uint64_t largest_pow2_below(uint64_t n) { /* requires n >= 2 */
-    return (uint64_t)1 << (63 - __builtin_clzll(n - 1));
-}
-
-typedef struct {
-    uint64_t start[MERKLE_MAX_ELEMS];
-    uint64_t end[MERKLE_MAX_ELEMS];
-    size_t n;
-} range_list;
-
-/* Greedy split of an aligned range into perfect subtrees, left to right;
- * their right-to-left fold is the range's MTH (RFC 6962 §2.1's split rule). */
-static size_t decompose(uint64_t start, uint64_t end, merkle_node *nodes) {
-    size_t n = 0;
-    while (start < end) {
-        unsigned h = 63 - (unsigned)__builtin_clzll(end - start);
-        if (start) {
-            unsigned tz = (unsigned)__builtin_ctzll(start);
-            if (tz < h) h = tz;
-        }
-        nodes[n].height = h;
-        nodes[n].index = start >> h;
-        n++;
-        start += (uint64_t)1 << h;
-    }
-    return n;
-}
-
-/* Turn ranges (collected root-first while descending) into a plan in proof
- * order, which is leaf-first: the reverse. */
-static int emit_plan(const range_list *r, merkle_node *nodes, size_t *n_nodes,
-                     uint8_t *counts, size_t *n_elems) {
-    size_t total = 0;
-    for (size_t i = r->n; i-- > 0;) {
-        merkle_node tmp[64];
-        size_t c = decompose(r->start[i], r->end[i], tmp);
-        if (total + c > MERKLE_MAX_NODES) return MERKLE_E_CAPACITY;
-        memcpy(nodes + total, tmp, c * sizeof *tmp);
-        counts[r->n - 1 - i] = (uint8_t)c;
-        total += c;
-    }
-    *n_nodes = total;
-    *n_elems = r->n;
-    return MERKLE_OK;
-}
-
-static inline void add_range(range_list *r, uint64_t start, uint64_t end) {
-    r->start[r->n] = start;
-    r->end[r->n] = end;
-    r->n++;
-}
-
 /* RFC 6962 §2.1.1 PATH(m, D[a:b]), unrolled: each step keeps the half that holds
  * the leaf and records the other half. */
 static void inclusion_ranges(uint64_t index, uint64_t size, range_list *r) {
@@ -426,7 +375,7 @@ int merkle_inclusion_plan(uint64_t index, uint64_t size, merkle_node *nodes, siz
     if (index >= size) return MERKLE_E_INDEX;
     range_list r;
     inclusion_ranges(index, size, &r);
-    return emit_plan(&r, nodes, n_nodes, counts, n_elems);
+    return merkle_emit_plan(&r, nodes, n_nodes, counts, n_elems);
 }
 
 int merkle_consistency_plan(uint64_t size1, uint64_t size2, merkle_node *nodes,
@@ -434,11 +383,11 @@ int merkle_consistency_plan(uint64_t size1, uint64_t size2, merkle_node *nodes,
     if (size1 > size2) return MERKLE_E_SIZE;
     range_list r;
     consistency_ranges(size1, size2, &r);
-    return emit_plan(&r, nodes, n_nodes, counts, n_elems);
+    return merkle_emit_plan(&r, nodes, n_nodes, counts, n_elems);
 }
 
 int merkle_edge_plan(uint64_t size, merkle_node *nodes, size_t *n_nodes) {
-    *n_nodes = decompose(0, size, nodes);
+    *n_nodes = merkle_decompose(0, size, nodes);
     return MERKLE_OK;
 }
 

@@ -10,12 +10,13 @@
  * MTH(D[start:end]): the alignment makes every RFC 6962 split inside the range fall
  * where it falls in the whole tree.
  *
- * Built on merkle.h's public functions only (plans, verifiers, SHA-256); the two
- * private helpers below (decompose, emit) restate merkle.c's, which are static.
+ * Built on merkle.h's public functions (verifiers, SHA-256) and the engine's
+ * internal range helpers (ranges.h).
  */
 #include <string.h>
 
 #include "merkle.h"
+#include "ranges.h"
 
 #define HS MERKLE_HASH_SIZE
 
@@ -33,82 +34,31 @@ int merkle_subtree_check(uint64_t start, uint64_t end) {
 
 /* ---- plans ------------------------------------------------------------------------ */
 
-typedef struct {
-    uint64_t start[MERKLE_MAX_ELEMS];
-    uint64_t end[MERKLE_MAX_ELEMS];
-    size_t n;
-} span_list;
-
-static inline uint64_t largest_pow2_below(uint64_t n) { /* requires n >= 2 */
-    return (uint64_t)1 << (63 - __builtin_clzll(n - 1));
-}
-
-/* Greedy split of an aligned range into perfect subtrees, left to right; their
- * right-to-left fold is the range's MTH (as merkle.c's decompose). */
-static size_t decompose(uint64_t start, uint64_t end, merkle_node *nodes) {
-    size_t n = 0;
-    while (start < end) {
-        unsigned h = 63 - (unsigned)__builtin_clzll(end - start);
-        if (start) {
-            unsigned tz = (unsigned)__builtin_ctzll(start);
-            if (tz < h) h = tz;
-        }
-        nodes[n].height = h;
-        nodes[n].index = start >> h;
-        n++;
-        start += (uint64_t)1 << h;
-    }
-    return n;
-}
-
-/* Ranges collected root-first become a plan in proof order (leaf-first). */
-static int emit(const span_list *r, merkle_node *nodes, size_t *n_nodes, uint8_t *counts,
-                size_t *n_elems) {
-    size_t total = 0;
-    for (size_t i = r->n; i-- > 0;) {
-        merkle_node tmp[64];
-        size_t c = decompose(r->start[i], r->end[i], tmp);
-        if (total + c > MERKLE_MAX_NODES) return MERKLE_E_CAPACITY;
-        memcpy(nodes + total, tmp, c * sizeof *tmp);
-        counts[r->n - 1 - i] = (uint8_t)c;
-        total += c;
-    }
-    *n_nodes = total;
-    *n_elems = r->n;
-    return MERKLE_OK;
-}
-
-static inline void add_span(span_list *r, uint64_t start, uint64_t end) {
-    r->start[r->n] = start;
-    r->end[r->n] = end;
-    r->n++;
-}
-
 /* The draft's SUBTREE_PROOF(start, end, D[0:size], true), unrolled: descend from
  * [0, size) and record the half that does not hold [start, end).  A valid
  * subtree straddles a split only once it starts where the range does; from there
  * on this is RFC 6962 §2.1.2 SUBPROOF, and the subtree's own hash stops being the
  * one the verifier knows.  Requires a valid subtree with start < end <= size. */
-static int consistency_spans(uint64_t start, uint64_t end, uint64_t size, span_list *r) {
+static int consistency_spans(uint64_t start, uint64_t end, uint64_t size, range_list *r) {
     uint64_t a = 0, b = size;
     int known = 1;
     r->n = 0;
     while (!(start == a && end == b)) { /* b - a >= 2 here: one leaf would be equal */
         uint64_t mid = a + largest_pow2_below(b - a);
         if (end <= mid) {
-            add_span(r, mid, b);
+            add_range(r, mid, b);
             b = mid;
         } else if (start >= mid) {
-            add_span(r, a, mid);
+            add_range(r, a, mid);
             a = mid;
         } else {
             if (start != a) return MERKLE_E_SUBTREE; /* only an invalid range gets here */
-            add_span(r, a, mid);
+            add_range(r, a, mid);
             a = start = mid;
             known = 0;
         }
     }
-    if (!known) add_span(r, a, b);
+    if (!known) add_range(r, a, b);
     return MERKLE_OK;
 }
 
@@ -130,12 +80,12 @@ int merkle_subtree_consistency_plan(uint64_t start, uint64_t end, uint64_t size,
                                     size_t *n_elems) {
     if (merkle_subtree_check(start, end) != MERKLE_OK) return MERKLE_E_SUBTREE;
     if (end > size) return MERKLE_E_SIZE;
-    span_list r = {.n = 0};
+    range_list r = {.n = 0};
     if (start < end) { /* an empty subtree has an empty proof */
         int st = consistency_spans(start, end, size, &r);
         if (st != MERKLE_OK) return st;
     }
-    return emit(&r, nodes, n_nodes, counts, n_elems);
+    return merkle_emit_plan(&r, nodes, n_nodes, counts, n_elems);
 }
 
 /* ---- verifiers ------------------------------------------------------------------ */
