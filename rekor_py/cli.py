@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import multiprocessing
 import signal
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from rekor_py.app import create_app
+from rekor_py.commands import FAMILIES
 from rekor_py.config import Settings, load_settings
 from rekor_py.server import open_log
 from rekor_py.storage.embedded import EmbeddedPostgres
@@ -43,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
     serve.add_argument("--workers", type=int,
                        help="server processes sharing the port and the database (default 1)")
+    for family in FAMILIES:
+        importlib.import_module(family).register(sub)
     return parser
 
 
@@ -136,8 +140,12 @@ async def _prepare(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a client or audit command: it owns its output
+        return int(handler(args))
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
-    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "command"}
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items()
+                                 if k not in ("command", "handler")}
     try:
         settings = load_settings(overrides)
     except ValueError as e:
