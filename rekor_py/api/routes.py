@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rekor_py.api import entries, tlog
+from rekor_py.api import entries, index, tlog
 
 __all__ = ["add_routes"]
 
@@ -21,6 +21,7 @@ def add_routes(app: web.Application) -> None:
         # sigstore-python posts here with a trailing slash; a redirect would turn
         # its POST into a GET, so the route is served as is.
         web.post("/api/v1/log/entries/retrieve/", entries.search_log_query),
+        web.post("/api/v1/index/retrieve", index.search_index),
         web.get("/ping", tlog.ping),
         web.get("/healthz", tlog.health),
     ])

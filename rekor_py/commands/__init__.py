@@ -7,4 +7,4 @@ FAMILIES.  The handler's int is the process exit code.
 
 from __future__ import annotations
 
-FAMILIES = ("rekor_py.commands.client", "rekor_py.commands.audit")
+FAMILIES = ("rekor_py.commands.client", "rekor_py.commands.monitor", "rekor_py.commands.fsck")
