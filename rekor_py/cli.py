@@ -14,14 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from rekor_py.app import create_app
 from rekor_py.commands import FAMILIES
 from rekor_py.config import Settings, load_settings
-from rekor_py.server import open_log
-from rekor_py.storage.embedded import EmbeddedPostgres
-from rekor_py.storage.migrate import migrate
 
 __all__ = ["main"]
 
@@ -50,7 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The server stack (aiohttp, asyncpg, SQLAlchemy, ...) is imported only by the
+# commands that use it: client commands start in a fraction of the time.
+
+
 async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
+    from aiohttp import web
+
+    from rekor_py.app import create_app
+    from rekor_py.server import open_log
+
     runtime = await open_log(settings)
     runner = web.AppRunner(create_app(settings, runtime.service), access_log=None)
     await runner.setup()
@@ -72,6 +75,9 @@ async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
+    from rekor_py.storage.embedded import EmbeddedPostgres
+    from rekor_py.storage.migrate import migrate
+
     if settings.database_url is not None:
         await migrate(settings.database_url)
         return
@@ -103,6 +109,8 @@ def _worker(settings: Settings) -> None:
 def _serve_workers(settings: Settings) -> None:
     """Parent of --workers N: brings up the database, key and tree once, then runs N
     children on one port; the tree's row lock keeps them building one tree."""
+    from rekor_py.storage.embedded import EmbeddedPostgres
+
     embedded = None
     dsn = settings.database_url
     if dsn is None:
@@ -134,6 +142,8 @@ def _serve_workers(settings: Settings) -> None:
 
 async def _prepare(settings: Settings) -> None:
     """Open and close the log once: migrations, key file and tree exist afterwards."""
+    from rekor_py.server import open_log
+
     runtime = await open_log(settings, writable=False)
     await runtime.close()
 
