@@ -55,6 +55,12 @@ class Settings:
     workers: int = 1
     # fsync in the embedded PostgreSQL; only tests turn it off.
     fsync: bool = True
+    # The C2SP tile API (checkpoint, tiles, entry bundles) lives under this URL path
+    # prefix: "" is the server root, else "/" followed by a path without a final "/".
+    tile_prefix: str = ""
+    # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
+    # checkpoints (for public witnesses), created on first start (mode 0600).
+    note_key: Path | None = None
 
     @property
     def checkpoint_name(self) -> str:
@@ -63,6 +69,10 @@ class Settings:
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key or self.data_dir / "signing-key.pem"
+
+    @property
+    def note_key_path(self) -> Path:
+        return self.note_key or self.data_dir / "note-key-ed25519.pem"
 
     def signing_key_password(self) -> bytes | None:
         value = os.environ.get(self.signing_key_password_env)
@@ -79,7 +89,7 @@ def _convert(name: str, raw: str, like: Any) -> Any:
         return float(raw)
     if isinstance(like, frozenset):
         return frozenset(k.strip() for k in raw.split(",") if k.strip())
-    if name in {"data_dir", "signing_key"}:
+    if name in {"data_dir", "signing_key", "note_key"}:
         return Path(raw)
     return raw
 

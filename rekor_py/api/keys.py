@@ -5,7 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from rekor_py.config import Settings
+from rekor_py.log.c2sp import CheckpointNotary
 from rekor_py.log.service import LogService
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", LogService)
+# The tile API's C2SP checkpoint signer (its tile cache's key is in api/tiles.py,
+# next to the cache class, which would otherwise import this module circularly).
+NOTARY = web.AppKey("notary", CheckpointNotary)

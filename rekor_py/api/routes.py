@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rekor_py.api import entries, index, tlog
+from rekor_py.api import entries, index, tiles, tlog
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "add_tile_routes"]
 
 
 def add_routes(app: web.Application) -> None:
@@ -24,4 +24,15 @@ def add_routes(app: web.Application) -> None:
         web.post("/api/v1/index/retrieve", index.search_index),
         web.get("/ping", tlog.ping),
         web.get("/healthz", tlog.health),
+    ])
+
+
+def add_tile_routes(app: web.Application, prefix: str) -> None:
+    """The C2SP tile API (api/tiles.py) under `prefix`: "" or "/path" without a final "/"."""
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/") or "{" in prefix):
+        raise ValueError(f"tile prefix {prefix!r} must be empty or '/path' without a final '/'")
+    app.router.add_routes([
+        web.get(f"{prefix}/checkpoint", tiles.get_checkpoint),
+        web.get(f"{prefix}/checkpoint.vkeys", tiles.get_vkeys),
+        web.get(prefix + "/tile/{path:.+}", tiles.get_tile),
     ])

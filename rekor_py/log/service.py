@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from rekor_py import merkle
 from rekor_py.errors import EntryNotFound, InvalidProofRequest, StorageError
 from rekor_py.log.entries import ParsedEntryID, log_entry
 from rekor_py.log.proofs import TileCache, consistency_proof, inclusion_proof
@@ -145,4 +146,41 @@ class LogService:
 
     def public_key_pem(self) -> bytes:
         return self.signer.public_key_pem
+
+    # ---- the tile API (C2SP tlog-tiles) -------------------------------------------------
+
+    async def head(self) -> log_store.TreeRow:
+        """The committed tree head (size, root, Rekor checkpoint)."""
+        async with self._snapshot() as conn:
+            return await self._head(conn)
+
+    async def read_tile(self, tile: merkle.TileID) -> bytes | None:
+        """The first tile.width hashes of a hash tile, or None if the committed tree
+        does not hold that many yet (read in one snapshot with the head)."""
+        async with self._snapshot() as conn:
+            if not _tile_exists(tile, (await self._head(conn)).size):
+                return None
+            found = await log_store.read_tiles(conn, self.tree_id, [(tile.level, tile.index)])
+        data = found.get((tile.level, tile.index), b"")
+        if len(data) < tile.width * merkle.HASH_SIZE:
+            raise StorageError(f"tile {tile.path} of tree {self.tree_id} is short")
+        return data[: tile.width * merkle.HASH_SIZE]
+
+    async def read_entry_bundle(self, tile: merkle.TileID) -> list[bytes] | None:
+        """The canonical bodies behind level-0 tile `tile` (its first tile.width
+        leaves), or None if the committed tree does not hold them all yet."""
+        async with self._snapshot() as conn:
+            if tile.level != 0 or not _tile_exists(tile, (await self._head(conn)).size):
+                return None
+            start = tile.index * merkle.TILE_WIDTH
+            return await log_store.read_entry_bodies(conn, self.tree_id, start,
+                                                     start + tile.width)
+
+
+def _tile_exists(tile: merkle.TileID, size: int) -> bool:
+    """Whether a tree of `size` holds at least tile.width hashes of the tile."""
+    try:
+        return merkle.tile_for(tile.level, tile.index, size).width >= tile.width
+    except ValueError:  # empty at this size, or an index past 2**64
+        return False
 

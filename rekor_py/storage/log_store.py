@@ -39,6 +39,7 @@ __all__ = [
     "insert_entries",
     "insert_index_keys",
     "lock_tree",
+    "read_entry_bodies",
     "read_tiles",
     "search_index_keys",
     "update_tree_head",
@@ -201,6 +202,24 @@ async def get_entries_by_leaf_hash(conn: Connection, leaf_hashes: Sequence[bytes
         _unique(leaf_hashes),
     )
     return [_entry(r) for r in rows]
+
+
+async def read_entry_bodies(conn: Connection, tree_id: int, start: int, end: int) -> list[bytes]:
+    """The canonical bodies of leaves start, start+1, ..., end-1, in order (one query).
+
+    Requires 0 <= start <= end.  Raises StorageError if any of them is missing:
+    callers ask only for leaves below a tree size they read.
+    """
+    if start == end:
+        return []
+    rows = await conn.fetch(
+        "SELECT body FROM entries WHERE tree_id = $1 AND leaf_index >= $2 AND leaf_index < $3 "
+        "ORDER BY leaf_index",
+        tree_id, start, end,
+    )
+    if len(rows) != end - start:
+        raise StorageError(f"tree {tree_id} holds {len(rows)} of leaves [{start}, {end})")
+    return [bytes(r["body"]) for r in rows]
 
 
 # ---- index keys ----------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""Matching entries against watched public keys and email addresses.
+
+Only hashedrekord bodies are looked into (other kinds never match): the key is
+the PEM in spec.signature.publicKey.content (base64), parsed by rekor_py.pki's
+x509 format, which takes a public key, a certificate or a chain.  A watched
+key matches when the entry's signing key (the leaf certificate's, for a
+certificate) has the same SubjectPublicKeyInfo; an email matches a leaf
+certificate SAN, case-insensitively.  Parsed keys are cached by their text,
+since uploaders reuse keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from rekor_py.pki.base import PKIError
+from rekor_py.pki.x509 import X509PublicKey
+
+__all__ = ["Match", "Watchlist", "key_spki"]
+
+_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Match:
+    log_index: int
+    leaf_hash: bytes
+    kind: str
+    reason: str  # "key <hex SPKI hash prefix>" or "email <address>"
+
+    def format(self) -> str:
+        return (f"match: log_index={self.log_index} entry_uuid={self.leaf_hash.hex()} "
+                f"kind={self.kind} {self.reason}")
+
+
+def key_spki(pem: bytes) -> bytes:
+    """The DER SPKI of a PEM key (or a certificate's key); raises PKIError."""
+    key = X509PublicKey.from_bytes(pem).public_key
+    return key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+class Watchlist:
+    def __init__(self, emails: Iterable[str] = (), key_pems: Iterable[bytes] = ()) -> None:
+        """Raises PKIError for a watched key that does not parse."""
+        self.emails = frozenset(e.strip().lower() for e in emails)
+        self.keys = frozenset(key_spki(pem) for pem in key_pems)
+        self._parsed: OrderedDict[str, tuple[bytes, frozenset[str]] | None] = OrderedDict()
+
+    def __bool__(self) -> bool:
+        return bool(self.emails or self.keys)
+
+    def scan(self, first_index: int, entries: Sequence[bytes], leaf_hashes: bytes) -> list[Match]:
+        """Matches among `entries`, the leaves first_index, first_index+1, ..."""
+        if not self:
+            return []
+        out = []
+        for i, body in enumerate(entries):
+            reasons = self._reasons(body)
+            for reason in reasons:
+                out.append(Match(first_index + i, leaf_hashes[32 * i:32 * i + 32],
+                                 "hashedrekord", reason))
+        return out
+
+    def _reasons(self, body: bytes) -> list[str]:
+        content = _hashedrekord_key(body)
+        if content is None:
+            return []
+        parsed = self._key(content)
+        if parsed is None:
+            return []
+        spki, identities = parsed
+        reasons = []
+        if spki in self.keys:
+            reasons.append(f"key {spki.hex()[-16:]}")
+        reasons += [f"email {e}" for e in sorted(identities & self.emails)]
+        return reasons
+
+    def _key(self, content: str) -> tuple[bytes, frozenset[str]] | None:
+        if content in self._parsed:
+            self._parsed.move_to_end(content)
+            return self._parsed[content]
+        value: tuple[bytes, frozenset[str]] | None
+        try:
+            pem = base64.b64decode(content, validate=True)
+            key = X509PublicKey.from_bytes(pem)
+            spki = key.public_key.public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+            value = (spki, frozenset(i.lower() for i in key.identities()))
+        except (PKIError, binascii.Error, ValueError):
+            value = None
+        self._parsed[content] = value
+        while len(self._parsed) > _CACHE_SIZE:
+            self._parsed.popitem(last=False)
+        return value
+
+
+def _hashedrekord_key(body: bytes) -> str | None:
+    """spec.signature.publicKey.content of a hashedrekord body, or None."""
+    try:
+        obj: Any = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(obj, dict) or obj.get("kind") != "hashedrekord":
+        return None
+    node: Any = obj
+    for name in ("spec", "signature", "publicKey", "content"):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(name)
+    return node if isinstance(node, str) else None
