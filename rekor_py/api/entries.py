@@ -11,12 +11,15 @@ from rekor_py import merkle
 from rekor_py.api.keys import SERVICE, SETTINGS
 from rekor_py.api.params import query_int, read_json
 from rekor_py.api.problems import json_response
-from rekor_py.errors import ConflictError, UnprocessableEntity
+from rekor_py.errors import ConflictError, InvalidEntry, UnprocessableEntity
 from rekor_py.log.entries import entry_id, parse_entry_id
 from rekor_py.log.sequencer import DuplicateEntry, PreparedEntry
 from rekor_py.types import parse_entry
 
 _UUID_PATH = re.compile(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{80}")
+# C2SP entry bundles prefix each entry with a uint16 length: a longer canonical
+# body could be logged but never served to tile-based auditors.
+MAX_CANONICAL_BODY = 65_535
 _MAX_QUERIES = 10
 
 
@@ -24,6 +27,9 @@ def _prepare(proposed: Any, insertable: frozenset[str] | None) -> PreparedEntry:
     """Parse and verify a proposed entry (raises 4xx) into what the log stores."""
     entry = parse_entry(proposed, insertable_kinds=insertable)
     body = entry.canonicalize()
+    if len(body) > MAX_CANONICAL_BODY:
+        raise InvalidEntry(f"canonical entry is {len(body)} bytes; the limit is "
+                           f"{MAX_CANONICAL_BODY} (C2SP entry bundles)")
     return PreparedEntry(body=body, leaf_hash=merkle.leaf_hash(body), kind=entry.kind,
                          api_version=entry.api_version,
                          index_keys=tuple(entry.index_keys()))

@@ -7,7 +7,7 @@
 - watch.py: match hashedrekord entries against watched keys and emails.
 - progress.py: a progress bar on stderr when it is a terminal.
 
-The command itself (flags, output, exit codes) is rekor_py/commands/monitor.py.
+The command: flags in rekor_py/commands/monitor.py, the rest in rekor_py/monitor/command.py.
 """
 
 from __future__ import annotations

@@ -224,3 +224,35 @@ async def test_proofs_across_full_tiles(log_server: RunningLog) -> None:
             assert proof["treeSize"] == size and proof["rootHash"] == root.hex()
             merkle.verify_inclusion(merkle.leaf_hash(base64.b64decode(entry["body"])), index,
                                     size, [bytes.fromhex(h) for h in proof["hashes"]], root)
+
+
+async def test_entry_too_large_for_a_bundle_is_refused(log_server: RunningLog) -> None:
+    """A canonical body over 65,535 bytes could never be served in a C2SP bundle."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "big")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    sans = [x509.DNSName(f"host-{i:05d}.example.com") for i in range(3000)]
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .sign(key, hashes.SHA256()))
+    artifact = b"big"
+    proposed = {
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {"data": {"hash": {"algorithm": "sha256",
+                                   "value": hashlib.sha256(artifact).hexdigest()}},
+                 "signature": {"content": base64.b64encode(
+                                   key.sign(artifact, ec.ECDSA(hashes.SHA256()))).decode(),
+                               "publicKey": {"content": base64.b64encode(
+                                   cert.public_bytes(serialization.Encoding.PEM)).decode()}}},
+    }
+    async with aiohttp.ClientSession() as session:
+        status, body, _ = await post_entry(session, log_server.url, proposed)
+    assert status == 400 and "the limit is 65535" in body["message"], body
