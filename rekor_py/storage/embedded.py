@@ -114,6 +114,8 @@ class EmbeddedPostgres:
         self._fsync = fsync
         self._start_timeout = start_timeout
         self._port: int | None = None
+        # Whether the last start() launched the postmaster (False: it attached).
+        self._started = False
         self._run_as = _RunAs()
         self._bin_dir = _package_bin_dir()
 
@@ -135,6 +137,7 @@ class EmbeddedPostgres:
                 self._port = running
             else:
                 self._start_server()
+            self._started = running is None
             return self.dsn()
 
     def stop(self) -> None:
@@ -163,6 +166,15 @@ class EmbeddedPostgres:
     @property
     def port(self) -> int | None:
         return self._port
+
+    @property
+    def started(self) -> bool:
+        """Whether the last start() launched the server (False: it attached to a running one).
+
+        Decided under the start/stop lock, so a caller that only borrows the
+        server (fsck) knows whether stopping it is its job.
+        """
+        return self._started
 
     def __enter__(self) -> EmbeddedPostgres:
         self.start()

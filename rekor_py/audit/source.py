@@ -1,0 +1,127 @@
+"""Where fsck reads from: the database (a URL, or the data dir's embedded cluster) and the key.
+
+This module owns attaching to the embedded PostgreSQL without disturbing a
+server that uses it: when a postmaster runs on the cluster (its postmaster.pid
+names a live process), we connect to its port with the cluster's superuser
+password and leave it running; when none runs, we start one for the check and
+stop it afterwards.  EmbeddedPostgres.start decides which under the cluster's
+lock, so there is never a second postmaster on one data dir.  We never create
+a cluster: fsck on a data dir without one is an error.
+
+Loading the key: only its public half is needed.  --public-key (a PEM
+SubjectPublicKeyInfo) wins, then --signing-key, then DATA_DIR/signing-key.pem;
+with none, signatures are not checked and the note says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from rekor_py.config import Settings
+from rekor_py.log.signer import KeyFileError, LogSigner, LogVerifier
+from rekor_py.storage.embedded import EmbeddedPostgres
+
+__all__ = ["SourceError", "load_verifier", "open_database"]
+
+
+class SourceError(Exception):
+    """fsck cannot start: no database, no such key file, a key that does not load."""
+
+
+@dataclass(frozen=True)
+class KeySource:
+    verifier: LogVerifier | None
+    note: str
+
+
+def load_verifier(settings: Settings, public_key: Path | None) -> KeySource:
+    """The log's public key and where it came from (verifier None: not found, say so).
+
+    Raises SourceError for a named key file that is missing or does not load.
+    """
+    try:
+        if public_key is not None:
+            verifier = LogVerifier.from_pem(_read(public_key))
+            return KeySource(verifier, f"public key {public_key}")
+        path = settings.signing_key_path
+        if settings.signing_key is None and not path.exists():
+            return KeySource(None, f"no log key ({path} does not exist; pass --public-key PEM): "
+                                   f"checkpoint signatures NOT checked")
+        signer = LogSigner.from_pem(_read(path), settings.signing_key_password())
+        return KeySource(signer.verifier, f"log key {path}")
+    except KeyFileError as e:
+        raise SourceError(str(e)) from e
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror}") from e
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Any]:
+    """An asyncpg connection to the log's database; with no URL, the embedded cluster's.
+
+    An embedded server we started is stopped on exit, unless other clients
+    connected meanwhile (a `serve` that started during the check): stopping
+    would cut them off, so it is left running with a note on stderr.
+    Raises SourceError when there is no embedded cluster, or it cannot start.
+    """
+    if settings.database_url is not None:
+        conn = await _connect(settings.database_url)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+        return
+    cluster = settings.data_dir / "postgres"
+    if not (cluster / "pgdata" / "PG_VERSION").exists():
+        raise SourceError(f"no embedded database in {cluster} (pass --data-dir or --database-url)")
+    embedded = EmbeddedPostgres(cluster)
+    try:
+        dsn = await asyncio.to_thread(embedded.start)
+    except Exception as e:
+        raise SourceError(f"cannot start or attach to the embedded PostgreSQL: {e}") from e
+    stop = embedded.started
+    try:
+        conn = await _connect(dsn)
+        try:
+            yield conn
+            if stop and await _other_clients(conn):
+                stop = False
+                print(f"fsck: leaving the embedded PostgreSQL in {cluster} running: other "
+                      f"clients connected to it during the check", file=sys.stderr)
+        finally:
+            await conn.close()
+    finally:
+        if stop:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def _connect(dsn: str) -> Any:
+    try:
+        return await asyncpg.connect(dsn, command_timeout=None, server_settings={
+            "application_name": "rekor-py-fsck",
+            "jit": "off",  # scans of a few indexed ranges: compiling them only costs
+        })
+    except (OSError, asyncpg.PostgresError) as e:
+        # Never echo the DSN: it may carry a password.
+        raise SourceError(f"cannot connect to the database: {e}") from e
+
+
+async def _other_clients(conn: Any) -> bool:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+        "AND pid <> pg_backend_pid()"
+    )
+    return bool(count)
