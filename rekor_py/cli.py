@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--database-url", help="postgresql://... (default: embedded PostgreSQL)")
     serve.add_argument("--signing-key", type=Path,
                        help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
+    serve.add_argument("--tile-prefix",
+                       help="URL prefix of the C2SP tile API, e.g. /tlog (default: the root)")
     serve.add_argument("--workers", type=int,
                        help="server processes sharing the port and the database (default 1)")
     for family in FAMILIES:
