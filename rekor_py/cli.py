@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
     serve.add_argument("--tile-prefix",
                        help="URL prefix of the C2SP tile API, e.g. /tlog (default: the root)")
+    serve.add_argument("--read-only", action="store_const", const=True, default=None,
+                       help="serve reads only (e.g. on a streaming replica); writes get 405")
     serve.add_argument("--workers", type=int,
                        help="server processes sharing the port and the database (default 1)")
     for family in FAMILIES:

@@ -53,6 +53,9 @@ class Settings:
     pool_max_size: int = 10
     # Server processes sharing the port (SO_REUSEPORT) and the database.
     workers: int = 1
+    # Serve reads only: no migrations, no tree creation, writes refused.  For a
+    # server on a PostgreSQL streaming replica, or to take load off the writers.
+    read_only: bool = False
     # fsync in the embedded PostgreSQL; only tests turn it off.
     fsync: bool = True
     # The C2SP tile API (checkpoint, tiles, entry bundles) lives under this URL path

@@ -14,8 +14,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+
 from rekor_py import merkle
 from rekor_py.config import Settings
+from rekor_py.errors import StorageError
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.sequencer import Sequencer
 from rekor_py.log.service import LogService
@@ -23,7 +26,7 @@ from rekor_py.log.signer import LogSigner
 from rekor_py.storage import log_store
 from rekor_py.storage.db import create_pool
 from rekor_py.storage.embedded import EmbeddedPostgres
-from rekor_py.storage.migrate import migrate
+from rekor_py.storage.migrate import head_revision, migrate
 
 __all__ = ["LogRuntime", "open_log"]
 
@@ -70,6 +73,23 @@ async def _active_tree(pool: Any, signer: LogSigner, name: str) -> log_store.Tre
                                            checkpoint)
 
 
+async def _existing_tree(pool: Any) -> log_store.TreeRow:
+    """Read-only start: the schema must be at head and the tree must exist already,
+    since nothing may be written (a replica could not take it)."""
+    async with pool.acquire() as conn:
+        try:
+            version = await conn.fetchval("SELECT version_num FROM alembic_version")
+        except asyncpg.UndefinedTableError:
+            version = None
+        if version != head_revision():
+            raise StorageError(f"database schema is at {version}, not {head_revision()}: "
+                               "run `rekor-py migrate` against the primary")
+        tree = await log_store.get_active_tree(conn)
+    if tree is None:
+        raise StorageError("the database holds no tree yet: start a writable server first")
+    return tree
+
+
 async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
     embedded = None
     dsn = settings.database_url
@@ -78,16 +98,26 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
         embedded = EmbeddedPostgres(settings.data_dir / "postgres", fsync=settings.fsync)
         dsn = await asyncio.to_thread(embedded.start)
     try:
-        await migrate(dsn)
+        if not settings.read_only:
+            await migrate(dsn)
         pool = await create_pool(dsn, min_size=1, max_size=settings.pool_max_size)
     except BaseException:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         raise
     signer = await asyncio.to_thread(load_signer, settings)
-    tree = await _active_tree(pool, signer, settings.checkpoint_name)
+    try:
+        if settings.read_only:
+            tree = await _existing_tree(pool)
+        else:
+            tree = await _active_tree(pool, signer, settings.checkpoint_name)
+    except BaseException:
+        await pool.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
     sequencer = None
-    if writable:
+    if writable and not settings.read_only:
         sequencer = Sequencer(pool, tree.tree_id, signer, settings.checkpoint_name,
                               max_delay_s=settings.batch_max_delay_ms / 1000,
                               max_batch=settings.batch_max_size,

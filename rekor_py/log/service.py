@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from rekor_py import merkle
-from rekor_py.errors import EntryNotFound, InvalidProofRequest, StorageError
+from rekor_py.errors import EntryNotFound, InvalidProofRequest, ReadOnly, StorageError
 from rekor_py.log.entries import ParsedEntryID, log_entry
 from rekor_py.log.proofs import TileCache, consistency_proof, inclusion_proof
 from rekor_py.log.sequencer import Integrated, PreparedEntry, Sequencer
@@ -53,7 +53,7 @@ class LogService:
         """Append an entry and answer its LogEntry, with the proof against the
         head that first contained it.  Raises DuplicateEntry, LogFull, StorageError."""
         if self.sequencer is None:
-            raise StorageError("this server does not take writes")
+            raise ReadOnly("this log server is read-only: send writes to a writable server")
         done: Integrated = await self.sequencer.submit(entry)
         row = log_store.EntryRow(self.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
                                  entry.kind, entry.api_version, done.integrated_time,
