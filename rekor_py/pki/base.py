@@ -1,4 +1,4 @@
-"""The small protocol every signature format shares (x509 now; PGP, SSH, minisign later).
+"""The small protocol every signature format shares: x509, PGP, SSH and minisign.
 
 A format module parses a key from the bytes a client sent, re-encodes it in
 the one canonical form Rekor stores, names the identities it carries (for the
@@ -21,6 +21,7 @@ __all__ = [
     "InvalidSignatureError",
     "PKIError",
     "PublicKey",
+    "Signature",
 ]
 
 # The digest names hashedrekord uses on the wire (its `data.hash.algorithm` enum).
@@ -84,5 +85,30 @@ class PublicKey(Protocol):
         """Verify `signature` over a precomputed digest (hashedrekord); raises InvalidSignatureError.
 
         Formats that cannot sign a prehash raise InvalidSignatureError.
+        """
+        ...
+
+
+class Signature(Protocol):
+    """A parsed detached signature of one signature format (rekord's `signature.content`).
+
+    Parsing checks the encoding only; `verify` checks it against a key of the
+    same format.  Implementations are immutable.
+    """
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """Parse the bytes a client supplied; raises InvalidSignatureError."""
+        ...
+
+    def canonical_value(self) -> bytes:
+        """The exact bytes Rekor stores for this signature (deterministic)."""
+        ...
+
+    def verify(self, data: bytes, key: PublicKey) -> None:
+        """Verify this signature over the whole message `data` with `key`; raises InvalidSignatureError.
+
+        `key` must be of this signature's format (a parsed key of another format
+        raises InvalidSignatureError, never TypeError).
         """
         ...

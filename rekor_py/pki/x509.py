@@ -45,6 +45,7 @@ __all__ = [
     "MAX_CHAIN_CERTIFICATES",
     "PemBlock",
     "X509PublicKey",
+    "X509Signature",
     "decode_pem",
     "encode_pem",
 ]
@@ -368,6 +369,26 @@ class X509PublicKey:
             _verify_ecdsa(key, signature, digest, hash_name)
         else:
             _verify_ed25519ph(key, signature, digest, hash_name)
+
+
+@dataclass(frozen=True)
+class X509Signature:
+    """rekord's x509 signature: raw bytes (RSA PKCS#1 v1.5, ECDSA DER or P1363, Ed25519), stored as sent."""
+
+    raw: bytes
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        return cls(bytes(data))
+
+    def canonical_value(self) -> bytes:
+        return self.raw
+
+    def verify(self, data: bytes, key: object) -> None:
+        """SHA-256 for RSA and ECDSA, pure Ed25519, over the whole message (spec §4.5)."""
+        if not isinstance(key, X509PublicKey):
+            raise InvalidSignatureError("invalid public key type for x509 signature")
+        key.verify(self.raw, data)
 
 
 def _leaf_key(cert: x509.Certificate) -> VerifyingKey:

@@ -60,6 +60,13 @@ class EntryType(ABC):
     def verifiers(self) -> list[PublicKey]:
         """The keys that verified this entry."""
 
+    def attestation(self) -> bytes | None:
+        """Bytes Rekor keeps beside the leaf and serves as `attestation.data` (spec §10), or None.
+
+        Only intoto does; the size cap is the caller's (Settings.max_attestation_bytes).
+        """
+        return None
+
     def verify_client_algorithms(self, allowed: frozenset[str]) -> None:
         """Apply the client signing-algorithm policy; raises InvalidEntry.
 
