@@ -49,7 +49,13 @@ class Settings:
     # Pending entries beyond this answer 503 with Retry-After.
     max_pending: int = 20_000
     max_body_bytes: int = 32 * 1024 * 1024
-    insertable_kinds: frozenset[str] = frozenset({"hashedrekord"})
+    # Kinds POST may insert (reads serve every stored kind): all we implement,
+    # as Rekor enables all its kinds by default.
+    insertable_kinds: frozenset[str] = frozenset({"hashedrekord", "rekord", "intoto", "dsse"})
+    # intoto payloads up to this size are kept and served as `attestation.data`
+    # (Rekor's --max_attestation_size default); larger ones are not kept, and
+    # the entry is still accepted, as in Rekor.
+    max_attestation_bytes: int = 100 * 1024
     pool_max_size: int = 10
     # Server processes sharing the port (SO_REUSEPORT) and the database.
     workers: int = 1

@@ -23,21 +23,29 @@ MAX_CANONICAL_BODY = 65_535
 _MAX_QUERIES = 10
 
 
-def _prepare(proposed: Any, insertable: frozenset[str] | None) -> PreparedEntry:
-    """Parse and verify a proposed entry (raises 4xx) into what the log stores."""
+def _prepare(proposed: Any, insertable: frozenset[str] | None,
+             max_attestation: int = 0) -> PreparedEntry:
+    """Parse and verify a proposed entry (raises 4xx) into what the log stores.
+
+    The attestation is kept only when it fits in `max_attestation` bytes."""
     entry = parse_entry(proposed, insertable_kinds=insertable)
     body = entry.canonicalize()
     if len(body) > MAX_CANONICAL_BODY:
         raise InvalidEntry(f"canonical entry is {len(body)} bytes; the limit is "
                            f"{MAX_CANONICAL_BODY} (C2SP entry bundles)")
+    attestation = entry.attestation()
+    if attestation is not None and len(attestation) > max_attestation:
+        attestation = None
     return PreparedEntry(body=body, leaf_hash=merkle.leaf_hash(body), kind=entry.kind,
                          api_version=entry.api_version,
-                         index_keys=tuple(entry.index_keys()))
+                         index_keys=tuple(entry.index_keys()), attestation=attestation)
 
 
 async def create_entry(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    prepared = _prepare(await read_json(request), request.app[SETTINGS].insertable_kinds)
+    settings = request.app[SETTINGS]
+    prepared = _prepare(await read_json(request), settings.insertable_kinds,
+                        settings.max_attestation_bytes)
     try:
         response = await service.create_entry(prepared)
     except DuplicateEntry as dup:

@@ -22,6 +22,7 @@ from rekor_py.api.problems import json_response
 from rekor_py.errors import InvalidRequest, UnprocessableEntity
 from rekor_py.log.search import (
     PKI_FORMATS,
+    Criterion,
     Operator,
     find_entry_ids,
     hash_key,
@@ -59,26 +60,26 @@ def _operator(body: dict[str, Any]) -> Operator:
     return cast(Operator, value)
 
 
-def _hash_criterion(body: dict[str, Any]) -> str | None:
+def _hash_criterion(body: dict[str, Any]) -> Criterion | None:
     value = _string(body, "hash")
     if not value:
         return None  # Go treats "" as absent
     key = hash_key(value)
     if key is None:
         raise UnprocessableEntity(f"hash in body should match '{HASH_PATTERN}'")
-    return key
+    return (key,)
 
 
-def _email_criterion(body: dict[str, Any]) -> str | None:
+def _email_criterion(body: dict[str, Any]) -> Criterion | None:
     value = _string(body, "email")
     if not value:
         return None
     if len(value) > _MAX_EMAIL or not _EMAIL_RE.fullmatch(value):
         raise UnprocessableEntity(f'email in body must be of type email: "{value[:100]}"')
-    return subject_key(value)
+    return (subject_key(value),)
 
 
-def _subject_criterion(body: dict[str, Any]) -> str | None:
+def _subject_criterion(body: dict[str, Any]) -> Criterion | None:
     value = _string(body, "subject")
     if value is None:
         return None
@@ -86,10 +87,10 @@ def _subject_criterion(body: dict[str, Any]) -> str | None:
         raise UnprocessableEntity("subject in body should be at least 1 chars long")
     if len(value) > _MAX_SUBJECT:
         raise UnprocessableEntity(f"subject in body should be at most {_MAX_SUBJECT} chars long")
-    return subject_key(value)
+    return (subject_key(value),)
 
 
-def _public_key_criterion(body: dict[str, Any]) -> str | None:
+def _public_key_criterion(body: dict[str, Any]) -> Criterion | None:
     value = body.get("publicKey")
     if value is None:
         return None
@@ -124,5 +125,5 @@ async def search_index(request: web.Request) -> web.Response:
     # Rekor's order of criteria: hash, publicKey, email, subject.
     criteria = [_hash_criterion(body), _public_key_criterion(body),
                 _email_criterion(body), _subject_criterion(body)]
-    keys = [k for k in criteria if k is not None]
-    return json_response(await find_entry_ids(request.app[SERVICE], keys, operator))
+    found = await find_entry_ids(request.app[SERVICE], [c for c in criteria if c], operator)
+    return json_response(found)

@@ -11,13 +11,16 @@ Key forms (what each criterion looks up):
 - hash: "<alg>:<lowercase hex>".  A bare value gets its prefix from its length
   (40 sha1, 64 sha256, 96 sha384, 128 sha512).  Rekor has no sha384 here
   (trap 19); we do, because hashedrekord accepts sha384 artifacts.
-- publicKey: bare hex SHA-256 of the key's canonical value (the hashedrekord
-  form; trap 18).
+- publicKey: hex SHA-256 of the key's canonical value, parsed with its
+  format's parser (pki.FORMATS), in both forms the entry types write: bare
+  (hashedrekord, rekord) and "sha256:"-prefixed (intoto, dsse).  Rekor looks
+  up only the bare form, so its key search misses intoto and dsse entries
+  (trap 18); we find them on purpose.
 - email, subject: the SAN value, lowercased; both search the same keys.
 
-Combining: `or` is the union over every key; `and` intersects the set found by
-each criterion (a criterion's own keys are always one key here).  Results come
-in log order (tree ID, then leaf index), not at random as in Rekor.
+Combining: a criterion matches an entry holding any of its keys; `or` is the
+union over the criteria, `and` their intersection.  Results come in log
+order (tree ID, then leaf index), not at random as in Rekor.
 """
 
 from __future__ import annotations
@@ -32,12 +35,11 @@ import asyncpg  # type: ignore[import-untyped]
 from rekor_py.errors import InvalidRequest, StorageError
 from rekor_py.log.entries import entry_id
 from rekor_py.log.service import LogService
-from rekor_py.pki.base import PKIError
-from rekor_py.pki.x509 import X509PublicKey
+from rekor_py.pki import FORMATS, PKIError
 
 __all__ = [
     "PKI_FORMATS",
-    "SUPPORTED_PKI_FORMATS",
+    "Criterion",
     "Operator",
     "SearchIndexError",
     "find_entry_ids",
@@ -47,10 +49,12 @@ __all__ = [
 ]
 
 Operator = Literal["and", "or"]
+# One search criterion: the index keys any of which makes an entry match it.
+Criterion = tuple[str, ...]
 
-# The publicKey.format enum of Rekor's SearchIndex schema, and the ones we parse.
+# The publicKey.format enum of Rekor's SearchIndex schema.  Those we parse are
+# pki.FORMATS (tuf is not a signature format here: no kind of ours stores one).
 PKI_FORMATS = ("pgp", "x509", "minisign", "ssh", "tuf")
-SUPPORTED_PKI_FORMATS = frozenset({"x509"})
 
 _HASH_PREFIXES = {40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
 _HASH_RE = re.compile(r"(?:(sha1|sha256|sha384|sha512):)?([0-9a-fA-F]+)")
@@ -83,19 +87,21 @@ def hash_key(value: str) -> str | None:
     return f"{by_length}:{hex_value.lower()}"
 
 
-def public_key_key(pki_format: str, content: bytes) -> str:
-    """The index key of a public key: hex SHA-256 of its canonical value.
+def public_key_key(pki_format: str, content: bytes) -> Criterion:
+    """The index keys of a public key: hex SHA-256 of its canonical value, bare and "sha256:"-prefixed.
 
     Requires `pki_format` in PKI_FORMATS.  Raises InvalidRequest (400) with Rekor's
     messages for a format this server cannot parse, or a key that does not parse.
     """
-    if pki_format not in SUPPORTED_PKI_FORMATS:
+    fmt = FORMATS.get(pki_format)
+    if fmt is None:
         raise InvalidRequest("the PKI format requested is not supported by this server")
     try:
-        key = X509PublicKey.from_bytes(content)
+        key = fmt.public_key.from_bytes(content)
     except PKIError as e:
         raise InvalidRequest("public key provided could not be parsed") from e
-    return hashlib.sha256(key.canonical_value()).hexdigest()
+    key_hash = hashlib.sha256(key.canonical_value()).hexdigest()
+    return (key_hash, f"sha256:{key_hash}")
 
 
 def subject_key(value: str) -> str:
@@ -103,23 +109,24 @@ def subject_key(value: str) -> str:
     return value.lower()
 
 
-async def find_entry_ids(service: LogService, criteria: Sequence[str],
+async def find_entry_ids(service: LogService, criteria: Sequence[Criterion],
                          operator: Operator) -> list[str]:
-    """80-hex entry IDs matching the criteria keys (one key per criterion), in log order.
+    """80-hex entry IDs matching the criteria, in log order.
 
-    `or`: entries found by any key; `and`: entries found by every key.  No
-    criteria finds nothing.  Raises StorageError when the database fails.
+    An entry matches a criterion when it holds any of the criterion's keys.
+    `or`: entries matching any criterion; `and`: entries matching every one.
+    No criteria finds nothing.  Raises StorageError when the database fails.
     """
     if not criteria:
         return []
-    rows = await _search(service, sorted(set(criteria)))
-    found: dict[str, set[tuple[int, int]]] = {key: set() for key in criteria}
+    rows = await _search(service, sorted({key for criterion in criteria for key in criterion}))
+    by_key: dict[str, set[tuple[int, int]]] = {}
     hashes: dict[tuple[int, int], bytes] = {}
     for row in rows:
         where = (row["tree_id"], row["leaf_index"])
-        found[row["key"]].add(where)
+        by_key.setdefault(row["key"], set()).add(where)
         hashes[where] = bytes(row["leaf_hash"])
-    sets = [found[key] for key in criteria]
+    sets = [set().union(*(by_key.get(key, set()) for key in criterion)) for criterion in criteria]
     hits = set.intersection(*sets) if operator == "and" else set.union(*sets)
     return [entry_id(tree_id, hashes[(tree_id, index)]) for tree_id, index in sorted(hits)]
 

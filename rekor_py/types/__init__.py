@@ -139,3 +139,4 @@ def _json_type(value: object) -> str:
 # (At the bottom because those modules use `register`, defined above.)
 from rekor_py.types.hashedrekord import v0_0_1 as _hashedrekord_v0_0_1  # noqa: E402,F401
 from rekor_py.types.hashedrekord.v0_0_1 import DEFAULT_CLIENT_SIGNING_ALGORITHMS  # noqa: E402
+from rekor_py.types.rekord import v0_0_1 as _rekord_v0_0_1  # noqa: E402,F401
