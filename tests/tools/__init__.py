@@ -1,0 +1,1 @@
+"""Real signing tools driven from tests (openssl, gpg, ssh-keygen, minisign)."""
