@@ -1,8 +1,9 @@
 """The x509 signature format: PEM keys, certificates and chains (spec §4.2).
 
 Owns: parsing a `PUBLIC KEY`, a `CERTIFICATE` or a chain of up to 10
-certificates (PEM itself is pem.py), the canonical PEM Rekor stores, leaf subjects for the index, chain verification the way Go's
-x509.Certificate.Verify does it (any EKU, time = the leaf's NotBefore), and
+certificates (PEM itself is pem.py), the canonical PEM Rekor stores, leaf
+subjects for the index, chain verification the way Go's x509.Certificate.Verify
+does it (any EKU, time = the leaf's NotBefore), and
 signature checks: RSA PKCS#1 v1.5, ECDSA (DER or IEEE-P1363), Ed25519 and
 Ed25519ph for digests.
 
