@@ -128,7 +128,7 @@ def _mutations(keys: dict[str, OpensslKey], artifact: Path) -> list[tuple[str, d
          "crypto/rsa: verification error"),
         ("tampered-artifact", proposed(sig, keys["p256"].public_pem, content + b"!"),
          "invalid signature when validating ASN.1 encoded signature"),
-        ("truncated-signature", proposed(sig[:-7], keys["p256"].public_pem, content),
+        ("truncated-signature", proposed(sig[:33], keys["p256"].public_pem, content),
          "ecdsa: Invalid IEEE_P1363 encoded bytes"),
         ("garbage-signature", proposed(b"\x01" * 64, keys["p256"].public_pem, content),
          "invalid signature when validating IEEE_P1363 encoded signature"),
