@@ -28,7 +28,7 @@ from rekor_py.storage.db import create_pool
 from rekor_py.storage.embedded import EmbeddedPostgres
 from rekor_py.storage.migrate import head_revision, migrate
 
-__all__ = ["LogRuntime", "open_log"]
+__all__ = ["LogRuntime", "open_log", "tree_checkpoint_name"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,26 @@ async def _existing_tree(pool: Any) -> log_store.TreeRow:
     return tree
 
 
+def tree_checkpoint_name(tree: log_store.TreeRow, settings: Settings) -> str:
+    """The name the tree's checkpoints carry: the one it was created with.
+
+    Every writer of a tree must sign the same origin line, or clients and fsck
+    see one log under two names.  With the default name (host:port), servers on
+    different ports (or one restarted on a new port) would differ, so the
+    tree's stored origin decides and a differing configured name is only warned
+    about.  Raises StorageError for an origin not of the form "<name> - <tree_id>".
+    """
+    suffix = f" - {tree.tree_id}"
+    if not tree.origin.endswith(suffix) or tree.origin == suffix:
+        raise StorageError(f"tree {tree.tree_id} has an unexpected origin {tree.origin!r}")
+    name = tree.origin[: -len(suffix)]
+    if name != settings.checkpoint_name:
+        log.warning("tree %d's checkpoints are named %r since its creation; signing with "
+                    "that name, not the configured %r", tree.tree_id, name,
+                    settings.checkpoint_name)
+    return name
+
+
 async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
     embedded = None
     dsn = settings.database_url
@@ -118,7 +138,7 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
         raise
     sequencer = None
     if writable and not settings.read_only:
-        sequencer = Sequencer(pool, tree.tree_id, signer, settings.checkpoint_name,
+        sequencer = Sequencer(pool, tree.tree_id, signer, tree_checkpoint_name(tree, settings),
                               max_delay_s=settings.batch_max_delay_ms / 1000,
                               max_batch=settings.batch_max_size,
                               max_pending=settings.max_pending)
