@@ -1,9 +1,10 @@
 """Building the entries the client uploads, and checking them before they leave.
 
 Owns reading the user's files (artifact, signature, public key or certificate)
-into a hashedrekord 0.0.1 proposed entry, and verifying it with the server's
-own parser (rekor_py.types), so a bad signature is reported locally with the
-message the server would give.  Raises InputError, fit for a terminal.
+into a hashedrekord 0.0.1 or rekord 0.0.1 proposed entry, and verifying it
+with the server's own parser (rekor_py.types), so a bad signature is reported
+locally with the message the server would give, and the log's answer can be
+checked against the exact leaf we expect.  Raises InputError, fit for a terminal.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import base64
 import binascii
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rekor_py.errors import RekorError
 from rekor_py.types import parse_entry
 
-__all__ = ["ENTRY_TYPES", "InputError", "artifact_digest", "hashedrekord_proposal",
-           "read_file"]
+__all__ = ["ENTRY_TYPES", "InputError", "Proposal", "artifact_digest", "hashedrekord_proposal",
+           "read_file", "rekord_proposal"]
 
-ENTRY_TYPES = ("hashedrekord",)  # grows with the kinds the server can insert
+ENTRY_TYPES = ("hashedrekord", "rekord")  # the kinds `upload` builds from files
 _MAX_INPUT = 64 * 1024 * 1024
 _DIGEST_RE = re.compile(r"(sha256|sha384|sha512):([0-9a-fA-F]+)")
 _DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
@@ -31,6 +33,14 @@ _B64_TEXT_RE = re.compile(rb"[A-Za-z0-9+/]+={0,2}\s*")
 
 class InputError(ValueError):
     """The user's input is unusable (missing file, bad hash, signature that fails)."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed entry that verified locally, and the leaf the log must store for it."""
+
+    proposed: dict[str, Any]
+    canonical_body: bytes
 
 
 def read_file(path: Path, what: str) -> bytes:
@@ -75,10 +85,10 @@ def _signature_bytes(raw: bytes) -> bytes:
 
 
 def hashedrekord_proposal(digest: tuple[str, str], signature: bytes,
-                          public_key: bytes) -> dict[str, Any]:
+                          public_key: bytes) -> Proposal:
     """A hashedrekord 0.0.1 ProposedEntry, verified as the server would; raises InputError."""
     algorithm, value = digest
-    proposed = {
+    return _checked({
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
@@ -88,9 +98,35 @@ def hashedrekord_proposal(digest: tuple[str, str], signature: bytes,
                 "publicKey": {"content": base64.b64encode(public_key).decode()},
             },
         },
-    }
+    })
+
+
+def rekord_proposal(artifact: bytes, signature: bytes, public_key: bytes,
+                    pki_format: str) -> Proposal:
+    """A rekord 0.0.1 ProposedEntry (the artifact inline), verified as the server would.
+
+    x509 signature files may be base64 text; the other formats' files are sent
+    as they are (armor and all).  Raises InputError.
+    """
+    if pki_format == "x509":
+        signature = _signature_bytes(signature)
+    return _checked({
+        "apiVersion": "0.0.1",
+        "kind": "rekord",
+        "spec": {
+            "data": {"content": base64.b64encode(artifact).decode()},
+            "signature": {
+                "format": pki_format,
+                "content": base64.b64encode(signature).decode(),
+                "publicKey": {"content": base64.b64encode(public_key).decode()},
+            },
+        },
+    })
+
+
+def _checked(proposed: dict[str, Any]) -> Proposal:
     try:
-        parse_entry(proposed, insertable_kinds=None)
+        body = parse_entry(proposed, insertable_kinds=None).canonicalize()
     except RekorError as e:
         raise InputError(e.client_message) from e
-    return proposed
+    return Proposal(proposed, body)

@@ -31,7 +31,9 @@ from rekor_py.client.proposals import (
     ENTRY_TYPES,
     InputError,
     artifact_digest,
+    Proposal,
     hashedrekord_proposal,
+    rekord_proposal,
     read_file,
 )
 from rekor_py.client.state import StateError, StateFile, default_state_path
@@ -46,6 +48,7 @@ from rekor_py.client.verify import (
 )
 from rekor_py.log.checkpoint import CheckpointError, verify_checkpoint
 from rekor_py.log.signer import KeyFileError, LogVerifier
+from rekor_py.pki import FORMATS
 
 __all__ = ["register"]
 
@@ -109,13 +112,15 @@ def _upload_args(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--artifact", type=Path, metavar="FILE", help="the signed file (SHA-256)")
     what.add_argument("--artifact-hash", metavar="ALG:HEX",
-                      help="its digest instead: sha256:, sha384: or sha512: then hex")
+                      help="its digest instead (hashedrekord): sha256:, sha384: or sha512: then hex")
     p.add_argument("--signature", type=Path, required=True, metavar="FILE",
-                   help="the signature over the digest (raw bytes or base64 text)")
+                   help="the detached signature (x509: raw bytes or base64 text)")
     p.add_argument("--public-key", type=Path, required=True, metavar="FILE",
-                   help="PEM public key, certificate or chain")
-    p.add_argument("--type", default="hashedrekord", help="entry type (default hashedrekord)")
-    p.add_argument("--pki-format", default="x509", help="signature format (default x509)")
+                   help="the key: PEM key, certificate or chain (x509), PGP key, SSH or minisign key")
+    p.add_argument("--type", default="hashedrekord",
+                   help="entry type: hashedrekord (default) or rekord (sends the artifact)")
+    p.add_argument("--pki-format", default="x509",
+                   help="signature format: x509 (default); rekord also takes pgp, ssh, minisign")
     _log_key_arg(p)
 
 
@@ -224,16 +229,9 @@ def _verified_line(answer: LogEntryAnswer) -> str:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    if args.type not in ENTRY_TYPES:
-        raise UsageError(f"entry type {args.type!r} is not supported (supported: "
-                         f"{', '.join(ENTRY_TYPES)})")
-    if args.pki_format != "x509":
-        raise UsageError(f"PKI format {args.pki_format!r} is not supported (supported: x509)")
-    digest = artifact_digest(args.artifact, args.artifact_hash)
-    proposed = hashedrekord_proposal(digest, read_file(args.signature, "signature"),
-                                     read_file(args.public_key, "public key"))
+    proposal = _proposal(args)
     client = _client(args)
-    response = client.create_entry(proposed)
+    response = client.create_entry(proposal.proposed)
     exists = response.status == 409
     if exists:
         data = client.get_by_location(response.headers.get("Location", ""))
@@ -243,7 +241,7 @@ def _upload(args: argparse.Namespace) -> int:
         if etag is not None and isinstance(data, dict) and etag not in data:
             raise VerificationError("the ETag header is not the returned entry's ID")
     answer = parse_log_entry_answer(data)
-    _check_is_ours(answer, proposed)
+    _check_is_ours(answer, proposal)
     verifier = _log_verifier(args, client, answer.tree_id)
     verify_log_entry(answer, verifier)
     location = f"{client.url}/api/v1/log/entries/{answer.entry_id}"
@@ -260,14 +258,29 @@ def _upload(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_is_ours(answer: LogEntryAnswer, proposed: dict[str, Any]) -> None:
-    """The logged body holds our digest and signature (the key is canonicalized)."""
-    body: Any = answer.body if isinstance(answer.body, dict) else {}
-    spec: Any = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-    signature: Any = spec.get("signature") if isinstance(spec.get("signature"), dict) else {}
-    want = proposed["spec"]
-    if body.get("kind") != proposed["kind"] or spec.get("data") != want["data"] \
-            or signature.get("content") != want["signature"]["content"]:
+def _proposal(args: argparse.Namespace) -> Proposal:
+    """The entry `upload` sends, built from the files and checked locally."""
+    if args.type not in ENTRY_TYPES:
+        raise UsageError(f"entry type {args.type!r} is not supported (supported: "
+                         f"{', '.join(ENTRY_TYPES)})")
+    formats = ("x509",) if args.type == "hashedrekord" else tuple(sorted(FORMATS))
+    if args.pki_format not in formats:
+        raise UsageError(f"PKI format {args.pki_format!r} is not supported for {args.type} "
+                         f"(supported: {', '.join(formats)})")
+    signature = read_file(args.signature, "signature")
+    public_key = read_file(args.public_key, "public key")
+    if args.type == "hashedrekord":
+        return hashedrekord_proposal(artifact_digest(args.artifact, args.artifact_hash),
+                                     signature, public_key)
+    if args.artifact is None:
+        raise UsageError("rekord entries carry the artifact itself: give --artifact")
+    return rekord_proposal(read_file(args.artifact, "artifact"), signature, public_key,
+                           args.pki_format)
+
+
+def _check_is_ours(answer: LogEntryAnswer, proposal: Proposal) -> None:
+    """The logged leaf is exactly the canonical body of what we uploaded."""
+    if answer.tlog.body != proposal.canonical_body:
         raise VerificationError("the log returned an entry that is not the one uploaded")
 
 

@@ -213,6 +213,32 @@ async def test_round_trip(log: RunningLog, tmp_path: Path,
     assert f"Entry already exists at index {index}" in again.out
 
 
+def rekord_signers() -> dict[str, Callable[[Path, bytes], tuple[Signed, str]]]:
+    """Per signature format: make (files, --pki-format) with that format's real tool."""
+    return {"x509": lambda d, a: (sign_openssl(d, a), "x509")}
+
+
+@pytest.mark.parametrize("pki_format", sorted(rekord_signers()))
+async def test_rekord_round_trip(log: RunningLog, tmp_path: Path, pki_format: str) -> None:
+    signed, fmt = await asyncio.to_thread(rekord_signers()[pki_format], tmp_path,
+                                          f"rekord via the client, {pki_format}\n".encode())
+    args = [*signed.upload_args(), "--type", "rekord", "--pki-format", fmt]
+    up = await cli(log, *args, "--json")
+    assert up.code == 0, up.err
+    result = up.json()
+    assert result["verified"] is True and result["alreadyExists"] is False
+    got = await cli(log, "get", "--uuid", result["uuid"], "--json")
+    assert got.code == 0, got.err
+    body = got.json()["body"]
+    assert (body["kind"], body["spec"]["signature"]["format"]) == ("rekord", fmt)
+    assert body["spec"]["data"]["hash"] == {"algorithm": "sha256", "value": signed.sha256}
+    found = await cli(log, "search", "--public-key", signed.public_key, "--pki-format", fmt,
+                      "--json")
+    assert found.code == 0 and found.json() == [result["uuid"]]
+    again = await cli(log, *args)
+    assert again.code == 0 and "Entry already exists" in again.out, again.err
+
+
 async def test_search_by_email_sha384_and_operators(log: RunningLog, tmp_path: Path) -> None:
     cert = sign_cert(tmp_path, b"certified")
     cert_id = (await cli(log, *cert.upload_args(), "--json")).json()["uuid"]
@@ -354,7 +380,13 @@ async def test_input_errors(log: RunningLog, tmp_path: Path) -> None:
         (["upload", "--artifact-hash", "sha256:abc", "--signature", signed.signature,
           "--public-key", signed.public_key], 2, "--artifact-hash must be"),
         ([*signed.upload_args(), "--type", "intoto"], 2, "entry type 'intoto' is not supported"),
-        ([*signed.upload_args(), "--pki-format", "pgp"], 2, "PKI format 'pgp' is not supported"),
+        ([*signed.upload_args(), "--pki-format", "pgp"], 2,
+         "PKI format 'pgp' is not supported for hashedrekord"),
+        ([*signed.upload_args(), "--type", "rekord", "--pki-format", "tuf"], 2,
+         "PKI format 'tuf' is not supported for rekord"),
+        (["upload", "--artifact-hash", "sha256:" + signed.sha256, "--signature", signed.signature,
+          "--public-key", signed.public_key, "--type", "rekord"], 2,
+         "rekord entries carry the artifact itself"),
         (["upload", "--artifact", signed.artifact, "--signature", signed.signature,
           "--public-key", signed.signature], 2, "failure decoding PEM"),
         (["get", "--uuid", "ab" * 32], 1, "entry not found"),
@@ -366,7 +398,7 @@ async def test_input_errors(log: RunningLog, tmp_path: Path) -> None:
         (["search"], 2, "give at least one of"),
         (["search", "--email", "not-an-email"], 2, "must be of type email"),
         (["search", "--sha", "sha256:" + "0" * 64], 1, "no matching entries found"),
-        (["search", "--public-key", signed.public_key, "--pki-format", "ssh"], 2,
+        (["search", "--public-key", signed.public_key, "--pki-format", "tuf"], 2,
          "the PKI format requested is not supported by this server"),
         (["loginfo", "--state", signed.artifact], 2, "is not JSON"),
     ]
