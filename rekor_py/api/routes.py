@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rekor_py.api import entries, index, tiles, tlog
+from rekor_py.api import entries, index, openapi, tiles, tlog
 
 __all__ = ["add_routes", "add_tile_routes"]
 
@@ -24,6 +24,9 @@ def add_routes(app: web.Application) -> None:
         web.post("/api/v1/index/retrieve", index.search_index),
         web.get("/ping", tlog.ping),
         web.get("/healthz", tlog.health),
+        # Rekor serves no API document; ours lives under /api/v1 (api/openapi.py).
+        web.get("/api/v1/openapi.yaml", openapi.get_openapi_yaml),
+        web.get("/api/v1/openapi.json", openapi.get_openapi_json),
     ])
 
 
