@@ -20,6 +20,8 @@ from rekor_py.pki.base import (
     decode_std_base64,
 )
 from rekor_py.pki.ed25519ph import Ed25519phError, verify_ed25519ph
+from rekor_py.pki.minisign import MinisignPublicKey, MinisignSignature
+from rekor_py.pki.ssh import SSHPublicKey, SSHSignature
 from rekor_py.pki.x509 import X509PublicKey, X509Signature
 
 __all__ = [
@@ -28,9 +30,13 @@ __all__ = [
     "HashName",
     "InvalidKeyError",
     "InvalidSignatureError",
+    "MinisignPublicKey",
+    "MinisignSignature",
     "PKIError",
     "PKIFormat",
     "PublicKey",
+    "SSHPublicKey",
+    "SSHSignature",
     "Signature",
     "X509PublicKey",
     "X509Signature",
@@ -52,6 +58,8 @@ class PKIFormat:
 # Filled in below, one line per format, as the format modules land.
 FORMATS: dict[str, PKIFormat] = {
     "x509": PKIFormat("x509", X509PublicKey, X509Signature),
+    "ssh": PKIFormat("ssh", SSHPublicKey, SSHSignature),
+    "minisign": PKIFormat("minisign", MinisignPublicKey, MinisignSignature),
 }
 
 
