@@ -21,6 +21,7 @@ from rekor_py.pki.base import (
 )
 from rekor_py.pki.ed25519ph import Ed25519phError, verify_ed25519ph
 from rekor_py.pki.minisign import MinisignPublicKey, MinisignSignature
+from rekor_py.pki.pgp import PGPPublicKey, PGPSignature
 from rekor_py.pki.ssh import SSHPublicKey, SSHSignature
 from rekor_py.pki.x509 import X509PublicKey, X509Signature
 
@@ -32,6 +33,8 @@ __all__ = [
     "InvalidSignatureError",
     "MinisignPublicKey",
     "MinisignSignature",
+    "PGPPublicKey",
+    "PGPSignature",
     "PKIError",
     "PKIFormat",
     "PublicKey",
@@ -58,6 +61,7 @@ class PKIFormat:
 # Filled in below, one line per format, as the format modules land.
 FORMATS: dict[str, PKIFormat] = {
     "x509": PKIFormat("x509", X509PublicKey, X509Signature),
+    "pgp": PKIFormat("pgp", PGPPublicKey, PGPSignature),
     "ssh": PKIFormat("ssh", SSHPublicKey, SSHSignature),
     "minisign": PKIFormat("minisign", MinisignPublicKey, MinisignSignature),
 }
