@@ -91,6 +91,7 @@ def parse_entry(
     if insertable_kinds is not None:
         if kind not in insertable_kinds:
             raise InvalidEntry(f"entry kind '{kind}' is not enabled for submission on this server")
+        entry.verify_insertable()
         allowed = DEFAULT_CLIENT_SIGNING_ALGORITHMS if client_signing_algorithms is None else client_signing_algorithms
         entry.verify_client_algorithms(allowed)
     return entry
@@ -140,3 +141,6 @@ def _json_type(value: object) -> str:
 from rekor_py.types.hashedrekord import v0_0_1 as _hashedrekord_v0_0_1  # noqa: E402,F401
 from rekor_py.types.hashedrekord.v0_0_1 import DEFAULT_CLIENT_SIGNING_ALGORITHMS  # noqa: E402
 from rekor_py.types.rekord import v0_0_1 as _rekord_v0_0_1  # noqa: E402,F401
+from rekor_py.types.intoto import v0_0_1 as _intoto_v0_0_1  # noqa: E402,F401
+from rekor_py.types.intoto import v0_0_2 as _intoto_v0_0_2  # noqa: E402,F401
+from rekor_py.types.dsse import v0_0_1 as _dsse_v0_0_1  # noqa: E402,F401

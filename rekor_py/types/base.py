@@ -67,6 +67,14 @@ class EntryType(ABC):
         """
         return None
 
+    def verify_insertable(self) -> None:
+        """Refuse, on the insertion path only, an entry parsed from a stored (canonical) form.
+
+        Rekor's EntryImpl.Insertable: search accepts canonical bodies that carry
+        no envelope to verify, POST must not. Raises InvalidEntry.
+        """
+        return None
+
     def verify_client_algorithms(self, allowed: frozenset[str]) -> None:
         """Apply the client signing-algorithm policy; raises InvalidEntry.
 
