@@ -317,8 +317,8 @@ _DOT_ATOM = re.compile(f"[{_ALNUM}!#$%&'*+\\-/=?^_`{{|}}~]+(?:\\.[{_ALNUM}!#$%&'
 # govalidator's `(label\.)+tld` collapses to one label, since a label may hold dots.
 _LABEL = re.compile(f"[{_ALNUM}](?:[{_ALNUM}\\-._~]*[{_ALNUM}])?")
 _TLD = re.compile(f"[{_ALPHA}](?:[{_ALNUM}\\-_~]*[{_ALPHA}])?")
-_QTEXT = re.compile(f"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f\x21\x23-\x5b\x5d-\x7e{_U}]")
-_QPAIR_SECOND = re.compile(f"[\x01-\x09\x0b\x0c\x0d-\x7f{_U}]")
+_QTEXT = re.compile(rf"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f\x21\x23-\x5b\x5d-\x7e{_U}]")
+_QPAIR_SECOND = re.compile(rf"[\x01-\x09\x0b\x0c\x0d-\x7f{_U}]")
 
 
 def is_email(s: str) -> bool:
