@@ -119,7 +119,8 @@ def loads(text: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=Pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
-        if e.pos >= len(text.rstrip()):
+        # Python names the string an unterminated one starts at; Go just runs out of input.
+        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
             raise GoJSONError("unexpected end of JSON input") from e
         raise GoJSONError(f"invalid character {_go_char(text[e.pos])} at offset {e.pos + 1}") from e
     except (ValueError, RecursionError) as e:
