@@ -136,7 +136,10 @@ def _parse_certificate(der: bytes) -> x509.Certificate:
             warnings.simplefilter("error")
             cert = x509.load_der_x509_certificate(der)
             key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm, Warning) as e:
+            # Extensions parse lazily; Go's ParseCertificate refuses a malformed or
+            # duplicated one, and a late ValueError would be a 500 (tests/fuzz).
+            _ = cert.extensions
+    except (ValueError, UnsupportedAlgorithm, Warning, x509.DuplicateExtension) as e:
         raise InvalidKeyError("x509: malformed certificate") from e
     if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, _CURVES):
         raise InvalidKeyError("x509: unsupported elliptic curve")
@@ -534,9 +537,10 @@ def _check_signature_from(child: x509.Certificate, parent: x509.Certificate) -> 
             raise _ChainError("x509: invalid signature: parent certificate cannot sign this kind of certificate")
     except x509.ExtensionNotFound:
         pass
-    if isinstance(child.signature_hash_algorithm, (hashes.SHA1, hashes.MD5)):
-        raise _ChainError("x509: cannot verify signature: insecure algorithm")
     try:
+        # An unknown signature algorithm raises here (Go: ErrUnsupportedAlgorithm).
+        if isinstance(child.signature_hash_algorithm, (hashes.SHA1, hashes.MD5)):
+            raise _ChainError("x509: cannot verify signature: insecure algorithm")
         child.verify_directly_issued_by(parent)
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise _ChainError("x509: certificate signature verification failure") from e
