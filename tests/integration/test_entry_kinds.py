@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +20,18 @@ from typing import Any
 
 import aiohttp
 import pytest
+import sigstore.dsse as sigstore_dsse
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from rekor_py.client.verify import parse_log_entry_answer, verify_log_entry
 from rekor_py.log.signer import LogVerifier
 from rekor_py.types import parse_entry
 from tests.integration.logserver import RunningLog, log_settings, post_entry, start_log
+from tests.integration.test_search import make_certificate
+from tests.tools.gpg import GnuPG
+from tests.tools.minisign import minisign_key
 from tests.tools.openssl import openssl_key
+from tests.tools.ssh_keygen import ssh_keygen
 
 ALL_KINDS = frozenset({"hashedrekord", "rekord", "intoto", "dsse"})
 
@@ -82,8 +89,86 @@ def x509_entries(workdir: Path) -> list[Signed]:
     return out
 
 
+def pgp_entries(workdir: Path) -> list[Signed]:
+    """rekord/pgp: gpg Ed25519 and NIST P-256 keys, armored and binary detached signatures."""
+    gpg = GnuPG.create(workdir / "gnupg")
+    artifact = b"an artifact signed with gpg\n"
+    out = []
+    for algo, armor in (("ed25519", True), ("nistp256", False)):
+        email = f"pgp-{algo}@example.com"
+        fpr = gpg.generate(f"PGP Signer <{email}>", algo, "sign")
+        key = gpg.export(fpr, armor=armor)
+        out.append(rekord(f"rekord-pgp-{algo}", "pgp", gpg.sign(fpr, artifact, armor=armor), key,
+                          artifact, email))
+    return out
+
+
+def ssh_entries(workdir: Path) -> list[Signed]:
+    """rekord/ssh: ssh-keygen Ed25519 (comment is an email: indexed) and ECDSA keys, SSHSIG."""
+    artifact = workdir / "ssh-artifact.bin"
+    artifact.write_bytes(b"an artifact signed with ssh-keygen -Y sign\n")
+    out = []
+    for key_type, comment, email in (("ed25519", "ssh-signer@example.com", "ssh-signer@example.com"),
+                                     ("ecdsa", "builder host", None)):
+        key = ssh_keygen(workdir, key_type, comment)
+        out.append(rekord(f"rekord-ssh-{key_type}", "ssh", key.sign(artifact), key.public_line,
+                          artifact.read_bytes(), email))
+    return out
+
+
+def minisign_entries(workdir: Path) -> list[Signed]:
+    """rekord/minisign: the minisign tool's prehashed (ED, its default) and legacy (Ed) signatures."""
+    artifact = workdir / "minisign-artifact.bin"
+    artifact.write_bytes(b"an artifact signed with minisign\n")
+    key = minisign_key(workdir, "minisign")
+    return [rekord(f"rekord-minisign-{'legacy' if legacy else 'prehashed'}", "minisign",
+                   key.sign(artifact, legacy=legacy), key.public_file, artifact.read_bytes())
+            for legacy in (False, True)]
+
+
+def _statement(artifact: bytes) -> sigstore_dsse.Statement:
+    subject = sigstore_dsse.Subject(name="release.tar", digest=sigstore_dsse.DigestSet(
+        root={"sha256": hashlib.sha256(artifact).hexdigest()}))
+    return (sigstore_dsse.StatementBuilder().subjects([subject])
+            .predicate_type("https://slsa.dev/provenance/v1")
+            .predicate({"buildDefinition": {"buildType": "https://example.com/make"}}).build())
+
+
+def dsse_entries(workdir: Path) -> list[Signed]:
+    """dsse and intoto 0.0.1 / 0.0.2: in-toto statements signed by sigstore-python's DSSE code."""
+    out = []
+    email = "attester@example.com"
+    for version, artifact in (("dsse", b"attested by dsse"), ("intoto-0.0.1", b"attested by intoto 0.0.1"),
+                              ("intoto-0.0.2", b"attested by intoto 0.0.2")):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = make_certificate(key, email, "https://ci.example.com/attest")
+        statement = _statement(artifact)
+        envelope = sigstore_dsse._sign(key, statement).to_json()
+        subject_hash = f"sha256:{hashlib.sha256(artifact).hexdigest()}"
+        if version == "dsse":
+            proposed = {"kind": "dsse", "apiVersion": "0.0.1", "spec": {"proposedContent": {
+                "envelope": envelope, "verifiers": [b64(cert)]}}}
+            out.append(Signed(version, proposed, subject_hash, ("x509", cert), email))
+        elif version == "intoto-0.0.1":
+            proposed = {"kind": "intoto", "apiVersion": "0.0.1", "spec": {
+                "content": {"envelope": envelope}, "publicKey": b64(cert)}}
+            out.append(Signed(version, proposed, subject_hash, ("x509", cert), email,
+                              attestation=statement._contents))
+        else:
+            env = json.loads(envelope)
+            proposed = {"kind": "intoto", "apiVersion": "0.0.2", "spec": {"content": {
+                "envelope": {"payloadType": env["payloadType"], "payload": b64(env["payload"].encode()),
+                             "signatures": [{"sig": b64(sig["sig"].encode()), "publicKey": b64(cert)}
+                                            for sig in env["signatures"]]},
+                "hash": {"algorithm": "sha256", "value": hashlib.sha256(envelope.encode()).hexdigest()}}}}
+            out.append(Signed(version, proposed, subject_hash, ("x509", cert), email,
+                              attestation=statement._contents))
+    return out
+
+
 # Each builder makes entries in its own directory; new formats add one line.
-BUILDERS: list[Callable[[Path], list[Signed]]] = [x509_entries]
+BUILDERS: list[Callable[[Path], list[Signed]]] = [
+    x509_entries, pgp_entries, ssh_entries, minisign_entries, dsse_entries]
 
 
 @dataclass
@@ -123,6 +208,17 @@ async def _search(url: str, query: Any) -> list[str]:
         assert r.status == 200, await r.text()
         found: list[str] = await r.json()
         return found
+
+
+async def test_corpus_covers_every_kind_and_format(corpus: Corpus) -> None:
+    kinds = {(e.proposed["kind"], e.proposed["apiVersion"]) for e in corpus.entries}
+    assert kinds == {("hashedrekord", "0.0.1"), ("rekord", "0.0.1"), ("intoto", "0.0.1"),
+                     ("intoto", "0.0.2"), ("dsse", "0.0.1")}
+    formats = {e.proposed["spec"]["signature"]["format"] for e in corpus.entries
+               if e.proposed["kind"] == "rekord"}
+    assert formats == {"x509", "pgp", "ssh", "minisign"}
+    async with aiohttp.ClientSession() as s, s.get(f"{corpus.log.url}/api/v1/log") as r:
+        assert (await r.json())["treeSize"] == len(corpus.entries)
 
 
 async def test_each_entry_reads_back_verified(corpus: Corpus) -> None:

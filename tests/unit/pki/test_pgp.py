@@ -12,7 +12,7 @@ import pytest
 from rekor_py.pki import FORMATS, InvalidKeyError, InvalidSignatureError
 from rekor_py.pki.pgp import PGPPublicKey, PGPSignature
 from rekor_py.pki.pgp_armor import crc24, decode_armor, encode_armor
-from tests.unit.pki.pgp_tools import GnuPG
+from tests.tools.gpg import GnuPG
 
 REF = Path(__file__).resolve().parents[4] / "shared" / "reference" / "rekor"
 PGP_DATA = REF / "pkg" / "pki" / "pgp" / "testdata"
