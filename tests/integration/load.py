@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,8 @@ class ServeProcess:
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # Set once the port answers, cleared by kill/stop: load goes only where it can land.
+    ready: bool = False
 
     @property
     def url(self) -> str:
@@ -94,6 +96,7 @@ class ServeProcess:
                 raise RuntimeError(f"serve exited: {self.log_path.read_text()[-3000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    self.ready = True
                     return
             except OSError:
                 time.sleep(0.05)
@@ -102,12 +105,14 @@ class ServeProcess:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a power cut of the process."""
+        self.ready = False
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
 
     def stop(self) -> None:
         """SIGTERM and wait (graceful); SIGKILL if it does not exit in time."""
+        self.ready = False
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
@@ -117,7 +122,7 @@ class ServeProcess:
             self.kill()
 
     def is_alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.ready and self.proc is not None and self.proc.poll() is None
 
 
 # ---- the ledger ----------------------------------------------------------------------------
@@ -184,6 +189,7 @@ async def _post_one(session: aiohttp.ClientSession, url: str, ledger: Ledger, ta
     except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
         # A reset or a dead server: the entry may or may not be in the log.
         ledger.statuses["reset"] += 1
+        await asyncio.sleep(0.01)  # no tight loop against a closed port
         return
     ledger.statuses[str(status)] += 1
     if status == 201:
@@ -205,10 +211,10 @@ async def fetch_log_info(session: aiohttp.ClientSession, url: str) -> dict[str, 
         return None
 
 
-async def _poll_heads(session: aiohttp.ClientSession, urls: Sequence[str], ledger: Ledger,
-                      stop: asyncio.Event, interval: float) -> None:
+async def _poll_heads(session: aiohttp.ClientSession, urls: Callable[[], Sequence[str]],
+                      ledger: Ledger, stop: asyncio.Event, interval: float) -> None:
     while not stop.is_set():
-        for url in urls:
+        for url in urls():
             info = await fetch_log_info(session, url)
             if info is not None:
                 ledger.record_checkpoint(info["treeSize"], bytes.fromhex(info["rootHash"]),
@@ -219,27 +225,42 @@ async def _poll_heads(session: aiohttp.ClientSession, urls: Sequence[str], ledge
             pass
 
 
-async def run_load(urls: Sequence[str] | Any, ledger: Ledger, *, seconds: float,
-                   max_requests: int, concurrency: int = 8, tag: str = "load",
-                   poll_interval: float = 0.05) -> None:
+async def run_load(urls: Sequence[str] | Callable[[], Sequence[str]], ledger: Ledger, *,
+                   seconds: float, max_requests: int, concurrency: int = 8,
+                   tag: str = "load", poll_interval: float = 0.05,
+                   until: asyncio.Event | None = None, rate: float | None = None) -> None:
     """POST fresh entries from `concurrency` workers, round-robin over `urls`, until
-    `seconds` pass or `max_requests` were sent, polling every server's head meanwhile.
+    `seconds` pass, `max_requests` were sent or `until` is set, polling every
+    server's head meanwhile.  `rate` caps the requests per second of all workers.
 
-    `urls` may be a callable returning the current list (servers come and go).
+    `urls` may be a callable returning the servers up right now (they come and go).
     """
     current = urls if callable(urls) else (lambda: list(urls))
     deadline = time.monotonic() + seconds
     budget = itertools.count()
     stop = asyncio.Event()
+    done = until or asyncio.Event()
+
+    interval = concurrency / rate if rate else 0.0  # per worker
+    start = time.monotonic()
 
     async def worker(n: int, session: aiohttp.ClientSession) -> None:
-        while time.monotonic() < deadline and next(budget) < max_requests:
+        for k in itertools.count():
+            if time.monotonic() >= deadline or done.is_set():
+                return
+            if (wait := start + k * interval - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
             targets = current()
+            if not targets:  # every server is down for a moment
+                await asyncio.sleep(0.02)
+                continue
+            if next(budget) >= max_requests:
+                return
             await _post_one(session, targets[(n + ledger.requests) % len(targets)], ledger, tag)
 
     connector = aiohttp.TCPConnector(limit=concurrency + 4)
     async with aiohttp.ClientSession(connector=connector) as session:
-        poller = asyncio.create_task(_poll_heads(session, current(), ledger, stop, poll_interval))
+        poller = asyncio.create_task(_poll_heads(session, current, ledger, stop, poll_interval))
         try:
             await asyncio.gather(*[worker(n, session) for n in range(concurrency)])
         finally:
@@ -274,14 +295,19 @@ async def _stored_leaves(database_url: str) -> LogFacts:
 
 async def _retrieve(session: aiohttp.ClientSession, url: str, field_name: str,
                     values: Sequence[Any]) -> dict[str, Any]:
-    """POST /api/v1/log/entries/retrieve in batches of 10 (the server's limit)."""
+    """POST /api/v1/log/entries/retrieve in batches of 10 (the server's limit),
+    a few batches in flight at once."""
     found: dict[str, Any] = {}
-    for start in range(0, len(values), 10):
-        async with session.post(f"{url}/api/v1/log/entries/retrieve",
-                                json={field_name: list(values[start:start + 10])}) as r:
+    gate = asyncio.Semaphore(4)
+
+    async def batch(start: int) -> None:
+        async with gate, session.post(f"{url}/api/v1/log/entries/retrieve",
+                                      json={field_name: list(values[start:start + 10])}) as r:
             assert r.status == 200, await r.text()
             for item in await r.json():
                 found.update(item)
+
+    await asyncio.gather(*[batch(start) for start in range(0, len(values), 10)])
     return found
 
 
@@ -324,6 +350,7 @@ async def verify_log(database_url: str, url: str, ledger: Ledger, verifier: LogV
                      proof_samples: int = 40) -> LogFacts:
     """Check everything the ledger was promised (see the module docstring); returns
     what the log holds.  Requires a quiet log (no writes while it runs)."""
+    started = time.monotonic()
     facts = await _stored_leaves(database_url)
     position = {leaf: i for i, leaf in enumerate(facts.leaves)}
     for ack in ledger.acks:
@@ -348,11 +375,24 @@ async def verify_log(database_url: str, url: str, ledger: Ledger, verifier: LogV
     if ledger.acks:
         await _check_acks_over_http(url, ledger.acks)
     await check_fsck(database_url, verifier, facts.size)
+    print(f"verified {facts.size} entries, {len(ledger.acks)} acks, "
+          f"{len(ledger.checkpoints)} checkpoints in {time.monotonic() - started:.1f} s")
     return facts
 
 
 def _prefix_roots(leaves: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
-    return {size: merkle.root_hash(leaves[:size]) for size in sizes if size <= len(leaves)}
+    """The root of every prefix in `sizes`, in one pass over the leaves."""
+    roots: dict[int, bytes] = {}
+    edge, done = merkle.RightEdge.empty(), 0
+    for size in sorted(s for s in sizes if s <= len(leaves)):
+        if size == 0:
+            roots[0] = merkle.EMPTY_ROOT
+            continue
+        if size > done:
+            edge = merkle.append_leaves(edge, leaves[done:size]).edge
+            done = size
+        roots[size] = edge.root_hash()
+    return roots
 
 
 async def check_fsck(database_url: str, verifier: LogVerifier, size: int) -> None:

@@ -1,0 +1,190 @@
+"""Crash safety under write load (issue 6): SIGKILLed servers, crashed PostgreSQL.
+
+Both tests keep a bounded load generator running while they break things, and
+check the ledger afterwards (tests/integration/load.py): every 201 is in the log
+with the same leaf hash at the same index, indexes have no gap, every
+checkpoint served is a prefix of the final tree, fsck is clean, and the log
+still takes entries.  Errors and connection resets of in-flight requests are
+expected; a 201 for something absent never is.
+
+- Server kills: two writers share one database; at random moments one of them
+  (every fourth cycle: both) gets SIGKILL and is restarted, 22 cycles.
+- PostgreSQL crashes: an EmbeddedPostgres the test owns is killed with SIGKILL,
+  shut down immediately (SIGQUIT, what `pg_ctl stop -m immediate` sends) or
+  stopped fast, then started again (WAL recovery), 6 cycles, while the servers
+  keep running: they must recover on their own, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from rekor_py.log.signer import LogSigner
+from rekor_py.storage.embedded import EmbeddedPostgres
+
+from .conftest import postgres_scratch_dir
+from .load import Ledger, ServeProcess, run_load, verify_log
+from .logserver import free_port, signed_hashedrekord
+
+KILL_CYCLES = 22
+PG_CYCLES = 6
+
+
+def _verifier(data_dir: Path) -> LogSigner:
+    return LogSigner.load_or_create(data_dir / "signing-key.pem")
+
+
+async def _all_accept(servers: list[ServeProcess], ledger: Ledger, tag: str) -> None:
+    """After recovery every server takes entries again: nothing but 201s."""
+    before = ledger.statuses.copy()
+    await run_load([s.url for s in servers], ledger, seconds=20, max_requests=60,
+                   concurrency=6, tag=tag)
+    after = ledger.statuses - before
+    assert set(after) == {"201"} and after["201"] == 60, after
+
+
+async def _wait_until_writable(server: ServeProcess, deadline_s: float = 30.0) -> float:
+    """Seconds until `server` acknowledges an entry again (bounded)."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        for n in range(10_000):
+            assert time.monotonic() - started < deadline_s, f"{server.url} did not recover"
+            try:
+                async with session.post(f"{server.url}/api/v1/log/entries",
+                                        json=signed_hashedrekord(f"probe-{n}".encode()),
+                                        timeout=aiohttp.ClientTimeout(total=5)) as r:
+                    if r.status == 201:
+                        return time.monotonic() - started
+                    # While PostgreSQL is down: a 5xx with Rekor's body, never a hang.
+                    assert r.status in (500, 503), r.status
+                    assert set(await r.json()) == {"code", "message"}
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
+# ---- SIGKILL the servers --------------------------------------------------------------------
+
+
+@pytest.fixture
+def writers(database_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
+    procs = [ServeProcess(database_url, tmp_path, free_port()) for _ in range(2)]
+    yield procs
+    for proc in procs:
+        proc.stop()
+
+
+async def test_sigkill_servers_under_load(database_url: str, writers: list[ServeProcess],
+                                          tmp_path: Path) -> None:
+    for w in writers:
+        w.start()
+    ledger = Ledger()
+    stop = asyncio.Event()
+    load = asyncio.create_task(run_load(
+        lambda: [w.url for w in writers if w.is_alive()], ledger, seconds=180,
+        max_requests=8_000, concurrency=6, tag="kill", until=stop,
+        rate=80))
+    rng = random.Random(os.environ.get("REKOR_PY_TEST_SEED"))
+    try:
+        for cycle in range(KILL_CYCLES):
+            await asyncio.sleep(rng.uniform(0.2, 0.9))  # a random moment under load
+            victims = writers if cycle % 4 == 3 else [rng.choice(writers)]
+            for victim in victims:
+                victim.kill()
+            await asyncio.gather(*[asyncio.to_thread(v.start) for v in victims])
+            assert not load.done(), "the load generator stopped"
+    finally:
+        stop.set()
+        await load
+    print(f"server kills: {KILL_CYCLES} cycles, {sum(w.starts for w in writers)} starts,",
+          ledger.summary())
+    assert len(ledger.acks) >= 200
+    # Kills must have hit requests in flight, or this test proves little.
+    assert ledger.statuses["reset"] + ledger.statuses["500"] > 0, ledger.statuses
+    await _all_accept(writers, ledger, "kill-after")
+    facts = await verify_log(database_url, writers[0].url, ledger, _verifier(tmp_path).verifier)
+    assert facts.size >= len(ledger.acks)
+
+
+# ---- crash PostgreSQL -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def own_postgres() -> AsyncIterator[EmbeddedPostgres]:
+    """A PostgreSQL of this test's own, which it may kill (fsync off: a killed
+    server loses nothing with it; only an OS crash would)."""
+    data_dir = postgres_scratch_dir()
+    server = EmbeddedPostgres(data_dir, port=free_port(), fsync=False)
+    await asyncio.to_thread(server.start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _postmaster_pid(server: EmbeddedPostgres) -> int:
+    return int((server.pgdata / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _crash(server: EmbeddedPostgres, mode: str) -> None:
+    """Take PostgreSQL down: 'kill' (SIGKILL), 'immediate' (SIGQUIT: no checkpoint,
+    recovery on start) or 'fast' (a clean shutdown that cuts off sessions)."""
+    if mode == "fast":
+        server.stop()
+        return
+    pid = _postmaster_pid(server)
+    os.kill(pid, signal.SIGKILL if mode == "kill" else signal.SIGQUIT)
+    deadline = time.monotonic() + 30
+    while server.is_running():
+        assert time.monotonic() < deadline, "postgres did not go down"
+        time.sleep(0.02)
+
+
+async def test_postgres_restarts_under_load(own_postgres: EmbeddedPostgres,
+                                            tmp_path: Path) -> None:
+    dsn = own_postgres.dsn()
+    servers = [ServeProcess(dsn, tmp_path, free_port()) for _ in range(2)]
+    try:
+        for s in servers:
+            s.start()
+        ledger = Ledger()
+        stop = asyncio.Event()
+        load = asyncio.create_task(run_load([s.url for s in servers], ledger, seconds=180,
+                                            max_requests=20_000, concurrency=6, tag="pg",
+                                            until=stop, rate=150))
+        recovery: list[float] = []
+        modes = ["kill", "immediate", "fast"] * (PG_CYCLES // 3)
+        try:
+            for mode in modes:
+                await asyncio.sleep(random.uniform(0.3, 0.8))
+                await asyncio.to_thread(_crash, own_postgres, mode)
+                await asyncio.sleep(0.3)  # requests now meet a dead database
+                await asyncio.to_thread(own_postgres.start)
+                assert own_postgres.dsn() == dsn  # same port: the servers' DSN still holds
+                recovery += [await _wait_until_writable(s) for s in servers]
+                assert not load.done(), "the load generator stopped"
+        finally:
+            stop.set()
+            await load
+        print(f"postgres restarts: {len(modes)} ({', '.join(modes)}), recovery within "
+              f"{max(recovery):.2f} s,", ledger.summary())
+        # No server was restarted: they came back on their own.
+        assert all(s.is_alive() and s.starts == 1 for s in servers)
+        assert ledger.statuses["201"] >= 100
+        await _all_accept(servers, ledger, "pg-after")
+        await verify_log(dsn, servers[0].url, ledger, _verifier(tmp_path).verifier)
+    finally:
+        for s in servers:
+            s.stop()
