@@ -16,6 +16,7 @@ from rekor_py.types import parse_entry
 from rekor_py.types.base import leaf_hash
 from rekor_py.types.dsse.v0_0_1 import DSSEV001
 from rekor_py.types.dsse_envelope import decode_dsse_base64, pae
+from tests.unit.pki import PrivateKey
 from tests.unit.types.dsse_helpers import (
     CERT,
     ED25519,
@@ -167,7 +168,8 @@ def test_many_signatures_sorted_and_matched_to_their_keys() -> None:
     env = envelope_dict(b"hello", [RSA2048, P256, ED25519], payload_type="text/plain")
     envelope = json.dumps(env)
     entry = dsse(dsse_entry(envelope, [pem_of(ED25519), pem_of(P256), pem_of(RSA2048)]))
-    by_key = {s["sig"]: k for s, k in zip(env["signatures"], [RSA2048, P256, ED25519], strict=True)}
+    signers: list[PrivateKey] = [RSA2048, P256, ED25519]
+    by_key = {s["sig"]: k for s, k in zip(env["signatures"], signers, strict=True)}
     sigs = json.loads(entry.canonicalize())["spec"]["signatures"]
     assert [s["signature"] for s in sigs] == sorted(by_key)
     assert [s["verifier"] for s in sigs] == [b64(pem_of(by_key[s["signature"]])) for s in sigs]
