@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -86,7 +86,6 @@ class Struct:
     go_type: str  # e.g. "dsse.Envelope"; the part after the dot names the struct in errors
     fields: tuple[tuple[str, Shape], ...]
     pointer: bool = False
-    _folded: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def field_for(self, key: str) -> tuple[str, Shape] | None:
         # Go prefers an exact match, else a case-insensitive one.
