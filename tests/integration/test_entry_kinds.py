@@ -270,3 +270,128 @@ async def test_duplicate_of_each_kind_is_409(corpus: Corpus) -> None:
             status, body, headers = await post_entry(s, corpus.log.url, entry.proposed)
             assert status == 409, entry.name
             assert headers["Location"] == f"/api/v1/log/entries/{entry.entry_id}"
+
+
+# ---- rejections over HTTP: 400, Rekor's body, and nothing written ------------------------
+
+
+@dataclass
+class Rejection:
+    name: str
+    proposed: dict[str, Any]
+    message: str  # after "error processing entry: "
+
+
+def _swap_key(entry: Signed, key: bytes) -> dict[str, Any]:
+    proposed = json.loads(json.dumps(entry.proposed))
+    proposed["spec"]["signature"]["publicKey"]["content"] = b64(key)
+    return proposed
+
+
+def _swap(entry: Signed, path: str, value: Any) -> dict[str, Any]:
+    proposed = json.loads(json.dumps(entry.proposed))
+    *parents, last = path.split(".")
+    node = proposed["spec"]
+    for name in parents:
+        node = node[name]
+    node[last] = value
+    return proposed
+
+
+def rekord_rejections(corpus: Corpus, workdir: Path) -> list[Rejection]:
+    """Per format: wrong key, tampered artifact, truncated and garbage signatures, and the format's own traps."""
+    by_name = {e.name: e for e in corpus.entries}
+    tampered = b64(b"tampered artifact\n")
+    gpg = GnuPG.create(workdir / "gnupg-other")
+    stranger = gpg.export(gpg.generate("Stranger <stranger@example.com>", "ed25519", "sign"))
+    ssh_other = ssh_keygen(workdir, "ed25519", "other@example.com")
+    ssh_artifact = workdir / "ssh-other-namespace.bin"
+    ssh_artifact.write_bytes(b"signed for git, not for files\n")
+    wrong_namespace = rekord("ns", "ssh", ssh_other.sign(ssh_artifact, namespace="git"),
+                             ssh_other.public_line, ssh_artifact.read_bytes())
+    sha256_sshsig = rekord("h", "ssh", ssh_other.sign(ssh_artifact, hash_alg="sha256"),
+                           ssh_other.public_line, ssh_artifact.read_bytes())
+    mini_other = minisign_key(workdir, "minisign-other")
+    x509, pgp = by_name["rekord-x509-p256"], by_name["rekord-pgp-ed25519"]
+    ssh, mini = by_name["rekord-ssh-ed25519"], by_name["rekord-minisign-prehashed"]
+    return [
+        Rejection("x509-wrong-key", _swap_key(x509, by_name["rekord-x509-ed25519"].key[1]),
+                  "failed to verify signature"),
+        Rejection("x509-tampered", _swap(x509, "data.content", tampered),
+                  "invalid signature when validating ASN.1 encoded signature"),
+        Rejection("x509-garbage-signature", _swap(x509, "signature.content", b64(b"\x30\x03garbage")),
+                  "ecdsa: Invalid IEEE_P1363 encoded bytes"),
+        Rejection("pgp-other-key", _swap_key(pgp, stranger), "openpgp: signature made by unknown entity"),
+        Rejection("pgp-tampered", _swap(pgp, "data.content", tampered),
+                  "openpgp: invalid signature: EdDSA verification failure"),
+        Rejection("pgp-truncated", _swap(pgp, "signature.content", b64(
+            base64.b64decode(pgp.proposed["spec"]["signature"]["content"])[:60])),
+                  "invalid PGP signature: unexpected EOF"),
+        Rejection("pgp-garbage", _swap(pgp, "signature.content", b64(b"garbage")),
+                  "invalid PGP signature: openpgp: invalid data: tag byte does not have MSB set"),
+        Rejection("ssh-wrong-key", _swap_key(ssh, ssh_other.public_line), "ssh: signature did not verify"),
+        Rejection("ssh-tampered", _swap(ssh, "data.content", tampered), "ssh: signature did not verify"),
+        Rejection("ssh-wrong-namespace", wrong_namespace.proposed, "invalid signature namespace: git"),
+        Rejection("ssh-sha256", sha256_sshsig.proposed,
+                  "unsupported hash algorithm: sha256 (only sha512 SSHSIG signatures verify)"),
+        Rejection("ssh-garbage", _swap(ssh, "signature.content", b64(b"garbage")), "unable to decode pem file"),
+        Rejection("minisign-wrong-key", _swap_key(mini, mini_other.public_file), "Incompatible key identifiers"),
+        Rejection("minisign-tampered", _swap(mini, "data.content", tampered), "failed to verify signature"),
+        Rejection("minisign-garbage", _swap(mini, "signature.content", b64(b"garbage")),
+                  "invalid signature provided: 1 lines detected"),
+    ]
+
+
+# go-securesystemslib's wording when no signature verifies under the keys given.
+NO_MATCH = "accepted signatures do not match threshold, Found: 0, Expected 1"
+
+
+def dsse_rejections(corpus: Corpus) -> list[Rejection]:
+    """A signature no verifier covers, a verifier that verifies nothing, a wrong key, a tampered payload."""
+    by_name = {e.name: e for e in corpus.entries}
+    dsse, intoto1, intoto2 = by_name["dsse"], by_name["intoto-0.0.1"], by_name["intoto-0.0.2"]
+    key = ec.generate_private_key(ec.SECP256R1())
+    stranger = make_certificate(key, "stranger@example.com", "https://stranger.example.com")
+    envelope = json.loads(dsse.proposed["spec"]["proposedContent"]["envelope"])
+    # Two signatures, the second by a key the entry does not name.
+    second = json.loads(sigstore_dsse._sign(key, _statement(b"attested by dsse")).to_json())["signatures"][0]
+    two_sigs = json.dumps({**envelope, "signatures": [*envelope["signatures"], second]})
+    verifiers = dsse.proposed["spec"]["proposedContent"]["verifiers"]
+    tampered_payload = json.dumps({**envelope, "payload": b64(b'{"_type":"tampered"}')})
+    return [
+        Rejection("dsse-uncovered-signature", _swap(dsse, "proposedContent.envelope", two_sigs),
+                  "all signatures must have a key that verifies it"),
+        Rejection("dsse-idle-verifier", _swap(dsse, "proposedContent.verifiers", [b64(stranger), *verifiers]),
+                  "could not verify envelope: " + NO_MATCH),
+        Rejection("dsse-wrong-key", _swap(dsse, "proposedContent.verifiers", [b64(stranger)]),
+                  "could not verify envelope: " + NO_MATCH),
+        Rejection("dsse-tampered", _swap(dsse, "proposedContent.envelope", tampered_payload),
+                  "could not verify envelope: " + NO_MATCH),
+        Rejection("dsse-client-hashes", _swap(dsse, "payloadHash", {"algorithm": "sha256", "value": "00" * 32}),
+                  "either proposedContent or envelopeHash, payloadHash, and signatures must be present but not both"),
+        Rejection("intoto-0.0.1-wrong-key", _swap(intoto1, "publicKey", b64(stranger)),
+                  NO_MATCH),
+        Rejection("intoto-0.0.2-uncovered", _swap(intoto2, "content.envelope.signatures", [
+            *intoto2.proposed["spec"]["content"]["envelope"]["signatures"],
+            {"sig": b64(second["sig"].encode()), "publicKey": intoto2.proposed["spec"]["content"]["envelope"]
+             ["signatures"][0]["publicKey"]}]),
+                  "all signatures must have a key that verifies it"),
+        Rejection("intoto-0.0.2-wrong-key", _swap(intoto2, "content.envelope.signatures", [
+            {**intoto2.proposed["spec"]["content"]["envelope"]["signatures"][0], "publicKey": b64(stranger)}]),
+                  "could not verify envelope: " + NO_MATCH),
+    ]
+
+
+async def test_rejections_are_400_and_write_nothing(corpus: Corpus, tmp_path: Path) -> None:
+    cases = rekord_rejections(corpus, tmp_path) + dsse_rejections(corpus)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{corpus.log.url}/api/v1/log") as r:
+            size = (await r.json())["treeSize"]
+        results = {}
+        for case in cases:
+            status, body, _ = await post_entry(s, corpus.log.url, case.proposed)
+            results[case.name] = (status, body)
+        async with s.get(f"{corpus.log.url}/api/v1/log") as r:
+            assert (await r.json())["treeSize"] == size  # nothing was written
+    want = {c.name: (400, {"code": 400, "message": f"error processing entry: {c.message}"}) for c in cases}
+    assert results == want
