@@ -28,6 +28,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from rekor_py.cli import main
 from tests.integration.logserver import RunningLog, free_port, log_settings, start_log
 from tests.integration.test_search import make_certificate
+from tests.tools.gpg import GnuPG
+from tests.tools.minisign import minisign_key
+from tests.tools.ssh_keygen import ssh_keygen
 
 EMAIL = "builder@example.com"
 _ID_RE = re.compile(r"UUID: ([0-9a-f]{80})")
@@ -213,15 +216,35 @@ async def test_round_trip(log: RunningLog, tmp_path: Path,
     assert f"Entry already exists at index {index}" in again.out
 
 
-def rekord_signers() -> dict[str, Callable[[Path, bytes], tuple[Signed, str]]]:
-    """Per signature format: make (files, --pki-format) with that format's real tool."""
-    return {"x509": lambda d, a: (sign_openssl(d, a), "x509")}
+def sign_gpg(d: Path, artifact: bytes) -> Signed:
+    gpg = GnuPG.create(d / "gnupg")
+    fpr = gpg.generate("CLI Signer <cli@example.com>", "ed25519", "sign")
+    return Signed(_write(d / "artifact", artifact), _write(d / "artifact.asc", gpg.sign(fpr, artifact, armor=True)),
+                  _write(d / "key.asc", gpg.export(fpr)))
+
+
+def sign_ssh(d: Path, artifact: bytes) -> Signed:
+    key = ssh_keygen(d, "ed25519", "cli@example.com")
+    path = _write(d / "artifact", artifact)
+    return Signed(path, _write(d / "artifact.sshsig", key.sign(path)), _write(d / "key.pub", key.public_line))
+
+
+def sign_minisign(d: Path, artifact: bytes) -> Signed:
+    key = minisign_key(d, "cli")
+    path = _write(d / "artifact", artifact)
+    return Signed(path, _write(d / "artifact.minisig", key.sign(path)), _write(d / "cli.pub", key.public_file))
+
+
+def rekord_signers() -> dict[str, Callable[[Path, bytes], Signed]]:
+    """Per signature format: the files that format's real tool makes."""
+    return {"x509": sign_openssl, "pgp": sign_gpg, "ssh": sign_ssh, "minisign": sign_minisign}
 
 
 @pytest.mark.parametrize("pki_format", sorted(rekord_signers()))
 async def test_rekord_round_trip(log: RunningLog, tmp_path: Path, pki_format: str) -> None:
-    signed, fmt = await asyncio.to_thread(rekord_signers()[pki_format], tmp_path,
-                                          f"rekord via the client, {pki_format}\n".encode())
+    fmt = pki_format
+    signed = await asyncio.to_thread(rekord_signers()[pki_format], tmp_path,
+                                     f"rekord via the client, {pki_format}\n".encode())
     args = [*signed.upload_args(), "--type", "rekord", "--pki-format", fmt]
     up = await cli(log, *args, "--json")
     assert up.code == 0, up.err
