@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from rekor_py.api.keys import NOTARY, SERVICE, SETTINGS
-from rekor_py.api.problems import error_middleware
+from rekor_py.api.problems import error_middleware, json_response
 from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
 from rekor_py.config import Settings
@@ -17,13 +21,50 @@ from rekor_py.log.c2sp import (
 )
 from rekor_py.log.service import LogService
 
-__all__ = ["create_app"]
+__all__ = ["BODY_TIMEOUT_MESSAGE", "create_app"]
+
+log = logging.getLogger(__name__)
+
+BODY_TIMEOUT_MESSAGE = "the request body did not arrive within the server's timeout"
+
+
+def body_deadline(timeout_s: float) -> Middleware:
+    """Middleware: read the whole body within `timeout_s`, else answer 408 and close.
+
+    aiohttp's server has no body read timeout: a handler awaiting request.read()
+    waits as long as the client keeps the connection open.  Reading the body here
+    (aiohttp keeps it for the handler's own read) bounds that wait before any
+    handler or the sequencer sees the request.  413 for an oversized body still
+    comes from aiohttp's read, turned into Rekor's body by error_middleware.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if timeout_s > 0 and request.body_exists:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await request.read()
+            except TimeoutError:
+                log.warning("%s %s -> 408 body not received in %.1f s from %s",
+                            request.method, request.path, timeout_s, request.remote)
+                response = json_response({"code": 408, "message": BODY_TIMEOUT_MESSAGE},
+                                         status=408)
+                # Write the answer, then drop the connection: aiohttp would otherwise
+                # linger, reading the rest of the slow body for another 10 s.
+                await response.prepare(request)
+                await response.write_eof()
+                request.protocol.force_close()
+                return response
+        return await handler(request)
+
+    return middleware
 
 
 def create_app(settings: Settings, service: LogService) -> web.Application:
     # client_max_size makes aiohttp refuse larger bodies with 413 before parsing.
     app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[error_middleware])
+                          middlewares=[error_middleware,
+                                       body_deadline(settings.request_timeout_s)])
     app[SETTINGS] = settings
     app[SERVICE] = service
     add_routes(app)

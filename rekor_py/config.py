@@ -49,6 +49,10 @@ class Settings:
     # Pending entries beyond this answer 503 with Retry-After.
     max_pending: int = 20_000
     max_body_bytes: int = 32 * 1024 * 1024
+    # A request body must arrive within this many seconds, or the request gets 408 and
+    # its connection is closed: a client that trickles its body cannot hold a
+    # connection (and its memory) forever.  0 turns the limit off.
+    request_timeout_s: float = 30.0
     # Kinds POST may insert (reads serve every stored kind): all we implement,
     # as Rekor enables all its kinds by default.
     insertable_kinds: frozenset[str] = frozenset({"hashedrekord", "rekord", "intoto", "dsse"})
