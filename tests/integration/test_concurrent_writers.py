@@ -12,12 +12,17 @@ with rekor_py.merkle), and fsck must be clean.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from rekor_py.app import BODY_TIMEOUT_MESSAGE
 from rekor_py.log.signer import LogSigner
 
 from .load import Ledger, ServeProcess, fetch_log_info, run_load, verify_log
@@ -82,3 +87,83 @@ async def test_writers_with_different_names_sign_one_origin(database_url: str,
     finally:
         for proc in procs:
             proc.stop()
+
+
+# ---- slow clients ------------------------------------------------------------------------
+
+SLOW_CLIENTS = 24
+REQUEST_TIMEOUT_S = 1.0
+TIMEOUT_MESSAGE = BODY_TIMEOUT_MESSAGE
+
+
+@dataclass
+class SlowResult:
+    answer: bytes  # what the server sent before the connection ended
+    seconds: float  # from the end of the headers until the connection ended
+
+
+async def _slow_upload(port: int, trickle: bool) -> SlowResult:
+    """Send a POST's headers announcing 4000 bytes, then a byte every 0.2 s (trickle)
+    or nothing (a client that never finishes), until the server ends the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /api/v1/log/entries HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n{")
+    await writer.drain()
+    started = time.monotonic()
+
+    async def dribble() -> None:
+        with contextlib.suppress(ConnectionError):
+            while trickle:
+                await asyncio.sleep(0.2)
+                writer.write(b" ")
+                await writer.drain()
+
+    sender = asyncio.create_task(dribble())
+    answer = b""
+    try:
+        async with asyncio.timeout(REQUEST_TIMEOUT_S + 15):  # bounded even if never cut off
+            while chunk := await reader.read(4096):
+                answer += chunk
+    except ConnectionError:
+        pass  # a reset after the answer (the client kept sending) ends it as well
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        writer.close()
+    return SlowResult(answer, time.monotonic() - started)
+
+
+async def test_slow_clients_do_not_stall_uploads(database_url: str, tmp_path: Path) -> None:
+    server = ServeProcess(database_url, tmp_path, free_port(),
+                          env={"REKOR_PY_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S)})
+    try:
+        await asyncio.to_thread(server.start)
+        slow = [asyncio.create_task(_slow_upload(server.port, trickle=i % 2 == 0))
+                for i in range(SLOW_CLIENTS)]
+        await asyncio.sleep(0.2)  # every slow client holds its connection now
+        latencies = []
+        async with aiohttp.ClientSession() as session:
+            for i in range(20):  # normal uploads while the slow ones hang on
+                started = time.monotonic()
+                async with session.post(f"{server.url}/api/v1/log/entries",
+                                        json=signed_hashedrekord(f"fast-{i}".encode())) as r:
+                    assert r.status == 201
+                latencies.append(time.monotonic() - started)
+        assert not any(t.done() for t in slow), "a slow client was cut off too early"
+        assert max(latencies) < REQUEST_TIMEOUT_S / 2, latencies
+        results = await asyncio.gather(*slow)
+        for result in results:
+            # Cut off by the server's timeout, not before it and not much after.
+            assert REQUEST_TIMEOUT_S <= result.seconds < REQUEST_TIMEOUT_S + 3, result
+            if result.answer:
+                head, _, body = result.answer.partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 408 "), result.answer
+                assert json.loads(body) == {"code": 408, "message": TIMEOUT_MESSAGE}
+        # Clients that sent nothing more certainly read the whole answer.
+        assert all(r.answer for r in results[1::2])
+        print(f"slow clients: {SLOW_CLIENTS} cut off after "
+              f"{min(r.seconds for r in results):.2f}-{max(r.seconds for r in results):.2f} s; "
+              f"uploads meanwhile took at most {max(latencies) * 1000:.0f} ms")
+    finally:
+        server.stop()
