@@ -192,3 +192,45 @@ def test_not_insertable_when_disabled(keys: dict[str, OpensslKey], artifact: Pat
     assert e.value.client_message == "error processing entry: entry kind 'rekord' is not enabled for submission on this server"
     # Search (retrieve by proposed entry) ignores the allow-list, as Rekor does.
     assert isinstance(parse_entry(entry), RekordV001)
+
+
+# ---- Rekor's pgp rekord entries ----------------------------------------------------------
+
+
+def _pgp_vector(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((VECTORS / "pgp" / name).read_text())
+    return loaded
+
+
+def test_url_entry_is_refused_and_inline_content_is_accepted() -> None:
+    # The server never fetches URLs (removed from Rekor in 2022): the URL form is
+    # refused, and the same entry with its artifact inline verifies.
+    with pytest.raises(InvalidEntry) as e:
+        parse_entry(_pgp_vector("rekor-url.json"))
+    assert e.value.client_message == "error processing entry: missing data content"
+    entry = _pgp_vector("rekor-url.json")
+    artifact = (VECTORS / "pgp" / "test_file.txt").read_bytes()
+    entry["spec"]["data"] = {"content": b64(artifact), "hash": entry["spec"]["data"]["hash"]}
+    parsed = submit(entry)
+    assert parsed.pki_format == "pgp"
+    assert parsed.artifact_hash() == f"sha256:{hashlib.sha256(artifact).hexdigest()}"
+    # A binary signature is stored armored (spec §4.5): the CRC line, no trailing newline.
+    stored = parsed.signature.canonical_value()
+    assert stored.startswith(b"-----BEGIN PGP SIGNATURE-----\n\n")
+    assert stored.endswith(b"\n-----END PGP SIGNATURE-----") and b"\n=" in stored
+    body = json.loads(parsed.canonicalize())
+    assert "content" not in body["spec"]["data"]  # the artifact is never stored
+    assert base64.b64decode(body["spec"]["signature"]["content"]) == stored
+
+
+def test_canonical_rekor_vector_keys_and_email() -> None:
+    entry = submit(_pgp_vector("canonical_rekor.json"))
+    key = entry.public_key.canonical_value()
+    assert key.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n") and not key.endswith(b"\n")
+    assert entry.index_keys() == [hashlib.sha256(key).hexdigest(), "lhinds@protonmail.com",
+                                  "sha256:45c7b11fcbf07dec1694adecd8c5b85770a12a6c8dfdcf2580a2db0c47c31779"]
+    # The canonical form is a fixed point: its own bytes parse to the same leaf.
+    again = _pgp_vector("canonical_rekor.json")
+    spec = json.loads(entry.canonicalize())["spec"]
+    again["spec"]["signature"] = spec["signature"]
+    assert submit(again).canonicalize() == entry.canonicalize()
