@@ -395,3 +395,28 @@ async def test_rejections_are_400_and_write_nothing(corpus: Corpus, tmp_path: Pa
             assert (await r.json())["treeSize"] == size  # nothing was written
     want = {c.name: (400, {"code": 400, "message": f"error processing entry: {c.message}"}) for c in cases}
     assert results == want
+
+
+async def test_disabled_kind_is_refused_but_still_served(corpus: Corpus) -> None:
+    """insertable_kinds gates POST only: a server allowing hashedrekord alone serves every stored kind."""
+    settings = corpus.log.settings
+    narrow = await start_log(log_settings(settings.database_url or "", settings.data_dir,
+                                          insertable_kinds=frozenset({"hashedrekord"})))
+    try:
+        async with aiohttp.ClientSession() as s:
+            fresh = rekord("fresh", "x509", *_fresh_x509_rekord(settings.data_dir))
+            status, body, _ = await post_entry(s, narrow.url, fresh.proposed)
+            assert (status, body) == (400, {"code": 400, "message": "error processing entry: entry kind "
+                                            "'rekord' is not enabled for submission on this server"})
+            for entry in corpus.entries:
+                status, data = await _get(f"{narrow.url}/api/v1/log/entries/{entry.entry_id}")
+                assert status == 200 and list(data) == [entry.entry_id], entry.name
+    finally:
+        await narrow.stop()
+
+
+def _fresh_x509_rekord(workdir: Path) -> tuple[bytes, bytes, bytes]:
+    artifact = workdir / "fresh-artifact.bin"
+    artifact.write_bytes(b"never logged\n")
+    key = openssl_key("p256", workdir)
+    return key.sign(artifact), key.public_pem, artifact.read_bytes()
