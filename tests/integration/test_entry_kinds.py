@@ -420,3 +420,23 @@ def _fresh_x509_rekord(workdir: Path) -> tuple[bytes, bytes, bytes]:
     artifact.write_bytes(b"never logged\n")
     key = openssl_key("p256", workdir)
     return key.sign(artifact), key.public_pem, artifact.read_bytes()
+
+
+async def test_attestation_over_the_cap_is_not_kept(corpus: Corpus, tmp_path: Path) -> None:
+    """Rekor skips storing a payload over --max_attestation_size and still logs the entry."""
+    settings = corpus.log.settings
+    entries = [e for e in dsse_entries(tmp_path) if e.name.startswith("intoto")]
+    assert entries and all(e.attestation and len(e.attestation) > 64 for e in entries)
+    small = await start_log(log_settings(settings.database_url or "", settings.data_dir,
+                                         insertable_kinds=ALL_KINDS, max_attestation_bytes=64))
+    try:
+        async with aiohttp.ClientSession() as s:
+            for entry in entries:
+                status, body, _ = await post_entry(s, small.url, entry.proposed)
+                assert status == 201, body
+                entry_id = next(iter(body))
+                assert "attestation" not in body[entry_id]
+                status, data = await _get(f"{small.url}/api/v1/log/entries/{entry_id}")
+                assert status == 200 and "attestation" not in data[entry_id], entry.name
+    finally:
+        await small.stop()
