@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import itertools
 import os
 import random
@@ -71,6 +70,7 @@ class ServeProcess:
     starts: int = 0
     # Set once the port answers, cleared by kill/stop: load goes only where it can land.
     ready: bool = False
+    start_seconds: list[float] = field(default_factory=list)  # how long each start took
 
     @property
     def url(self) -> str:
@@ -97,6 +97,7 @@ class ServeProcess:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     self.ready = True
+                    self.start_seconds.append(timeout - (deadline - time.monotonic()))
                     return
             except OSError:
                 time.sleep(0.05)
@@ -145,7 +146,6 @@ class Ack:
 class Ledger:
     """What the load generator sent, what it was told, and every checkpoint it saw."""
 
-    sent: set[bytes] = field(default_factory=set)  # leaf hashes of every proposed entry
     acks: list[Ack] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)  # "201", "500", "reset", ...
     checkpoints: set[tuple[int, bytes, str]] = field(default_factory=set)  # size, root, text
@@ -153,6 +153,13 @@ class Ledger:
 
     def record_checkpoint(self, size: int, root: bytes, text: str) -> None:
         self.checkpoints.add((size, root, text))
+
+    def acknowledge(self, body: Any, url: str) -> Ack:
+        """Record a 201's LogEntry body as a promise to check later."""
+        ack = _parse_ack(body, url)
+        self.acks.append(ack)
+        self.record_checkpoint(ack.tree_size, ack.root_hash, ack.checkpoint)
+        return ack
 
     def summary(self) -> str:
         return (f"{self.requests} requests, {len(self.acks)} acks, "
@@ -163,11 +170,11 @@ class Ledger:
 _counter = itertools.count()
 
 
-def _new_entry(tag: str) -> tuple[dict[str, Any], bytes]:
-    """A fresh hashedrekord and its leaf hash (computed from the response later:
-    the canonical body is the server's to build)."""
+def _new_entry(tag: str) -> dict[str, Any]:
+    """A fresh hashedrekord (its leaf hash comes from the response: the canonical
+    body is the server's to build)."""
     artifact = f"{tag}-{os.getpid()}-{next(_counter)}-{random.getrandbits(64)}".encode()
-    return signed_hashedrekord(artifact, _KEY), hashlib.sha256(artifact).digest()
+    return signed_hashedrekord(artifact, _KEY)
 
 
 def _parse_ack(body: Any, url: str) -> Ack:
@@ -179,7 +186,7 @@ def _parse_ack(body: Any, url: str) -> Ack:
 
 
 async def _post_one(session: aiohttp.ClientSession, url: str, ledger: Ledger, tag: str) -> None:
-    proposed, _ = _new_entry(tag)
+    proposed = _new_entry(tag)
     ledger.requests += 1
     try:
         async with session.post(f"{url}/api/v1/log/entries", json=proposed,
@@ -193,10 +200,7 @@ async def _post_one(session: aiohttp.ClientSession, url: str, ledger: Ledger, ta
         return
     ledger.statuses[str(status)] += 1
     if status == 201:
-        ack = _parse_ack(body, url)
-        ledger.sent.add(ack.leaf_hash)
-        ledger.acks.append(ack)
-        ledger.record_checkpoint(ack.tree_size, ack.root_hash, ack.checkpoint)
+        ledger.acknowledge(body, url)
 
 
 async def fetch_log_info(session: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
@@ -275,6 +279,9 @@ async def run_load(urls: Sequence[str] | Callable[[], Sequence[str]], ledger: Le
 class LogFacts:
     size: int
     leaves: list[bytes]  # leaf hash at each index, from the database
+    # Entries committed whose 201 never arrived (the server died, or the database
+    # went away during COMMIT): allowed, and worth reporting.
+    unacknowledged: int = 0
 
 
 async def _stored_leaves(database_url: str) -> LogFacts:
@@ -358,6 +365,7 @@ async def verify_log(database_url: str, url: str, ledger: Ledger, verifier: LogV
         assert position.get(ack.leaf_hash) == ack.log_index, f"ack lost or moved: {ack}"
         assert ack.entry_uuid.endswith(ack.leaf_hash.hex())
     assert len({a.log_index for a in ledger.acks}) == len(ledger.acks), "an index acked twice"
+    facts.unacknowledged = facts.size - len(ledger.acks)
     # Every checkpoint ever served: signed by the log key, and a prefix of the final tree
     # (roots re-derived from the stored leaves), so all of them are mutually consistent.
     roots = _prefix_roots(facts.leaves, {size for size, _, _ in ledger.checkpoints})
@@ -375,7 +383,8 @@ async def verify_log(database_url: str, url: str, ledger: Ledger, verifier: LogV
     if ledger.acks:
         await _check_acks_over_http(url, ledger.acks)
     await check_fsck(database_url, verifier, facts.size)
-    print(f"verified {facts.size} entries, {len(ledger.acks)} acks, "
+    print(f"verified {facts.size} entries, {len(ledger.acks)} acks "
+          f"({facts.unacknowledged} entries committed without a 201 arriving), "
           f"{len(ledger.checkpoints)} checkpoints in {time.monotonic() - started:.1f} s")
     return facts
 

@@ -7,8 +7,9 @@ checkpoint served is a prefix of the final tree, fsck is clean, and the log
 still takes entries.  Errors and connection resets of in-flight requests are
 expected; a 201 for something absent never is.
 
-- Server kills: two writers share one database; at random moments one of them
-  (every fourth cycle: both) gets SIGKILL and is restarted, 22 cycles.
+- Server kills: three writers share one database; at random moments one of those
+  up (every fourth cycle: all of them) gets SIGKILL and is restarted in the
+  background while the others take the load, 22 cycles.
 - PostgreSQL crashes: an EmbeddedPostgres the test owns is killed with SIGKILL,
   shut down immediately (SIGQUIT, what `pg_ctl stop -m immediate` sends) or
   stopped fast, then started again (WAL recovery), 6 cycles, while the servers
@@ -53,8 +54,10 @@ async def _all_accept(servers: list[ServeProcess], ledger: Ledger, tag: str) -> 
     assert set(after) == {"201"} and after["201"] == 60, after
 
 
-async def _wait_until_writable(server: ServeProcess, deadline_s: float = 30.0) -> float:
-    """Seconds until `server` acknowledges an entry again (bounded)."""
+async def _wait_until_writable(server: ServeProcess, ledger: Ledger,
+                               deadline_s: float = 30.0) -> float:
+    """Seconds until `server` acknowledges an entry again (bounded); the probe that
+    got its 201 goes into the ledger like any other."""
     started = time.monotonic()
     async with aiohttp.ClientSession() as session:
         for n in range(10_000):
@@ -64,6 +67,7 @@ async def _wait_until_writable(server: ServeProcess, deadline_s: float = 30.0) -
                                         json=signed_hashedrekord(f"probe-{n}".encode()),
                                         timeout=aiohttp.ClientTimeout(total=5)) as r:
                     if r.status == 201:
+                        ledger.acknowledge(await r.json(), server.url)
                         return time.monotonic() - started
                     # While PostgreSQL is down: a 5xx with Rekor's body, never a hang.
                     assert r.status in (500, 503), r.status
@@ -79,7 +83,7 @@ async def _wait_until_writable(server: ServeProcess, deadline_s: float = 30.0) -
 
 @pytest.fixture
 def writers(database_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
-    procs = [ServeProcess(database_url, tmp_path, free_port()) for _ in range(2)]
+    procs = [ServeProcess(database_url, tmp_path, free_port()) for _ in range(3)]
     yield procs
     for proc in procs:
         proc.stop()
@@ -87,28 +91,41 @@ def writers(database_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
 
 async def test_sigkill_servers_under_load(database_url: str, writers: list[ServeProcess],
                                           tmp_path: Path) -> None:
-    for w in writers:
-        w.start()
+    await asyncio.gather(*[asyncio.to_thread(w.start) for w in writers])
     ledger = Ledger()
     stop = asyncio.Event()
     load = asyncio.create_task(run_load(
         lambda: [w.url for w in writers if w.is_alive()], ledger, seconds=180,
         max_requests=8_000, concurrency=6, tag="kill", until=stop,
         rate=80))
-    rng = random.Random(os.environ.get("REKOR_PY_TEST_SEED"))
+    seed = os.environ.get("REKOR_PY_TEST_SEED") or str(random.randrange(1 << 32))
+    print(f"kill schedule: REKOR_PY_TEST_SEED={seed}")
+    rng = random.Random(seed)
+    restarts: list[asyncio.Task[None]] = []
+    began = time.monotonic()
     try:
         for cycle in range(KILL_CYCLES):
-            await asyncio.sleep(rng.uniform(0.2, 0.9))  # a random moment under load
-            victims = writers if cycle % 4 == 3 else [rng.choice(writers)]
+            # At least two servers up (each start is bounded), so the kill lands
+            # while the load runs, at a random moment.
+            while len([w for w in writers if w.is_alive()]) < 2:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(rng.uniform(0.2, 0.9))
+            up = [w for w in writers if w.is_alive()]
+            victims = up if cycle % 4 == 3 else [rng.choice(up)]
             for victim in victims:
                 victim.kill()
-            await asyncio.gather(*[asyncio.to_thread(v.start) for v in victims])
+                # Restart in the background: the others take the load meanwhile,
+                # and the next kill may come before this one is back.
+                restarts.append(asyncio.create_task(asyncio.to_thread(victim.start)))
             assert not load.done(), "the load generator stopped"
+        await asyncio.gather(*restarts)
     finally:
         stop.set()
         await load
-    print(f"server kills: {KILL_CYCLES} cycles, {sum(w.starts for w in writers)} starts,",
-          ledger.summary())
+    print(f"server kills: {KILL_CYCLES} cycles in {time.monotonic() - began:.1f} s, "
+          f"{sum(w.starts for w in writers)} starts (each "
+          f"{min(t for w in writers for t in w.start_seconds):.1f}-"
+          f"{max(t for w in writers for t in w.start_seconds):.1f} s),", ledger.summary())
     assert len(ledger.acks) >= 200
     # Kills must have hit requests in flight, or this test proves little.
     assert ledger.statuses["reset"] + ledger.statuses["500"] > 0, ledger.statuses
@@ -173,7 +190,7 @@ async def test_postgres_restarts_under_load(own_postgres: EmbeddedPostgres,
                 await asyncio.sleep(0.3)  # requests now meet a dead database
                 await asyncio.to_thread(own_postgres.start)
                 assert own_postgres.dsn() == dsn  # same port: the servers' DSN still holds
-                recovery += [await _wait_until_writable(s) for s in servers]
+                recovery += [await _wait_until_writable(s, ledger) for s in servers]
                 assert not load.done(), "the load generator stopped"
         finally:
             stop.set()
