@@ -7,6 +7,10 @@ every process's head; afterwards every acknowledged entry must be present
 exactly once at its index, indexes must run 0..N-1, every checkpoint any
 process served must be a prefix of the final tree (consistency proofs verified
 with rekor_py.merkle), and fsck must be clean.
+
+Slow clients are concurrent clients too: while two dozen connections trickle
+their bodies (or stop after the headers), other uploads must go through at
+once, and the slow ones must be cut off with 408 after the server's body timeout.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ async def test_writers_with_different_names_sign_one_origin(database_url: str,
 # ---- slow clients ------------------------------------------------------------------------
 
 SLOW_CLIENTS = 24
-REQUEST_TIMEOUT_S = 1.0
+REQUEST_TIMEOUT_S = 2.0
 TIMEOUT_MESSAGE = BODY_TIMEOUT_MESSAGE
 
 
@@ -144,7 +148,7 @@ async def test_slow_clients_do_not_stall_uploads(database_url: str, tmp_path: Pa
         await asyncio.sleep(0.2)  # every slow client holds its connection now
         latencies = []
         async with aiohttp.ClientSession() as session:
-            for i in range(20):  # normal uploads while the slow ones hang on
+            for i in range(12):  # normal uploads while the slow ones hang on
                 started = time.monotonic()
                 async with session.post(f"{server.url}/api/v1/log/entries",
                                         json=signed_hashedrekord(f"fast-{i}".encode())) as r:
