@@ -76,8 +76,11 @@ def create_app(settings: Settings, service: LogService) -> web.Application:
 
 def tile_notary(settings: Settings, service: LogService) -> CheckpointNotary:
     """The C2SP checkpoint signers: the log key (if it has a signed-note type), then
-    the Ed25519 note key (Settings.note_key_path, created on first start)."""
-    origin = c2sp_origin(settings.checkpoint_name, settings.tile_prefix)
+    the Ed25519 note key (Settings.note_key_path, created on first start), for the
+    origin `<tree's checkpoint name><tile prefix>`."""
+    # The tree's name, not this process's host:port: every server of one tree
+    # must sign the same C2SP origin (as for the v1 checkpoints).
+    origin = c2sp_origin(service.checkpoint_name, settings.tile_prefix)
     if settings.note_key is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     note_key = load_or_create_note_key(settings.note_key_path)

@@ -66,7 +66,7 @@ async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
         await site.start()
         log.info("rekor-py serving tree %d on http://%s:%d (checkpoint name %s)",
                  runtime.service.tree_id, settings.host, settings.port,
-                 settings.checkpoint_name)
+                 runtime.service.checkpoint_name)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

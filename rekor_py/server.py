@@ -136,11 +136,12 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         raise
+    name = tree_checkpoint_name(tree, settings)
     sequencer = None
     if writable and not settings.read_only:
-        sequencer = Sequencer(pool, tree.tree_id, signer, tree_checkpoint_name(tree, settings),
+        sequencer = Sequencer(pool, tree.tree_id, signer, name,
                               max_delay_s=settings.batch_max_delay_ms / 1000,
                               max_batch=settings.batch_max_size,
                               max_pending=settings.max_pending)
         sequencer.start()
-    return LogRuntime(LogService(pool, tree.tree_id, signer, sequencer), pool, embedded)
+    return LogRuntime(LogService(pool, tree.tree_id, signer, sequencer, name), pool, embedded)

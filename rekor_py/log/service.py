@@ -26,10 +26,13 @@ class LogService:
     """One active tree (sharding comes later: virtual index == leaf index)."""
 
     def __init__(self, pool: Any, tree_id: int, signer: LogSigner,
-                 sequencer: Sequencer | None) -> None:
+                 sequencer: Sequencer | None, checkpoint_name: str) -> None:
         self._pool = pool
         self.tree_id = tree_id
         self.signer = signer
+        # The name the tree's checkpoints carry (server.tree_checkpoint_name): one
+        # name for every process serving the tree, whatever its own host:port.
+        self.checkpoint_name = checkpoint_name
         self.sequencer = sequencer
         self.tiles = TileCache()
         if sequencer is not None:

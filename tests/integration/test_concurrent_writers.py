@@ -88,6 +88,14 @@ async def test_writers_with_different_names_sign_one_origin(database_url: str,
         origins = {text.split("\n")[0] for _, _, text in ledger.checkpoints}
         assert origins == {f"writer-0.test - {int(ledger.acks[0].entry_uuid[:16], 16)}"}
         assert "signing with that name" in procs[1].log_path.read_text()
+        # The C2SP checkpoint (tile API) carries the tree's name too, from every writer.
+        async with aiohttp.ClientSession() as session:
+            notes = []
+            for proc in procs:
+                async with session.get(f"{proc.url}/checkpoint") as r:
+                    assert r.status == 200
+                    notes.append(await r.text())
+        assert {note.split("\n")[0] for note in notes} == {"writer-0.test"}
     finally:
         for proc in procs:
             proc.stop()
