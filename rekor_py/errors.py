@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConflictError",
+    "DatabaseUnavailable",
     "EntryNotFound",
     "InvalidEntry",
     "InvalidProofRequest",
@@ -29,6 +30,8 @@ class RekorError(Exception):
 
     status = 500
     message = "internal server error"
+    # Seconds for a Retry-After header, for faults a retry can outlast (503s).
+    retry_after: int | None = None
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.message)
@@ -113,3 +116,12 @@ class LogFull(RekorError):
 
     status = 503
     message = "the log is busy, retry later"
+    retry_after = 1
+
+
+class DatabaseUnavailable(StorageError):
+    """PostgreSQL cannot be reached now (down, restarting, in recovery): 503 with Retry-After."""
+
+    status = 503
+    message = "the log's database is unavailable, retry later"
+    retry_after = 1

@@ -2,7 +2,8 @@
 
 Client faults (RekorError 4xx, aiohttp's own 404/405/413) are logged at warning
 with their message; anything else is a 500 with a generic message and a logged
-traceback, so no stack trace or SQL ever reaches a client.  Entry lookups that
+traceback, so no stack trace or SQL ever reaches a client.  A database that
+cannot be reached (storage.db.is_unavailable) is a 503 with Retry-After.  Entry lookups that
 miss answer 404 with an empty body, as Rekor does (spec §2.4, trap 9).
 """
 
@@ -15,7 +16,14 @@ from typing import Any
 
 from aiohttp import web
 
-from rekor_py.errors import ConflictError, EntryNotFound, LogFull, PayloadTooLarge, RekorError
+from rekor_py.errors import (
+    ConflictError,
+    DatabaseUnavailable,
+    EntryNotFound,
+    PayloadTooLarge,
+    RekorError,
+)
+from rekor_py.storage.db import is_unavailable
 
 __all__ = ["error_middleware", "json_response", "rekor_error_response"]
 
@@ -43,8 +51,8 @@ def rekor_error_response(error: RekorError) -> web.Response:
     headers: dict[str, str] = {}
     if isinstance(error, ConflictError):
         headers["Location"] = error.location
-    if isinstance(error, LogFull):
-        headers["Retry-After"] = "1"
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     # Our own faults keep their detail in the log: the client gets the fixed message.
     message = error.client_message if error.status < 500 else error.message
     return _error_body(error.status, message, headers)
@@ -71,6 +79,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if e.status < 400:
             raise
         return _error_body(e.status, e.reason)
-    except Exception:
+    except Exception as e:
+        if is_unavailable(e):
+            # Expected while PostgreSQL restarts: one line, not a traceback a request.
+            log.warning("%s %s -> 503 database unavailable: %s", request.method, request.path,
+                        type(e).__name__)
+            return rekor_error_response(DatabaseUnavailable())
         log.exception("unhandled error in %s %s", request.method, request.path)
         return _error_body(500, "internal server error")

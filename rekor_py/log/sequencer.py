@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rekor_py import merkle
-from rekor_py.errors import LogFull, StorageError
+from rekor_py.errors import DatabaseUnavailable, LogFull, StorageError
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage import log_store
+from rekor_py.storage.db import is_unavailable
 
 __all__ = ["DuplicateEntry", "Integrated", "PreparedEntry", "Sequencer", "TreeHead"]
 
@@ -151,9 +152,17 @@ class Sequencer:
                 self._fail(batch, StorageError("the log is shutting down"))
                 raise
             except Exception as e:  # noqa: BLE001 - every failure fails the whole batch
-                log.exception("batch of %d entries failed", len(batch))
                 self._edge = None  # reload from storage next time
-                self._fail(batch, StorageError("the entry could not be logged; try again"), e)
+                if is_unavailable(e):
+                    # PostgreSQL is down or restarting: nothing here to debug, and a
+                    # retry may well succeed (503).  The batch may or may not have
+                    # committed; either way no waiter is told it did.
+                    log.warning("batch of %d entries failed: database unavailable (%s)",
+                                len(batch), type(e).__name__)
+                    self._fail(batch, DatabaseUnavailable(), e)
+                else:
+                    log.exception("batch of %d entries failed", len(batch))
+                    self._fail(batch, StorageError("the entry could not be logged; try again"), e)
 
     @staticmethod
     def _fail(batch: Sequence[_Pending], error: Exception, cause: Exception | None = None) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "Connection",
     "Record",
     "create_pool",
+    "is_unavailable",
     "quote_ident",
     "to_sqlalchemy_url",
     "with_database",
@@ -29,6 +30,26 @@ __all__ = [
 Record = Mapping[str, Any]
 
 _SCHEMES = ("postgresql://", "postgres://")
+
+# What asyncpg raises while PostgreSQL is down, restarting or in recovery: the
+# request may succeed if retried later, so it is a 503, not a 500 with a trace.
+_UNAVAILABLE = (
+    OSError,  # connection refused or reset
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08, a dropped connection
+    asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up, shutting down
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: the server is stopping
+    asyncpg.exceptions.CrashShutdownError,  # 57P02: another backend crashed
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) says the database cannot be reached now."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _UNAVAILABLE):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 class Connection(Protocol):

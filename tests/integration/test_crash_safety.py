@@ -30,6 +30,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from rekor_py.errors import DatabaseUnavailable
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage.embedded import EmbeddedPostgres
 
@@ -69,9 +70,10 @@ async def _wait_until_writable(server: ServeProcess, ledger: Ledger,
                     if r.status == 201:
                         ledger.acknowledge(await r.json(), server.url)
                         return time.monotonic() - started
-                    # While PostgreSQL is down: a 5xx with Rekor's body, never a hang.
-                    assert r.status in (500, 503), r.status
-                    assert set(await r.json()) == {"code", "message"}
+                    # While PostgreSQL is down: 503, Retry-After and Rekor's body, never a hang.
+                    assert r.status == 503, (r.status, await r.text())
+                    assert r.headers.get("Retry-After") == "1"
+                    assert await r.json() == {"code": 503, "message": DatabaseUnavailable.message}
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 pass
             await asyncio.sleep(0.05)
@@ -128,7 +130,8 @@ async def test_sigkill_servers_under_load(database_url: str, writers: list[Serve
           f"{max(t for w in writers for t in w.start_seconds):.1f} s),", ledger.summary())
     assert len(ledger.acks) >= 200
     # Kills must have hit requests in flight, or this test proves little.
-    assert ledger.statuses["reset"] + ledger.statuses["500"] > 0, ledger.statuses
+    assert ledger.statuses["reset"] + ledger.statuses["503"] > 0, ledger.statuses
+    assert ledger.statuses["500"] == 0, ledger.statuses
     await _all_accept(writers, ledger, "kill-after")
     facts = await verify_log(database_url, writers[0].url, ledger, _verifier(tmp_path).verifier)
     assert facts.size >= len(ledger.acks)
@@ -200,6 +203,8 @@ async def test_postgres_restarts_under_load(own_postgres: EmbeddedPostgres,
         # No server was restarted: they came back on their own.
         assert all(s.is_alive() and s.starts == 1 for s in servers)
         assert ledger.statuses["201"] >= 100
+        # A database that is down is a 503 (retry later), never a 500.
+        assert ledger.statuses["503"] > 0 and ledger.statuses["500"] == 0, ledger.statuses
         await _all_accept(servers, ledger, "pg-after")
         await verify_log(dsn, servers[0].url, ledger, _verifier(tmp_path).verifier)
     finally:
