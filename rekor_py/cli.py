@@ -10,6 +10,7 @@ import multiprocessing
 import signal
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def _worker(settings: Settings) -> None:
     _run(_serve(settings, reuse_port=True))
 
 
-def _serve_workers(settings: Settings) -> None:
+def _serve_workers(settings: Settings) -> int:
     """Parent of --workers N: brings up the database, key and tree once, then runs N
     children on one port; the tree's row lock keeps them building one tree."""
     from rekor_py.storage.embedded import EmbeddedPostgres
@@ -124,24 +125,62 @@ def _serve_workers(settings: Settings) -> None:
     try:
         child = replace(settings, database_url=dsn, workers=1)
         asyncio.run(_prepare(child))
-        ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(child,), name=f"rekor-py-worker-{i}")
-                 for i in range(settings.workers)]
-        for proc in procs:
-            proc.start()
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        while not stop.is_set() and all(p.is_alive() for p in procs):
-            stop.wait(0.5)
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in procs:
-            proc.join(30)
+        return 0 if _supervise(child, settings.workers, stop) else 1
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+# A worker that dies this soon after its start, this many times in a row, is not
+# restarted again: something is wrong that a restart will not mend (a bad key, a
+# port taken), and the whole server exits instead of spinning.
+_QUICK_DEATH_S = 10.0
+_MAX_QUICK_DEATHS = 5
+
+
+def _supervise(child: Settings, workers: int, stop: threading.Event) -> bool:
+    """Run `workers` worker processes until `stop` (True); a worker that dies is restarted.
+
+    A worker can die at any moment (SIGKILL, the OOM killer, a crash in C): the
+    others keep serving the port meanwhile, and since a batch is acknowledged only
+    after it committed, nothing it acknowledged is lost.  Gives up, stopping all,
+    after _MAX_QUICK_DEATHS deaths in a row within _QUICK_DEATH_S of their start
+    (False).
+    """
+    ctx = multiprocessing.get_context("spawn")
+
+    def spawn(i: int) -> tuple[Any, float]:
+        proc = ctx.Process(target=_worker, args=(child,), name=f"rekor-py-worker-{i}")
+        proc.start()
+        return proc, time.monotonic()
+
+    procs = [spawn(i) for i in range(workers)]
+    quick_deaths = 0
+    try:
+        while not stop.wait(0.5):
+            for i, (proc, started) in enumerate(procs):
+                if proc.is_alive():
+                    continue
+                quick = time.monotonic() - started < _QUICK_DEATH_S
+                quick_deaths = quick_deaths + 1 if quick else 0
+                if quick_deaths >= _MAX_QUICK_DEATHS:
+                    log.error("worker %d exited (code %s) %d times in a row within %.0f s "
+                              "of starting; stopping", i, proc.exitcode, quick_deaths,
+                              _QUICK_DEATH_S)
+                    return False
+                log.warning("worker %d (pid %s) exited with code %s; starting a new one",
+                            i, proc.pid, proc.exitcode)
+                procs[i] = spawn(i)
+        return True
+    finally:
+        for proc, _ in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc, _ in procs:
+            proc.join(30)
 
 
 async def _prepare(settings: Settings) -> None:
@@ -168,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif settings.workers > 1:
-        _serve_workers(settings)
+        return _serve_workers(settings)
     else:
         _run(_serve(settings))
     return 0

@@ -210,3 +210,56 @@ async def test_postgres_restarts_under_load(own_postgres: EmbeddedPostgres,
     finally:
         for s in servers:
             s.stop()
+
+
+# ---- a worker of --workers N dies ------------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    """The worker processes of a `serve --workers` parent (not multiprocessing's resource tracker)."""
+    workers = set()
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue  # gone meanwhile
+        if b"resource_tracker" not in cmdline:
+            workers.add(int(child))
+    return workers
+
+
+async def test_a_killed_worker_is_replaced(database_url: str, tmp_path: Path) -> None:
+    """serve --workers 2: SIGKILL one worker under load; the other keeps serving, the
+    parent starts a new one, and nothing acknowledged is lost."""
+    server = ServeProcess(database_url, tmp_path, free_port(), extra_args=("--workers", "2"))
+    try:
+        server.start()
+        assert server.proc is not None
+        deadline = time.monotonic() + 60
+        while len(_children(server.proc.pid)) < 2:
+            assert time.monotonic() < deadline, "workers did not start"
+            await asyncio.sleep(0.1)
+        ledger = Ledger()
+        stop = asyncio.Event()
+        load = asyncio.create_task(run_load([server.url], ledger, seconds=60, max_requests=3_000,
+                                            concurrency=4, tag="worker", until=stop, rate=100))
+        await asyncio.sleep(1.0)
+        first = _children(server.proc.pid)
+        victim = max(first)
+        os.kill(victim, signal.SIGKILL)
+        while True:  # a new worker replaces it; the parent itself never exits
+            now = _children(server.proc.pid)
+            if len(now) == 2 and victim not in now:
+                break
+            assert time.monotonic() < deadline and server.proc.poll() is None, now
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)
+        stop.set()
+        await load
+        print("worker kill:", ledger.summary())
+        assert ledger.statuses["201"] >= 50 and ledger.statuses["500"] == 0, ledger.statuses
+        assert "exited with code -9; starting a new one" in server.log_path.read_text()
+        await _all_accept([server], ledger, "worker-after")
+        await verify_log(database_url, server.url, ledger, _verifier(tmp_path).verifier)
+    finally:
+        server.stop()
