@@ -21,15 +21,17 @@ from rekor_py.log.c2sp import (
 )
 from rekor_py.log.service import LogService
 
-__all__ = ["BODY_TIMEOUT_MESSAGE", "create_app"]
+__all__ = ["BODY_TIMEOUT_MESSAGE", "HANDLER_TIMEOUT_MESSAGE", "create_app"]
 
 log = logging.getLogger(__name__)
 
 BODY_TIMEOUT_MESSAGE = "the request body did not arrive within the server's timeout"
+HANDLER_TIMEOUT_MESSAGE = "the log did not answer within the server's timeout; retry later"
 
 
 def body_deadline(timeout_s: float) -> Middleware:
-    """Middleware: read the whole body within `timeout_s`, else answer 408 and close.
+    """Middleware: read the whole body within `timeout_s`, else answer 408 and close;
+    then answer within `timeout_s` more, else 504.
 
     aiohttp's server has no body read timeout: a handler awaiting request.read()
     waits as long as the client keeps the connection open.  Reading the body here
@@ -55,9 +57,39 @@ def body_deadline(timeout_s: float) -> Middleware:
                 await response.write_eof()
                 request.protocol.force_close()
                 return response
-        return await handler(request)
+        if timeout_s <= 0:
+            return await handler(request)
+        # The answer too has a deadline: a database that hangs (rather than fails)
+        # must not hold requests forever.  The handler runs as its own task, and
+        # the 504 does not wait for it to unwind: cancelling a query on a hung
+        # database waits for that database (a ROLLBACK), so it is cancelled and
+        # left to finish in the background.  A write cut off here may still
+        # commit: its client retries and gets 201 or 409, never a false
+        # acknowledgement.  Rekor answers 504 when its backend deadline passes.
+        task = asyncio.ensure_future(handler(request))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        except TimeoutError:
+            log.warning("%s %s -> 504 no answer within %.1f s", request.method, request.path,
+                        timeout_s)
+            _abandon(task)
+            return json_response({"code": 504, "message": HANDLER_TIMEOUT_MESSAGE}, status=504)
+        except asyncio.CancelledError:
+            _abandon(task)  # the client went away
+            raise
 
     return middleware
+
+
+def _abandon(task: asyncio.Future[web.StreamResponse]) -> None:
+    """Cancel a handler whose answer nobody waits for; its outcome is only logged."""
+    task.cancel()
+
+    def _done(t: asyncio.Future[web.StreamResponse]) -> None:
+        if not t.cancelled() and t.exception() is not None:
+            log.info("abandoned handler ended with %s", type(t.exception()).__name__)
+
+    task.add_done_callback(_done)
 
 
 def create_app(settings: Settings, service: LogService) -> web.Application:

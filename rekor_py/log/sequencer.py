@@ -192,9 +192,13 @@ class Sequencer:
             for listener in self.listeners:
                 listener(self.tree_id, result.tiles)
             for offset, pending in enumerate(accepted):
-                pending.future.set_result(Integrated(tree.size + offset, integrated_time, head))
+                # A waiter may have gone (its request timed out and was cancelled);
+                # the others must still hear that their entries were logged.
+                if not pending.future.done():
+                    pending.future.set_result(Integrated(tree.size + offset, integrated_time, head))
         for pending, leaf_index in duplicates:
-            pending.future.set_exception(DuplicateEntry(leaf_index, pending.entry.leaf_hash))
+            if not pending.future.done():
+                pending.future.set_exception(DuplicateEntry(leaf_index, pending.entry.leaf_hash))
 
     async def _current_edge(self, conn: Any, tree: log_store.TreeRow) -> merkle.RightEdge:
         """The right edge at the locked tree's size: ours, or reloaded from tiles."""

@@ -43,12 +43,31 @@ _UNAVAILABLE = (
 
 
 def is_unavailable(error: BaseException) -> bool:
-    """Whether `error` (or what it was raised from) says the database cannot be reached now."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, _UNAVAILABLE):
+    """Whether `error`, or an error it was raised from or while handling, says the
+    database cannot be reached now."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        e = pending.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, _UNAVAILABLE) or _is_broken_connection(e):
             return True
-        seen = seen.__cause__
+        pending += [e.__cause__, e.__context__]
+    return False
+
+
+def _is_broken_connection(error: BaseException) -> bool:
+    # What asyncpg raises on a connection the server dropped mid-operation (a
+    # shutdown's FATAL, a killed backend): "the underlying connection is closed",
+    # or its protocol caught between states ("cannot switch to state 12; another
+    # operation (2) is in progress", 2 being the error-consuming state).  The pool
+    # discards such a connection; a retry gets a new one.
+    if isinstance(error, asyncpg.exceptions.InternalClientError):
+        return "cannot switch to state" in str(error)
+    if isinstance(error, asyncpg.exceptions.InterfaceError):
+        return "connection is closed" in str(error)
     return False
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from rekor_py.app import HANDLER_TIMEOUT_MESSAGE
 from rekor_py.errors import DatabaseUnavailable
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage.embedded import EmbeddedPostgres
@@ -261,5 +262,50 @@ async def test_a_killed_worker_is_replaced(database_url: str, tmp_path: Path) ->
         assert "exited with code -9; starting a new one" in server.log_path.read_text()
         await _all_accept([server], ledger, "worker-after")
         await verify_log(database_url, server.url, ledger, _verifier(tmp_path).verifier)
+    finally:
+        server.stop()
+
+
+# ---- PostgreSQL hangs -----------------------------------------------------------------------
+
+
+def _postgres_pids(server: EmbeddedPostgres) -> list[int]:
+    postmaster = _postmaster_pid(server)
+    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    return [postmaster, *map(int, children)]
+
+
+async def test_a_hung_database_gets_504_not_a_hang(own_postgres: EmbeddedPostgres,
+                                                   tmp_path: Path) -> None:
+    """SIGSTOP every PostgreSQL process: requests answer 504 within the request
+    timeout instead of hanging; after SIGCONT the log goes on, nothing lost."""
+    server = ServeProcess(own_postgres.dsn(), tmp_path, free_port(),
+                          env={"REKOR_PY_REQUEST_TIMEOUT_S": "1.5"})
+    try:
+        server.start()
+        ledger = Ledger()
+        await run_load([server.url], ledger, seconds=10, max_requests=40, concurrency=4, tag="pre")
+        assert ledger.statuses["201"] == 40
+        pids = _postgres_pids(own_postgres)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
+                started = time.monotonic()
+                answers = await asyncio.gather(
+                    s.post(f"{server.url}/api/v1/log/entries", json=signed_hashedrekord(b"hung")),
+                    s.get(f"{server.url}/api/v1/log"),
+                    s.get(f"{server.url}/api/v1/log/entries?logIndex=3"))
+                waited = time.monotonic() - started
+                for r in answers:
+                    assert r.status == 504, (r.status, await r.text())
+                    assert await r.json() == {"code": 504, "message": HANDLER_TIMEOUT_MESSAGE}
+                assert waited < 5, waited
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        await _wait_until_writable(server, ledger)
+        await _all_accept([server], ledger, "hung-after")
+        await verify_log(own_postgres.dsn(), server.url, ledger, _verifier(tmp_path).verifier)
     finally:
         server.stop()
