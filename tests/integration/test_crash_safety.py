@@ -23,6 +23,7 @@ import os
 import random
 import shutil
 import signal
+import stat
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -136,6 +137,18 @@ async def test_sigkill_servers_under_load(database_url: str, writers: list[Serve
     await _all_accept(writers, ledger, "kill-after")
     facts = await verify_log(database_url, writers[0].url, ledger, _verifier(tmp_path).verifier)
     assert facts.size >= len(ledger.acks)
+    _assert_key_never_logged(tmp_path, writers)
+
+
+def _assert_key_never_logged(data_dir: Path, servers: list[ServeProcess]) -> None:
+    """The log key stays 0600 and no line of it reaches a server log, whatever happened."""
+    key_file = data_dir / "signing-key.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    secret_lines = [line for line in key_file.read_text().splitlines() if not line.startswith("-----")]
+    assert secret_lines
+    for server in servers:
+        text = server.log_path.read_text()
+        assert not any(line in text for line in secret_lines), server.log_path
 
 
 # ---- crash PostgreSQL -----------------------------------------------------------------------
