@@ -9,7 +9,8 @@ detached verification with key validity evaluated at the signature's
 creation time.
 
 Leaves to others: OpenPGP armor, packets, entities and signature maths
-(pgp_armor, pgp_packets, pgp_entity, pgp_verify), the rekord entry (types/).
+(pgp_armor; pgp_packets, pgp_key_packets, pgp_signature_packets, pgp_wire;
+pgp_entity; pgp_verify), the rekord entry (types/).
 
 Error texts are Rekor's and go-crypto's (github.com/sigstore/rekor
 pkg/pki/pgp/pgp.go at v1.5.4 with go-crypto v1.4.1); they name no secrets.
@@ -25,13 +26,9 @@ from typing import Self
 from rekor_py.pki.base import HashName, InvalidKeyError, InvalidSignatureError
 from rekor_py.pki.pgp_armor import decode_armor, encode_armor
 from rekor_py.pki.pgp_entity import FLAG_SIGN, Entity, check_key_validity, keys_by_id_usage, read_keyring
-from rekor_py.pki.pgp_packets import (
-    PacketReader,
-    PGPError,
-    SignaturePacket,
-    StructuralError,
-    UnsupportedError,
-)
+from rekor_py.pki.pgp_packets import PacketReader
+from rekor_py.pki.pgp_signature_packets import SignaturePacket
+from rekor_py.pki.pgp_wire import PGPError, StructuralError, UnsupportedError
 from rekor_py.pki.pgp_verify import document_digest, verify_signature
 
 __all__ = ["PGPPublicKey", "PGPSignature"]

@@ -6,8 +6,8 @@ line ends the body), and writing the exact armor Rekor stores: a blank line
 after the BEGIN line, no headers, 64-column base64, `=` + CRC-24, and the END
 line with no trailing newline.
 
-Leaves to others: what the decoded bytes mean (pgp_packets), which block
-types a caller accepts (pgp).
+Leaves to others: what the decoded bytes mean (pgp_packets and the packet
+modules it uses), which block types a caller accepts (pgp).
 """
 
 from __future__ import annotations

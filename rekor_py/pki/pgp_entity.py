@@ -11,23 +11,18 @@ module keeps them in the order of the input, which is one of Go's orders and
 is stable.
 
 Leaves to others: armor and the Rekor-level rules (pgp), packet bytes
-(pgp_packets), signature mathematics (pgp_verify).
+(pgp_packets, pgp_key_packets, pgp_signature_packets, pgp_wire), signature
+mathematics (pgp_verify).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rekor_py.pki.pgp_packets import (
-    PacketReader,
-    PGPError,
-    PublicKeyPacket,
-    SignatureError,
-    SignaturePacket,
-    StructuralError,
-    UnsupportedError,
-    UserIdPacket,
-)
+from rekor_py.pki.pgp_key_packets import PublicKeyPacket
+from rekor_py.pki.pgp_packets import PacketReader, UserIdPacket
+from rekor_py.pki.pgp_signature_packets import SignaturePacket
+from rekor_py.pki.pgp_wire import PGPError, SignatureError, StructuralError, UnsupportedError
 from rekor_py.pki.pgp_verify import key_binding_digest, key_digest, user_id_digest, verify_signature
 
 __all__ = ["Entity", "Identity", "Key", "Subkey", "check_key_validity", "keys_by_id_usage", "read_keyring"]

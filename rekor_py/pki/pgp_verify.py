@@ -6,8 +6,9 @@ and go-crypto's PublicKey.VerifySignature for RSA (PKCS#1 v1.5), DSA, ECDSA
 (NIST, secp256k1, Brainpool), legacy EdDSA and Ed25519/Ed448, with its
 error texts. The primitives come from `cryptography`.
 
-Leaves to others: packet parsing (pgp_packets), which key to try and when it
-was valid (pgp_entity, pgp).
+Leaves to others: packet parsing (pgp_packets, pgp_key_packets,
+pgp_signature_packets, pgp_wire), which key to try and when it was valid
+(pgp_entity, pgp).
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa, utils
 
-from rekor_py.pki.pgp_packets import (
+from rekor_py.pki.pgp_key_packets import (
     DSA,
     ECDSA,
     ED448,
     ED25519,
     EDDSA_LEGACY,
-    HASHES,
     OID_BRAINPOOL256,
     OID_BRAINPOOL384,
     OID_BRAINPOOL512,
@@ -36,11 +36,10 @@ from rekor_py.pki.pgp_packets import (
     OID_SECP256K1,
     RSA,
     RSA_SIGN_ONLY,
-    InvalidArgumentError,
     PublicKeyPacket,
-    SignatureError,
-    SignaturePacket,
 )
+from rekor_py.pki.pgp_signature_packets import HASHES, SignaturePacket
+from rekor_py.pki.pgp_wire import InvalidArgumentError, SignatureError
 
 __all__ = [
     "canonical_text",
