@@ -15,6 +15,7 @@ from rekor_py.errors import ConflictError, InvalidEntry, UnprocessableEntity
 from rekor_py.log.entries import entry_id, parse_entry_id
 from rekor_py.log.sequencer import DuplicateEntry, PreparedEntry
 from rekor_py.types import parse_entry
+from rekor_py.types.base import MAX_INDEX_KEY_LENGTH
 
 _UUID_PATH = re.compile(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{80}")
 # C2SP entry bundles prefix each entry with a uint16 length: a longer canonical
@@ -38,7 +39,9 @@ def _prepare(proposed: Any, insertable: frozenset[str] | None,
         attestation = None
     return PreparedEntry(body=body, leaf_hash=merkle.leaf_hash(body), kind=entry.kind,
                          api_version=entry.api_version,
-                         index_keys=tuple(entry.index_keys()), attestation=attestation)
+                         index_keys=tuple(k for k in entry.index_keys()
+                                          if len(k) <= MAX_INDEX_KEY_LENGTH),
+                         attestation=attestation)
 
 
 async def create_entry(request: web.Request) -> web.Response:

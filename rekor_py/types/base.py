@@ -24,6 +24,7 @@ from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PublicKey, decode_std_base64
 
 __all__ = [
+    "MAX_INDEX_KEY_LENGTH",
     "EntryType",
     "canonical_json",
     "get_b64_bytes",
@@ -31,6 +32,14 @@ __all__ = [
     "get_string",
     "leaf_hash",
 ]
+
+
+# Rekor's MySQL index column is varchar(512).  Longer keys (SANs, in-toto
+# digests: client text) could never be written there, and a huge one breaks
+# PostgreSQL's btree index (about 2.7 kB a row), failing the whole batch it is
+# in, so they are not indexed: the entry is still logged, just not findable by
+# that key.  api/entries.py applies this to every kind.
+MAX_INDEX_KEY_LENGTH = 512
 
 
 class EntryType(ABC):

@@ -22,11 +22,10 @@ from typing import Any
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PKIError, decode_std_base64
 from rekor_py.pki.x509 import X509PublicKey
-from rekor_py.types.base import get_object, get_string
+from rekor_py.types.base import MAX_INDEX_KEY_LENGTH, get_object, get_string
 from rekor_py.types.go_json import go_string
 
 __all__ = [
-    "MAX_INDEX_KEY_LENGTH",
     "HashValue",
     "get_b64_field",
     "get_hash",
@@ -37,10 +36,6 @@ __all__ = [
     "raise_schema_problems",
 ]
 
-# Rekor's MySQL index column is varchar(512); longer keys (an in-toto digest
-# is client text) could never be written there, and a huge one would break
-# our own btree index, so they are not indexed.
-MAX_INDEX_KEY_LENGTH = 512
 
 
 @dataclass(frozen=True)

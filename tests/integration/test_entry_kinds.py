@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 import sigstore.dsse as sigstore_dsse
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rekor_py.client.verify import parse_log_entry_answer, verify_log_entry
@@ -440,3 +442,24 @@ async def test_attestation_over_the_cap_is_not_kept(corpus: Corpus, tmp_path: Pa
                 assert status == 200 and "attestation" not in data[entry_id], entry.name
     finally:
         await small.stop()
+
+
+async def test_huge_san_is_logged_without_an_index_key(database_url: str, tmp_path: Path) -> None:
+    """Regression (huge-index-key): a certificate SAN of 6,000 characters made the index
+    key too long for PostgreSQL's btree, failing the whole batch with a 500.  Keys
+    over 512 characters (Rekor's column) are not written; the entry is logged."""
+    log = await start_log(log_settings(database_url, tmp_path))
+    try:
+        key = ec.generate_private_key(ec.SECP256R1())
+        uri = "https://example.com/" + secrets.token_hex(3000)  # random: PostgreSQL cannot compress it
+        cert = make_certificate(key, "long-san@example.com", uri)
+        artifact = b"signed by a certificate with a huge SAN"
+        signature = key.sign(artifact, ec.ECDSA(hashes.SHA256()))
+        async with aiohttp.ClientSession() as s:
+            status, body, _ = await post_entry(s, log.url, hashedrekord("h", signature, cert, artifact).proposed)
+            assert status == 201, body
+            entry_id = next(iter(body))
+        assert await _search(log.url, {"email": "long-san@example.com"}) == [entry_id]
+        assert await _search(log.url, {"subject": uri[:512]}) == []
+    finally:
+        await log.stop()
