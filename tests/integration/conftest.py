@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -24,6 +25,9 @@ import pytest
 from rekor_py.storage.db import quote_ident, with_database
 from rekor_py.storage.embedded import EmbeddedPostgres
 from rekor_py.storage.migrate import migrate
+
+if TYPE_CHECKING:
+    from tests.integration.load import ServeProcess
 
 DATABASE_URL_ENV = "REKOR_PY_TEST_DATABASE_URL"
 
@@ -93,3 +97,15 @@ async def database_url_module(postgres_admin_dsn: str) -> AsyncIterator[str]:
     async with scratch_database(postgres_admin_dsn) as dsn:
         await migrate(dsn)
         yield dsn
+
+
+@pytest.fixture
+def writers(database_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
+    """Three `serve` processes (not started) on one test database, sharing one data dir."""
+    from tests.integration.load import ServeProcess  # noqa: PLC0415 - only these tests need it
+    from tests.integration.logserver import free_port  # noqa: PLC0415
+
+    procs = [ServeProcess(database_url, tmp_path, free_port()) for _ in range(3)]
+    yield procs
+    for proc in procs:
+        proc.stop()

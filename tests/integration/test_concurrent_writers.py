@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +30,6 @@ from rekor_py.log.signer import LogSigner
 
 from .load import Ledger, ServeProcess, fetch_log_info, run_load, verify_log
 from .logserver import free_port, signed_hashedrekord
-
-
-@pytest.fixture
-def writers(database_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
-    procs = [ServeProcess(database_url, tmp_path, free_port()) for _ in range(3)]
-    yield procs
-    for proc in procs:
-        proc.stop()
 
 
 async def test_three_writers_build_one_tree(database_url: str, writers: list[ServeProcess],

@@ -25,7 +25,7 @@ import shutil
 import signal
 import stat
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -83,14 +83,6 @@ async def _wait_until_writable(server: ServeProcess, ledger: Ledger,
 
 
 # ---- SIGKILL the servers --------------------------------------------------------------------
-
-
-@pytest.fixture
-def writers(database_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
-    procs = [ServeProcess(database_url, tmp_path, free_port()) for _ in range(3)]
-    yield procs
-    for proc in procs:
-        proc.stop()
 
 
 async def test_sigkill_servers_under_load(database_url: str, writers: list[ServeProcess],
