@@ -30,6 +30,7 @@ from rekor_py.log.signer import LogVerifier
 from rekor_py.types import parse_entry
 from tests.integration.logserver import RunningLog, log_settings, post_entry, start_log
 from tests.integration.test_search import make_certificate
+from tests.tools.entries import with_changes
 from tests.tools.gpg import GnuPG
 from tests.tools.minisign import minisign_key
 from tests.tools.openssl import openssl_key
@@ -285,19 +286,11 @@ class Rejection:
 
 
 def _swap_key(entry: Signed, key: bytes) -> dict[str, Any]:
-    proposed = json.loads(json.dumps(entry.proposed))
-    proposed["spec"]["signature"]["publicKey"]["content"] = b64(key)
-    return proposed
+    return _swap(entry, "signature.publicKey.content", b64(key))
 
 
 def _swap(entry: Signed, path: str, value: Any) -> dict[str, Any]:
-    proposed = json.loads(json.dumps(entry.proposed))
-    *parents, last = path.split(".")
-    node = proposed["spec"]
-    for name in parents:
-        node = node[name]
-    node[last] = value
-    return proposed
+    return with_changes(entry.proposed, {f"spec.{path}": value})
 
 
 def rekord_rejections(corpus: Corpus, workdir: Path) -> list[Rejection]:

@@ -22,6 +22,7 @@ from rekor_py.pki.ed25519ph import _sign_ed25519ph
 from rekor_py.types import KNOWN_KINDS, parse_entry, registered
 from rekor_py.types.base import leaf_hash
 from rekor_py.types.hashedrekord.v0_0_1 import HashedRekordV001
+from tests.tools.entries import with_changes
 from tests.unit.pki import cert_pem, make_chain, spki_pem
 
 VECTORS = Path(__file__).parents[2] / "vectors" / "types" / "hashedrekord" / "0.0.1"
@@ -248,17 +249,7 @@ def test_certificate_and_chain_entries() -> None:
 
 def _worked(**changes: Any) -> dict[str, Any]:
     """The worked example with dotted-path changes; a value of ... deletes the field."""
-    entry = copy.deepcopy(WORKED["proposed_entry"])
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        target = entry
-        for p in parents:
-            target = target[p]
-        if value is ...:
-            del target[last]
-        else:
-            target[last] = value
-    return entry
+    return with_changes(WORKED["proposed_entry"], changes, sep="__")
 
 
 _EC_PEM = (ALGOS / "ec_public.pem").read_bytes()

@@ -18,6 +18,7 @@ from rekor_py.types.dsse_envelope import ssh_key_id
 from rekor_py.types.intoto.v0_0_1 import IntotoV001
 from rekor_py.types.intoto.v0_0_2 import IntotoV002
 from rekor_py.pki.x509 import X509PublicKey
+from tests.tools.entries import with_changes
 from tests.unit.types.dsse_helpers import (
     CERT,
     CERT_KEY,
@@ -158,17 +159,7 @@ _V1_GOOD = intoto1_entry(envelope_text(STATEMENT_BYTES, [P256]), pem_of(P256))
 
 
 def _v1_with(**changes: Any) -> dict[str, Any]:
-    entry = copy.deepcopy(_V1_GOOD)
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        target = entry["spec"]
-        for p in parents:
-            target = target[p]
-        if value is ...:
-            del target[last]
-        else:
-            target[last] = value
-    return entry
+    return with_changes(_V1_GOOD, {f"spec__{path}": value for path, value in changes.items()}, sep="__")
 
 
 _TAMPERED_V1 = json.loads(_V1_GOOD["spec"]["content"]["envelope"])

@@ -8,7 +8,6 @@ tests/integration/test_entry_kinds.py.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 from pathlib import Path
@@ -21,6 +20,7 @@ from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types import parse_entry
 from rekor_py.types.base import leaf_hash
 from rekor_py.types.rekord.v0_0_1 import RekordV001
+from tests.tools.entries import DELETE, with_changes
 from tests.tools.openssl import OpensslKey, openssl_key
 
 VECTORS = Path(__file__).parents[2] / "vectors" / "types" / "rekord" / "0.0.1"
@@ -112,16 +112,7 @@ def _mutations(keys: dict[str, OpensslKey], artifact: Path) -> list[tuple[str, d
     digest = hashlib.sha256(content).hexdigest()
 
     def edit(path: str, value: Any) -> dict[str, Any]:
-        entry = copy.deepcopy(good)
-        *parents, last = path.split(".")
-        node = entry["spec"]
-        for name in parents:
-            node = node[name]
-        if value is _DELETE:
-            del node[last]
-        else:
-            node[last] = value
-        return entry
+        return with_changes(good, {f"spec.{path}": value})
 
     return [
         ("wrong-key", proposed(sig, keys["rsa2048"].public_pem, content),
@@ -142,19 +133,19 @@ def _mutations(keys: dict[str, OpensslKey], artifact: Path) -> list[tuple[str, d
          "validation failure list:\ndata.hash.algorithm in body should be one of [sha256]"),
         ("hash-without-value", edit("data.hash", {"algorithm": "sha256"}),
          "validation failure list:\ndata.hash.value in body is required"),
-        ("no-content", edit("data.content", _DELETE), "missing data content"),
-        ("no-data", edit("data", _DELETE), "missing data"),
+        ("no-content", edit("data.content", DELETE), "missing data content"),
+        ("no-data", edit("data", DELETE), "missing data"),
         ("data-not-object", edit("data", "x"), "missing data"),
         ("bad-base64-content", edit("data.content", "not base64!"),
          "failed parsing base64 data for data content: illegal base64 data"),
-        ("no-signature", edit("signature", _DELETE), "validation failure list:\nsignature in body is required"),
-        ("no-format", edit("signature.format", _DELETE),
+        ("no-signature", edit("signature", DELETE), "validation failure list:\nsignature in body is required"),
+        ("no-format", edit("signature.format", DELETE),
          "validation failure list:\nsignature.format in body is required"),
         ("format-tuf", edit("signature.format", "tuf"),
          "validation failure list:\nsignature.format in body should be one of [pgp minisign x509 ssh]"),
         ("format-not-string", edit("signature.format", 7),
          "validation failure list:\nsignature.format in body is required"),
-        ("no-public-key", edit("signature.publicKey", _DELETE),
+        ("no-public-key", edit("signature.publicKey", DELETE),
          "validation failure list:\nsignature.publicKey in body is required"),
         ("empty-signature", edit("signature.content", ""), "missing signature content"),
         ("empty-key", edit("signature.publicKey.content", ""), "missing public key content"),
@@ -165,7 +156,6 @@ def _mutations(keys: dict[str, OpensslKey], artifact: Path) -> list[tuple[str, d
     ]
 
 
-_DELETE = object()
 MUTATION_NAMES = [
     "wrong-key", "tampered-artifact", "truncated-signature", "garbage-signature", "upper-case-hash",
     "other-hash", "short-hash", "sha512-hash", "hash-without-value", "no-content", "no-data",
