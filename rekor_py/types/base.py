@@ -31,6 +31,7 @@ __all__ = [
     "get_object",
     "get_string",
     "leaf_hash",
+    "signer_index_keys",
 ]
 
 
@@ -101,6 +102,13 @@ def canonical_json(kind: str, api_version: str, spec: Mapping[str, Any]) -> byte
 def leaf_hash(canonical_body: bytes) -> bytes:
     """RFC 6962 leaf hash SHA-256(0x00 || body): the entry UUID, raw."""
     return hashlib.sha256(b"\x00" + canonical_body).digest()
+
+
+def signer_index_keys(public_key: PublicKey, artifact_key: str) -> list[str]:
+    """hashedrekord's and rekord's keys (spec §9): the bare hex SHA-256 of the canonical
+    key, the key's identities, then the artifact's "<alg>:<hex>"; lowercased."""
+    key_hash = hashlib.sha256(public_key.canonical_value()).hexdigest()
+    return [k.lower() for k in (key_hash, *public_key.identities(), artifact_key)]
 
 
 def get_object(parent: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:

@@ -16,7 +16,6 @@ key, hash length, hex, signature.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +25,14 @@ from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import HashName, PKIError, PublicKey
 from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types import register
-from rekor_py.types.base import EntryType, canonical_json, get_b64_bytes, get_object, get_string
+from rekor_py.types.base import (
+    EntryType,
+    canonical_json,
+    get_b64_bytes,
+    get_object,
+    get_string,
+    signer_index_keys,
+)
 
 __all__ = ["DEFAULT_CLIENT_SIGNING_ALGORITHMS", "HashedRekordV001"]
 
@@ -99,9 +105,7 @@ class HashedRekordV001(EntryType):
 
     def index_keys(self) -> list[str]:
         """Key hash (bare hex of the canonical PEM), leaf-cert subjects, then "<alg>:<value>"."""
-        key_hash = hashlib.sha256(self.public_key.canonical_value()).hexdigest()
-        keys = [key_hash, *self.public_key.identities(), f"{self.hash_algorithm}:{self.hash_value}"]
-        return [k.lower() for k in keys]
+        return signer_index_keys(self.public_key, f"{self.hash_algorithm}:{self.hash_value}")
 
     def artifact_hash(self) -> str | None:
         return f"{self.hash_algorithm}:{self.hash_value}".lower()

@@ -28,7 +28,14 @@ from typing import Any, Self
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki import FORMATS, PKIError, PublicKey, Signature
 from rekor_py.types import register
-from rekor_py.types.base import EntryType, canonical_json, get_b64_bytes, get_object, get_string
+from rekor_py.types.base import (
+    EntryType,
+    canonical_json,
+    get_b64_bytes,
+    get_object,
+    get_string,
+    signer_index_keys,
+)
 
 __all__ = ["RekordV001", "SIGNATURE_FORMATS"]
 
@@ -95,9 +102,7 @@ class RekordV001(EntryType):
 
     def index_keys(self) -> list[str]:
         """Key hash (bare hex of the canonical key), the key's identities, then "sha256:<hash>"."""
-        key_hash = hashlib.sha256(self.public_key.canonical_value()).hexdigest()
-        keys = [key_hash, *self.public_key.identities(), f"sha256:{self.sha256_hex}"]
-        return [k.lower() for k in keys]
+        return signer_index_keys(self.public_key, f"sha256:{self.sha256_hex}")
 
     def artifact_hash(self) -> str | None:
         return f"sha256:{self.sha256_hex}"
