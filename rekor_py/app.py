@@ -8,8 +8,9 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from rekor_py.api.keys import NOTARY, SERVICE, SETTINGS
-from rekor_py.api.problems import error_middleware, json_response
+from rekor_py import limits
+from rekor_py.api.keys import NOTARY, SERVICE, SETTINGS, VERIFIER
+from rekor_py.api.problems import body_too_large, error_middleware, json_response
 from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
 from rekor_py.config import Settings
@@ -20,13 +21,33 @@ from rekor_py.log.c2sp import (
     load_or_create_note_key,
 )
 from rekor_py.log.service import LogService
+from rekor_py.log.verify_pool import make_pool
+from rekor_py.logsafe import clip
 
-__all__ = ["BODY_TIMEOUT_MESSAGE", "HANDLER_TIMEOUT_MESSAGE", "create_app"]
+__all__ = ["BODY_TIMEOUT_MESSAGE", "HANDLER_TIMEOUT_MESSAGE", "body_limit", "create_app"]
 
 log = logging.getLogger(__name__)
 
 BODY_TIMEOUT_MESSAGE = "the request body did not arrive within the server's timeout"
 HANDLER_TIMEOUT_MESSAGE = "the log did not answer within the server's timeout; retry later"
+
+
+def body_limit(max_bytes: int) -> Middleware:
+    """Middleware: 413 from Content-Length before a byte of the body is read.
+
+    aiohttp itself (client_max_size) checks only while reading, which covers
+    chunked bodies; a declared length over the limit is never buffered.  (aiohttp
+    then discards what the client still sends, for at most its lingering time:
+    closing at once would reset the connection before the client reads the 413.)"""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        declared = request.content_length
+        if declared is not None and declared > max_bytes:
+            return body_too_large(max_bytes, declared)
+        return await handler(request)
+
+    return middleware
 
 
 def body_deadline(timeout_s: float) -> Middleware:
@@ -48,7 +69,7 @@ def body_deadline(timeout_s: float) -> Middleware:
                     await request.read()
             except TimeoutError:
                 log.warning("%s %s -> 408 body not received in %.1f s from %s",
-                            request.method, request.path, timeout_s, request.remote)
+                            request.method, clip(request.path), timeout_s, request.remote)
                 response = json_response({"code": 408, "message": BODY_TIMEOUT_MESSAGE},
                                          status=408)
                 # Write the answer, then drop the connection: aiohttp would otherwise
@@ -70,8 +91,8 @@ def body_deadline(timeout_s: float) -> Middleware:
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout_s)
         except TimeoutError:
-            log.warning("%s %s -> 504 no answer within %.1f s", request.method, request.path,
-                        timeout_s)
+            log.warning("%s %s -> 504 no answer within %.1f s", request.method,
+                        clip(request.path), timeout_s)
             _abandon(task)
             return json_response({"code": 504, "message": HANDLER_TIMEOUT_MESSAGE}, status=504)
         except asyncio.CancelledError:
@@ -93,12 +114,25 @@ def _abandon(task: asyncio.Future[web.StreamResponse]) -> None:
 
 
 def create_app(settings: Settings, service: LogService) -> web.Application:
-    # client_max_size makes aiohttp refuse larger bodies with 413 before parsing.
-    app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[error_middleware,
+    """The app; its verification pool starts and stops with it (on_startup, on_cleanup)."""
+    bounds = settings.limits
+    limits.configure(bounds)  # for anything parsed in this process
+    # client_max_size makes aiohttp refuse larger bodies with 413 while reading them.
+    app = web.Application(client_max_size=bounds.max_body_bytes,
+                          middlewares=[error_middleware, body_limit(bounds.max_body_bytes),
                                        body_deadline(settings.request_timeout_s)])
     app[SETTINGS] = settings
     app[SERVICE] = service
+    app[VERIFIER] = make_pool(settings.verify_pool, settings.verify_pool_size, bounds)
+
+    async def start_pool(app: web.Application) -> None:
+        await app[VERIFIER].start()
+
+    async def stop_pool(app: web.Application) -> None:
+        await app[VERIFIER].close()
+
+    app.on_startup.append(start_pool)
+    app.on_cleanup.append(stop_pool)
     add_routes(app)
     app[NOTARY] = tile_notary(settings, service)
     app[TILE_CACHE] = ImmutableCache()

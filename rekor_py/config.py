@@ -14,6 +14,8 @@ from typing import Any
 
 import platformdirs
 
+from rekor_py.limits import Limits, from_mapping
+
 __all__ = ["Settings", "load_settings"]
 
 ENV_PREFIX = "REKOR_PY_"
@@ -36,6 +38,9 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     # None: start the embedded PostgreSQL in data_dir/postgres.
     database_url: str | None = None
+    # Migrations (DDL) run with this URL's role when given, else database_url's:
+    # the server's own role then needs only SELECT, INSERT, UPDATE on the log's tables.
+    migrate_database_url: str | None = None
     # None: data_dir/signing-key.pem, an ECDSA P-256 key created on first start.
     signing_key: Path | None = None
     # The name of the environment variable that holds the key's password.
@@ -48,7 +53,17 @@ class Settings:
     batch_max_size: int = 512
     # Pending entries beyond this answer 503 with Retry-After.
     max_pending: int = 20_000
-    max_body_bytes: int = 32 * 1024 * 1024
+    # Input limits (rekor_py.limits.Limits) that the server sets itself; the
+    # others keep their defaults.  See `limits`.
+    max_body_bytes: int = Limits.max_body_bytes
+    verify_deadline_s: float = Limits.verify_deadline_s
+    max_verify_queue: int = Limits.max_verify_queue
+    # Processes that parse and verify proposed entries, per server process;
+    # 0: the cores divided by `workers`, at least 1.
+    verify_workers: int = 0
+    # "process" (spawned workers, killed past verify_deadline_s) or "thread"
+    # (threads of the server process: no IPC, but not stoppable; for comparison).
+    verify_pool: str = "process"
     # A request body must arrive within this many seconds, or the request gets 408 and
     # its connection is closed: a client that trickles its body cannot hold a
     # connection (and its memory) forever.  0 turns the limit off.
@@ -74,6 +89,19 @@ class Settings:
     # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
     # checkpoints (for public witnesses), created on first start (mode 0600).
     note_key: Path | None = None
+
+    @property
+    def limits(self) -> Limits:
+        """The input limits in force: Limits with every field that Settings also has."""
+        return from_mapping({f.name: getattr(self, f.name) for f in fields(self)})
+
+    @property
+    def verify_pool_size(self) -> int:
+        """verify_workers, or the cores shared among the `workers` server processes."""
+        if self.verify_workers > 0:
+            return self.verify_workers
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, (cores or 1) // max(1, self.workers))
 
     @property
     def checkpoint_name(self) -> str:

@@ -47,6 +47,16 @@ class Limits:
     max_rsa_bits: int = 16384
     max_rsa_exponent: int = (1 << 31) - 1
 
+    # server
+    # CPU time one proposed entry may take to parse and verify (a verification
+    # worker runs one entry at a time, so wall time in the worker is its CPU
+    # time).  Honest entries take about a millisecond; past this the worker is
+    # killed and replaced and the request gets 503.
+    verify_deadline_s: float = 2.0
+    # Requests being verified or waiting for a verification worker; beyond this
+    # a request gets 503 with Retry-After instead of queueing without end.
+    max_verify_queue: int = 256
+
 
 _current = Limits()
 

@@ -2,53 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from typing import Any
 
 from aiohttp import web
 
-from rekor_py import merkle
-from rekor_py.api.keys import SERVICE, SETTINGS
-from rekor_py.api.params import query_int, read_json
+from rekor_py.api.keys import SERVICE, SETTINGS, VERIFIER
+from rekor_py.api.params import query_int, read_body, read_json
 from rekor_py.api.problems import json_response
-from rekor_py.errors import ConflictError, InvalidEntry, UnprocessableEntity
+from rekor_py.errors import ConflictError, UnprocessableEntity
 from rekor_py.log.entries import entry_id, parse_entry_id
-from rekor_py.log.sequencer import DuplicateEntry, PreparedEntry
-from rekor_py.types import parse_entry
-from rekor_py.types.base import MAX_INDEX_KEY_LENGTH
+from rekor_py.log.sequencer import DuplicateEntry
 
 _UUID_PATH = re.compile(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{80}")
-# C2SP entry bundles prefix each entry with a uint16 length: a longer canonical
-# body could be logged but never served to tile-based auditors.
-MAX_CANONICAL_BODY = 65_535
 _MAX_QUERIES = 10
-
-
-def _prepare(proposed: Any, insertable: frozenset[str] | None,
-             max_attestation: int = 0) -> PreparedEntry:
-    """Parse and verify a proposed entry (raises 4xx) into what the log stores.
-
-    The attestation is kept only when it fits in `max_attestation` bytes."""
-    entry = parse_entry(proposed, insertable_kinds=insertable)
-    body = entry.canonicalize()
-    if len(body) > MAX_CANONICAL_BODY:
-        raise InvalidEntry(f"canonical entry is {len(body)} bytes; the limit is "
-                           f"{MAX_CANONICAL_BODY} (C2SP entry bundles)")
-    attestation = entry.attestation()
-    if attestation is not None and len(attestation) > max_attestation:
-        attestation = None
-    return PreparedEntry(body=body, leaf_hash=merkle.leaf_hash(body), kind=entry.kind,
-                         api_version=entry.api_version,
-                         index_keys=tuple(k for k in entry.index_keys()
-                                          if len(k) <= MAX_INDEX_KEY_LENGTH),
-                         attestation=attestation)
 
 
 async def create_entry(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     settings = request.app[SETTINGS]
-    prepared = _prepare(await read_json(request), settings.insertable_kinds,
-                        settings.max_attestation_bytes)
+    # Parsing and verification run in the verification pool, never on this loop.
+    prepared = await request.app[VERIFIER].verify(
+        (await read_body(request), settings.insertable_kinds, settings.max_attestation_bytes))
     try:
         response = await service.create_entry(prepared)
     except DuplicateEntry as dup:
@@ -99,7 +76,10 @@ async def search_log_query(request: web.Request) -> web.Response:
     # Spec §2.5 order: 80-char IDs, then hash lookups (UUIDs, then entries), then indexes.
     full = [p for p in ids if p.tree_id is not None]
     by_hash = [p for p in ids if p.tree_id is None]
-    by_hash += [parse_entry_id(_prepare(e, None).leaf_hash.hex()) for e in proposed]
+    verifier = request.app[VERIFIER]
+    prepared = await asyncio.gather(*[
+        verifier.verify((json.dumps(e).encode(), None, 0)) for e in proposed])
+    by_hash += [parse_entry_id(p.leaf_hash.hex()) for p in prepared]
     service = request.app[SERVICE]
     found = await service.find_by_ids(full) + await service.find_by_ids(by_hash)
     found += await service.find_by_indexes(indexes)

@@ -7,9 +7,12 @@ from aiohttp import web
 from rekor_py.config import Settings
 from rekor_py.log.c2sp import CheckpointNotary
 from rekor_py.log.service import LogService
+from rekor_py.log.verify_pool import VerifyPool
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", LogService)
 # The tile API's C2SP checkpoint signer (its tile cache's key is in api/tiles.py,
 # next to the cache class, which would otherwise import this module circularly).
 NOTARY = web.AppKey("notary", CheckpointNotary)
+# Where proposed entries are parsed and verified, off the event loop.
+VERIFIER = web.AppKey("verifier", VerifyPool)

@@ -7,15 +7,15 @@ validation) and semantic ones with 400; the helpers follow that split.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from aiohttp import web
 
-from rekor_py.errors import InvalidRequest, UnprocessableEntity
+from rekor_py.errors import UnprocessableEntity
+from rekor_py.log.prepare import decode_json
 
-__all__ = ["query_int", "read_json", "require_json_content_type"]
+__all__ = ["query_int", "read_body", "read_json", "require_json_content_type"]
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 
@@ -43,15 +43,16 @@ def require_json_content_type(request: web.Request) -> None:
             reason=f"unsupported media type {request.content_type!r}; use application/json")
 
 
-async def read_json(request: web.Request) -> Any:
-    """The request body as JSON (size-capped by the app); malformed JSON is 400."""
+async def read_body(request: web.Request) -> bytes:
+    """The raw JSON request body (size-capped by the app), for a verification worker
+    to decode; 415 for another content type, 422 when empty."""
     require_json_content_type(request)
     raw = await request.read()
     if not raw.strip():
         raise UnprocessableEntity("request body is required")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidRequest(f"malformed JSON: {e}") from None
-    except RecursionError:
-        raise InvalidRequest("malformed JSON: nested too deeply") from None
+    return raw
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON (size-capped by the app); malformed JSON is 400."""
+    return decode_json(await read_body(request))

@@ -23,9 +23,10 @@ from rekor_py.errors import (
     PayloadTooLarge,
     RekorError,
 )
+from rekor_py.logsafe import clip
 from rekor_py.storage.db import is_unavailable
 
-__all__ = ["error_middleware", "json_response", "rekor_error_response"]
+__all__ = ["body_too_large", "error_middleware", "json_response", "rekor_error_response"]
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +59,28 @@ def rekor_error_response(error: RekorError) -> web.Response:
     return _error_body(error.status, message, headers)
 
 
+def body_too_large(limit: int, found: int | None = None) -> web.Response:
+    """413 naming the limit and the setting that sets it."""
+    size = f" (the body is {found} bytes)" if found is not None else ""
+    return _error_body(413, f"{PayloadTooLarge.message}. Limit set to {limit}{size} "
+                            f"(setting max_body_bytes, REKOR_PY_MAX_BODY_BYTES)")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except RekorError as e:
         level = logging.WARNING if e.status < 500 else logging.ERROR
-        log.log(level, "%s %s -> %d %s", request.method, request.path, e.status,
-                e.client_message, exc_info=e.status >= 500)
+        # Client text (path, messages quoting the entry) is clipped and escaped:
+        # a megabyte or a newline from a client never reaches the log raw.
+        log.log(level, "%s %s -> %d %s", request.method, clip(request.path), e.status,
+                clip(e.client_message), exc_info=e.status >= 500)
         return rekor_error_response(e)
     except web.HTTPRequestEntityTooLarge as e:
-        limit = request.app._client_max_size  # what aiohttp enforced
-        return _error_body(e.status, f"{PayloadTooLarge.message}. Limit set to {limit}")
+        log.warning("%s %s -> 413 body over %d bytes", request.method, clip(request.path),
+                    request.app._client_max_size)
+        return body_too_large(request.app._client_max_size)  # what aiohttp enforced
     except web.HTTPNotFound:
         return _error_body(404, f"path {request.path} was not found")
     except web.HTTPMethodNotAllowed as e:
@@ -82,8 +93,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception as e:
         if is_unavailable(e):
             # Expected while PostgreSQL restarts: one line, not a traceback a request.
-            log.warning("%s %s -> 503 database unavailable: %s", request.method, request.path,
-                        type(e).__name__)
+            log.warning("%s %s -> 503 database unavailable: %s", request.method,
+                        clip(request.path), type(e).__name__)
             return rekor_error_response(DatabaseUnavailable())
-        log.exception("unhandled error in %s %s", request.method, request.path)
+        log.exception("unhandled error in %s %s", request.method, clip(request.path))
         return _error_body(500, "internal server error")

@@ -107,7 +107,10 @@ def _parse_envelope(obj: Any) -> tuple[str, str, Mapping[str, Any]]:
     if not isinstance(kind, str):
         raise UnprocessableEntity("kind in body must be of type string")
     if kind not in KNOWN_KINDS:
-        raise UnprocessableEntity(f'invalid kind value: "{kind}"')
+        # Quoted back as Rekor does, but cut short: a megabyte "kind" is not
+        # worth echoing (api/problems.py also clips and escapes it in the log).
+        shown = kind if len(kind) <= 100 else kind[:100] + f"... ({len(kind)} characters)"
+        raise UnprocessableEntity(f'invalid kind value: "{shown}"')
     api_version = obj.get("apiVersion")
     if api_version is None:
         raise UnprocessableEntity("apiVersion in body is required")

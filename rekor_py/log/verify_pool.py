@@ -1,0 +1,322 @@
+"""The verification pool: proposed entries are parsed and verified off the event loop.
+
+Parsing and verifying an entry is CPU work in Python (JSON, PEM, base64, PGP
+packets, canonical JSON) around a signature check.  On the event loop, one
+expensive request would freeze every other request and the sequencer, and no
+deadline could fire while it ran.  Here it runs in worker processes:
+
+* each worker is a spawned process that runs one entry at a time, so its wall
+  time on an entry is that entry's CPU time: past `verify_deadline_s` the worker
+  is killed and replaced, and the request gets 400 naming the limit.  (A thread
+  cannot be stopped, and the GIL would let Python parsing in threads slow the
+  event loop itself: see the benchmark figures in bench/README.md.)
+* at most `max_verify_queue` entries are being verified or waiting for a worker;
+  beyond that a request gets 503 with Retry-After instead of queueing forever.
+* waiting entries are served smallest body first (in powers of two, FIFO among
+  equals): honest entries are a few KiB, so a burst of near-limit hostile
+  bodies cannot stand in front of them.
+* only bytes and a PreparedEntry cross the process boundary (one pipe per
+  worker, read with loop.add_reader: no helper threads).
+
+concurrent.futures.ProcessPoolExecutor was not used because it cannot stop
+one task: a stuck worker can only be ended by breaking the whole pool, failing
+every other request in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import multiprocessing
+import signal
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from rekor_py import limits as limits_mod
+from rekor_py.errors import RekorError
+from rekor_py.limits import Limits
+from rekor_py.log.sequencer import PreparedEntry
+
+__all__ = ["ProcessVerifyPool", "ThreadVerifyPool", "VerifyPool", "make_pool"]
+
+log = logging.getLogger(__name__)
+
+# (raw JSON bytes, insertable kinds or None for search, max attestation bytes)
+Job = tuple[bytes, frozenset[str] | None, int]
+
+
+class Refused(RekorError):
+    """A RekorError raised in a worker, rebuilt in the server: same status and message."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class VerifierBusy(RekorError):
+    status = 503
+    retry_after = 1
+    message = "the server is busy verifying other entries, retry later"
+
+
+def _overtime_error(deadline: float) -> RekorError:
+    return Refused(400, f"error processing entry: verifying it took more than {deadline:g} s "
+                        f"of CPU (setting verify_deadline_s, REKOR_PY_VERIFY_DEADLINE_S)")
+
+
+def run_job(job: Job) -> tuple[str, Any]:
+    """What a worker does with one job: ("ok", PreparedEntry), ("refused", (status,
+    message, retry_after)) for a client fault, or ("bug", traceback text)."""
+    from rekor_py.log.prepare import prepare_raw  # noqa: PLC0415 - imported at warm-up
+
+    try:
+        return "ok", prepare_raw(*job)
+    except RekorError as e:
+        return "refused", (e.status, e.client_message, e.retry_after)
+    except Exception:  # noqa: BLE001 - a parser bug: the server logs it, answers 500
+        return "bug", traceback.format_exc(limit=-8)[-4000:]
+
+
+def _outcome(kind: str, value: Any) -> PreparedEntry:
+    if kind == "ok":
+        assert isinstance(value, PreparedEntry)
+        return value
+    if kind == "refused":
+        status, message, retry_after = value
+        raise Refused(status, message, retry_after)
+    log.error("verification failed with an unexpected error:\n%s", value)
+    raise RekorError()
+
+
+def _worker_main(conn: Connection, limits: Limits) -> None:
+    """A verification worker: the limits, warm imports, then one job at a time."""
+    # Ctrl-C reaches the whole process group; the server decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limits_mod.configure(limits)
+    import rekor_py.log.prepare  # noqa: F401,PLC0415 - the parsers and cryptography, once
+
+    conn.send("ready")
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):  # the server went away
+            return
+        if job is None:
+            return
+        conn.send(run_job(job))
+
+
+@dataclass(order=True)
+class _Waiting:
+    priority: tuple[int, int]
+    job: Job = field(compare=False)
+    future: asyncio.Future[PreparedEntry] = field(compare=False)
+
+
+@dataclass(eq=False)
+class _Worker:
+    proc: BaseProcess
+    conn: Connection
+    busy: _Waiting | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
+class VerifyPool:
+    """What the handlers use: `verify(job)` and the queue bound (both pools)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._admitted = 0
+
+    async def verify(self, job: Job) -> PreparedEntry:
+        """The PreparedEntry for `job`; raises its 4xx, VerifierBusy, or a 400 past
+        the deadline."""
+        if self._admitted >= self.limits.max_verify_queue:
+            raise VerifierBusy(f"{VerifierBusy.message} ({self._admitted} entries queued; "
+                               f"setting max_verify_queue, REKOR_PY_MAX_VERIFY_QUEUE)")
+        self._admitted += 1
+        try:
+            return await self._verify(job)
+        finally:
+            self._admitted -= 1
+
+    async def _verify(self, job: Job) -> PreparedEntry:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Start the workers (returns before they are warm)."""
+
+    async def close(self) -> None:
+        """Stop the workers; entries still being verified are abandoned."""
+
+
+class ProcessVerifyPool(VerifyPool):
+    """`size` spawned worker processes (see the module docstring)."""
+
+    def __init__(self, size: int, limits: Limits) -> None:
+        super().__init__(limits)
+        self._size = size
+        self._ctx = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+        self._idle: list[_Worker] = []
+        self._waiting: list[_Waiting] = []
+        self._seq = itertools.count()
+        self._reaping: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        for _ in range(self._size):
+            self._spawn()
+
+    async def close(self) -> None:
+        self._closed = True
+        for worker in list(self._workers):
+            self._retire(worker, kill=False)
+        for waiting in self._waiting:
+            if not waiting.future.done():
+                waiting.future.set_exception(VerifierBusy("the server is shutting down"))
+        self._waiting.clear()
+        if self._reaping:
+            await asyncio.gather(*self._reaping, return_exceptions=True)
+
+    async def _verify(self, job: Job) -> PreparedEntry:
+        future: asyncio.Future[PreparedEntry] = asyncio.get_running_loop().create_future()
+        size_class = max(len(job[0]), 1).bit_length()
+        heapq.heappush(self._waiting, _Waiting((size_class, next(self._seq)), job, future))
+        self._dispatch()
+        # A cancelled waiter (its client left, its request timed out) leaves its
+        # future cancelled: _dispatch skips it, and a worker already on it finishes.
+        return await future
+
+    # ---- workers ------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_worker_main, args=(child, self.limits),
+                                 name="rekor-py-verify", daemon=True)
+        proc.start()
+        child.close()
+        worker = _Worker(proc, parent)
+        self._workers.append(worker)
+        asyncio.get_running_loop().add_reader(parent.fileno(), self._on_message, worker)
+
+    def _dispatch(self) -> None:
+        while self._idle and self._waiting:
+            waiting = heapq.heappop(self._waiting)
+            if waiting.future.done():
+                continue
+            worker = self._idle.pop()
+            worker.busy = waiting
+            try:
+                worker.conn.send(waiting.job)
+            except OSError:
+                self._replace(worker, "could not take a job")
+                continue
+            worker.timer = asyncio.get_running_loop().call_later(
+                self.limits.verify_deadline_s, self._overtime, worker)
+
+    def _on_message(self, worker: _Worker) -> None:
+        try:
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            self._replace(worker, f"exited with code {worker.proc.exitcode}")
+            return
+        if message != "ready":
+            if worker.timer is not None:
+                worker.timer.cancel()
+            waiting, worker.busy, worker.timer = worker.busy, None, None
+            if waiting is not None and not waiting.future.done():
+                try:
+                    waiting.future.set_result(_outcome(*message))
+                except RekorError as e:
+                    waiting.future.set_exception(e)
+        self._idle.append(worker)
+        self._dispatch()
+
+    def _overtime(self, worker: _Worker) -> None:
+        waiting = worker.busy
+        worker.busy = None
+        deadline = self.limits.verify_deadline_s
+        log.warning("an entry of %d bytes took more than %g s to verify: its worker "
+                    "(pid %s) is replaced", len(waiting.job[0]) if waiting else 0, deadline,
+                    worker.proc.pid)
+        if waiting is not None and not waiting.future.done():
+            waiting.future.set_exception(_overtime_error(deadline))
+        self._replace(worker, None)
+
+    def _replace(self, worker: _Worker, why: str | None) -> None:
+        """Kill a worker (stuck, or already dead) and start another in its place."""
+        waiting = worker.busy
+        if why is not None:
+            log.error("verification worker (pid %s) %s", worker.proc.pid, why)
+            if waiting is not None and not waiting.future.done():
+                waiting.future.set_exception(RekorError())
+        self._retire(worker, kill=True)
+        if not self._closed:
+            self._spawn()
+
+    def _retire(self, worker: _Worker, *, kill: bool) -> None:
+        if worker.timer is not None:
+            worker.timer.cancel()
+        if worker in self._idle:
+            self._idle.remove(worker)
+        self._workers.remove(worker)
+        asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+        if kill:
+            worker.proc.kill()
+        else:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                worker.proc.kill()
+        worker.conn.close()
+        task = asyncio.ensure_future(asyncio.to_thread(_reap, worker.proc, kill))
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
+
+
+def _reap(proc: BaseProcess, killed: bool) -> None:
+    proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
+
+
+class ThreadVerifyPool(VerifyPool):
+    """Verification in threads of the server process: no IPC, but a thread past
+    its deadline cannot be stopped (its request gets 400 and the thread runs on,
+    holding a worker), and Python parsing holds the GIL the event loop needs."""
+
+    def __init__(self, size: int, limits: Limits) -> None:
+        super().__init__(limits)
+        self._executor = ThreadPoolExecutor(size, thread_name_prefix="rekor-py-verify")
+
+    async def _verify(self, job: Job) -> PreparedEntry:
+        loop = asyncio.get_running_loop()
+        try:
+            kind, value = await asyncio.wait_for(
+                loop.run_in_executor(self._executor, run_job, job),
+                self.limits.verify_deadline_s)
+        except TimeoutError:
+            raise _overtime_error(self.limits.verify_deadline_s) from None
+        return _outcome(kind, value)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def make_pool(kind: str, size: int, limits: Limits) -> VerifyPool:
+    """`kind` "process" (the default) or "thread"."""
+    factories: dict[str, Callable[[int, Limits], VerifyPool]] = {
+        "process": ProcessVerifyPool, "thread": ThreadVerifyPool}
+    if kind not in factories:
+        raise ValueError(f"verify pool must be one of {sorted(factories)}, not {kind!r}")
+    return factories[kind](size, limits)
