@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rekor_py import merkle
-from rekor_py.errors import DatabaseUnavailable, LogFull, StorageError
+import asyncpg  # type: ignore[import-untyped]
+
+from rekor_py.errors import DatabaseUnavailable, InvalidEntry, LogFull, StorageError
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.signer import LogSigner
+from rekor_py.logsafe import clip
 from rekor_py.storage import log_store
 from rekor_py.storage.db import is_unavailable
 
@@ -147,22 +150,58 @@ class Sequencer:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                await self._commit(batch)
+                await self._commit_isolating(batch)
             except asyncio.CancelledError:
                 self._fail(batch, StorageError("the log is shutting down"))
                 raise
-            except Exception as e:  # noqa: BLE001 - every failure fails the whole batch
-                self._edge = None  # reload from storage next time
-                if is_unavailable(e):
-                    # PostgreSQL is down or restarting: nothing here to debug, and a
-                    # retry may well succeed (503).  The batch may or may not have
-                    # committed; either way no waiter is told it did.
-                    log.warning("batch of %d entries failed: database unavailable (%s)",
-                                len(batch), type(e).__name__)
-                    self._fail(batch, DatabaseUnavailable(), e)
-                else:
-                    log.exception("batch of %d entries failed", len(batch))
-                    self._fail(batch, StorageError("the entry could not be logged; try again"), e)
+
+    async def _commit_isolating(self, batch: list[_Pending]) -> None:
+        """Commit `batch`; if it fails for a reason other than the database being
+        away, commit its halves apart, down to the one entry that fails.
+
+        One client's unstorable entry (validation should have refused it) then
+        fails only its own request, never the others it was batched with: a
+        batch of n with one bad entry costs about 2*log2(n) more transactions."""
+        try:
+            await self._commit(batch)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - sorted out below
+            self._edge = None  # reload from storage next time
+            if is_unavailable(e):
+                # PostgreSQL is down or restarting: nothing here to debug, and a
+                # retry may well succeed (503).  The batch may or may not have
+                # committed; either way no waiter is told it did.
+                log.warning("batch of %d entries failed: database unavailable (%s)",
+                            len(batch), type(e).__name__)
+                self._fail(batch, DatabaseUnavailable(), e)
+                return
+            if not _refused_by_postgres(e):
+                # Our own checks (a tile that does not extend, a moved head): a bug
+                # or corruption that every subset would hit alike.
+                log.exception("batch of %d entries failed", len(batch))
+                self._fail(batch, StorageError("the entry could not be logged; try again"), e)
+                return
+            if len(batch) == 1:
+                self._fail_one(batch[0], e)
+                return
+        middle = len(batch) // 2
+        for half in (batch[:middle], batch[middle:]):
+            await self._commit_isolating(half)
+
+    def _fail_one(self, pending: _Pending, error: Exception) -> None:
+        entry = pending.entry
+        if _is_data_error(error):
+            # Data PostgreSQL refuses (bad text, out of range): the entry's fault.
+            log.warning("entry %s (%s) could not be stored: %s", entry.leaf_hash.hex(),
+                        clip(entry.kind, 40), clip(str(_root(error)), 200))
+            self._fail([pending], InvalidEntry("the log cannot store this entry"), error)
+        else:
+            log.error("entry %s (%s) could not be logged", entry.leaf_hash.hex(),
+                      clip(entry.kind, 40), exc_info=error)
+            self._fail([pending], StorageError("the entry could not be logged; try again"),
+                       error)
 
     @staticmethod
     def _fail(batch: Sequence[_Pending], error: Exception, cause: Exception | None = None) -> None:
@@ -250,3 +289,23 @@ class Sequencer:
         note = format_checkpoint(Checkpoint(self._origin, size, root_hash), self._signer,
                                  self._name)
         return TreeHead(self.tree_id, size, root_hash, note)
+
+
+def _root(error: BaseException) -> BaseException:
+    """The first cause of `error` (log_store wraps asyncpg's errors in StorageError)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def _refused_by_postgres(error: BaseException) -> bool:
+    """Whether PostgreSQL itself refused a statement (a value, a constraint, a size
+    limit): a failure that may belong to one row of the batch."""
+    return isinstance(_root(error), asyncpg.PostgresError)
+
+
+def _is_data_error(error: BaseException) -> bool:
+    """Whether PostgreSQL refused the row's values (SQLSTATE class 22, data exception)."""
+    # 22: data exception (a NUL in text, bad encoding); 54: a limit such as the
+    # btree row size, reached by an oversized search key.
+    return isinstance(_root(error), (asyncpg.DataError, asyncpg.ProgramLimitExceededError))
