@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     for p in (serve, sub.add_parser("migrate", help="apply database migrations and exit")):
         p.add_argument("--data-dir", type=Path, help="where the key and embedded database live")
         p.add_argument("--database-url", help="postgresql://... (default: embedded PostgreSQL)")
+        p.add_argument("--migrate-database-url",
+                       help="postgresql://... of a role that may change the schema, for "
+                            "migrations (default: --database-url)")
     serve.add_argument("--signing-key", type=Path,
                        help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
     serve.add_argument("--tile-prefix",
@@ -84,7 +87,7 @@ async def _migrate(settings: Settings) -> None:
     from rekor_py.storage.migrate import migrate
 
     if settings.database_url is not None:
-        await migrate(settings.database_url)
+        await migrate(settings.migrate_database_url or settings.database_url)
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded = EmbeddedPostgres(settings.data_dir / "postgres")
@@ -117,13 +120,16 @@ def _serve_workers(settings: Settings) -> int:
     from rekor_py.storage.embedded import EmbeddedPostgres
 
     embedded = None
-    dsn = settings.database_url
+    dsn, admin_dsn = settings.database_url, settings.migrate_database_url
     if dsn is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         embedded = EmbeddedPostgres(settings.data_dir / "postgres", fsync=settings.fsync)
-        dsn = embedded.start()
+        admin_dsn = embedded.start()
+        dsn = embedded.server_dsn()
     try:
-        child = replace(settings, database_url=dsn, workers=1)
+        # Each worker verifies entries in its own pool: share the cores among them.
+        child = replace(settings, database_url=dsn, migrate_database_url=admin_dsn, workers=1,
+                        verify_workers=settings.verify_pool_size)
         asyncio.run(_prepare(child))
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,7 +2,8 @@
 
 `open_log` is what `rekor-py serve` (and the integration tests) run before the
 HTTP app starts: it brings up the embedded PostgreSQL when no database URL is
-given, applies migrations, loads or creates the log key, finds or creates the
+given, applies migrations (as the migration role) and grants the server's role
+its rows (storage/roles.py), loads or creates the log key, finds or creates the
 active tree, and starts the sequencer.  `LogRuntime.close` undoes it in reverse.
 """
 
@@ -27,6 +28,7 @@ from rekor_py.storage import log_store
 from rekor_py.storage.db import create_pool
 from rekor_py.storage.embedded import EmbeddedPostgres
 from rekor_py.storage.migrate import head_revision, migrate
+from rekor_py.storage.roles import provision_server_role
 
 __all__ = ["LogRuntime", "open_log", "tree_checkpoint_name"]
 
@@ -113,13 +115,19 @@ def tree_checkpoint_name(tree: log_store.TreeRow, settings: Settings) -> str:
 async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
     embedded = None
     dsn = settings.database_url
+    # Migrations and grants run as this role; the server's pool uses `dsn`'s.
+    admin_dsn = settings.migrate_database_url or dsn
     if dsn is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         embedded = EmbeddedPostgres(settings.data_dir / "postgres", fsync=settings.fsync)
-        dsn = await asyncio.to_thread(embedded.start)
+        admin_dsn = await asyncio.to_thread(embedded.start)
+        dsn = embedded.server_dsn()
+    assert admin_dsn is not None
     try:
         if not settings.read_only:
-            await migrate(dsn)
+            await migrate(admin_dsn)
+        if admin_dsn != dsn and (embedded is not None or not settings.read_only):
+            await provision_server_role(admin_dsn, dsn, reset_password=embedded is not None)
         pool = await create_pool(dsn, min_size=1, max_size=settings.pool_max_size)
     except BaseException:
         if embedded is not None:

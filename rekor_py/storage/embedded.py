@@ -10,7 +10,10 @@ Layout of `data_dir` (a directory dedicated to the embedded server):
     pgdata/              the cluster (initdb output)
     socket/              the unix-socket directory
     postgres.log         the server log (pg_ctl -l)
-    superuser.password   the random password of the `postgres` role
+    superuser.password   the random password of the `postgres` role (migrations)
+    server.password      the random password of the `rekor_py_server` role, which
+                         the server itself connects as (no superuser: see
+                         storage/roles.py); both files mode 0600 from creation
     embedded.json        {"port": N}: a restart listens where the last start did
     install/             only when running as root, see below
     .lock                serialises start/stop between processes
@@ -58,10 +61,13 @@ from types import TracebackType
 
 from rekor_py.errors import StorageError
 
-__all__ = ["PG_SYSTEM_USER", "EmbeddedPostgres"]
+__all__ = ["PG_SYSTEM_USER", "SERVER_ROLE", "EmbeddedPostgres"]
 
 PG_SYSTEM_USER = "rekor_py_pg"
 _SUPERUSER = "postgres"
+# The role the log server connects as: it owns nothing and may only read and
+# write the log's rows (storage/roles.py grants that after each migration).
+SERVER_ROLE = "rekor_py_server"
 _HOST = "127.0.0.1"
 # sockaddr_un.sun_path is 108 bytes on Linux (104 on macOS), NUL included.
 _MAX_SOCKET_PATH = 103
@@ -154,14 +160,28 @@ class EmbeddedPostgres:
         return pid is not None and _pid_status(pid.pid, self.pgdata) != "gone"
 
     def dsn(self, database: str = _SUPERUSER) -> str:
-        """The DSN of `database` as superuser over TCP.  Requires a successful start()."""
+        """The DSN of `database` as superuser over TCP, for migrations and role
+        management only.  Requires a successful start()."""
+        return self._dsn(_SUPERUSER, self._password_file, database)
+
+    def server_dsn(self, database: str = _SUPERUSER) -> str:
+        """The DSN of `database` as SERVER_ROLE, the role the log server runs as.
+
+        The role itself is created by storage.roles.provision_server_role (with
+        this DSN's password), which needs a superuser connection."""
+        if not self._server_password_file.exists():
+            # A cluster made before the server role existed.
+            _write_secret(self._server_password_file, secrets.token_urlsafe(32) + "\n")
+        return self._dsn(SERVER_ROLE, self._server_password_file, database)
+
+    def _dsn(self, role: str, password_file: Path, database: str) -> str:
         if self._port is None:
             raise StorageError("embedded postgres is not started")
         try:
-            password = self._password_file.read_text().strip()
+            password = password_file.read_text().strip()
         except OSError as e:
-            raise StorageError(f"cannot read {self._password_file}") from e
-        return f"postgresql://{_SUPERUSER}:{password}@{_HOST}:{self._port}/{database}"
+            raise StorageError(f"cannot read {password_file}") from e
+        return f"postgresql://{role}:{password}@{_HOST}:{self._port}/{database}"
 
     @property
     def port(self) -> int | None:
@@ -193,6 +213,10 @@ class EmbeddedPostgres:
     @property
     def _password_file(self) -> Path:
         return self.data_dir / "superuser.password"
+
+    @property
+    def _server_password_file(self) -> Path:
+        return self.data_dir / "server.password"
 
     @property
     def _state_file(self) -> Path:
@@ -234,10 +258,10 @@ class EmbeddedPostgres:
         scratch = self.data_dir / "pgdata.initdb"
         if scratch.exists():
             shutil.rmtree(scratch)
-        password = secrets.token_urlsafe(32)
-        self._password_file.write_text(password + "\n")
-        os.chmod(self._password_file, 0o600)
-        self._chown(self._password_file)
+        # Mode 0600 from the moment the files exist (never write-then-chmod).
+        _write_secret(self._password_file, secrets.token_urlsafe(32) + "\n")
+        self._chown(self._password_file)  # initdb, run as the server's user, reads it
+        _write_secret(self._server_password_file, secrets.token_urlsafe(32) + "\n")
         self._run(
             "initdb",
             [
@@ -383,6 +407,14 @@ class EmbeddedPostgres:
 
 
 # ---- module helpers ------------------------------------------------------------------
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write `text` to a new file `path` that is mode 0600 from its creation."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 @dataclass(frozen=True)
