@@ -71,11 +71,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except RekorError as e:
-        level = logging.WARNING if e.status < 500 else logging.ERROR
+        # A 503 with Retry-After (busy, overloaded) is expected under load: no trace.
+        ours = e.status >= 500 and e.retry_after is None
+        level = logging.ERROR if ours else logging.WARNING
         # Client text (path, messages quoting the entry) is clipped and escaped:
         # a megabyte or a newline from a client never reaches the log raw.
         log.log(level, "%s %s -> %d %s", request.method, clip(request.path), e.status,
-                clip(e.client_message), exc_info=e.status >= 500)
+                clip(e.client_message), exc_info=ours)
         return rekor_error_response(e)
     except web.HTTPRequestEntityTooLarge as e:
         log.warning("%s %s -> 413 body over %d bytes", request.method, clip(request.path),

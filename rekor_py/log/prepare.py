@@ -20,7 +20,7 @@ from typing import Any
 
 from rekor_py import limits, merkle
 from rekor_py.errors import InvalidEntry, InvalidRequest
-from rekor_py.log.sequencer import PreparedEntry
+from rekor_py.log.prepared import PreparedEntry
 from rekor_py.logsafe import clip
 from rekor_py.types import parse_entry
 from rekor_py.types.base import MAX_INDEX_KEY_LENGTH

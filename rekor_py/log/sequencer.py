@@ -23,11 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rekor_py import merkle
 import asyncpg  # type: ignore[import-untyped]
 
+from rekor_py import merkle
 from rekor_py.errors import DatabaseUnavailable, InvalidEntry, LogFull, StorageError
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
+from rekor_py.log.prepared import PreparedEntry
 from rekor_py.log.signer import LogSigner
 from rekor_py.logsafe import clip
 from rekor_py.storage import log_store
@@ -36,18 +37,6 @@ from rekor_py.storage.db import is_unavailable
 __all__ = ["DuplicateEntry", "Integrated", "PreparedEntry", "Sequencer", "TreeHead"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedEntry:
-    """An entry that parsed and verified: what the log stores for it."""
-
-    body: bytes
-    leaf_hash: bytes
-    kind: str
-    api_version: str
-    index_keys: tuple[str, ...] = ()
-    attestation: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

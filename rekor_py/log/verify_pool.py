@@ -42,7 +42,7 @@ from typing import Any
 from rekor_py import limits as limits_mod
 from rekor_py.errors import RekorError
 from rekor_py.limits import Limits
-from rekor_py.log.sequencer import PreparedEntry
+from rekor_py.log.prepared import PreparedEntry
 
 __all__ = ["ProcessVerifyPool", "ThreadVerifyPool", "VerifyPool", "make_pool"]
 
@@ -64,7 +64,9 @@ class Refused(RekorError):
 class VerifierBusy(RekorError):
     status = 503
     retry_after = 1
-    message = "the server is busy verifying other entries, retry later"
+    # 5xx answers carry this fixed message (api/problems.py): it names the setting.
+    message = ("the server is busy verifying other entries, retry later "
+               "(setting max_verify_queue, REKOR_PY_MAX_VERIFY_QUEUE)")
 
 
 def _overtime_error(deadline: float) -> RekorError:
@@ -103,15 +105,12 @@ def _worker_main(conn: Connection, limits: Limits) -> None:
     limits_mod.configure(limits)
     import rekor_py.log.prepare  # noqa: F401,PLC0415 - the parsers and cryptography, once
 
-    conn.send("ready")
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):  # the server went away
-            return
-        if job is None:
-            return
-        conn.send(run_job(job))
+    try:
+        conn.send("ready")
+        while (job := conn.recv()) is not None:
+            conn.send(run_job(job))
+    except (EOFError, OSError):  # the server closed the pool or went away
+        return
 
 
 @dataclass(order=True)
@@ -125,6 +124,8 @@ class _Waiting:
 class _Worker:
     proc: BaseProcess
     conn: Connection
+    spare: bool
+    ready: bool = False
     busy: _Waiting | None = None
     timer: asyncio.TimerHandle | None = None
 
@@ -140,8 +141,7 @@ class VerifyPool:
         """The PreparedEntry for `job`; raises its 4xx, VerifierBusy, or a 400 past
         the deadline."""
         if self._admitted >= self.limits.max_verify_queue:
-            raise VerifierBusy(f"{VerifierBusy.message} ({self._admitted} entries queued; "
-                               f"setting max_verify_queue, REKOR_PY_MAX_VERIFY_QUEUE)")
+            raise VerifierBusy()
         self._admitted += 1
         try:
             return await self._verify(job)
@@ -159,7 +159,11 @@ class VerifyPool:
 
 
 class ProcessVerifyPool(VerifyPool):
-    """`size` spawned worker processes (see the module docstring)."""
+    """`size` spawned worker processes, plus one warm spare (see the module docstring).
+
+    The spare takes over at once from a worker killed past its deadline: a new
+    process needs about half a second of imports before it can verify, which
+    under attack would leave the pool short just when it is needed."""
 
     def __init__(self, size: int, limits: Limits) -> None:
         super().__init__(limits)
@@ -167,6 +171,7 @@ class ProcessVerifyPool(VerifyPool):
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
+        self._spare: _Worker | None = None
         self._waiting: list[_Waiting] = []
         self._seq = itertools.count()
         self._reaping: set[asyncio.Task[None]] = set()
@@ -174,7 +179,7 @@ class ProcessVerifyPool(VerifyPool):
 
     async def start(self) -> None:
         for _ in range(self._size):
-            self._spawn()
+            self._spawn(spare=False)
 
     async def close(self) -> None:
         self._closed = True
@@ -188,6 +193,10 @@ class ProcessVerifyPool(VerifyPool):
             await asyncio.gather(*self._reaping, return_exceptions=True)
 
     async def _verify(self, job: Job) -> PreparedEntry:
+        if self._spare is None and not self._closed:
+            # Only once the server verifies at all: a read-only server (or a
+            # test that never posts) does not pay for a process it never uses.
+            self._spawn(spare=True)
         future: asyncio.Future[PreparedEntry] = asyncio.get_running_loop().create_future()
         size_class = max(len(job[0]), 1).bit_length()
         heapq.heappush(self._waiting, _Waiting((size_class, next(self._seq)), job, future))
@@ -198,14 +207,16 @@ class ProcessVerifyPool(VerifyPool):
 
     # ---- workers ------------------------------------------------------------------------
 
-    def _spawn(self) -> None:
+    def _spawn(self, *, spare: bool) -> None:
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(target=_worker_main, args=(child, self.limits),
                                  name="rekor-py-verify", daemon=True)
         proc.start()
         child.close()
-        worker = _Worker(proc, parent)
+        worker = _Worker(proc, parent, spare)
         self._workers.append(worker)
+        if spare:
+            self._spare = worker
         asyncio.get_running_loop().add_reader(parent.fileno(), self._on_message, worker)
 
     def _dispatch(self) -> None:
@@ -229,7 +240,11 @@ class ProcessVerifyPool(VerifyPool):
         except (EOFError, OSError):
             self._replace(worker, f"exited with code {worker.proc.exitcode}")
             return
-        if message != "ready":
+        if message == "ready":
+            worker.ready = True
+            if worker.spare:
+                return  # kept warm until a worker must be replaced
+        else:
             if worker.timer is not None:
                 worker.timer.cancel()
             waiting, worker.busy, worker.timer = worker.busy, None, None
@@ -253,21 +268,34 @@ class ProcessVerifyPool(VerifyPool):
         self._replace(worker, None)
 
     def _replace(self, worker: _Worker, why: str | None) -> None:
-        """Kill a worker (stuck, or already dead) and start another in its place."""
+        """Kill a worker (stuck, or dead already) and put another in its place: the
+        warm spare if there is one, then a new spare."""
         waiting = worker.busy
         if why is not None:
             log.error("verification worker (pid %s) %s", worker.proc.pid, why)
             if waiting is not None and not waiting.future.done():
                 waiting.future.set_exception(RekorError())
         self._retire(worker, kill=True)
-        if not self._closed:
-            self._spawn()
+        if self._closed:
+            return
+        spare = self._spare
+        if worker.spare:
+            self._spawn(spare=True)
+        elif spare is not None and spare.ready:
+            spare.spare = False
+            self._spawn(spare=True)
+            self._idle.append(spare)
+            self._dispatch()
+        else:
+            self._spawn(spare=False)
 
     def _retire(self, worker: _Worker, *, kill: bool) -> None:
         if worker.timer is not None:
             worker.timer.cancel()
         if worker in self._idle:
             self._idle.remove(worker)
+        if worker is self._spare:
+            self._spare = None
         self._workers.remove(worker)
         asyncio.get_running_loop().remove_reader(worker.conn.fileno())
         if kill:
@@ -278,12 +306,12 @@ class ProcessVerifyPool(VerifyPool):
             except OSError:
                 worker.proc.kill()
         worker.conn.close()
-        task = asyncio.ensure_future(asyncio.to_thread(_reap, worker.proc, kill))
+        task = asyncio.ensure_future(asyncio.to_thread(_reap, worker.proc))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
 
 
-def _reap(proc: BaseProcess, killed: bool) -> None:
+def _reap(proc: BaseProcess) -> None:
     proc.join(5)
     if proc.is_alive():
         proc.kill()
