@@ -43,6 +43,7 @@ from rekor_py import limits as limits_mod
 from rekor_py.errors import RekorError
 from rekor_py.limits import Limits
 from rekor_py.log.prepared import PreparedEntry
+from rekor_py.logsafe import clip
 
 __all__ = ["ProcessVerifyPool", "ThreadVerifyPool", "VerifyPool", "make_pool"]
 
@@ -94,7 +95,8 @@ def _outcome(kind: str, value: Any) -> PreparedEntry:
     if kind == "refused":
         status, message, retry_after = value
         raise Refused(status, message, retry_after)
-    log.error("verification failed with an unexpected error:\n%s", value)
+    # The worker's traceback may quote the entry: escaped onto one line, bounded.
+    log.error("verification failed with an unexpected error: %s", clip(value, 4000))
     raise RekorError()
 
 

@@ -15,7 +15,9 @@ import base64
 import hashlib
 import io
 import json
+import multiprocessing
 import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -343,3 +345,18 @@ async def test_index_key_cap(database_url: str, tmp_path: Path) -> None:
         assert status == 400 and "max_index_keys" in body["message"], body
     finally:
         await log.stop()
+
+
+async def test_a_verification_worker_that_dies_is_replaced(hostile_log: RunningLog) -> None:
+    """SIGKILL (the OOM killer, a crash in C): the pool replaces the worker and serves on."""
+    async with aiohttp.ClientSession() as s:
+        status, _, _ = await post_entry(s, hostile_log.url, signed_hashedrekord(b"before"))
+        assert status == 201
+        workers = [p for p in multiprocessing.active_children() if p.name == "rekor-py-verify"]
+        assert workers
+        for proc in workers:
+            os.kill(proc.pid, signal.SIGKILL)
+        for i in range(3):
+            status, body, _ = await post_entry(s, hostile_log.url,
+                                               signed_hashedrekord(b"after %d" % i))
+            assert status == 201, body
