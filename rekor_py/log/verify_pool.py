@@ -62,6 +62,9 @@ class Refused(RekorError):
         self.retry_after = retry_after
 
 
+_MAX_FAILED_STARTS = 3
+
+
 class VerifierBusy(RekorError):
     status = 503
     retry_after = 1
@@ -178,6 +181,10 @@ class ProcessVerifyPool(VerifyPool):
         self._seq = itertools.count()
         self._reaping: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Workers that died before they were ready, in a row: past
+        # _MAX_FAILED_STARTS something is broken (an import, the environment) that
+        # a restart will not mend, and respawning would only spin.
+        self._failed_starts = 0
 
     async def start(self) -> None:
         for _ in range(self._size):
@@ -195,6 +202,8 @@ class ProcessVerifyPool(VerifyPool):
             await asyncio.gather(*self._reaping, return_exceptions=True)
 
     async def _verify(self, job: Job) -> PreparedEntry:
+        if self._failed_starts >= _MAX_FAILED_STARTS:
+            raise RekorError("verification workers cannot start (see the server log)")
         if self._spare is None and not self._closed:
             # Only once the server verifies at all: a read-only server (or a
             # test that never posts) does not pay for a process it never uses.
@@ -244,6 +253,7 @@ class ProcessVerifyPool(VerifyPool):
             return
         if message == "ready":
             worker.ready = True
+            self._failed_starts = 0
             if worker.spare:
                 return  # kept warm until a worker must be replaced
         else:
@@ -278,6 +288,15 @@ class ProcessVerifyPool(VerifyPool):
             if waiting is not None and not waiting.future.done():
                 waiting.future.set_exception(RekorError())
         self._retire(worker, kill=True)
+        if not worker.ready:
+            self._failed_starts += 1
+            if self._failed_starts >= _MAX_FAILED_STARTS:
+                log.error("verification workers die before they are ready: not restarting")
+                for left in self._waiting:
+                    if not left.future.done():
+                        left.future.set_exception(RekorError())
+                self._waiting.clear()
+                return
         if self._closed:
             return
         spare = self._spare
