@@ -31,13 +31,13 @@ from bench_server import free_port, presign  # noqa: E402
 from tests.integration.test_hostile import hostile_bodies  # noqa: E402
 
 
-def start_server(server_dir: Path, data_dir: Path, port: int) -> Any:
+def start_server(server_dir: Path, data_dir: Path, port: int, log: Path | None) -> Any:
     import subprocess  # noqa: PLC0415
 
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir),
-         "--port", str(port)], cwd=server_dir, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+         "--port", str(port)], cwd=server_dir, stdout=out, stderr=subprocess.STDOUT,
         env={**os.environ, "REKOR_PY_INSERTABLE_KINDS": "hashedrekord,dsse"})
     import socket  # noqa: PLC0415
 
@@ -116,12 +116,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--hostile", type=int, default=12)
     parser.add_argument("--server-dir", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--server-log", type=Path, help="write the server's log here")
     args = parser.parse_args()
     honest = presign(1000)
     with tempfile.TemporaryDirectory(prefix="rekor-py-bench-") as tmp:
         os.chmod(tmp, 0o755)  # as root the embedded PostgreSQL runs as its own user
         port = free_port()
-        proc = start_server(args.server_dir, Path(tmp), port)
+        proc = start_server(args.server_dir, Path(tmp), port, args.server_log)
         try:
             result = asyncio.run(run(f"http://127.0.0.1:{port}", args.seconds, args.hostile,
                                      honest))

@@ -30,6 +30,7 @@ import heapq
 import itertools
 import logging
 import multiprocessing
+import os
 import signal
 import traceback
 from collections.abc import Callable
@@ -229,6 +230,11 @@ class ProcessVerifyPool(VerifyPool):
         if spare:
             self._spare = worker
         asyncio.get_running_loop().add_reader(parent.fileno(), self._on_message, worker)
+        # uvloop (libuv) makes a watched fd non-blocking: a 4 MiB job would then
+        # fail to send, and a result larger than the socket buffer arrive in parts.
+        # Blocking is right here: the worker reads a job, and writes a result,
+        # in one go, so neither call waits for more than the copy.
+        os.set_blocking(parent.fileno(), True)
 
     def _dispatch(self) -> None:
         while self._idle and self._waiting:

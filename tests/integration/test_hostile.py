@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rekor_py.limits import Limits
 from rekor_py.log.prepare import prepare_entry, storable_index_keys
-from rekor_py.errors import InvalidEntry
+from rekor_py.errors import InvalidEntry, RekorError
 from rekor_py.log.prepared import PreparedEntry
 from tests.integration.logserver import (
     RunningLog,
@@ -360,3 +360,26 @@ async def test_a_verification_worker_that_dies_is_replaced(hostile_log: RunningL
             status, body, _ = await post_entry(s, hostile_log.url,
                                                signed_hashedrekord(b"after %d" % i))
             assert status == 201, body
+
+
+def test_process_pool_on_uvloop_takes_a_body_at_the_limit() -> None:
+    """`serve` runs on uvloop, which makes the pipe non-blocking: a 4 MiB job must
+    still reach its worker, and its refusal come back (not a 500)."""
+    import uvloop
+
+    from rekor_py.log.verify_pool import ProcessVerifyPool
+
+    async def run() -> tuple[int, str]:
+        pool = ProcessVerifyPool(1, Limits())
+        await pool.start()
+        try:
+            await pool.verify((hostile_bodies()["huge-signature"], frozenset({"hashedrekord"}),
+                               0))
+        except RekorError as e:
+            return e.status, e.client_message
+        finally:
+            await pool.close()
+        return 201, "accepted"
+
+    status, message = uvloop.run(run())
+    assert status == 400 and "signature" in message, (status, message)
