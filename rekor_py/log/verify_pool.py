@@ -13,8 +13,9 @@ deadline could fire while it ran.  Here it runs in worker processes:
 * at most `max_verify_queue` entries are being verified or waiting for a worker;
   beyond that a request gets 503 with Retry-After instead of queueing forever.
 * waiting entries are served smallest body first (in powers of two, FIFO among
-  equals): honest entries are a few KiB, so a burst of near-limit hostile
-  bodies cannot stand in front of them.
+  equals), and bodies over 64 KiB never occupy the last free worker: honest
+  entries are a few KiB, so a burst of near-limit hostile bodies can neither
+  stand in front of them nor take every worker.
 * only bytes and a PreparedEntry cross the process boundary (one pipe per
   worker, read with loop.add_reader: no helper threads).
 
@@ -64,6 +65,11 @@ class Refused(RekorError):
 
 
 _MAX_FAILED_STARTS = 3
+# Bodies above this are "large": honest entries are a few KiB (a rekord carries
+# its artifact, so it may be large and honest, but it is rare), and every
+# hostile body that costs seconds is large.  Large jobs never take the last
+# free worker.
+_LARGE_JOB = 64 * 1024
 
 
 class VerifierBusy(RekorError):
@@ -124,6 +130,9 @@ class _Waiting:
     priority: tuple[int, int]
     job: Job = field(compare=False)
     future: asyncio.Future[PreparedEntry] = field(compare=False)
+    # A job whose worker died under it is tried once more: the worker may have
+    # been killed from outside (the OOM killer, an operator) while idle.
+    retried: bool = field(default=False, compare=False)
 
 
 @dataclass(eq=False)
@@ -238,6 +247,12 @@ class ProcessVerifyPool(VerifyPool):
 
     def _dispatch(self) -> None:
         while self._idle and self._waiting:
+            head = self._waiting[0]
+            if (not head.future.done() and len(head.job[0]) > _LARGE_JOB and self._size > 1
+                    and self._busy_with_large() >= self._size - 1):
+                # The queue is smallest first, so only large jobs wait: one
+                # worker stays free for small (honest-sized) entries.
+                return
             waiting = heapq.heappop(self._waiting)
             if waiting.future.done():
                 continue
@@ -246,10 +261,17 @@ class ProcessVerifyPool(VerifyPool):
             try:
                 worker.conn.send(waiting.job)
             except OSError:
+                # It died while idle: the job never reached it, so it waits on.
+                worker.busy = None
+                heapq.heappush(self._waiting, waiting)
                 self._replace(worker, "could not take a job")
                 continue
             worker.timer = asyncio.get_running_loop().call_later(
                 self.limits.verify_deadline_s, self._overtime, worker)
+
+    def _busy_with_large(self) -> int:
+        return sum(1 for w in self._workers
+                   if w.busy is not None and len(w.busy.job[0]) > _LARGE_JOB)
 
     def _on_message(self, worker: _Worker) -> None:
         try:
@@ -288,11 +310,15 @@ class ProcessVerifyPool(VerifyPool):
     def _replace(self, worker: _Worker, why: str | None) -> None:
         """Kill a worker (stuck, or dead already) and put another in its place: the
         warm spare if there is one, then a new spare."""
-        waiting = worker.busy
+        waiting, worker.busy = worker.busy, None
         if why is not None:
             log.error("verification worker (pid %s) %s", worker.proc.pid, why)
             if waiting is not None and not waiting.future.done():
-                waiting.future.set_exception(RekorError())
+                if waiting.retried:
+                    waiting.future.set_exception(RekorError())
+                else:
+                    waiting.retried = True
+                    heapq.heappush(self._waiting, waiting)
         self._retire(worker, kill=True)
         if not worker.ready:
             self._failed_starts += 1
