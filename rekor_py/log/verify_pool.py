@@ -70,6 +70,8 @@ _MAX_FAILED_STARTS = 3
 # hostile body that costs seconds is large.  Large jobs never take the last
 # free worker.
 _LARGE_JOB = 64 * 1024
+# Small jobs sent to one worker in one message, at most.
+_MAX_BATCH = 8
 
 
 class VerifierBusy(RekorError):
@@ -111,7 +113,8 @@ def _outcome(kind: str, value: Any) -> PreparedEntry:
 
 
 def _worker_main(conn: Connection, limits: Limits) -> None:
-    """A verification worker: the limits, warm imports, then one job at a time."""
+    """A verification worker: the limits, warm imports, then batches of jobs, one
+    job at a time, the results of a batch in one message."""
     # Ctrl-C reaches the whole process group; the server decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limits_mod.configure(limits)
@@ -119,8 +122,8 @@ def _worker_main(conn: Connection, limits: Limits) -> None:
 
     try:
         conn.send("ready")
-        while (job := conn.recv()) is not None:
-            conn.send(run_job(job))
+        while (jobs := conn.recv()) is not None:
+            conn.send([run_job(job) for job in jobs])
     except (EOFError, OSError):  # the server closed the pool or went away
         return
 
@@ -133,6 +136,13 @@ class _Waiting:
     # A job whose worker died under it is tried once more: the worker may have
     # been killed from outside (the OOM killer, an operator) while idle.
     retried: bool = field(default=False, compare=False)
+    # Sent alone, never in a batch: its batch ran past the deadline, and only
+    # alone can the job that did it be told apart from its batch-mates.
+    alone: bool = field(default=False, compare=False)
+
+    @property
+    def large(self) -> bool:
+        return len(self.job[0]) > _LARGE_JOB
 
 
 @dataclass(eq=False)
@@ -141,7 +151,7 @@ class _Worker:
     conn: Connection
     spare: bool
     ready: bool = False
-    busy: _Waiting | None = None
+    busy: list[_Waiting] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
 
 
@@ -247,31 +257,43 @@ class ProcessVerifyPool(VerifyPool):
 
     def _dispatch(self) -> None:
         while self._idle and self._waiting:
+            if self._waiting[0].future.done():
+                heapq.heappop(self._waiting)
+                continue
             head = self._waiting[0]
-            if (not head.future.done() and len(head.job[0]) > _LARGE_JOB and self._size > 1
-                    and self._busy_with_large() >= self._size - 1):
+            if head.large and self._size > 1 and self._busy_with_large() >= self._size - 1:
                 # The queue is smallest first, so only large jobs wait: one
                 # worker stays free for small (honest-sized) entries.
                 return
-            waiting = heapq.heappop(self._waiting)
-            if waiting.future.done():
-                continue
+            batch = [heapq.heappop(self._waiting)]
+            if not head.large and not head.alone:
+                # Under load, small jobs go in batches: one message each way for
+                # several entries halves the IPC cost per entry.  Shared among
+                # the idle workers, so a batch never leaves another worker idle.
+                size = min(_MAX_BATCH, max(1, (len(self._waiting) + 1) // len(self._idle)))
+                while len(batch) < size and self._waiting:
+                    nxt = self._waiting[0]
+                    if nxt.large or nxt.alone:
+                        break
+                    heapq.heappop(self._waiting)
+                    if not nxt.future.done():
+                        batch.append(nxt)
             worker = self._idle.pop()
-            worker.busy = waiting
+            worker.busy = batch
             try:
-                worker.conn.send(waiting.job)
+                worker.conn.send([waiting.job for waiting in batch])
             except OSError:
-                # It died while idle: the job never reached it, so it waits on.
-                worker.busy = None
-                heapq.heappush(self._waiting, waiting)
+                # It died while idle: the jobs never reached it, so they wait on.
+                worker.busy = []
+                for waiting in batch:
+                    heapq.heappush(self._waiting, waiting)
                 self._replace(worker, "could not take a job")
                 continue
             worker.timer = asyncio.get_running_loop().call_later(
                 self.limits.verify_deadline_s, self._overtime, worker)
 
     def _busy_with_large(self) -> int:
-        return sum(1 for w in self._workers
-                   if w.busy is not None and len(w.busy.job[0]) > _LARGE_JOB)
+        return sum(1 for w in self._workers if w.busy and w.busy[0].large)
 
     def _on_message(self, worker: _Worker) -> None:
         try:
@@ -287,38 +309,51 @@ class ProcessVerifyPool(VerifyPool):
         else:
             if worker.timer is not None:
                 worker.timer.cancel()
-            waiting, worker.busy, worker.timer = worker.busy, None, None
-            if waiting is not None and not waiting.future.done():
-                try:
-                    waiting.future.set_result(_outcome(*message))
-                except RekorError as e:
-                    waiting.future.set_exception(e)
+            batch, worker.busy, worker.timer = worker.busy, [], None
+            for waiting, (kind, value) in zip(batch, message, strict=True):
+                if not waiting.future.done():
+                    try:
+                        waiting.future.set_result(_outcome(kind, value))
+                    except RekorError as e:
+                        waiting.future.set_exception(e)
         self._idle.append(worker)
         self._dispatch()
 
     def _overtime(self, worker: _Worker) -> None:
-        waiting = worker.busy
-        worker.busy = None
+        batch, worker.busy = worker.busy, []
         deadline = self.limits.verify_deadline_s
-        log.warning("an entry of %d bytes took more than %g s to verify: its worker "
-                    "(pid %s) is replaced", len(waiting.job[0]) if waiting else 0, deadline,
-                    worker.proc.pid)
-        if waiting is not None and not waiting.future.done():
-            waiting.future.set_exception(_overtime_error(deadline))
+        if len(batch) == 1:
+            log.warning("an entry of %d bytes took more than %g s to verify: its worker "
+                        "(pid %s) is replaced", len(batch[0].job[0]), deadline,
+                        worker.proc.pid)
+            if not batch[0].future.done():
+                batch[0].future.set_exception(_overtime_error(deadline))
+        else:
+            log.warning("a batch of %d entries took more than %g s to verify: its worker "
+                        "(pid %s) is replaced, the entries are verified again one by one",
+                        len(batch), deadline, worker.proc.pid)
+            for waiting in batch:
+                waiting.alone = True
+                heapq.heappush(self._waiting, waiting)
         self._replace(worker, None)
 
     def _replace(self, worker: _Worker, why: str | None) -> None:
         """Kill a worker (stuck, or dead already) and put another in its place: the
         warm spare if there is one, then a new spare."""
-        waiting, worker.busy = worker.busy, None
+        batch, worker.busy = worker.busy, []
         if why is not None:
             log.error("verification worker (pid %s) %s", worker.proc.pid, why)
-            if waiting is not None and not waiting.future.done():
-                if waiting.retried:
+            for waiting in batch:
+                if waiting.future.done():
+                    continue
+                if len(batch) > 1:
+                    waiting.alone = True  # which one killed it is not known
+                elif waiting.retried:
                     waiting.future.set_exception(RekorError())
+                    continue
                 else:
                     waiting.retried = True
-                    heapq.heappush(self._waiting, waiting)
+                heapq.heappush(self._waiting, waiting)
         self._retire(worker, kill=True)
         if not worker.ready:
             self._failed_starts += 1
