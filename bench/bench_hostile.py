@@ -27,19 +27,20 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_server import free_port, presign  # noqa: E402
-from tests.integration.test_hostile import hostile_bodies  # noqa: E402
+from bench_server import free_port, presign
+
+from tests.integration.test_hostile import hostile_bodies
 
 
 def start_server(server_dir: Path, data_dir: Path, port: int, log: Path | None) -> Any:
-    import subprocess  # noqa: PLC0415
+    import subprocess
 
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir),
          "--port", str(port)], cwd=server_dir, stdout=out, stderr=subprocess.STDOUT,
         env={**os.environ, "REKOR_PY_INSERTABLE_KINDS": "hashedrekord,dsse"})
-    import socket  # noqa: PLC0415
+    import socket
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

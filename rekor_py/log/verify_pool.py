@@ -93,7 +93,7 @@ def _overtime_error(deadline: float) -> RekorError:
 def run_job(job: Job) -> tuple[str, Any]:
     """What a worker does with one job: ("ok", PreparedEntry), ("refused", (status,
     message, retry_after)) for a client fault, or ("bug", traceback text)."""
-    from rekor_py.log.prepare import prepare_raw  # noqa: PLC0415 - imported at warm-up
+    from rekor_py.log.prepare import prepare_raw
 
     try:
         return "ok", prepare_raw(*job)
@@ -121,7 +121,7 @@ def _worker_main(conn: Connection, limits: Limits) -> None:
     # Ctrl-C reaches the whole process group; the server decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limits_mod.configure(limits)
-    import rekor_py.log.prepare  # noqa: F401,PLC0415 - the parsers and cryptography, once
+    import rekor_py.log.prepare  # noqa: F401 - the parsers and cryptography, once
 
     try:
         conn.send("ready")

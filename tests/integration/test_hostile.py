@@ -28,9 +28,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from rekor_py.errors import InvalidEntry, RekorError
 from rekor_py.limits import Limits
 from rekor_py.log.prepare import prepare_entry, storable_index_keys
-from rekor_py.errors import InvalidEntry, RekorError
 from rekor_py.log.prepared import PreparedEntry
 from tests.integration.logserver import (
     RunningLog,
@@ -276,11 +276,11 @@ async def test_body_over_the_limit_is_413(hostile_log: RunningLog) -> None:
         for _ in range(MAX_BODY // 65536 + 2):
             yield b"y" * 65536
 
-    async with aiohttp.ClientSession() as s:
-        async with s.post(f"{hostile_log.url}/api/v1/log/entries", data=chunked(),
-                          headers={"Content-Type": "application/json"}) as r:
-            assert r.status == 413
-            assert "max_body_bytes" in (await r.json())["message"]
+    async with (aiohttp.ClientSession() as s,
+                s.post(f"{hostile_log.url}/api/v1/log/entries", data=chunked(),
+                       headers={"Content-Type": "application/json"}) as r):
+        assert r.status == 413
+        assert "max_body_bytes" in (await r.json())["message"]
 
 
 @pytest.mark.parametrize(("name", "status", "named"), [
