@@ -1,4 +1,4 @@
-"""Signed entry timestamps (spec §5): exact payload bytes, signing, verification."""
+"""Signed entry timestamps (docs/rekor-compat.md#set): exact payload bytes, signing, verification."""
 
 from __future__ import annotations
 
