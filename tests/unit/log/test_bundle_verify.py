@@ -28,7 +28,8 @@ from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.set import sign_set
 from rekor_py.log.signer import LogSigner, LogVerifier
 
-ASSETS = Path("/work/shared/reference/sigstore-python-assets")
+# Real bundles and the logs' trusted roots, from sigstore-python (see SOURCE.md there).
+ASSETS = Path(__file__).parents[2] / "vectors" / "sigstore-python"
 BUNDLES = {  # bundle file -> trusted root holding its log key
     "bundle_v3_github.whl.sigstore": "production",
     "bundle_v3.txt.sigstore": "staging",
