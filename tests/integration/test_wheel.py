@@ -87,18 +87,28 @@ def outside(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_installed_wheel_migrates_and_serves(venv: Path, outside: Path, empty_database_url: str) -> None:
+async def test_installed_wheel_migrates_and_serves(venv: Path, outside: Path,
+                                                  empty_database_url: str) -> None:
     # The venv imports its own copy, not the checkout's.
-    where = _run([venv / "python", "-c", "import rekor_py; print(rekor_py.__file__)"], cwd=outside, timeout=30)
+    code = "import rekor_py; print(rekor_py.__file__)"
+    where = await asyncio.to_thread(_run, [venv / "python", "-c", code], outside, 30)
     assert Path(where.strip()).is_relative_to(venv.parent), where
 
-    _run([venv / "rekor-py", "migrate", "--database-url", empty_database_url,
-          "--data-dir", outside / "data"], cwd=outside, timeout=120)
-    assert _alembic_version(empty_database_url) == head_revision()
+    await asyncio.to_thread(_run, [venv / "rekor-py", "migrate", "--database-url", empty_database_url,
+                                   "--data-dir", outside / "data"], outside, 120)
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision()
+    finally:
+        await conn.close()
 
+    await asyncio.to_thread(_serve_and_log_one, venv, outside, empty_database_url)
+
+
+def _serve_and_log_one(venv: Path, cwd: Path, dsn: str) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with _serve(venv, outside, empty_database_url, port):
+    with _serve(venv, cwd, dsn, port):
         status, info = _http("GET", f"{url}/api/v1/log")
         assert status == 200 and info["treeSize"] == 0, info
         status, entry = _http("POST", f"{url}/api/v1/log/entries",
@@ -111,17 +121,6 @@ def test_installed_wheel_migrates_and_serves(venv: Path, outside: Path, empty_da
         # Package data the server reads at run time.
         with urllib.request.urlopen(f"{url}/api/v1/openapi.yaml", timeout=30) as r:
             assert r.status == 200 and b"swagger:" in r.read()
-
-
-def _alembic_version(dsn: str) -> str:
-    async def read() -> str:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return str(await conn.fetchval("SELECT version_num FROM alembic_version"))
-        finally:
-            await conn.close()
-
-    return asyncio.run(read())
 
 
 @contextlib.contextmanager
