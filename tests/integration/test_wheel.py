@@ -43,7 +43,8 @@ def _env() -> dict[str, str]:
 def _run(args: list[str | Path], cwd: Path, timeout: float) -> str:
     done = subprocess.run([str(a) for a in args], cwd=cwd, env=_env(), capture_output=True,
                           text=True, timeout=timeout, check=False)
-    assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, f"{args}: exit {done.returncode}\n{output}"
     return done.stdout
 
 
@@ -77,7 +78,8 @@ def test_wheel_carries_what_runs_and_the_license(wheel: Path) -> None:
     text = zipfile.ZipFile(wheel).read(metadata).decode()
     assert "License-Expression: Apache-2.0" in text.splitlines()
     (license_file,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
-    assert b"Apache License\n                           Version 2.0" in zipfile.ZipFile(wheel).read(license_file)
+    license_text = zipfile.ZipFile(wheel).read(license_file)
+    assert b"Apache License\n                           Version 2.0" in license_text
 
 
 @pytest.fixture
@@ -94,8 +96,9 @@ async def test_installed_wheel_migrates_and_serves(venv: Path, outside: Path,
     where = await asyncio.to_thread(_run, [venv / "python", "-c", code], outside, 30)
     assert Path(where.strip()).is_relative_to(venv.parent), where
 
-    await asyncio.to_thread(_run, [venv / "rekor-py", "migrate", "--database-url", empty_database_url,
-                                   "--data-dir", outside / "data"], outside, 120)
+    migrate = [venv / "rekor-py", "migrate", "--database-url", empty_database_url,
+               "--data-dir", outside / "data"]
+    await asyncio.to_thread(_run, migrate, outside, 120)
     conn = await asyncpg.connect(empty_database_url)
     try:
         assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision()
