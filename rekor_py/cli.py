@@ -11,7 +11,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     for p in (serve, sub.add_parser("migrate", help="apply database migrations and exit")):
         p.add_argument("--data-dir", type=Path, help="where the key and embedded database live")
         p.add_argument("--database-url", help="postgresql://... (default: embedded PostgreSQL)")
+        p.add_argument("--config", type=Path, help="TOML settings file (default $REKOR_PY_CONFIG)")
     serve.add_argument("--signing-key", type=Path,
                        help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
     serve.add_argument("--tile-prefix",
@@ -123,7 +123,7 @@ def _serve_workers(settings: Settings) -> int:
         embedded = EmbeddedPostgres(settings.data_dir / "postgres", fsync=settings.fsync)
         dsn = embedded.start()
     try:
-        child = replace(settings, database_url=dsn, workers=1)
+        child = settings.replace(database_url=dsn, workers=1)
         asyncio.run(_prepare(child))
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -198,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args))
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items()
-                                 if k not in ("command", "handler")}
+                                 if k not in ("command", "handler", "config")}
     try:
-        settings = load_settings(overrides)
+        settings = load_settings(overrides, config_file=args.config)
     except ValueError as e:
         print(f"rekor-py: {e}", file=sys.stderr)
         return 2
