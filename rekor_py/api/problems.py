@@ -10,13 +10,13 @@ miss answer 404 with an empty body, as Rekor does
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from rekor_py.api.models import Error, to_json_body
 from rekor_py.errors import (
     ConflictError,
     DatabaseUnavailable,
@@ -35,15 +35,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def json_response(data: Any, *, status: int = 200,
                   headers: dict[str, str] | None = None) -> web.Response:
-    """JSON the way Rekor's Go encoder writes it: compact, no HTML escaping, final newline."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
-    return web.Response(text=text, status=status, content_type="application/json",
-                        headers=headers)
+    """JSON the way Rekor's Go encoder writes it: compact, no HTML escaping, final newline.
+
+    `data`: an API model (api/models.py), a list of them, or plain JSON values."""
+    return web.Response(body=to_json_body(data), status=status,
+                        content_type="application/json", charset="utf-8", headers=headers)
 
 
 def _error_body(status: int, message: str, headers: dict[str, str] | None = None
                 ) -> web.Response:
-    return json_response({"code": status, "message": message}, status=status, headers=headers)
+    return json_response(Error(code=status, message=message), status=status, headers=headers)
 
 
 def rekor_error_response(error: RekorError) -> web.Response:
