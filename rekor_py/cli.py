@@ -12,10 +12,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rekor_py.commands import FAMILIES
-from rekor_py.config import Settings, load_settings
+
+if TYPE_CHECKING:  # pydantic-settings costs 0.3 s to import: only serve and migrate pay it
+    from rekor_py.config import Settings
 
 __all__ = ["main"]
 
@@ -197,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     if handler is not None:  # a client or audit command: it owns its output
         return int(handler(args))
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
+    from rekor_py.config import load_settings
+
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items()
                                  if k not in ("command", "handler", "config")}
     try:

@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rekor_py.config import load_settings
-
-# The database and crypto stack is imported in run(), not here: cli.py imports every
-# command module to build its parser, and client commands should start fast.
+# The database and crypto stack, and config (pydantic-settings), are imported in run(),
+# not here: cli.py imports every command module to build its parser, and client
+# commands should start fast.
 if TYPE_CHECKING:
     from rekor_py.audit.fsck import Progress
     from rekor_py.audit.report import FsckReport
@@ -57,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncpg  # type: ignore[import-untyped]
 
     from rekor_py.audit.source import SourceError, load_verifier
+    from rekor_py.config import load_settings
 
     try:
         settings = load_settings({"data_dir": args.data_dir, "database_url": args.database_url,
