@@ -4,8 +4,9 @@ IDs by hash, key or subject.
 The SearchIndex body is checked by its model (api/models.py: schema faults are
 422 with go-openapi's wording, bad base64 400); this module turns it into lookup
 keys (a key that does not parse is 400) and hands them to log/search.py.
-Answers a JSON array of 80-hex entry IDs in log order, `[]` when nothing matches.  Differences from Rekor are listed in the
-README (sha384 hashes, ordering, the index is written with the entry).
+Answers a JSON array of 80-hex entry IDs in log order, `[]` when nothing matches.
+Differences from Rekor are listed in the README (sha384 hashes, ordering, the
+index is written with the entry).
 """
 
 from __future__ import annotations
