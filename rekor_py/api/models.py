@@ -13,6 +13,9 @@ entries (`SearchLogQuery.entries`, POST /api/v1/log/entries) are not modelled
 here: their kinds parse them like Go's encoding/json (duplicate keys, case-
 insensitive names, exact integer ranges: rekor_py/types/go_json.py), which
 pydantic's JSON model cannot express.
+
+This module imports nothing of ours but errors.py: log/ (entries, service)
+builds its answers with these models without depending on the HTTP layer.
 """
 
 from __future__ import annotations
