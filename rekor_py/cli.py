@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rekor_py.commands import FAMILIES
 
-if TYPE_CHECKING:  # pydantic-settings costs 0.3 s to import: only serve and migrate pay it
+if TYPE_CHECKING:  # pydantic-settings takes 0.3 s to import: client commands do not need it
     from rekor_py.config import Settings
 
 __all__ = ["main"]

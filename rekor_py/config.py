@@ -33,7 +33,7 @@ from pydantic_settings import (
 
 from rekor_py.limits import Limits
 
-__all__ = ["CONFIG_ENV", "ENV_PREFIX", "SettingsError", "Settings", "load_settings"]
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "REKOR_PY_"
 # The config file's path, when not given with --config.

@@ -13,7 +13,13 @@ import base64
 import re
 from dataclasses import dataclass
 
-from rekor_py.api.models import Attestation, InclusionProof, LogEntry, LogEntryAnon, Verification
+from rekor_py.api.models import (
+    Attestation,
+    InclusionProof,
+    LogEntry,
+    LogEntryAnon,
+    Verification,
+)
 from rekor_py.errors import InvalidRequest
 from rekor_py.log.set import sign_set
 from rekor_py.log.signer import LogSigner
