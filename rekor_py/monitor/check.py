@@ -5,10 +5,9 @@ checkpoints, the evidence a user needs) or FetchError:
 
 1. The checkpoint carries valid signatures by every pinned key, for the pinned
    origin.  A bad signature is reported, never skipped.
-2. Sizes: a smaller tree, or the same size with another root, is inconsistent.
-3. Consistency: the RFC 6962 proof from the old size to the new one, folded
-   from tiles fetched over HTTP (merkle.consistency_plan + fold_proof), must
-   verify (merkle.verify_consistency).
+2-3. It extends the last verified one (rekor_py/log/tree_head.py, the rule the
+   client's `loginfo` applies too): not smaller, the same root at the same size,
+   and an RFC 6962 consistency proof folded from tiles fetched over HTTP.
 4. Entries: the right edge at the old size is folded from tiles and must give
    the old root; then, bundle by bundle, every new entry must hash to the
    matching hash of its level-0 tile, and those hashes, appended to the edge,
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from rekor_py import merkle
 from rekor_py.log.c2sp import verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import Checkpoint, CheckpointError, parse_checkpoint
+from rekor_py.log.tree_head import NotExtending, check_consistency, check_growth
 from rekor_py.monitor.fetch import TileFetcher, parse_entry_bundle
 from rekor_py.monitor.state import MonitorState
 from rekor_py.monitor.watch import Match, Watchlist
@@ -84,13 +84,13 @@ async def check_log(fetcher: TileFetcher, state: MonitorState, watch: Watchlist,
         raise fail(f"checkpoint does not verify: {e}") from e
     if new.origin != state.origin:
         raise fail(f"origin changed from {state.origin!r} to {new.origin!r}")
-    if new.size < old.size:
-        raise fail(f"tree shrank from {old.size} to {new.size}")
+    try:
+        if check_growth(old, new):
+            await _check_consistency(fetcher, old, new, fail)
+    except NotExtending as e:
+        raise fail(str(e)) from e
     if new.size == old.size:
-        if new.root_hash != old.root_hash:
-            raise fail(f"two different roots for tree size {new.size} (a fork)")
         return CheckResult(old.size, new, text)
-    await _check_consistency(fetcher, old, new, fail)
     matches = await _walk_entries(fetcher, old, new, watch, fail, progress)
     return CheckResult(old.size, new, text, matches)
 
@@ -111,15 +111,13 @@ async def _fetch_tiles(fetcher: TileFetcher, plan: merkle.ProofPlan, fail: Fail
 
 async def _check_consistency(fetcher: TileFetcher, old: Checkpoint, new: Checkpoint,
                              fail: Fail) -> None:
-    if old.size == 0:
-        return  # everything is consistent with the empty tree; step 4 checks the rest
     plan = merkle.consistency_plan(old.size, new.size)
     tiles = await _fetch_tiles(fetcher, plan, fail)
     try:
         proof = merkle.fold_proof(plan, tiles)
-        merkle.verify_consistency(old.size, new.size, proof, old.root_hash, new.root_hash)
-    except ValueError as e:  # ProofError included
+    except ValueError as e:
         raise fail(f"no valid consistency proof from {old.size} to {new.size}: {e}") from e
+    check_consistency(old, new, proof)
 
 
 async def _old_edge(fetcher: TileFetcher, old: Checkpoint, new: Checkpoint,
