@@ -1,5 +1,10 @@
 """`rekor-py loginfo`: verify the log's tree head, and that it extends the last one
 verified (the rule is rekor_py/log/tree_head.py's, shared with `monitor`).
+
+It warns, on stderr and in --json's "warnings", when the server answers with
+another log key or tree ID than it did when last remembered: a rotated key or a
+new shard, or someone else's log behind the same URL.  The warning is given
+once per change; the new key and tree are remembered afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from rekor_py.log.tree_head import (
     split_view_report,
 )
 
-__all__ = ["register", "run"]
+__all__ = ["identity_warnings", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
@@ -38,19 +43,39 @@ def _args(p: argparse.ArgumentParser) -> None:
                    help=f"remembered tree heads (default {default_state_path()})")
 
 
+def identity_warnings(last: tuple[str, int] | None, log_id_hex: str, tree_id: int) -> list[str]:
+    """What changed in the (log ID, tree ID) a server serves since `last`."""
+    if last is None:
+        return []
+    old_log_id, old_tree_id = last
+    warnings = []
+    if old_log_id != log_id_hex:
+        warnings.append(f"the log's key changed: its log ID was {old_log_id}, now "
+                        f"{log_id_hex}; nothing signed by the old key vouches for the new one")
+    if old_tree_id != tree_id:
+        warnings.append(f"the log's tree ID changed from {old_tree_id} to {tree_id}: a new "
+                        f"shard, whose history is not checked against the old tree's")
+    return warnings
+
+
 def run(args: argparse.Namespace) -> int:
     rekor = client(args)
     verifier, head = current_head(args, rekor)
     state = StateFile(args.state or default_state_path())
+    warnings = identity_warnings(state.last_served(rekor.url), verifier.log_id_hex,
+                                 head.tree_id)
+    for warning in warnings:
+        print(f"rekor-py loginfo: WARNING: {warning}", file=sys.stderr)
     old = state.find(verifier.log_id_hex, head.tree_id)
     if old is not None:
         _check_extends(rekor, old, head, verifier, state.path)
-    if old is None or head.size > old.size:
+    if old is None or head.size > old.size or warnings:
         state.remember(verifier.log_id_hex, head, rekor.url)
     if args.json:
         print_json({"treeID": str(head.tree_id), "treeSize": head.size,
                     "rootHash": head.root_hash.hex(), "logID": verifier.log_id_hex,
                     "signedTreeHead": head.checkpoint, "verified": True,
+                    "warnings": warnings,
                     "consistentWith": None if old is None else
                     {"treeSize": old.size, "rootHash": old.root_hash.hex()}})
         return EXIT_OK

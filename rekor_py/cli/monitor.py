@@ -5,7 +5,8 @@
 
 Each pass (rekor_py/monitor/check.py) verifies the checkpoint's signatures,
 that it extends the last verified checkpoint in FILE, and every new entry
-against the tiles; then it prints matches and saves FILE atomically.
+against the tiles; matches are printed as their entries are verified, and FILE
+is saved atomically once the whole pass holds.
 
 Trust on first use: without FILE, the keys come from --key (the log's PEM key)
 and --vkey (a C2SP verifier key, e.g. the Ed25519 note key), or else from the
@@ -33,7 +34,7 @@ from rekor_py.cli.common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USA
 if TYPE_CHECKING:
     from rekor_py.monitor.fetch import TileFetcher
     from rekor_py.monitor.state import MonitorState
-    from rekor_py.monitor.watch import Watchlist
+    from rekor_py.monitor.watch import Match, Watchlist
 
 __all__ = ["register", "run", "run_monitor"]
 
@@ -111,8 +112,15 @@ async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
             bar = Progress(total)
         bar.update(done)
 
+    matches = 0
+
+    def report(match: Match) -> None:
+        nonlocal matches
+        matches += 1
+        print(match.format(), flush=True)
+
     try:
-        result = await check_log(fetcher, state, watch, progress)
+        result = await check_log(fetcher, state, watch, progress, on_match=report)
     except LogInconsistent as e:
         print(e.evidence(), end="")
         return EXIT_FAILED
@@ -121,15 +129,13 @@ async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
     finally:
         if bar is not None:
             bar.finish()
-    for match in result.matches:
-        print(match.format())
     try:
         save_state(state_path, MonitorState(state.origin, state.verifiers, result.text))
     except StateError as e:
         return fail("monitor", str(e), EXIT_USAGE)
     cp = result.checkpoint
     print(f"ok: {cp.origin} size {cp.size} ({result.new_entries} new entries verified, "
-          f"{len(result.matches)} matches)", flush=True)
+          f"{matches} matches)", flush=True)
     return EXIT_OK
 
 

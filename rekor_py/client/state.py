@@ -16,6 +16,9 @@ same directory, fsync, rename):
 
 Keys name the log by its key (log ID) and tree, not by URL, so one log reached
 by two URLs shares its memory and a new shard starts afresh (Rekor issue #1087).
+Beside them, "servers" maps each URL to the "<logID hex>/<treeID>" it served
+last, so a URL that starts answering with another key or tree is noticed (a
+file without it is read by scanning the records' "server" fields).
 Unknown top-level fields and other logs' records are kept as they are.
 """
 
@@ -70,9 +73,30 @@ class StateFile:
             return None
         return _head(record, f"state file {self.path}, log {_key(log_id_hex, tree_id)}")
 
-    def remember(self, log_id_hex: str, head: TreeHead, server: str) -> None:
-        """Store `head` as the last verified head of its log's tree (atomic replace)."""
+    def last_served(self, server: str) -> tuple[str, int] | None:
+        """(log ID hex, tree ID) that `server` served when last remembered, or None."""
         data = self._load()
+        servers = data.get("servers")
+        if isinstance(servers, dict):
+            key = servers.get(server)
+        else:  # written before "servers" existed: any record fetched from there
+            key = next((k for k, r in data["logs"].items()
+                        if isinstance(r, dict) and r.get("server") == server), None)
+        if not isinstance(key, str) or key.count("/") != 1:
+            return None
+        log_id, tree_id = key.split("/")
+        if not _HEX64_RE.fullmatch(log_id) or not _TREE_ID_RE.fullmatch(tree_id):
+            raise StateError(f"state file {self.path}: server {server} maps to {key!r}, "
+                             f"not <logID>/<treeID>")
+        return log_id, int(tree_id)
+
+    def remember(self, log_id_hex: str, head: TreeHead, server: str) -> None:
+        """Store `head` as the last verified head of its log's tree, and its log and
+        tree as what `server` serves (atomic replace)."""
+        data = self._load()
+        servers = data.get("servers")
+        data["servers"] = {**(servers if isinstance(servers, dict) else {}),
+                           server: _key(log_id_hex, head.tree_id)}
         data["logs"][_key(log_id_hex, head.tree_id)] = {
             "server": server,
             "treeID": str(head.tree_id),
