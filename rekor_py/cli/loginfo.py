@@ -29,7 +29,7 @@ from rekor_py.log.tree_head import (
     split_view_report,
 )
 
-__all__ = ["identity_warnings", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:

@@ -9,8 +9,6 @@ a message fit for a terminal.  HTTP belongs to client/http.py.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -26,7 +24,6 @@ from rekor_py.log.tree_head import TreeHead
 __all__ = [
     "LogEntryAnswer",
     "VerificationError",
-    "decode_b64",
     "parse_consistency_proof",
     "parse_log_entry_answer",
     "verify_log_entry",
@@ -143,11 +140,3 @@ def _check_origin(note: str, tree_id: str) -> None:
         raise VerificationError(f"checkpoint: {e}") from e
     if not origin.endswith(f" - {tree_id}"):
         raise VerificationError(f"checkpoint origin {origin!r} does not name tree {tree_id}")
-
-
-def decode_b64(value: str, what: str) -> bytes:
-    """Strict standard base64; raises VerificationError."""
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise VerificationError(f"{what} is not valid base64") from e

@@ -27,7 +27,6 @@ __all__ = [
     "check_u64",
     "digest",
     "ffi",
-    "hex_of",
     "joined_hashes",
     "lib",
     "proof_bytes",
@@ -35,7 +34,6 @@ __all__ = [
     "scratch",
     "split",
     "status_error",
-    "subtree_message",
 ]
 
 HASH_SIZE: int = lib.MERKLE_HASH_SIZE
