@@ -196,7 +196,10 @@ async def _walk_entries(fetcher: TileFetcher, old: Checkpoint, new: Checkpoint,
             top_up()
     finally:
         for _, task in pending:
-            task.cancel()
+            if task.done() and not task.cancelled():
+                task.exception()  # a read-ahead that failed after the pass did: not news
+            else:
+                task.cancel()
 
 
 async def _check_tile(fetcher: TileFetcher, tile: TileID, hashes: bytes, bundle: bytes,
