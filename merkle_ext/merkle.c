@@ -537,7 +537,7 @@ int merkle_verify_inclusion(const uint8_t *leaf_hash, uint64_t index, uint64_t s
     range_list r;
     inclusion_ranges(index, size, &r);
     if (n_proof != r.n) return MERKLE_E_PROOF_LENGTH;
-    /* §2.1.3.2: fn is the leaf's position, sn the last position at each level. */
+    /* RFC 9162 §2.1.3.2: fn is the leaf's position, sn the last position at each level. */
     uint64_t fn = index, sn = size - 1;
     uint8_t acc[HS];
     memcpy(acc, leaf_hash, HS);
@@ -579,7 +579,7 @@ int merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t *pro
     range_list r;
     consistency_ranges(size1, size2, &r);
     if (n_proof != r.n) return MERKLE_E_PROOF_LENGTH;
-    /* §2.1.4.2: when size1 is a power of two its root is the proof's seed. */
+    /* RFC 9162 §2.1.4.2: when size1 is a power of two its root is the proof's seed. */
     int seeded = (size1 & (size1 - 1)) == 0;
     const uint8_t *first = seeded ? root1 : proof;
     size_t next = seeded ? 0 : 1;

@@ -96,7 +96,8 @@ async def search_log_query(request: web.Request) -> web.Response:
         if not isinstance(i, int) or isinstance(i, bool) or i < 0:
             raise UnprocessableEntity("logIndexes in body must be integers >= 0")
     ids = [parse_entry_id(u) for u in uuids]
-    # Spec §2.5 order: 80-char IDs, then hash lookups (UUIDs, then entries), then indexes.
+    # Rekor's order (docs/rekor-compat.md#api-retrieve): 80-char IDs, then hash lookups
+    # (UUIDs, then entries), then indexes.
     full = [p for p in ids if p.tree_id is not None]
     by_hash = [p for p in ids if p.tree_id is None]
     by_hash += [parse_entry_id(_prepare(e, None).leaf_hash.hex()) for e in proposed]

@@ -1,4 +1,5 @@
-"""POST /api/v1/index/retrieve (searchIndex, spec §2.9): entry IDs by hash, key or subject.
+"""POST /api/v1/index/retrieve (searchIndex, docs/rekor-compat.md#api-search-index): entry
+IDs by hash, key or subject.
 
 This module owns reading the SearchIndex body the way go-swagger validates it
 (schema faults are 422 with go-openapi's wording, key faults 400), and hands

@@ -4,7 +4,8 @@ Client faults (RekorError 4xx, aiohttp's own 404/405/413) are logged at warning
 with their message; anything else is a 500 with a generic message and a logged
 traceback, so no stack trace or SQL ever reaches a client.  A database that
 cannot be reached (storage.db.is_unavailable) is a 503 with Retry-After.  Entry lookups that
-miss answer 404 with an empty body, as Rekor does (spec §2.4, trap 9).
+miss answer 404 with an empty body, as Rekor does
+(docs/rekor-compat.md#trap-404-409).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Auditing a log's own storage: `rekor-py fsck` (issue 5).
+"""Auditing a log's own storage: `rekor-py fsck`.
 
 fsck.py drives the check over one read-only snapshot; tiles.py recomputes the
 tiles and root from the leaf hashes; queries.py holds its read-only SQL;

@@ -18,7 +18,8 @@ __all__ = ["APIError", "DEFAULT_SERVER", "RekorClient", "Response"]
 
 DEFAULT_SERVER = "http://127.0.0.1:3000"
 _TIMEOUT_S = 30.0  # rekor-cli's artifact fetch timeout; plenty for one API call
-_MAX_RESPONSE = 64 * 1024 * 1024  # a search answer has no cap (spec §2.9)
+# A search answer has no cap (docs/rekor-compat.md#api-search-index).
+_MAX_RESPONSE = 64 * 1024 * 1024
 _USER_AGENT = "rekor-py-client"
 
 

@@ -15,7 +15,7 @@ same directory, fsync, rename):
          "treeSize": <int>, "rootHash": "<64 hex>", "signedTreeHead": "<note text>"}}}
 
 Keys name the log by its key (log ID) and tree, not by URL, so one log reached
-by two URLs shares its memory and a new shard starts afresh (Rekor issue #1087).
+by two URLs shares its memory and a new shard starts afresh (github.com/sigstore/rekor/issues/1087).
 Beside them, "servers" maps each URL to the "<logID hex>/<treeID>" it served
 last, so a URL that starts answering with another key or tree is noticed (a
 file without it is read by scanning the records' "server" fields).

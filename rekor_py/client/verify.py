@@ -132,7 +132,8 @@ def _hex32(value: object) -> bytes:
 
 
 def _check_origin(note: str, tree_id: str) -> None:
-    """The checkpoint's origin must end in " - <treeID>", as Rekor signs it: it names the tree.
+    """The checkpoint's origin must end in " - <treeID>" (docs/rekor-compat.md#checkpoint):
+    it names the tree.
     Requires a note whose signature was already verified."""
     try:
         origin = parse_checkpoint(note).checkpoint.origin

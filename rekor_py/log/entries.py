@@ -1,4 +1,5 @@
-"""Entry identifiers and the Rekor v1 LogEntry shape (spec §1, §3).
+"""Entry identifiers and the Rekor v1 LogEntry shape (docs/rekor-compat.md#identifiers,
+#log-entry).
 
 An EntryID is the tree ID as 16 hex digits followed by the 64-hex leaf hash; a
 LogEntry is a one-key object mapping it to the body, times, indexes and the

@@ -1,4 +1,5 @@
-"""The search index as the API sees it (spec §2.9, §9): lookup keys in, entry IDs out.
+"""The search index as the API sees it (docs/rekor-compat.md#api-search-index): lookup keys
+in, entry IDs out.
 
 This module owns turning search criteria into the keys the entry types wrote
 (`EntryType.index_keys()`, stored lowercase by the sequencer in the same
@@ -10,12 +11,13 @@ Key forms (what each criterion looks up):
 
 - hash: "<alg>:<lowercase hex>".  A bare value gets its prefix from its length
   (40 sha1, 64 sha256, 96 sha384, 128 sha512).  Rekor has no sha384 here
-  (trap 19); we do, because hashedrekord accepts sha384 artifacts.
+  (docs/rekor-compat.md#trap-index-best-effort); we do, because hashedrekord accepts sha384
+  artifacts.
 - publicKey: hex SHA-256 of the key's canonical value, parsed with its
   format's parser (pki.FORMATS), in both forms the entry types write: bare
   (hashedrekord, rekord) and "sha256:"-prefixed (intoto, dsse).  Rekor looks
   up only the bare form, so its key search misses intoto and dsse entries
-  (trap 18); we find them on purpose.
+  (docs/rekor-compat.md#trap-key-index-forms); we find them on purpose.
 - email, subject: the SAN value, lowercased; both search the same keys.
 
 Combining: a criterion matches an entry holding any of its keys; `or` is the

@@ -139,7 +139,8 @@ class LogService:
         }
 
     async def consistency(self, first_size: int, last_size: int) -> dict[str, Any]:
-        """Spec §2.8: the proof from first_size to last_size, and the CURRENT root."""
+        """Rekor's getLogProof (docs/rekor-compat.md#api-proof): the proof from first_size
+        to last_size, and the CURRENT root."""
         if first_size > last_size:
             raise InvalidProofRequest(
                 f"firstSize({first_size}) must be less than lastSize({last_size})")

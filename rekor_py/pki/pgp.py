@@ -1,4 +1,5 @@
-"""The pgp signature format: OpenPGP keys and detached signatures, as Rekor v1 handles them (spec §4.5).
+"""The pgp signature format: OpenPGP keys and detached signatures, as Rekor v1 handles them
+(docs/rekor-compat.md#rekord).
 
 Owns: Rekor's pkg/pki/pgp rules on top of go-crypto: which inputs parse
 (armored or binary keyrings and signatures, private key blocks refused only

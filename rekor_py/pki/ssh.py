@@ -1,4 +1,5 @@
-"""The ssh signature format: authorized_keys public keys and SSHSIG signatures (spec §4.5).
+"""The ssh signature format: authorized_keys public keys and SSHSIG signatures
+(docs/rekor-compat.md#rekord).
 
 Owns: SSHPublicKey (one authorized_keys line, 64 KiB cap, canonical form
 `ssh.MarshalAuthorizedKey`: "<type> <b64 blob>\\n", comment dropped; the
@@ -60,7 +61,7 @@ from rekor_py.pki.ssh_wire import (
 
 __all__ = ["MAX_KEY_BYTES", "MAX_SIGNATURE_BYTES", "SSHPublicKey", "SSHSignature", "is_email"]
 
-# Rekor reads public keys through http.MaxBytesReader(65536) (spec §12).
+# Rekor reads public keys through http.MaxBytesReader(65536) (docs/rekor-compat.md#limits).
 MAX_KEY_BYTES = 65536
 # Rekor has no cap of its own here; a 16384-bit RSA SSHSIG is under 8 KiB.
 MAX_SIGNATURE_BYTES = 65536

@@ -1,4 +1,4 @@
-"""The x509 signature format: PEM keys, certificates and chains (spec §4.2).
+"""The x509 signature format: PEM keys, certificates and chains (docs/rekor-compat.md#x509).
 
 Owns: parsing a `PUBLIC KEY`, a `CERTIFICATE` or a chain of up to 10
 certificates (PEM itself is pem.py), the canonical PEM Rekor stores, leaf
@@ -50,7 +50,8 @@ __all__ = [
     "encode_pem",
 ]
 
-# Spec §4.2 / §12: chains longer than this are refused before any parsing work.
+# Rekor's limit (docs/rekor-compat.md#x509): chains longer than this are refused before any
+# parsing work.
 MAX_CHAIN_CERTIFICATES = 10
 
 VerifyingKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -180,7 +181,8 @@ class X509PublicKey:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
-        """Parse per spec §4.2; raises InvalidKeyError (DER, wrong PEM type, >10 certs, ...).
+        """Parse as Rekor does (docs/rekor-compat.md#x509); raises InvalidKeyError (DER,
+        wrong PEM type, >10 certs, ...).
 
         Parsed keys are cached by their bytes: uploaders reuse keys, and the value
         is immutable (failures are not cached)."""
@@ -291,7 +293,8 @@ class X509Signature:
         return self.raw
 
     def verify(self, data: bytes, key: object) -> None:
-        """SHA-256 for RSA and ECDSA, pure Ed25519, over the whole message (spec §4.5)."""
+        """SHA-256 for RSA and ECDSA, pure Ed25519, over the whole message
+        (docs/rekor-compat.md#rekord)."""
         if not isinstance(key, X509PublicKey):
             raise InvalidSignatureError("invalid public key type for x509 signature")
         key.verify(self.raw, data)

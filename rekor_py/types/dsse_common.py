@@ -108,7 +108,8 @@ def parse_key_or_none(data: bytes) -> X509PublicKey | None:
 
 
 def key_index_keys(key: X509PublicKey) -> list[str]:
-    """`sha256:<hex of the canonical PEM>` then the leaf subjects (intoto and dsse, spec §9)."""
+    """`sha256:<hex of the canonical PEM>` then the leaf subjects (intoto and dsse,
+    docs/rekor-compat.md#index-keys)."""
     return ["sha256:" + hashlib.sha256(key.canonical_value()).hexdigest(), *key.identities()]
 
 

@@ -1,4 +1,5 @@
-"""DSSE envelopes as Rekor's intoto and dsse kinds read and verify them (spec §4.6-4.8).
+"""DSSE envelopes as Rekor's intoto and dsse kinds read and verify them
+(docs/rekor-compat.md#intoto-001, #intoto-002, #dsse).
 
 Owns: parsing an envelope's JSON text the way Go's json.Unmarshal fills
 go-securesystemslib's `dsse.Envelope`, the pre-authentication encoding (PAE),

@@ -1,4 +1,5 @@
-"""In-toto statement payloads -> the digest index keys Rekor derives from them (spec §9).
+"""In-toto statement payloads -> the digest index keys Rekor derives from them
+(docs/rekor-compat.md#index-keys).
 
 Rekor reads a payload of type `application/vnd.in-toto+json` with Go's
 encoding/json into small structs and indexes `<alg>:<digest>` for every

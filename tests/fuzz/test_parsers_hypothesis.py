@@ -55,8 +55,8 @@ from tests.unit.pki import PrivateKey, cert_pem, make_chain, spki_pem
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "vectors" / "types"
-# Rekor's per-format test keys and signatures (shared/ sits beside the repo, in CI too).
-PKI_TESTDATA = REPO.parent / "shared" / "reference" / "rekor" / "pkg" / "pki"
+# Rekor's per-format test keys and signatures, one folder per format (see SOURCE.md in each).
+PKI_TESTDATA = REPO / "tests" / "vectors" / "pki"
 
 
 def fuzz(ci_default: int) -> settings:
@@ -146,8 +146,8 @@ def _generated_seeds() -> list[bytes]:
 
 
 def _file_seeds(name: str) -> list[bytes]:
-    return [p.read_bytes() for p in sorted((PKI_TESTDATA / name / "testdata").glob("*"))
-            if p.is_file() and p.stat().st_size < 64 * 1024]
+    return [p.read_bytes() for p in sorted((PKI_TESTDATA / name).glob("*"))
+            if p.is_file() and p.name != "SOURCE.md" and p.stat().st_size < 64 * 1024]
 
 
 FORMAT_NAMES = sorted(FORMATS)

@@ -1,9 +1,9 @@
 """Bounded write load against running log servers, and the ledger that checks it.
 
-The reliability tests (issue 6) need three things: server processes they can
-kill (`ServeProcess`), a load generator that never runs unbounded (`run_load`:
-a fixed number of workers, a cap on requests and a deadline), and a ledger of
-what the servers promised.  Every 201 is an acknowledgement: the ledger keeps
+The reliability tests (crash safety, concurrent writers, replicas) need three
+things: server processes they can kill (`ServeProcess`), a load generator that
+never runs unbounded (`run_load`: a fixed number of workers, a cap on requests
+and a deadline), and a ledger of what the servers promised.  Every 201 is an acknowledgement: the ledger keeps
 its entry UUID, leaf hash, index and checkpoint, and `verify_log` checks
 afterwards, against the database and over HTTP, that each one is there with the
 same leaf hash at the same index, that indexes run 0..N-1, that every

@@ -1,4 +1,4 @@
-"""The client commands against a live log over real HTTP on a real PostgreSQL (issue 5).
+"""The client commands against a live log over real HTTP on a real PostgreSQL.
 
 The main flows run `python -m rekor_py ...` as a subprocess, with a signature
 made by the `openssl` command line tool; the rest call the same `main()` in a

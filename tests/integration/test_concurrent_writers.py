@@ -1,4 +1,4 @@
-"""Three `rekor-py serve` processes on one database take uploads at once (issue 6).
+"""Three `rekor-py serve` processes on one database take uploads at once.
 
 They share the database, the data dir (one log key) and the checkpoint name, and
 start at the same moment (so migrations, key creation and tree creation race

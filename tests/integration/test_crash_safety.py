@@ -1,4 +1,4 @@
-"""Crash safety under write load (issue 6): SIGKILLed servers, crashed PostgreSQL.
+"""Crash safety under write load: SIGKILLed servers, crashed PostgreSQL.
 
 Both tests keep a bounded load generator running while they break things, and
 check the ledger afterwards (tests/integration/load.py): every 201 is in the log

@@ -1,4 +1,4 @@
-"""`rekor-py fsck` on real PostgreSQL (issue 5).
+"""`rekor-py fsck` on real PostgreSQL.
 
 Clean logs: one built through a running server (while it keeps appending), one
 of 66,536 entries appended in-process through log_store and the Merkle engine

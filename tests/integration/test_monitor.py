@@ -1,4 +1,4 @@
-"""`rekor-py monitor` against real logs over HTTP on real PostgreSQL (issue 5).
+"""`rekor-py monitor` against real logs over HTTP on real PostgreSQL.
 
 The command runs through rekor_py.cli.main in a worker thread (it owns its event
 loop), against servers on the test's loop.  Covered: watched key and email

@@ -1,4 +1,4 @@
-"""`serve --read-only` on a PostgreSQL streaming replica (issue 6).
+"""`serve --read-only` on a PostgreSQL streaming replica.
 
 The test builds the replica itself: a primary EmbeddedPostgres with a
 replication role and its pg_hba line, `pg_basebackup -R` (from the

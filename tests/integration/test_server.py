@@ -1,4 +1,4 @@
-"""The log server over real HTTP on a real PostgreSQL (issue 3 acceptance).
+"""The log server over real HTTP on a real PostgreSQL, checked by sigstore-python's client.
 
 sigstore-python 4.5.1's own Rekor client writes and reads entries, and its own
 verification code checks the inclusion proof, checkpoint and SET under the

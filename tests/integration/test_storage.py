@@ -95,9 +95,10 @@ async def test_concurrent_migrations_in_one_process(empty_database_url: str) -> 
 async def test_concurrent_migrations_in_two_processes(empty_database_url: str) -> None:
     # The real case: two server processes starting at once on one database.
     code = "import asyncio, sys; from rekor_py.storage.migrate import migrate; asyncio.run(migrate(sys.argv[1]))"
+    checkout = MIGRATIONS_DIR.parents[1]  # rekor_py/migrations -> the folder holding rekor_py
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, empty_database_url, cwd=MIGRATIONS_DIR.parent,
+            sys.executable, "-c", code, empty_database_url, cwd=checkout,
             stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(2)

@@ -1,4 +1,4 @@
-"""The C2SP tile API over real HTTP on a real PostgreSQL (issue 5).
+"""The C2SP tile API over real HTTP on a real PostgreSQL.
 
 Every checkpoint, tile and entry bundle is fetched over HTTP and checked with
 the Merkle facade only: checkpoint signatures (ECDSA and Ed25519, key ID rules

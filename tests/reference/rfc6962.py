@@ -255,7 +255,7 @@ def tiles_at(leaves: Sequence[bytes], size: int) -> dict[tuple[int, int], bytes]
     Tile level L holds the hashes of the perfect subtrees of height 8L; tile N at
     level L holds positions N*256 .. N*256+255 of that level.  The rightmost tile
     of a level is partial, of width floor(size / 256^L) mod 256, and absent if that
-    is 0 (c2sp.org/tlog-tiles; /work/shared/reference/c2sp-formats.md §5.2).
+    is 0 (c2sp.org/tlog-tiles).
 
     Level L+1 is built from level L: a perfect subtree of height 8(L+1) is the MTH
     of its 256 consecutive perfect subtrees of height 8L (RFC 6962 §2.1 halves a

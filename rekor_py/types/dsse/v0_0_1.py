@@ -1,4 +1,4 @@
-"""dsse 0.0.1 (spec §4.8): a DSSE envelope whose every signature is verified.
+"""dsse 0.0.1 (docs/rekor-compat.md#dsse): a DSSE envelope whose every signature is verified.
 
 Proposed spec (every field may be missing or of the wrong JSON type):
 
@@ -192,7 +192,8 @@ class DSSEV001(EntryType):
         return cls(tuple(items), keys, s.envelope_hash, s.payload_hash, None, (), "missing proposed content")
 
     def canonicalize(self) -> bytes:
-        """{"envelopeHash","payloadHash","signatures":[{"signature","verifier"}...]} (spec §4.8)."""
+        """{"envelopeHash","payloadHash","signatures":[{"signature","verifier"}...]}
+        (docs/rekor-compat.md#dsse)."""
         spec = {
             "envelopeHash": self.envelope_hash.to_json(),
             "payloadHash": self.payload_hash.to_json(),

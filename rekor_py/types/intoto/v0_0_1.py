@@ -1,4 +1,5 @@
-"""intoto 0.0.1 (spec §4.6): one x509 key, a DSSE envelope sent as a JSON string.
+"""intoto 0.0.1 (docs/rekor-compat.md#intoto-001): one x509 key, a DSSE envelope sent as a
+JSON string.
 
 Proposed spec (every field may be missing or of the wrong JSON type):
 
@@ -99,7 +100,8 @@ class IntotoV001(EntryType):
         )
 
     def canonicalize(self) -> bytes:
-        """{"content":{"hash","payloadHash"},"publicKey": b64(canonical PEM)} (spec §4.6)."""
+        """{"content":{"hash","payloadHash"},"publicKey": b64(canonical PEM)}
+        (docs/rekor-compat.md#intoto-001)."""
         content: dict[str, Any] = {"hash": self.envelope_hash.to_json()}
         if self.payload_hash is not None:
             content["payloadHash"] = self.payload_hash.to_json()
@@ -107,7 +109,8 @@ class IntotoV001(EntryType):
         return canonical_json(self.kind, self.api_version, spec)
 
     def index_keys(self) -> list[str]:
-        """Envelope hash, sha256:<key hash>, subjects, payload hash, then in-toto digests (spec §9)."""
+        """Envelope hash, sha256:<key hash>, subjects, payload hash, then in-toto digests
+        (docs/rekor-compat.md#index-keys)."""
         keys = [self.envelope_hash.index_key(), *key_index_keys(self.public_key)]
         if self.payload_hash is not None:
             keys.append(self.payload_hash.index_key())
@@ -123,7 +126,8 @@ class IntotoV001(EntryType):
         return [self.public_key]
 
     def attestation(self) -> bytes | None:
-        """The decoded DSSE payload, which Rekor stores under "sha256:<payloadHash>" (spec §10)."""
+        """The decoded DSSE payload, which Rekor stores under "sha256:<payloadHash>"
+        (docs/rekor-compat.md#attestations)."""
         return self.payload
 
     def verify_insertable(self) -> None:

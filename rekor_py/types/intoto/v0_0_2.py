@@ -1,4 +1,5 @@
-"""intoto 0.0.2 (spec §4.7): a DSSE envelope sent as an object, a key per signature.
+"""intoto 0.0.2 (docs/rekor-compat.md#intoto-002): a DSSE envelope sent as an object, a key
+per signature.
 
 Proposed spec (every field may be missing or of the wrong JSON type):
 
@@ -141,7 +142,8 @@ class IntotoV002(EntryType):
         return cls(payload_type, tuple(sigs), keys, h, ph, None, "missing envelope content")
 
     def canonicalize(self) -> bytes:
-        """Spec §4.7: payloadType, signatures as sent, the client's hash, the server's payloadHash."""
+        """Rekor's canonical form (docs/rekor-compat.md#intoto-002): payloadType,
+        signatures as sent, the client's hash, the server's payloadHash."""
         spec = {
             "content": {
                 "envelope": {"payloadType": self.payload_type, "signatures": [s.to_json() for s in self.signatures]},
@@ -152,7 +154,8 @@ class IntotoV002(EntryType):
         return canonical_json(self.kind, self.api_version, spec)
 
     def index_keys(self) -> list[str]:
-        """Per signature sha256:<key hash> and subjects, the payload hash, in-toto digests (spec §9)."""
+        """Per signature sha256:<key hash> and subjects, the payload hash, in-toto digests
+        (docs/rekor-compat.md#index-keys)."""
         keys: list[str] = []
         for key in self.keys:
             if key is not None:
@@ -170,7 +173,8 @@ class IntotoV002(EntryType):
         return [k for k in self.keys if k is not None]
 
     def attestation(self) -> bytes | None:
-        """The decoded DSSE payload, which Rekor stores under "sha256:<payloadHash>" (spec §10)."""
+        """The decoded DSSE payload, which Rekor stores under "sha256:<payloadHash>"
+        (docs/rekor-compat.md#attestations)."""
         return self.payload
 
     def verify_insertable(self) -> None:

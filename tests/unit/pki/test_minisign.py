@@ -20,8 +20,8 @@ from rekor_py.pki.base import InvalidKeyError, InvalidSignatureError
 from rekor_py.pki.minisign import MAX_INPUT_BYTES, MinisignPublicKey, MinisignSignature
 from rekor_py.pki.ssh import SSHPublicKey
 
-# Rekor's own vectors (shared/ sits beside the repository, locally and in CI).
-REKOR = Path(__file__).resolve().parents[4] / "shared" / "reference" / "rekor" / "pkg" / "pki" / "minisign" / "testdata"
+# Rekor's own vectors (its pkg/pki/minisign/testdata; see SOURCE.md there).
+REKOR = Path(__file__).parents[2] / "vectors" / "pki" / "minisign"
 
 DATA = b"an artifact, signed with minisign\n"
 

@@ -14,8 +14,9 @@ from rekor_py.pki.pgp import PGPPublicKey, PGPSignature
 from rekor_py.pki.pgp_armor import crc24, decode_armor, encode_armor
 from tests.tools.gpg import GnuPG
 
-REF = Path(__file__).resolve().parents[4] / "shared" / "reference" / "rekor"
-PGP_DATA = REF / "pkg" / "pki" / "pgp" / "testdata"
+# Rekor's pgp vectors (pkg/pki/pgp/testdata), and its end-to-end ones in e2e/ (see SOURCE.md there).
+PGP_DATA = Path(__file__).parents[2] / "vectors" / "pki" / "pgp"
+E2E = PGP_DATA / "e2e"
 DATA = b"rekor-py pgp test artifact\n"
 
 
@@ -306,19 +307,18 @@ def test_rekor_verify_vectors(sig: str, key: str, data: str, ok: bool) -> None:
 
 
 def test_rekor_e2e_vectors() -> None:
-    # tests/test_file.* and tests/node (Node.js v15.4.0 SHASUMS256.txt).
-    key = PGPPublicKey.from_bytes(_read(REF / "tests" / "test_public_key.key"))
+    # Rekor's tests/test_file.* and tests/node (Node.js v15.4.0 SHASUMS256.txt).
+    key = PGPPublicKey.from_bytes(_read(E2E / "test_public_key.key"))
     assert key.identities() == ["lhinds@protonmail.com"]
-    PGPSignature.from_bytes(_read(REF / "tests" / "test_file.sig")).verify(_read(REF / "tests" / "test_file.txt"), key)
-    node = REF / "tests" / "node"
-    node_key = PGPPublicKey.from_bytes(_read(node / "key"))
+    PGPSignature.from_bytes(_read(E2E / "test_file.sig")).verify(_read(E2E / "test_file.txt"), key)
+    node_key = PGPPublicKey.from_bytes(_read(E2E / "key"))
     assert node_key.identities() == ["adamzdanielle@gmail.com", "danielle.adams@heroku.com"]
-    PGPSignature.from_bytes(_read(node / "sig")).verify(_read(node / "SHASUMS256.txt"), node_key)
+    PGPSignature.from_bytes(_read(E2E / "sig")).verify(_read(E2E / "SHASUMS256.txt"), node_key)
     with pytest.raises(InvalidSignatureError, match="^openpgp: invalid signature: RSA verification failure$"):
-        PGPSignature.from_bytes(_read(node / "sig")).verify(_read(node / "SHASUMS256.txt") + b"\n", node_key)
+        PGPSignature.from_bytes(_read(E2E / "sig")).verify(_read(E2E / "SHASUMS256.txt") + b"\n", node_key)
     # sig.asc is a clearsigned message, not a detached signature: Rekor refuses it.
     with pytest.raises(InvalidSignatureError, match="^invalid PGP signature provided$"):
-        PGPSignature.from_bytes(_read(node / "sig.asc"))
+        PGPSignature.from_bytes(_read(E2E / "sig.asc"))
 
 
 def test_format_table_entry() -> None:

@@ -26,8 +26,8 @@ from rekor_py.pki.ssh_wire import marshal_mpint, marshal_string
 from rekor_py.pki.x509 import X509PublicKey
 from tests.unit.pki import spki_pem
 
-# Rekor's own vectors (shared/ sits beside the repository, locally and in CI).
-REKOR = Path(__file__).resolve().parents[4] / "shared" / "reference" / "rekor" / "pkg" / "pki" / "ssh" / "testdata"
+# Rekor's own vectors (its pkg/pki/ssh/testdata; see SOURCE.md there).
+REKOR = Path(__file__).parents[2] / "vectors" / "pki" / "ssh"
 
 DATA = b"an artifact, signed with ssh-keygen -Y sign\n"
 

@@ -63,7 +63,8 @@ def test_production_rekor_leaves(vector: dict[str, Any]) -> None:
     assert leaf_hash(body).hex() == vector["leaf_hash"]
     assert entry.index_keys() == vector["index_keys"]
     assert entry.artifact_hash() == "sha256:" + vector["payload_sha256"]
-    assert entry.attestation() is None  # dsse never stores the payload (spec §10)
+    # dsse never stores the payload (docs/rekor-compat.md#attestations).
+    assert entry.attestation() is None
     # The stored form parses (search by entry) to the same leaf, but cannot be inserted.
     stored = parse_entry(json.loads(body))
     assert stored.canonicalize() == body
@@ -150,7 +151,7 @@ def test_key_types(name: str, key: Any, kwargs: dict[str, Any]) -> None:
 
 
 def test_p384_sha384_envelope_fails() -> None:
-    # Verifiers are fixed at SHA-256 (spec §4.8, trap 13).
+    # Verifiers are fixed at SHA-256 (docs/rekor-compat.md#trap-sha256-only).
     envelope = envelope_text(STATEMENT_BYTES, [P384], digest=hashes.SHA384())
     assert error_of(dsse_entry(envelope, [pem_of(P384)]), "dsse") == (
         "error processing entry: could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"
