@@ -44,11 +44,13 @@ def _args(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--artifact", type=Path, metavar="FILE", help="the signed file (SHA-256)")
     what.add_argument("--artifact-hash", metavar="ALG:HEX",
-                      help="its digest instead (hashedrekord): sha256:, sha384: or sha512: then hex")
+                      help="its digest instead (hashedrekord): sha256:, sha384: or sha512: "
+                           "then hex")
     p.add_argument("--signature", type=Path, required=True, metavar="FILE",
                    help="the detached signature (x509: raw bytes or base64 text)")
     p.add_argument("--public-key", type=Path, required=True, metavar="FILE",
-                   help="the key: PEM key, certificate or chain (x509), PGP key, SSH or minisign key")
+                   help="the key: PEM key, certificate or chain (x509), PGP key, SSH or "
+                        "minisign key")
     p.add_argument("--type", default="hashedrekord",
                    help="entry type: hashedrekord (default) or rekord (sends the artifact)")
     p.add_argument("--pki-format", default="x509",

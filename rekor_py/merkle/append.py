@@ -119,7 +119,8 @@ def append_leaves(edge: RightEdge, leaf_hashes: LeafHashes) -> AppendResult:
     at, view = 0, memoryview(stored)
     for level in range(_MAX_TILE_LEVELS):
         n = counts[level]
-        writes.extend(_tile_writes(level, firsts[level], view[at * HASH_SIZE : (at + n) * HASH_SIZE]))
+        level_hashes = view[at * HASH_SIZE : (at + n) * HASH_SIZE]
+        writes.extend(_tile_writes(level, firsts[level], level_hashes))
         at += n
     edge_bytes = bytes(ffi.buffer(new_edge, n_edge[0] * HASH_SIZE))
     return AppendResult(

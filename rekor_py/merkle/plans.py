@@ -76,9 +76,10 @@ def _plan_from(size: int, c_nodes: object, n_nodes: int, counts: tuple[int, ...]
     tile_flat = ffi.unpack(ffi.cast("uint64_t *", tiles_out), 3 * n_tiles[0])
     return ProofPlan(
         size=size,
-        nodes=tuple(zip(flat[0::2], flat[1::2])),
+        nodes=tuple(zip(flat[0::2], flat[1::2], strict=True)),
         counts=counts,
-        tiles=tuple(TileID(*t) for t in zip(tile_flat[0::3], tile_flat[1::3], tile_flat[2::3])),
+        tiles=tuple(TileID(*t) for t in zip(tile_flat[0::3], tile_flat[1::3], tile_flat[2::3],
+                                            strict=True)),
     )
 
 

@@ -34,8 +34,7 @@ from rekor_py import merkle
 from rekor_py.log.c2sp import verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import Checkpoint, CheckpointError, parse_checkpoint
 from rekor_py.log.tile_path import TileID
-from rekor_py.log.tree_head import NotExtending, check_consistency, check_growth, \
-    split_view_report
+from rekor_py.log.tree_head import NotExtending, check_consistency, check_growth, split_view_report
 from rekor_py.monitor.fetch import TileFetcher, parse_entry_bundle
 from rekor_py.monitor.state import MonitorState
 from rekor_py.monitor.watch import Match, Watchlist

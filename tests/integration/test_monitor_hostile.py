@@ -92,7 +92,7 @@ async def _serve(fake: FakeLog) -> AsyncIterator[str]:
         fake.bundles += is_bundle
         data = fake.tile(tile.level, tile.index, tile.width)
         if data is None:
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound
         if is_bundle:
             data = _bundle(fake.bundle_entries(tile.index, tile.width))
         return web.Response(body=data, content_type="application/octet-stream")

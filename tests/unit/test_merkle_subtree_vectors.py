@@ -5,13 +5,14 @@ Subtrees [start, end) and their inclusion and consistency proofs come from the
 IETF Merkle Tree Certificates draft (draft-ietf-plants-merkle-tree-certs,
 "Subtrees").  Three independent checks:
   - every JSON vector under tests/vectors/merkle/subtree{inclusion,consistency}/
-    (transparency-dev/merkle testdata, see SOURCE.md; loaded by tests/reference/merkle_vectors.py) verifies or is rejected
-    exactly as its wantErr says;
+    (transparency-dev/merkle testdata, see SOURCE.md; loaded by
+    tests/reference/merkle_vectors.py) verifies or is rejected exactly as its
+    wantErr says;
   - the rolling SHA-256 digests of the draft's "Subtree Test Vectors" appendix over
     every valid input on a 130-leaf tree, as transparency-dev/merkle
     testonly/vectors_test.go at 417fb0c314750d94e53942e9f92e79b6d35915db records them;
-  - the oracle (tests/reference/rfc6962.py: plain recursion, hashlib only) on random trees: engine proofs
-    equal it and verify, and mutated proofs fail.
+  - the oracle (tests/reference/rfc6962.py: plain recursion, hashlib only) on random
+    trees: engine proofs equal it and verify, and mutated proofs fail.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import pytest
 
 from rekor_py import merkle
 from rekor_py.merkle import ProofError
-from tests.reference import rfc6962 as ref
 from tests.reference import merkle_vectors as vectors
+from tests.reference import rfc6962 as ref
 
 H = merkle.HASH_SIZE
 U64 = 1 << 64

@@ -15,10 +15,8 @@ import pytest
 
 from rekor_py import merkle
 from rekor_py.merkle import ProofError
-from tests.reference import rfc6962
 from tests.reference import merkle_vectors as vectors
-
-
+from tests.reference import rfc6962
 
 INCLUSION = vectors.load("inclusion")
 CONSISTENCY = vectors.load("consistency")
