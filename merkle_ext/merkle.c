@@ -36,6 +36,9 @@ const char *merkle_strerror(int status) {
 
 int merkle_sha256_select(int wanted) { return sha256_select(wanted); }
 int merkle_sha256_backend(void) { return sha256_backend(); }
+uint64_t merkle_sha256_blocks(int backend) {
+    return (backend == 0 || backend == 1) ? sha256_blocks_done[backend] : 0;
+}
 
 int merkle_sha256(const uint8_t *data, size_t len, uint8_t *out) {
     sha256_prefixed(-1, data, len, out);

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from rekor_py.errors import InvalidRequest, UnprocessableEntity
 
-__all__ = ["query_int", "read_json", "require_json_content_type"]
+__all__ = ["query_int", "read_json"]
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 

@@ -26,7 +26,7 @@ from rekor_py.errors import (
 )
 from rekor_py.storage.db import is_unavailable
 
-__all__ = ["error_middleware", "json_response", "rekor_error_response"]
+__all__ = ["error_middleware", "json_response"]
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from rekor_py import merkle
 from rekor_py.api.keys import NOTARY, SERVICE
 from rekor_py.errors import InvalidRequest, StorageError
+from rekor_py.log.tile_path import TileID, parse_tile_path
 
 __all__ = [
     "TILE_CACHE",
@@ -99,17 +99,15 @@ def _gzip(data: bytes) -> bytes:
     return c.compress(data) + c.flush()
 
 
-def _parse_tile_path(path: str) -> tuple[bool, merkle.TileID]:
+def _parse_tile_path(path: str) -> tuple[bool, TileID]:
     """(is an entry bundle, tile) for "tile/..." paths; raises InvalidRequest (400)."""
-    bundle = path.startswith("tile/entries/")
-    hash_path = "tile/0/" + path[len("tile/entries/"):] if bundle else path
     try:
-        return bundle, merkle.TileID.parse(hash_path)
+        return parse_tile_path(path)
     except ValueError:
         raise InvalidRequest(f"not a canonical tile path: {path[:80]!r}") from None
 
 
-def _octets(body: bytes, tile: merkle.TileID, **headers: str) -> web.Response:
+def _octets(body: bytes, tile: TileID, **headers: str) -> web.Response:
     cache = _IMMUTABLE if tile.is_full else _SHORT
     return web.Response(body=body, content_type="application/octet-stream",
                         headers={"Cache-Control": cache, **headers})
@@ -143,7 +141,7 @@ async def get_tile(request: web.Request) -> web.Response:
     return _octets(data, tile)
 
 
-async def _entry_bundle(request: web.Request, tile: merkle.TileID) -> web.Response:
+async def _entry_bundle(request: web.Request, tile: TileID) -> web.Response:
     gzip = _accepts_gzip(request)
     cache = request.app[TILE_CACHE]
     key = ("bundle-gz" if gzip else "bundle", 0, tile.index)

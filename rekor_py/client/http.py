@@ -2,7 +2,7 @@
 
 This module owns the requests and the shape checks of what comes back: each
 call returns parsed JSON (or PEM bytes) or raises APIError.  Verifying what the
-log says belongs to client/verify.py; printing belongs to commands/client.py.
+log says belongs to client/verify.py; printing belongs to the commands in rekor_py/cli/.
 """
 
 from __future__ import annotations

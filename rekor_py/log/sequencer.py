@@ -27,6 +27,7 @@ from rekor_py import merkle
 from rekor_py.errors import DatabaseUnavailable, LogFull, StorageError
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.signer import LogSigner
+from rekor_py.log.tree_head import TreeHead
 from rekor_py.storage import log_store
 from rekor_py.storage.db import is_unavailable
 
@@ -45,16 +46,6 @@ class PreparedEntry:
     api_version: str
     index_keys: tuple[str, ...] = ()
     attestation: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TreeHead:
-    """A committed tree state: size, root and the checkpoint signed for them."""
-
-    tree_id: int
-    size: int
-    root_hash: bytes
-    checkpoint: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,12 @@ class LogService:
             sequencer.listeners.append(lambda _tree, writes: self.tiles.apply_writes(writes))
 
     @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A pooled connection, for reads outside the snapshot helpers (search)."""
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def _snapshot(self) -> AsyncIterator[Any]:
         async with self._pool.acquire() as conn:
             async with conn.transaction(isolation="repeatable_read", readonly=True):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -24,9 +25,9 @@ from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from rekor_py.storage.db import to_sqlalchemy_url
+from rekor_py.storage.db import Connection, to_sqlalchemy_url
 
-__all__ = ["MIGRATIONS_DIR", "head_revision", "migrate"]
+__all__ = ["MIGRATIONS_DIR", "head_revision", "migrate", "schema_revision"]
 
 # Inside the package, so that a wheel or a plain `pip install .` carries them too.
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -58,6 +59,15 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
     return head
+
+
+async def schema_revision(conn: Connection) -> str | None:
+    """The revision the database's schema is at; None if it was never migrated."""
+    try:
+        version = await conn.fetchval("SELECT version_num FROM alembic_version")
+    except asyncpg.UndefinedTableError:
+        return None
+    return None if version is None else str(version)
 
 
 def _upgrade(connection: SyncConnection) -> None:

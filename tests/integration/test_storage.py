@@ -260,12 +260,14 @@ async def test_index_keys_round_trip(tree_conn: asyncpg.Connection) -> None:
     keys = [("sha256:aa", TREE, 0), ("sha256:aa", TREE, 2), ("a@example.com", TREE, 1), ("sha256:aa", TREE, 0)]
     async with tree_conn.transaction():
         await ls.insert_index_keys(tree_conn, keys)
-    assert await ls.search_index_keys(tree_conn, ["sha256:aa", "a@example.com", "missing"]) == {
-        "sha256:aa": [(TREE, 0), (TREE, 2)],
-        "a@example.com": [(TREE, 1)],
-        "missing": [],
-    }
-    assert await ls.search_index_keys(tree_conn, []) == {}
+    entries = {i: entry(TREE, i) for i in range(4)}
+    found = await ls.find_index_entries(tree_conn, ["sha256:aa", "a@example.com", "missing"])
+    assert sorted(found) == [
+        ("a@example.com", TREE, 1, entries[1].leaf_hash),
+        ("sha256:aa", TREE, 0, entries[0].leaf_hash),
+        ("sha256:aa", TREE, 2, entries[2].leaf_hash),
+    ]
+    assert await ls.find_index_entries(tree_conn, []) == []
     with pytest.raises(StorageError):
         await ls.insert_index_keys(tree_conn, [("k", TREE, 4)])  # no entry 4
 

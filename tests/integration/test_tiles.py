@@ -30,6 +30,7 @@ from rekor_py import merkle
 from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import Checkpoint, parse_checkpoint
 from rekor_py.log.signer import LogVerifier
+from rekor_py.log.tile_path import entry_bundle_path
 from tests.integration.logserver import (
     RunningLog,
     log_settings,
@@ -84,7 +85,7 @@ async def _tiles(session: aiohttp.ClientSession, url: str, plan: merkle.ProofPla
 
 
 async def _bundle(session: aiohttp.ClientSession, url: str, tile: merkle.TileID) -> list[bytes]:
-    path = tile.path.replace("tile/0/", "tile/entries/")
+    path = entry_bundle_path(tile)
     async with session.get(f"{url}/{path}", headers={"Accept-Encoding": "gzip"},
                            auto_decompress=False) as r:
         assert r.status == 200, path

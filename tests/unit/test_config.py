@@ -135,12 +135,12 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
                            str(tmp_path)], check=False, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2
-    assert done.stderr == ("rekor-py: REKOR_PY_PORT: input should be a valid integer, "
+    assert done.stderr == ("rekor-py serve: error: REKOR_PY_PORT: input should be a valid integer, "
                            "unable to parse string as an integer\n")
     config = _toml(tmp_path, "workers = -1\n")
     done = subprocess.run([sys.executable, "-m", "rekor_py", "migrate", "--config", str(config)],
                           env={k: v for k, v in env.items() if k != "REKOR_PY_PORT"},
                           check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr == (f"rekor-py: {config}: workers: input should be greater than "
+    assert done.stderr == (f"rekor-py migrate: error: {config}: workers: input should be greater than "
                            "or equal to 1\n")

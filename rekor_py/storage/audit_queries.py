@@ -1,7 +1,7 @@
 """fsck's read-only SQL: keyset scans and existence checks over one snapshot.
 
-These live here rather than in storage/log_store.py because nothing but the
-audit reads the tables this way (whole-table scans, anti-joins); like
+These live beside storage/log_store.py, not in it, because nothing but the
+audit (rekor_py/audit/) reads the tables this way (whole-table scans, anti-joins); like
 log_store, every function takes an open connection and binds every value.
 The caller runs them all inside one REPEATABLE READ READ ONLY transaction.
 """
@@ -18,6 +18,7 @@ __all__ = [
     "find_duplicate_leaf",
     "find_unexpected_tile",
     "list_trees",
+    "other_clients",
     "read_tiles",
     "tree_ids_in",
 ]
@@ -109,3 +110,13 @@ async def tree_ids_in(conn: Connection, table: str) -> list[int]:
         "SELECT id FROM t WHERE id IS NOT NULL"
     )
     return [int(r["id"]) for r in rows]
+
+
+async def other_clients(conn: Connection) -> int:
+    """Client sessions on the server other than this one (fsck stops an embedded
+    PostgreSQL it started only if none connected meanwhile)."""
+    count = await conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+        "AND pid <> pg_backend_pid()"
+    )
+    return int(count or 0)

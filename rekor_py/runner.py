@@ -1,54 +1,38 @@
-"""The `rekor-py` command: serve a log, or apply migrations."""
+"""Running the server: one process, or a parent supervising N worker processes on
+one port; and applying migrations.  The flags are rekor_py/cli/serve.py's and
+rekor_py/cli/migrate.py's.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import importlib
 import logging
 import multiprocessing
 import signal
-import sys
 import threading
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rekor_py.commands import FAMILIES
+from rekor_py.config import Settings
 
-if TYPE_CHECKING:  # pydantic-settings takes 0.3 s to import: client commands do not need it
-    from rekor_py.config import Settings
-
-__all__ = ["main"]
+__all__ = ["LOG_FORMAT", "migrate", "serve"]
 
 log = logging.getLogger("rekor_py")
 
-_LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rekor-py", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve a Rekor v1 compatible log")
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 3000)")
-    serve.add_argument("--hostname",
-                       help="checkpoint name; default host:port as clients reach the server")
-    for p in (serve, sub.add_parser("migrate", help="apply database migrations and exit")):
-        p.add_argument("--data-dir", type=Path, help="where the key and embedded database live")
-        p.add_argument("--database-url", help="postgresql://... (default: embedded PostgreSQL)")
-        p.add_argument("--config", type=Path, help="TOML settings file (default $REKOR_PY_CONFIG)")
-    serve.add_argument("--signing-key", type=Path,
-                       help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
-    serve.add_argument("--tile-prefix",
-                       help="URL prefix of the C2SP tile API, e.g. /tlog (default: the root)")
-    serve.add_argument("--read-only", action="store_const", const=True, default=None,
-                       help="serve reads only (e.g. on a streaming replica); writes get 405")
-    serve.add_argument("--workers", type=int,
-                       help="server processes sharing the port and the database (default 1)")
-    for family in FAMILIES:
-        importlib.import_module(family).register(sub)
-    return parser
+def serve(settings: Settings) -> int:
+    """Serve until SIGINT or SIGTERM; the exit code."""
+    if settings.workers > 1:
+        return _serve_workers(settings)
+    _run(_serve(settings))
+    return 0
+
+
+def migrate(settings: Settings) -> None:
+    """Apply the migrations to the configured (or the embedded) database."""
+    asyncio.run(_migrate(settings))
 
 
 # The server stack (aiohttp, asyncpg, SQLAlchemy, ...) is imported only by the
@@ -83,16 +67,16 @@ async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
 
 async def _migrate(settings: Settings) -> None:
     from rekor_py.storage.embedded import EmbeddedPostgres
-    from rekor_py.storage.migrate import migrate
+    from rekor_py.storage.migrate import migrate as apply
 
     if settings.database_url is not None:
-        await migrate(settings.database_url)
+        await apply(settings.database_url)
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded = EmbeddedPostgres(settings.data_dir / "postgres")
     dsn = await asyncio.to_thread(embedded.start)
     try:
-        await migrate(dsn)
+        await apply(dsn)
     finally:
         await asyncio.to_thread(embedded.stop)
 
@@ -109,7 +93,7 @@ def _run(coro: Any) -> None:
 
 
 def _worker(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     _run(_serve(settings, reuse_port=True))
 
 
@@ -191,31 +175,3 @@ async def _prepare(settings: Settings) -> None:
 
     runtime = await open_log(settings, writable=False)
     await runtime.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is not None:  # a client or audit command: it owns its output
-        return int(handler(args))
-    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
-    from rekor_py.config import load_settings
-
-    overrides: dict[str, Any] = {k: v for k, v in vars(args).items()
-                                 if k not in ("command", "handler", "config")}
-    try:
-        settings = load_settings(overrides, config_file=args.config)
-    except ValueError as e:
-        print(f"rekor-py: {e}", file=sys.stderr)
-        return 2
-    if args.command == "migrate":
-        asyncio.run(_migrate(settings))
-    elif settings.workers > 1:
-        return _serve_workers(settings)
-    else:
-        _run(_serve(settings))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""`rekor-py fsck`: check a log's storage for consistency, read-only (issue 5).
+"""`rekor-py fsck`: check a log's storage for consistency, read-only.
 
 This module owns the command line and the output: a human summary (or one JSON
 object with --json) on stdout, progress on stderr when it is a terminal.  The
@@ -13,23 +13,20 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from rekor_py.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Progress, fail
+
 # The database and crypto stack, and config (pydantic-settings), are imported in run(),
-# not here: cli.py imports every command module to build its parser, and client
-# commands should start fast.
+# not here: the parser imports every command module, and client commands should start fast.
 if TYPE_CHECKING:
-    from rekor_py.audit.fsck import Progress
+    from rekor_py.audit.fsck import Progress as FsckProgress
     from rekor_py.audit.report import FsckReport
     from rekor_py.config import Settings
     from rekor_py.log.signer import LogVerifier
 
 __all__ = ["register", "run"]
-
-EXIT_OK, EXIT_DISCREPANCY, EXIT_CANNOT_CHECK = 0, 1, 2
-
 
 def register(subparsers: Any) -> None:
     """Add `fsck` to the `rekor-py` command."""
@@ -48,7 +45,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--signing-key", type=Path,
                    help="the log's PEM private key, as for serve (only its public half is used)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=run)
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         key = load_verifier(settings, args.public_key)
     except (ValueError, SourceError) as e:
         return _cannot_check(str(e), args.json)
-    progress = _TtyProgress(sys.stderr) if sys.stderr.isatty() else None
+    progress = _TreeProgress() if sys.stderr.isatty() else None
     try:
         report = asyncio.run(_check(settings, key.verifier, progress))
     except SourceError as e:
@@ -76,17 +73,17 @@ def run(args: argparse.Namespace) -> int:
         return _cannot_check(f"the database refused a query: {e}", args.json)
     finally:
         if progress is not None:
-            progress.clear()
+            progress.finish()
     report.key_note = key.note
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
         _print_report(report, sys.stdout)
-    return EXIT_OK if report.ok else EXIT_DISCREPANCY
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 async def _check(settings: Settings, verifier: LogVerifier | None,
-                 progress: Progress | None) -> FsckReport:
+                 progress: FsckProgress | None) -> FsckReport:
     from rekor_py.audit.fsck import fsck
     from rekor_py.audit.source import open_database
 
@@ -97,8 +94,7 @@ async def _check(settings: Settings, verifier: LogVerifier | None,
 def _cannot_check(message: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"ok": False, "error": message}))
-    print(f"rekor-py fsck: {message}", file=sys.stderr)
-    return EXIT_CANNOT_CHECK
+    return fail("fsck", message, EXIT_USAGE)
 
 
 def _print_report(report: FsckReport, out: TextIO) -> None:
@@ -121,28 +117,19 @@ def _print_report(report: FsckReport, out: TextIO) -> None:
         print(f"  found:    {problem.found}", file=out)
 
 
-class _TtyProgress:
-    """Rewrites one status line on a terminal, at most a few times a second."""
+class _TreeProgress:
+    """fsck's progress callback: one bar per tree, on stderr."""
 
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._started = time.monotonic()
-        self._last = 0.0
-        self._shown = False
+    def __init__(self) -> None:
+        self._tree: int | None = None
+        self._bar: Progress | None = None
 
     def __call__(self, tree_id: int, done: int, size: int) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.2 and done < size:
-            return
-        self._last = now
-        rate = done / max(now - self._started, 1e-9)
-        pct = 100.0 * done / size if size else 100.0
-        self._out.write(f"\rtree {tree_id}: {done:,}/{size:,} entries ({pct:.1f}%, "
-                        f"{rate:,.0f}/s)\x1b[K")
-        self._out.flush()
-        self._shown = True
+        if tree_id != self._tree or self._bar is None:
+            self.finish()
+            self._tree, self._bar = tree_id, Progress(size, label=f"entries of tree {tree_id}")
+        self._bar.update(done)
 
-    def clear(self) -> None:
-        if self._shown:
-            self._out.write("\r\x1b[K")
-            self._out.flush()
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.finish()
