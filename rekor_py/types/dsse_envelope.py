@@ -23,15 +23,13 @@ and every error prefix.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from rekor_py.pki.base import PKIError, decode_std_base64
+from rekor_py.pki.base import PKIError, decode_std_base64, decode_url_base64
 from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types.go_json import STRING, GoJSONError, ListOf, Struct, loads, unmarshal
 
@@ -99,10 +97,6 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(type_bytes), type_bytes, len(payload), payload)
 
 
-# URL-safe alphabet, padding required (Go's base64.URLEncoding), CR/LF skipped.
-_URL_B64 = re.compile(rb"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?")
-
-
 def decode_dsse_base64(text: str) -> bytes | None:
     """go-securesystemslib's b64Decode: standard base64, else URL-safe; None if neither."""
     try:
@@ -110,15 +104,7 @@ def decode_dsse_base64(text: str) -> bytes | None:
     except UnicodeEncodeError:
         return None
     decoded = decode_std_base64(raw)
-    if decoded is not None:
-        return decoded
-    stripped = raw.replace(b"\r", b"").replace(b"\n", b"")
-    if _URL_B64.fullmatch(stripped) is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(stripped)
-    except binascii.Error:  # pragma: no cover - the pattern already guarantees valid input
-        return None
+    return decoded if decoded is not None else decode_url_base64(raw)
 
 
 def verify_with_key(envelope: Envelope, key: X509PublicKey, key_id: str = "") -> tuple[list[EnvelopeSignature], bytes]:
