@@ -20,11 +20,11 @@ pkg/pki/pgp/pgp.go at v1.5.4 with go-crypto v1.4.1); they name no secrets.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from typing import Self, cast
 
 from rekor_py.pki.base import HashName, InvalidKeyError, InvalidSignatureError
+from rekor_py.pki.govalidator_email import is_email
 from rekor_py.pki.pgp_armor import decode_armor, encode_armor
 from rekor_py.pki.pgp_entity import FLAG_SIGN, Entity, check_key_validity, keys_by_id_usage, read_keyring
 from rekor_py.pki.pgp_packets import PacketReader
@@ -80,7 +80,7 @@ class PGPPublicKey:
             email
             for entity in self.entities
             for identity in entity.identities.values()
-            if _is_email(email := _user_id_email(identity.user_id.id))
+            if is_email(email := _user_id_email(identity.user_id.id))
         ]
 
     def verify(self, signature: bytes, data: bytes) -> None:
@@ -291,23 +291,3 @@ def _user_id_email(user_id: bytes) -> str:
 
 def _go_trim(value: bytes) -> str:
     return value.decode("utf-8", "replace").strip()
-
-
-# govalidator's Email pattern, restated: a dot-atom or quoted local part, then
-# dot-separated domain labels with a final label that starts and ends with a letter.
-_UCS = "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
-_ATEXT = f"[a-zA-Z0-9!#$%&'*+\\-/=?^_`{{|}}~{_UCS}]"
-_QTEXT = f"[\\x01-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\x21\\x23-\\x5b\\x5d-\\x7e{_UCS}]"
-_QPAIR = f"\\\\[\\x01-\\x09\\x0b\\x0c\\x0d-\\x7f{_UCS}]"
-_FWS = "(?:(?:[ \\t]*\\r\\n)?[ \\t]+)"
-_LOCAL = f"(?:{_ATEXT}+(?:\\.{_ATEXT}+)*|\"(?:{_FWS}?(?:{_QTEXT}|{_QPAIR}))*{_FWS}?\")"
-_ALNUM = f"[a-zA-Z0-9{_UCS}]"
-_ALPHA = f"[a-zA-Z{_UCS}]"
-_INNER = f"[a-zA-Z0-9\\-._~{_UCS}]"
-_LABEL = f"(?:{_ALNUM}|{_ALNUM}{_INNER}*{_ALNUM})"
-_TLD = f"(?:{_ALPHA}|{_ALPHA}{_INNER}*{_ALPHA})"
-_EMAIL = re.compile(f"{_LOCAL}@(?:{_LABEL}\\.)+{_TLD}\\.?")
-
-
-def _is_email(value: str) -> bool:
-    return bool(value) and _EMAIL.fullmatch(value) is not None

@@ -15,8 +15,6 @@ Error texts follow Rekor/Go's wording where clients may match on them.
 
 from __future__ import annotations
 
-import functools
-
 import hashlib
 import ipaddress
 import warnings
@@ -30,8 +28,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.x509.oid import ObjectIdentifier
 
+from rekor_py import limits
+from rekor_py.lru import ByteLRU
 from rekor_py.pki.base import (
     HashName,
+    InputLimitError,
     InvalidKeyError,
     InvalidSignatureError,
 )
@@ -50,8 +51,17 @@ __all__ = [
 ]
 
 # Rekor's limit (docs/rekor-compat.md#x509): chains longer than this are refused before any
-# parsing work.
+# parsing work (limits.max_chain_certificates; this is its default, kept for importers).
 MAX_CHAIN_CERTIFICATES = 10
+
+# Go's crypto/rsa (1.24+) refuses to verify with a modulus under 1,024 bits.
+_MIN_RSA_BITS = 1024
+
+# Parsed keys, by their canonical PEM, kept once they verified a signature
+# (so what a search or a failed upload sends is never kept): uploaders reuse
+# keys.  The weight is the canonical text plus the parsed objects (~2x DER).
+_KEY_CACHE_BYTES = 16 * 1024 * 1024
+_KEY_CACHE: ByteLRU[bytes, X509PublicKey] = ByteLRU(_KEY_CACHE_BYTES, lambda k, _: 3 * len(k))
 
 VerifyingKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
@@ -93,6 +103,7 @@ def _parse_spki(der: bytes) -> VerifyingKey:
         raise InvalidKeyError("x509: unsupported elliptic curve")
     if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
         raise InvalidKeyError("x509: unknown public key algorithm")
+    _check_rsa_size(key)
     # Go accepts exactly the encodings it would produce itself (NULL RSA
     # parameters, named curves, uncompressed points, no trailing data), so a
     # key whose DER does not re-encode to the input is one Go rejects.
@@ -120,16 +131,38 @@ def _parse_certificate(der: bytes) -> x509.Certificate:
         raise InvalidKeyError("x509: malformed certificate") from e
     if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, _CURVES):
         raise InvalidKeyError("x509: unsupported elliptic curve")
+    _check_rsa_size(key)
     return cert
+
+
+def _check_rsa_size(key: object) -> None:
+    """Refuse an RSA key whose modulus or public exponent exceeds the limits, before any use.
+
+    Go's crypto/rsa refuses e > 2^31-1 when verifying; a huge exponent (or
+    modulus) makes every verification with the key, and every chain check
+    by a CA certificate holding it, that much slower."""
+    if not isinstance(key, rsa.RSAPublicKey):
+        return
+    current = limits.current()
+    if key.key_size > current.max_rsa_bits:
+        raise InputLimitError(limits.limit_error_message("max_rsa_bits", key.key_size, current.max_rsa_bits,
+                                                         "the RSA modulus size in bits"))
+    e = key.public_numbers().e
+    if e > current.max_rsa_exponent:
+        raise InputLimitError(limits.limit_error_message("max_rsa_exponent", e, current.max_rsa_exponent,
+                                                         "the RSA public exponent"))
 
 
 def _parse_chain(data: bytes) -> tuple[x509.Certificate, ...]:
     # sigstore cryptoutils.UnmarshalCertificatesFromPEMLimited(data, 10).
     certs: list[x509.Certificate] = []
     rest = data.strip()
+    max_certs = limits.current().max_chain_certificates
     while rest:
-        if len(certs) == MAX_CHAIN_CERTIFICATES:
-            raise InvalidKeyError("too many certificates specified in PEM block")
+        if len(certs) == max_certs:
+            raise InvalidKeyError("too many certificates specified in PEM block; "
+                                  + limits.limit_error_message("max_chain_certificates", len(certs) + 1, max_certs,
+                                                               "the number of certificates"))
         block, rest = decode_pem(rest)
         if block is None:
             raise InvalidKeyError("error during PEM decoding")
@@ -160,11 +193,19 @@ class X509PublicKey:
         """Parse as Rekor does (docs/rekor-compat.md#x509); raises InvalidKeyError (DER,
         wrong PEM type, >10 certs, ...).
 
-        Parsed keys are cached by their bytes: uploaders reuse keys, and the value
-        is immutable (failures are not cached)."""
+        The input is measured first (limits.max_key_bytes).  A key that has
+        verified a signature before is taken from a cache keyed by its
+        canonical PEM, which text around the PEM blocks does not change."""
+        data = bytes(data)
+        limit = limits.current().max_key_bytes
+        if len(data) > limit:
+            raise InputLimitError(limits.limit_error_message("max_key_bytes", len(data), limit, "the public key size in bytes"))
         if cls is X509PublicKey:
-            return cast(Self, _parse_cached(bytes(data)))
-        return cls._parse(bytes(data))
+            canonical = _canonical_blocks(data)
+            found = _KEY_CACHE.get(canonical) if canonical is not None else None
+            if found is not None:
+                return cast(Self, found)
+        return cls._parse(data)
 
     @classmethod
     def _parse(cls, data: bytes) -> Self:
@@ -197,16 +238,21 @@ class X509PublicKey:
             return []
         return _subjects(self.certificates[0])
 
-    def verify(self, signature: bytes, data: bytes) -> None:
-        """Verify over a whole message: SHA-256 for RSA/ECDSA, pure Ed25519 (rekord, dsse)."""
+    def verify(self, signature: bytes, data: bytes, sha256_digest: bytes | None = None) -> None:
+        """Verify over a whole message: SHA-256 for RSA/ECDSA, pure Ed25519 (rekord, dsse).
+
+        `sha256_digest`, when given, is SHA-256(data) computed once by a caller
+        that checks many signatures over the same message (a DSSE envelope)."""
         key = self._verified_leaf_key(signature)
         if isinstance(key, ed25519.Ed25519PublicKey):
             try:
                 key.verify(signature, data)
             except InvalidSignature as e:
                 raise InvalidSignatureError("failed to verify signature") from e
-            return
-        self._verify_prehashed(key, signature, hashlib.sha256(data).digest(), "sha256")
+        else:
+            digest = sha256_digest if sha256_digest is not None else hashlib.sha256(data).digest()
+            self._verify_prehashed(key, signature, digest, "sha256")
+        self._remember()
 
     def verify_digest(self, signature: bytes, digest: bytes, hash_name: HashName) -> None:
         """Verify over a digest (hashedrekord); Ed25519 keys use Ed25519ph and need sha512."""
@@ -214,6 +260,12 @@ class X509PublicKey:
         if len(digest) != _HASHES[hash_name].digest_size:
             raise InvalidSignatureError("unexpected length of digest for hash function specified")
         self._verify_prehashed(key, signature, digest, hash_name)
+        self._remember()
+
+    def _remember(self) -> None:
+        # Only after a signature verified: see _KEY_CACHE.
+        if type(self) is X509PublicKey:
+            _KEY_CACHE.put(self.canonical_value(), self)
 
     def signing_algorithms(self, hash_name: HashName) -> frozenset[str]:
         """The sigstore algorithm names (flag values) that match this key with `hash_name`.
@@ -289,6 +341,12 @@ def _leaf_key(cert: x509.Certificate) -> VerifyingKey:
 
 def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, digest: bytes, hash_name: HashName) -> None:
     # Always PKCS#1 v1.5: Rekor never loads a PSS verifier for x509 keys.
+    # Go's crypto/rsa checks the key before the signature (checkPublicKeySize, checkPub).
+    if key.key_size < _MIN_RSA_BITS:
+        raise InvalidSignatureError(f"crypto/rsa: {key.key_size}-bit keys are insecure "
+                                    "(see https://go.dev/pkg/crypto/rsa#hdr-Minimum_key_size)")
+    if key.public_numbers().e < 2:
+        raise InvalidSignatureError("crypto/rsa: public exponent too small")
     try:
         key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(_HASHES[hash_name]))
     except (InvalidSignature, ValueError) as e:
@@ -409,6 +467,18 @@ def _fulcio_other_name(others: Sequence[x509.OtherName]) -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=1024)
-def _parse_cached(data: bytes) -> X509PublicKey:
-    return X509PublicKey._parse(data)
+def _canonical_blocks(data: bytes) -> bytes | None:
+    """The canonical PEM a successful parse of `data` would have, or None.
+
+    Every PEM block re-encoded (what canonical_value() returns for a key or
+    chain that parses); None when text other than PEM blocks follows the
+    first block, which only a failing parse has."""
+    rest = data.strip(b" \t\n\r\v\f")
+    parts: list[bytes] = []
+    while rest:
+        block, after = decode_pem(rest)
+        if block is None or len(after) >= len(rest):
+            return None
+        parts.append(encode_pem(block.type, block.data))
+        rest = after.strip()
+    return b"".join(parts) if parts else None

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtensionOID
 
+from rekor_py import limits
 from rekor_py.pki.base import InvalidSignatureError
 
 __all__ = ["verify_chain"]
@@ -43,9 +44,6 @@ _GO_HANDLED_EXTENSIONS = frozenset(
         ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
     }
 )
-
-# Go's buildChains gives up after this many signature checks (maxChainSignatureChecks).
-_MAX_SIGNATURE_CHECKS = 100
 
 
 
@@ -96,8 +94,11 @@ def _build(cert: x509.Certificate, path: list[x509.Certificate], state: _SearchS
         if parent.subject.public_bytes() != cert.issuer.public_bytes() or _in_path(parent, path):
             continue
         state.signature_checks += 1
-        if state.signature_checks > _MAX_SIGNATURE_CHECKS:
-            raise _ChainError("x509: signature check attempts limit reached while verifying certificate chain")
+        limit = limits.current().max_chain_signature_checks
+        if state.signature_checks > limit:
+            raise _ChainError("x509: signature check attempts limit reached while verifying certificate chain; "
+                              + limits.limit_error_message("max_chain_signature_checks", state.signature_checks,
+                                                           limit, "the number of signature checks"))
         try:
             _check_signature_from(cert, parent)
             _check_valid(parent, state.now, path, is_ca=not is_root)
