@@ -20,9 +20,10 @@ pkg/pki/pgp/pgp.go at v1.5.4 with go-crypto v1.4.1); they name no secrets.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self, cast
 
+from rekor_py.lru import ByteLRU
 from rekor_py.pki.base import HashName, InvalidKeyError, InvalidSignatureError
 from rekor_py.pki.govalidator_email import is_email
 from rekor_py.pki.pgp_armor import decode_armor, encode_armor
@@ -53,6 +54,8 @@ class PGPPublicKey:
     """A parsed OpenPGP keyring (one or more entities)."""
 
     entities: tuple[Entity, ...]
+    # The bytes this key was parsed from: its cache key (see _KEY_CACHE).
+    _source: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
@@ -61,10 +64,12 @@ class PGPPublicKey:
         if len(data) > MAX_INPUT_BYTES:
             raise InvalidKeyError("unable to read PGP public key: input too large")
         if cls is PGPPublicKey:
-            # Uploaders reuse keys: the parsed key, and with it its canonical
-            # value (about 0.3 ms to serialize and armor), is kept by its bytes.
-            return cast(Self, _key_cached(data))
-        return cls(_parse_keyring_cached(data))
+            # Uploaders reuse keys: a key that verified a signature is kept,
+            # with its canonical value (about 0.3 ms to serialize and armor).
+            found = _KEY_CACHE.get(data)
+            if found is not None:
+                return cast(Self, found)
+        return cls(_parse_keyring(data), _source=data)
 
     def canonical_value(self) -> bytes:
         """Every entity's public parts, go-crypto Entity.Serialize, in one armor without trailing newline."""
@@ -138,19 +143,22 @@ class PGPSignature:
             _check_detached(key.entities, data, self.body, now=first.created)
         except PGPError as e:
             raise InvalidSignatureError(str(e)) from e
+        if type(key) is PGPPublicKey and key._source:
+            _KEY_CACHE.put(key._source, key)
 
 
 # ---- keys -----------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
-def _key_cached(data: bytes) -> PGPPublicKey:
-    # Failures raise and are not cached; a key is immutable once parsed.
-    return PGPPublicKey(_parse_keyring_cached(data))
+# Parsed keys, by the bytes they were parsed from, kept only once they have
+# verified a signature (never what a search or a failed upload sends).  An
+# armored key is its own canonical form up to armor headers, so the input is
+# the key here.  Parsed entities weigh about 4x their packets.
+_KEY_CACHE_BYTES = 16 * 1024 * 1024
+_KEY_CACHE: ByteLRU[bytes, PGPPublicKey] = ByteLRU(_KEY_CACHE_BYTES, lambda k, _: 5 * len(k))
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_keyring_cached(data: bytes) -> tuple[Entity, ...]:
+def _parse_keyring(data: bytes) -> tuple[Entity, ...]:
     # Entities are never mutated after parsing, so sharing them is safe.
     if len(data) < len(_ARMOR_START):
         raise InvalidKeyError(f"unable to read PGP public key: {_EOF}")

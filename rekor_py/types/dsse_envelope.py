@@ -23,6 +23,7 @@ and every error prefix.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,17 @@ class Envelope:
     payload_type: str
     payload: str  # the base64 text, exactly as in the envelope
     signatures: tuple[EnvelopeSignature, ...]
+
+    @functools.cached_property
+    def signed(self) -> tuple[bytes, bytes, bytes] | None:
+        """(payload, PAE message, SHA-256 of the message), or None if the payload is not base64.
+
+        Computed once per envelope, however many keys and signatures are tried."""
+        body = decode_dsse_base64(self.payload)
+        if body is None:
+            return None
+        message = pae(self.payload_type, body)
+        return body, message, hashlib.sha256(message).digest()
 
 
 _SIGNATURE_SHAPE = Struct("dsse.Signature", (("keyid", STRING), ("sig", STRING)))
@@ -115,10 +127,10 @@ def verify_with_key(envelope: Envelope, key: X509PublicKey, key_id: str = "") ->
     """
     if not envelope.signatures:
         raise DSSEError(NO_SIGNATURE)
-    body = decode_dsse_base64(envelope.payload)
-    if body is None:
+    signed = envelope.signed
+    if signed is None:
         raise DSSEError(BAD_BASE64)
-    message = pae(envelope.payload_type, body)
+    body, message, digest = signed
     leaf = _leaf_only(key)
     accepted: list[EnvelopeSignature] = []
     for signature in envelope.signatures:
@@ -130,7 +142,7 @@ def verify_with_key(envelope: Envelope, key: X509PublicKey, key_id: str = "") ->
         if signature.keyid and key_id and signature.keyid != key_id:
             continue
         try:
-            leaf.verify(raw, message)
+            leaf.verify(raw, message, digest)
         except PKIError:
             continue
         accepted.append(signature)

@@ -32,6 +32,8 @@ from rekor_py.types import register
 from rekor_py.types.base import EntryType, canonical_json, get_b64_bytes, get_object, get_string
 from rekor_py.types.dsse_common import (
     HashValue,
+    check_envelope_limits,
+    check_limit,
     get_b64_field,
     get_hash,
     hash_problem,
@@ -79,6 +81,7 @@ class _Spec:
         raw_verifiers = proposed.get("verifiers") if proposed is not None else None
         verifiers = None
         if isinstance(raw_verifiers, list):
+            check_limit("max_verifiers", len(raw_verifiers), "the number of verifiers")
             # Non-strings and empty strings are skipped, as Rekor's decoder does.
             verifiers = [
                 get_b64_field({"v": v}, "v", "verifier") or b"" for v in raw_verifiers if isinstance(v, str) and v
@@ -166,6 +169,7 @@ class DSSEV001(EntryType):
             raise InvalidEntry(str(e)) from e
         if not env.signatures:
             raise InvalidEntry("DSSE envelope must contain 1 or more signatures")
+        check_envelope_limits(len(env.signatures), len(env.payload))
         by_sig, payload = _verify(env, s.verifiers)
         ordered = sorted(by_sig)
         statement = statement_index_keys(payload, dsse=True) if env.payload_type == IN_TOTO_PAYLOAD_TYPE else []
