@@ -121,7 +121,10 @@ async def find_entry_ids(service: LogService, criteria: Sequence[Criterion],
     """
     if not criteria:
         return []
-    rows = await _search(service, sorted({key for criterion in criteria for key in criterion}))
+    # PostgreSQL text cannot hold NUL, so no stored key has one (types/ drops
+    # them): such a search term matches nothing, rather than failing the query.
+    keys = sorted({key for criterion in criteria for key in criterion if "\x00" not in key})
+    rows = await _search(service, keys) if keys else []
     by_key: dict[str, set[tuple[int, int]]] = {}
     hashes: dict[tuple[int, int], bytes] = {}
     for row in rows:

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from rekor_py import jcs, limits
-
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PublicKey, decode_std_base64
 
@@ -111,7 +110,8 @@ def signer_index_keys(public_key: PublicKey, artifact_key: str) -> list[str]:
     SHA-256 of the canonical key, the key's identities, then the artifact's
     "<alg>:<hex>"; lowercased."""
     key_hash = hashlib.sha256(public_key.canonical_value()).hexdigest()
-    keys = [k.lower() for k in (key_hash, *public_key.identities(), artifact_key)]
+    # A NUL (possible in a certificate SAN) cannot be stored in PostgreSQL text: not indexed.
+    keys = [k.lower() for k in (key_hash, *public_key.identities(), artifact_key) if "\x00" not in k]
     check_index_key_count(len(keys))
     return keys
 

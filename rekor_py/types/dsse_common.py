@@ -23,7 +23,12 @@ from rekor_py import limits
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PKIError, decode_std_base64
 from rekor_py.pki.x509 import X509PublicKey
-from rekor_py.types.base import MAX_INDEX_KEY_LENGTH, check_index_key_count, get_object, get_string
+from rekor_py.types.base import (
+    MAX_INDEX_KEY_LENGTH,
+    check_index_key_count,
+    get_object,
+    get_string,
+)
 from rekor_py.types.go_json import go_string
 
 __all__ = [
@@ -117,8 +122,9 @@ def key_index_keys(key: X509PublicKey) -> list[str]:
 
 
 def lowered_keys(keys: Iterable[str]) -> list[str]:
-    """Lowercased, in order, without keys over MAX_INDEX_KEY_LENGTH; too many refuse the entry."""
-    found = [k.lower() for k in keys if len(k) <= MAX_INDEX_KEY_LENGTH]
+    """Lowercased, in order, without keys over MAX_INDEX_KEY_LENGTH or holding NUL (which
+    PostgreSQL text cannot store); too many refuse the entry."""
+    found = [k.lower() for k in keys if len(k) <= MAX_INDEX_KEY_LENGTH and "\x00" not in k]
     check_index_key_count(len(found))
     return found
 
