@@ -137,11 +137,12 @@ def check_limit(name: str, found: int, what: str) -> None:
         raise InvalidEntry(limits.limit_error_message(name, found, limit, what))
 
 
-def check_envelope_limits(signatures: int, payload_text_length: int) -> None:
+def check_envelope_limits(signatures: int, payload_text: str | bytes) -> None:
     """Refuse an envelope with too many signatures or too large a payload, before any decoding.
 
     Each signature costs a verification per key tried, and the payload is
-    decoded and hashed; 3/4 of the base64 text bounds the decoded size.
+    decoded and hashed; its size is read off the base64 text's length.
     """
     check_limit("max_envelope_signatures", signatures, "the number of signatures in the envelope")
-    check_limit("max_payload_bytes", payload_text_length * 3 // 4, "the decoded payload size in bytes")
+    padding = 2 if payload_text[-2:] in ("==", b"==") else 1 if payload_text[-1:] in ("=", b"=") else 0
+    check_limit("max_payload_bytes", len(payload_text) * 3 // 4 - padding, "the decoded payload size in bytes")

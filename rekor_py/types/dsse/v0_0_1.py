@@ -169,7 +169,7 @@ class DSSEV001(EntryType):
             raise InvalidEntry(str(e)) from e
         if not env.signatures:
             raise InvalidEntry("DSSE envelope must contain 1 or more signatures")
-        check_envelope_limits(len(env.signatures), len(env.payload))
+        check_envelope_limits(len(env.signatures), env.payload)
         by_sig, payload = _verify(env, s.verifiers)
         ordered = sorted(by_sig)
         statement = statement_index_keys(payload, dsse=True) if env.payload_type == IN_TOTO_PAYLOAD_TYPE else []

@@ -81,7 +81,7 @@ class IntotoV001(EntryType):
     def _from_envelope(cls, public_key: X509PublicKey, envelope: str) -> Self:
         try:
             env = parse_envelope(envelope)
-            check_envelope_limits(len(env.signatures), len(env.payload))
+            check_envelope_limits(len(env.signatures), env.payload)
             verify_with_key(env, public_key, ssh_key_id(public_key))
         except DSSEError as e:
             raise InvalidEntry(str(e)) from e

@@ -110,7 +110,7 @@ class IntotoV002(EntryType):
         raw_sigs = env_obj.get("signatures") if env_obj is not None else None
         if isinstance(raw_sigs, list):
             # Each signature carries its own verifier key: one limit bounds both.
-            check_envelope_limits(len(raw_sigs), len(payload_text or b""))
+            check_envelope_limits(len(raw_sigs), payload_text or b"")
         sigs = (
             [IntotoV002Signature.from_json(s) for s in raw_sigs if isinstance(s, dict)]
             if isinstance(raw_sigs, list)
