@@ -48,10 +48,12 @@ class Limits:
     max_rsa_exponent: int = (1 << 31) - 1
 
     # parsers
-    # Go's buildChains gives up after 100 signature checks; a chain holds at
-    # most max_chain_certificates, so an honest one needs at most ~10.  Each
-    # check is a public-key operation, so this bounds a chain's CPU cost.
-    max_chain_signature_checks: int = 100
+    # Signature checks while building one chain.  Go's buildChains stops at
+    # 100; a chain holds at most max_chain_certificates, so an honest path
+    # needs at most 9 checks and 32 leaves room for cross-signed duplicates.
+    # Each check is a public-key operation (up to ~2 ms for RSA-16384 with
+    # the largest exponent), so this bounds a chain's CPU cost.
+    max_chain_signature_checks: int = 32
     # OpenPGP signatures embedded in signatures (cross-certifications): honest
     # keys nest one level; each level is parsed again, so bound the depth.
     max_pgp_nesting: int = 4

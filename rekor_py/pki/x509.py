@@ -293,6 +293,10 @@ class X509PublicKey:
         # Rekor's x509.Signature.Verify: empty signature first, then the chain.
         if not signature:
             raise InvalidSignatureError("X509 signature has not been initialized")
+        limit = limits.current().max_signature_bytes
+        if len(signature) > limit:
+            raise InputLimitError(limits.limit_error_message("max_signature_bytes", len(signature), limit,
+                                                             "the signature size in bytes"))
         if len(self.certificates) > 1:
             verify_chain(self.certificates)
         return self.public_key

@@ -21,7 +21,7 @@ def test_24_labels_take_no_time() -> None:
     hostile = "a@" + "a." * 24 + "1"
     start = time.perf_counter()
     assert is_email(hostile) is False
-    assert time.perf_counter() - start < 0.05
+    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize("make", [lambda n: "a@" + "a." * n + "1", lambda n: '"' + "(" * n + "@x.com",

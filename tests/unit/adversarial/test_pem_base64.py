@@ -103,7 +103,7 @@ def test_std_base64_of_32_mib_is_linear_and_needs_no_regex() -> None:
     assert decode_std_base64(b"QUJD" * (8 << 20)) == b"ABC" * (8 << 20)
     assert decode_std_base64(b"QUJD" * (8 << 20) + b"QQ=") is None
     assert decode_std_base64(b"QUJD" * (8 << 20) + b"!AAA") is None
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 5.0
     assert_linear(lambda n: decode_std_base64(b"QUJD\n" * n), 1 << 20)
 
 

@@ -55,6 +55,14 @@ def test_verification_refuses_keys_go_refuses() -> None:
     key.verify_digest(RSA_KEY.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())), digest, "sha256")
 
 
+def test_a_signature_over_the_limit_is_refused_before_verification() -> None:
+    key = X509PublicKey.from_bytes(spki_pem(RSA_KEY))
+    with pytest.raises(InputLimitError) as e:
+        key.verify_digest(b"\x01" * 70_000, hashlib.sha256(b"x").digest(), "sha256")
+    assert str(e.value) == ("the signature size in bytes is 70000; the limit is 65536 "
+                            "(setting max_signature_bytes, REKOR_PY_MAX_SIGNATURE_BYTES)")
+
+
 def test_chain_limits_name_themselves() -> None:
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     chain = make_chain(leaf_key)
