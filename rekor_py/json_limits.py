@@ -47,24 +47,30 @@ def loads(text: str | bytes, **kwargs: Any) -> Any:
         limit = limits.current().max_json_depth
         raise JSONLimitError(limits.limit_error_message(
             "max_json_depth", limit + 1, limit, "the nesting depth of the JSON text (at least)")) from None
-    check_depth(value)
+    if isinstance(value, (list, dict)):
+        check_depth(value, text)
     return value
 
 
-def check_depth(value: Any) -> None:
-    """Raise JSONLimitError if `value` nests arrays/objects deeper than max_json_depth."""
+def check_depth(value: Any, text: str | bytes | None = None) -> None:
+    """Raise JSONLimitError if `value` nests arrays/objects deeper than max_json_depth.
+
+    With the `text` it came from: text with fewer brackets than the limit
+    cannot nest deeper, which spares most entries the walk.
+    """
     limit = limits.current().max_json_depth
+    if text is not None:
+        opening = ("[", "{") if isinstance(text, str) else (b"[", b"{")
+        if text.count(opening[0]) + text.count(opening[1]) <= limit:  # type: ignore[arg-type]
+            return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            # Lists of pairs (object_pairs_hook results) hold their values second.
-            children = (v[1] if type(v) is tuple and len(v) == 2 else v for v in item)
-        else:
-            continue
         if depth > limit:
             raise JSONLimitError(limits.limit_error_message(
                 "max_json_depth", depth, limit, "the nesting depth of the JSON text"))
-        stack.extend((child, depth + 1) for child in children)
+        for child in item.values() if isinstance(item, dict) else item:
+            if type(child) is tuple:  # an (key, value) pair of an object_pairs_hook list
+                child = child[1]
+            if isinstance(child, (list, dict)):
+                stack.append((child, depth + 1))

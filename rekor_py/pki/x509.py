@@ -15,6 +15,7 @@ Error texts follow Rekor/Go's wording where clients may match on them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import warnings
@@ -201,8 +202,11 @@ class X509PublicKey:
         if len(data) > limit:
             raise InputLimitError(limits.limit_error_message("max_key_bytes", len(data), limit, "the public key size in bytes"))
         if cls is X509PublicKey:
-            canonical = _canonical_blocks(data)
-            found = _KEY_CACHE.get(canonical) if canonical is not None else None
+            # Most clients send the canonical PEM itself: look that up as is first.
+            found = _KEY_CACHE.get(data)
+            if found is None:
+                canonical = _canonical_blocks(data)
+                found = _KEY_CACHE.get(canonical) if canonical is not None else None
             if found is not None:
                 return cast(Self, found)
         return cls._parse(data)
@@ -226,6 +230,11 @@ class X509PublicKey:
 
     def canonical_value(self) -> bytes:
         """PEM PUBLIC KEY of the re-marshalled SPKI, or each certificate's raw DER as PEM."""
+        return self._canonical
+
+    @functools.cached_property
+    def _canonical(self) -> bytes:
+        # Computed once per parsed key: it is the cache key, the stored value and the index key.
         if not self.certificates:
             return encode_pem("PUBLIC KEY", _spki_der(self.public_key))
         return b"".join(
@@ -238,12 +247,14 @@ class X509PublicKey:
             return []
         return _subjects(self.certificates[0])
 
-    def verify(self, signature: bytes, data: bytes, sha256_digest: bytes | None = None) -> None:
+    def verify(self, signature: bytes, data: bytes, sha256_digest: bytes | None = None,
+               *, check_chain: bool = True) -> None:
         """Verify over a whole message: SHA-256 for RSA/ECDSA, pure Ed25519 (rekord, dsse).
 
         `sha256_digest`, when given, is SHA-256(data) computed once by a caller
-        that checks many signatures over the same message (a DSSE envelope)."""
-        key = self._verified_leaf_key(signature)
+        that checks many signatures over the same message (a DSSE envelope).
+        `check_chain=False` uses the leaf key alone, as Rekor's DSSE verifiers do."""
+        key = self._verified_leaf_key(signature, check_chain)
         if isinstance(key, ed25519.Ed25519PublicKey):
             try:
                 key.verify(signature, data)
@@ -264,8 +275,8 @@ class X509PublicKey:
 
     def _remember(self) -> None:
         # Only after a signature verified: see _KEY_CACHE.
-        if type(self) is X509PublicKey:
-            _KEY_CACHE.put(self.canonical_value(), self)
+        if type(self) is X509PublicKey and _KEY_CACHE.get(self._canonical) is not self:
+            _KEY_CACHE.put(self._canonical, self)
 
     def signing_algorithms(self, hash_name: HashName) -> frozenset[str]:
         """The sigstore algorithm names (flag values) that match this key with `hash_name`.
@@ -289,7 +300,7 @@ class X509PublicKey:
         # Ed25519: "ed25519" needs hash "none", which hashedrekord never names.
         return frozenset({"ed25519-ph"}) if hash_name == "sha512" else frozenset()
 
-    def _verified_leaf_key(self, signature: bytes) -> VerifyingKey:
+    def _verified_leaf_key(self, signature: bytes, check_chain: bool = True) -> VerifyingKey:
         # Rekor's x509.Signature.Verify: empty signature first, then the chain.
         if not signature:
             raise InvalidSignatureError("X509 signature has not been initialized")
@@ -297,7 +308,7 @@ class X509PublicKey:
         if len(signature) > limit:
             raise InputLimitError(limits.limit_error_message("max_signature_bytes", len(signature), limit,
                                                              "the signature size in bytes"))
-        if len(self.certificates) > 1:
+        if check_chain and len(self.certificates) > 1:
             verify_chain(self.certificates)
         return self.public_key
 
