@@ -356,12 +356,11 @@ def _leaf_key(cert: x509.Certificate) -> VerifyingKey:
 
 def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, digest: bytes, hash_name: HashName) -> None:
     # Always PKCS#1 v1.5: Rekor never loads a PSS verifier for x509 keys.
-    # Go's crypto/rsa checks the key before the signature (checkPublicKeySize, checkPub).
+    # Go's crypto/rsa checks the modulus size before the signature.  (Exponents
+    # Go refuses, e < 2 or even, never get here: cryptography refuses to load them.)
     if key.key_size < _MIN_RSA_BITS:
         raise InvalidSignatureError(f"crypto/rsa: {key.key_size}-bit keys are insecure "
                                     "(see https://go.dev/pkg/crypto/rsa#hdr-Minimum_key_size)")
-    if key.public_numbers().e < 2:
-        raise InvalidSignatureError("crypto/rsa: public exponent too small")
     try:
         key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(_HASHES[hash_name]))
     except (InvalidSignature, ValueError) as e:
