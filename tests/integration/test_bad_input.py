@@ -120,8 +120,8 @@ RAW_CASES = [
     ("json-number-over-limit",
      b'{"kind":"hashedrekord","apiVersion":"0.0.1","spec":{"n":' + b"1" * 5000 + b"}}",
      "application/json", 400,
-     "malformed JSON: the length of a JSON number in characters is 5000; the limit is 40 "
-     "(setting max_json_number_chars, REKOR_PY_MAX_JSON_NUMBER_CHARS)"),
+     ("malformed JSON: the length of a JSON number in characters is 5000; the limit is 40 "
+      "(setting max_json_number_chars, REKOR_PY_MAX_JSON_NUMBER_CHARS)")),
     ("json-too-deep", b"[" * 100 + b"]" * 100, "application/json", 400,
      "the limit is 64 (setting max_json_depth, REKOR_PY_MAX_JSON_DEPTH)"),
 ]
