@@ -23,6 +23,7 @@ __all__ = [
     "Signature",
     "decode_std_base64",
     "decode_url_base64",
+    "is_padded_std_base64",
 ]
 
 # The digest names hashedrekord uses on the wire (its `data.hash.algorithm` enum).
@@ -50,6 +51,20 @@ def decode_url_base64(data: bytes) -> bytes | None:
     if stripped is None:
         return None
     return binascii.a2b_base64(stripped.translate(bytes.maketrans(b"-_", b"+/")))
+
+
+def is_padded_std_base64(text: str | bytes) -> bool:
+    """Whether `text` is whole, padded quanta of standard base64 (no line breaks, may be empty).
+
+    What the schemas' base64 patterns and Go's decoder accept, checked
+    without a regular expression: `re` keeps backtracking state for every
+    repetition of a group, so a pattern over a large body costs memory too."""
+    if isinstance(text, str):
+        try:
+            text = text.encode("ascii")
+        except UnicodeEncodeError:
+            return False
+    return b"\r" not in text and b"\n" not in text and _padded_base64(text, _STD_ALPHABET) is not None
 
 
 def _padded_base64(data: bytes, alphabet: bytes) -> bytes | None:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import random
+import re
 import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rekor_py.pki.base import InputLimitError, decode_std_base64, decode_url_base64
+from rekor_py.pki.base import (
+    InputLimitError,
+    decode_std_base64,
+    decode_url_base64,
+    is_padded_std_base64,
+)
 from rekor_py.pki.pem import decode_pem
 from rekor_py.pki.x509 import X509PublicKey
+from rekor_py.types.dsse.v0_0_1 import _SIG_PATTERN
 from tests.unit.adversarial import assert_linear, limits_set
 from tests.unit.pki import spki_pem
 
@@ -126,3 +134,14 @@ def test_std_base64_of_32_mib_is_linear_and_needs_no_regex() -> None:
 def test_base64_like_go(text: bytes, std: bytes | None, url: bytes | None) -> None:
     assert decode_std_base64(text) == std
     assert decode_url_base64(text) == url
+
+
+def test_the_schema_base64_check_matches_the_schema_pattern() -> None:
+    # dsse's signatures[].signature pattern, evaluated without `re` (whose
+    # repeated group keeps backtracking state per quantum of a large body).
+    pattern = re.compile(_SIG_PATTERN[1:-1])
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice("AB+/=\n") for _ in range(rng.randint(0, 9)))
+        assert (bool(text) and is_padded_std_base64(text)) == bool(pattern.fullmatch(text)), text
+    assert_linear(lambda n: is_padded_std_base64("QUJD" * n), 1 << 20)
