@@ -38,6 +38,7 @@ from rekor_py.errors import InvalidRequest, StorageError
 from rekor_py.log.entries import entry_id
 from rekor_py.log.service import LogService
 from rekor_py.pki import FORMATS, PKIError
+from rekor_py.pki.base import InputLimitError
 
 __all__ = [
     "PKI_FORMATS",
@@ -100,6 +101,9 @@ def public_key_key(pki_format: str, content: bytes) -> Criterion:
         raise InvalidRequest("the PKI format requested is not supported by this server")
     try:
         key = fmt.public_key.from_bytes(content)
+    except InputLimitError as e:
+        # Rekor's message, and which limit refused the key (limits.py).
+        raise InvalidRequest(f"public key provided could not be parsed: {e}") from e
     except PKIError as e:
         raise InvalidRequest("public key provided could not be parsed") from e
     key_hash = hashlib.sha256(key.canonical_value()).hexdigest()

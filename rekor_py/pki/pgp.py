@@ -23,8 +23,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import Self, cast
 
+from rekor_py import limits
 from rekor_py.lru import ByteLRU
-from rekor_py.pki.base import HashName, InvalidKeyError, InvalidSignatureError
+from rekor_py.pki.base import HashName, InputLimitError, InvalidKeyError, InvalidSignatureError
 from rekor_py.pki.govalidator_email import is_email
 from rekor_py.pki.pgp_armor import decode_armor, encode_armor
 from rekor_py.pki.pgp_entity import FLAG_SIGN, Entity, check_key_validity, keys_by_id_usage, read_keyring
@@ -39,9 +40,6 @@ PUBLIC_KEY_TYPE = "PGP PUBLIC KEY BLOCK"
 PRIVATE_KEY_TYPE = "PGP PRIVATE KEY BLOCK"
 SIGNATURE_TYPE = "PGP SIGNATURE"
 
-# The signed data and the key are held in memory anyway; this only bounds
-# the parsing work a request can cause (Rekor has no such limit).
-MAX_INPUT_BYTES = 1 << 20
 # Go's bufio.Scanner refuses longer lines (MaxScanTokenSize).
 _MAX_SCAN_LINE = 64 * 1024
 _ARMOR_START, _ARMOR_END = b"-----BEGIN PGP", b"-----END PGP"
@@ -61,8 +59,12 @@ class PGPPublicKey:
     def from_bytes(cls, data: bytes) -> Self:
         """Rekor's pgp.NewPublicKey: armored block(s) or a binary keyring; raises InvalidKeyError."""
         data = bytes(data)
-        if len(data) > MAX_INPUT_BYTES:
-            raise InvalidKeyError("unable to read PGP public key: input too large")
+        # Bounds the parsing work a request can cause (Rekor has no such limit).
+        limit = limits.current().max_key_bytes
+        if len(data) > limit:
+            raise InputLimitError("unable to read PGP public key: "
+                                  + limits.limit_error_message("max_key_bytes", len(data), limit,
+                                                               "the public key size in bytes"))
         if cls is PGPPublicKey:
             # Uploaders reuse keys: a key that verified a signature is kept,
             # with its canonical value (about 0.3 ms to serialize and armor).
@@ -110,8 +112,11 @@ class PGPSignature:
     def from_bytes(cls, data: bytes) -> Self:
         """Rekor's pgp.NewSignature: the first packet must be a signature; raises InvalidSignatureError."""
         data = bytes(data)
-        if len(data) > MAX_INPUT_BYTES:
-            raise InvalidSignatureError("unable to read PGP signature: input too large")
+        limit = limits.current().max_signature_bytes
+        if len(data) > limit:
+            raise InputLimitError("unable to read PGP signature: "
+                                  + limits.limit_error_message("max_signature_bytes", len(data), limit,
+                                                               "the signature size in bytes"))
         block = decode_armor(data)
         if block is not None and block.type != SIGNATURE_TYPE:
             raise InvalidSignatureError("invalid PGP signature provided")

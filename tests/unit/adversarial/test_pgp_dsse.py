@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rekor_py.errors import InvalidEntry
-from rekor_py.pki.base import InvalidSignatureError
-from rekor_py.pki.pgp import PGPSignature
+from rekor_py.pki.base import InputLimitError, InvalidSignatureError
+from rekor_py.pki.pgp import PGPPublicKey, PGPSignature
 from rekor_py.pki.pgp_signature_packets import parse_signature
 from rekor_py.pki.pgp_wire import Cursor, StructuralError, serialize_header
 from rekor_py.pki.x509 import X509PublicKey
@@ -83,6 +83,17 @@ def test_nesting_within_the_limit_parses() -> None:
 
 
 _KEYS = [P256, *(ec.generate_private_key(ec.SECP256R1()) for _ in range(16))]
+
+
+def test_pgp_inputs_over_the_size_limits_are_refused_before_parsing() -> None:
+    with pytest.raises(InputLimitError) as k:
+        PGPPublicKey.from_bytes(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n" + b"A" * 300_000)
+    assert str(k.value) == ("unable to read PGP public key: the public key size in bytes is 300037; the limit is "
+                            "262144 (setting max_key_bytes, REKOR_PY_MAX_KEY_BYTES)")
+    with pytest.raises(InputLimitError) as s:
+        PGPSignature.from_bytes(b"\x88" * 70_000)
+    assert str(s.value) == ("unable to read PGP signature: the signature size in bytes is 70000; the limit is "
+                            "65536 (setting max_signature_bytes, REKOR_PY_MAX_SIGNATURE_BYTES)")
 
 
 def _entries(signatures: int, payload: bytes = b"{}") -> list[tuple[str, dict[str, object]]]:
