@@ -92,7 +92,8 @@ def _block_at(data: bytes, pos: int, end_index: int) -> tuple[PemBlock | None, i
         header_lines += 1
         if header_lines > max_headers:
             raise InputLimitError(
-                limits.limit_error_message("max_pem_headers", header_lines, max_headers, "the number of PEM header lines"))
+                limits.limit_error_message("max_pem_headers", header_lines, max_headers,
+                                           "the number of PEM header lines"))
         pos = next_pos
     if end_index < pos:
         # The first END line was read as a header (or is the type line's own

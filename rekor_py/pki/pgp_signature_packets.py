@@ -258,7 +258,8 @@ def _interpret_embedded(sig: SignaturePacket, body: bytes, depth: int) -> None:
         raise StructuralError("Cannot have multiple embedded signatures")
     limit = limits.current().max_pgp_nesting
     if depth + 1 > limit:
-        raise StructuralError(limits.limit_error_message("max_pgp_nesting", depth + 1, limit, "the nesting of embedded signatures"))
+        raise StructuralError(limits.limit_error_message("max_pgp_nesting", depth + 1, limit,
+                                                         "the nesting of embedded signatures"))
     sig.embedded = parse_signature(Cursor(body), depth + 1)
     if sig.embedded.sig_type != 0x19:
         raise StructuralError(f"cross-signature has unexpected type {sig.embedded.sig_type}")

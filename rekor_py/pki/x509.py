@@ -200,7 +200,8 @@ class X509PublicKey:
         data = bytes(data)
         limit = limits.current().max_key_bytes
         if len(data) > limit:
-            raise InputLimitError(limits.limit_error_message("max_key_bytes", len(data), limit, "the public key size in bytes"))
+            raise InputLimitError(limits.limit_error_message("max_key_bytes", len(data), limit,
+                                                             "the public key size in bytes"))
         if cls is X509PublicKey:
             # Most clients send the canonical PEM itself: look that up as is first.
             found = _KEY_CACHE.get(data)

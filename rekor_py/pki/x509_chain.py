@@ -116,7 +116,8 @@ def _build(cert: x509.Certificate, path: list[x509.Certificate], state: _SearchS
         raise last_error
     message = "x509: certificate signed by unknown authority"
     if hint is not None:
-        message += f" (possibly because of {_go_quote(hint[0])} while trying to verify candidate authority certificate {_go_quote(_cert_name(hint[1]))})"
+        message += (f" (possibly because of {_go_quote(hint[0])} while trying to verify candidate authority"
+                    f" certificate {_go_quote(_cert_name(hint[1]))})")
     raise _ChainError(message)
 
 
@@ -136,9 +137,11 @@ def _check_valid(
         if ext.critical and ext.oid not in _GO_HANDLED_EXTENSIONS:
             raise _ChainError("x509: unhandled critical extension")
     if now < cert.not_valid_before_utc:
-        raise _ChainError(f"x509: certificate has expired or is not yet valid: current time {_rfc3339(now)} is before {_rfc3339(cert.not_valid_before_utc)}")
+        raise _ChainError(f"x509: certificate has expired or is not yet valid: current time {_rfc3339(now)}"
+                          f" is before {_rfc3339(cert.not_valid_before_utc)}")
     if now > cert.not_valid_after_utc:
-        raise _ChainError(f"x509: certificate has expired or is not yet valid: current time {_rfc3339(now)} is after {_rfc3339(cert.not_valid_after_utc)}")
+        raise _ChainError(f"x509: certificate has expired or is not yet valid: current time {_rfc3339(now)}"
+                          f" is after {_rfc3339(cert.not_valid_after_utc)}")
     bc = _basic_constraints(cert)
     if is_ca and (bc is None or not bc.ca):
         raise _ChainError("x509: certificate is not authorized to sign other certificates")
@@ -174,7 +177,7 @@ def _basic_constraints(cert: x509.Certificate) -> x509.BasicConstraints | None:
 
 
 def _rfc3339(t: datetime.datetime) -> str:
-    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _cert_name(cert: x509.Certificate) -> str:
