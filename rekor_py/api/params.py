@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rekor_py import json_limits
 from rekor_py.errors import InvalidRequest, UnprocessableEntity
 
 __all__ = ["query_int", "read_json"]
@@ -50,8 +51,8 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise UnprocessableEntity("request body is required")
     try:
-        return json.loads(raw)
+        return json_limits.loads(raw)
+    except json_limits.JSONLimitError as e:
+        raise InvalidRequest(f"malformed JSON: {e}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InvalidRequest(f"malformed JSON: {e}") from None
-    except RecursionError:
-        raise InvalidRequest("malformed JSON: nested too deeply") from None

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -33,6 +32,7 @@ from aiohttp import web
 from rekor_py.api.keys import NOTARY, SERVICE
 from rekor_py.errors import InvalidRequest, StorageError
 from rekor_py.log.tile_path import TileID, parse_tile_path
+from rekor_py.lru import ByteLRU
 
 __all__ = [
     "TILE_CACHE",
@@ -52,23 +52,18 @@ _GZIP_LEVEL = 1
 
 
 class ImmutableCache:
-    """LRU of response bodies that never change (full tiles and full bundles)."""
+    """LRU of response bodies that never change (full tiles and full bundles), bounded by bytes.
 
-    def __init__(self, max_items: int = 1024) -> None:
-        self._items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
-        self._max = max_items
+    A full entry bundle can weigh megabytes, so a count bound did not bound memory."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self._items: ByteLRU[tuple[str, int, int], bytes] = ByteLRU(max_bytes, lambda _, v: len(v))
 
     def get(self, key: tuple[str, int, int]) -> bytes | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
+        return self._items.get(key)
 
     def put(self, key: tuple[str, int, int], value: bytes) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._max:
-            self._items.popitem(last=False)
+        self._items.put(key, value)
 
 
 TILE_CACHE = web.AppKey("tile_cache", ImmutableCache)

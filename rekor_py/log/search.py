@@ -38,6 +38,7 @@ from rekor_py.errors import InvalidRequest, StorageError
 from rekor_py.log.entries import entry_id
 from rekor_py.log.service import LogService
 from rekor_py.pki import FORMATS, PKIError
+from rekor_py.pki.base import InputLimitError
 from rekor_py.storage import log_store
 
 __all__ = [
@@ -92,6 +93,9 @@ def public_key_key(pki_format: str, content: bytes) -> Criterion:
         raise InvalidRequest("the PKI format requested is not supported by this server")
     try:
         key = fmt.public_key.from_bytes(content)
+    except InputLimitError as e:
+        # Rekor's message, and which limit refused the key (limits.py).
+        raise InvalidRequest(f"public key provided could not be parsed: {e}") from e
     except PKIError as e:
         raise InvalidRequest("public key provided could not be parsed") from e
     key_hash = hashlib.sha256(key.canonical_value()).hexdigest()
@@ -113,7 +117,10 @@ async def find_entry_ids(service: LogService, criteria: Sequence[Criterion],
     """
     if not criteria:
         return []
-    rows = await _search(service, sorted({key for criterion in criteria for key in criterion}))
+    # PostgreSQL text cannot hold NUL, so no stored key has one (types/ drops
+    # them): such a search term matches nothing, rather than failing the query.
+    keys = sorted({key for criterion in criteria for key in criterion if "\x00" not in key})
+    rows = await _search(service, keys) if keys else []
     by_key: dict[str, set[tuple[int, int]]] = {}
     hashes: dict[tuple[int, int], bytes] = {}
     for key, tree_id, leaf_index, leaf_hash in rows:

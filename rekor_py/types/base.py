@@ -18,8 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from rekor_py import jcs
-
+from rekor_py import jcs, limits
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PublicKey, decode_std_base64
 
@@ -27,6 +26,7 @@ __all__ = [
     "MAX_INDEX_KEY_LENGTH",
     "EntryType",
     "canonical_json",
+    "check_index_key_count",
     "get_b64_bytes",
     "get_object",
     "get_string",
@@ -110,7 +110,24 @@ def signer_index_keys(public_key: PublicKey, artifact_key: str) -> list[str]:
     SHA-256 of the canonical key, the key's identities, then the artifact's
     "<alg>:<hex>"; lowercased."""
     key_hash = hashlib.sha256(public_key.canonical_value()).hexdigest()
-    return [k.lower() for k in (key_hash, *public_key.identities(), artifact_key)]
+    # A NUL (possible in a certificate SAN) cannot be stored in PostgreSQL text: not indexed.
+    keys = [k.lower() for k in (key_hash, *public_key.identities(), artifact_key) if "\x00" not in k]
+    check_index_key_count(len(keys))
+    return keys
+
+
+def check_index_key_count(count: int) -> None:
+    """Refuse an entry that would write more than limits.max_index_keys search keys (a 400).
+
+    Rekor writes every key (each SAN, each in-toto subject) with no bound;
+    here one entry cannot make the sequencer write an unbounded index batch.
+    The entry is refused rather than indexed in part, so that a search never
+    silently misses it.
+    """
+    limit = limits.current().max_index_keys
+    if count > limit:
+        raise InvalidEntry(limits.limit_error_message("max_index_keys", count, limit,
+                                                      "the number of search index keys of the entry"))
 
 
 def get_object(parent: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:

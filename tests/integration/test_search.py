@@ -187,6 +187,10 @@ async def test_search_accepts_a_pem_with_headers_and_odd_wrapping(corpus: Corpus
     ({"publicKey": {"format": "x509", "content": "AA=="}}, 400,
      "public key provided could not be parsed"),
     ({"publicKey": {"format": "x509"}}, 400, "public key provided could not be parsed"),
+    # A refusal by an input limit names the limit after Rekor's message.
+    ({"publicKey": {"format": "x509", "content": base64.b64encode(b"x" * 300_000).decode()}}, 400,
+     ("public key provided could not be parsed: the public key size in bytes is 300000; the limit is 262144 "
+      "(setting max_key_bytes, REKOR_PY_MAX_KEY_BYTES)")),
     ({"publicKey": {"format": "x509", "content": "not base64!"}}, 400,
      "publicKey.content in body must be base64"),
     ([], 422, "body must be a SearchIndex object"),

@@ -20,18 +20,19 @@ insertion refuses it.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
 from rekor_py.errors import InvalidEntry
-from rekor_py.pki.base import PKIError, PublicKey
+from rekor_py.pki.base import PKIError, PublicKey, is_padded_std_base64
 from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types import register
 from rekor_py.types.base import EntryType, canonical_json, get_b64_bytes, get_object, get_string
 from rekor_py.types.dsse_common import (
     HashValue,
+    check_envelope_limits,
+    check_limit,
     get_b64_field,
     get_hash,
     hash_problem,
@@ -48,7 +49,6 @@ __all__ = ["DSSEV001", "DSSEV001Signature"]
 
 # The schema's pattern for signatures[].signature (checked on the stored form only).
 _SIG_PATTERN = r"^(?:[A-Za-z0-9+\/]{4})*(?:[A-Za-z0-9+\/]{2}==|[A-Za-z0-9+\/]{3}=|[A-Za-z0-9+\/]{4})$"
-_SIG_RE = re.compile(_SIG_PATTERN[1:-1])
 
 _NOT_BOTH = "either proposedContent or envelopeHash, payloadHash, and signatures must be present"
 
@@ -79,6 +79,7 @@ class _Spec:
         raw_verifiers = proposed.get("verifiers") if proposed is not None else None
         verifiers = None
         if isinstance(raw_verifiers, list):
+            check_limit("max_verifiers", len(raw_verifiers), "the number of verifiers")
             # Non-strings and empty strings are skipped, as Rekor's decoder does.
             verifiers = [
                 get_b64_field({"v": v}, "v", "verifier") or b"" for v in raw_verifiers if isinstance(v, str) and v
@@ -128,7 +129,7 @@ class _Spec:
         for i, (sig, verifier) in enumerate(self.signatures):
             if sig is None:
                 return f"signatures.{i}.signature in body is required"
-            if _SIG_RE.fullmatch(sig) is None:
+            if not sig or not is_padded_std_base64(sig):  # the pattern, without `re`
                 return f"signatures.{i}.signature in body should match '{_SIG_PATTERN}'"
             if verifier is None:
                 return f"signatures.{i}.verifier in body is required"
@@ -166,6 +167,7 @@ class DSSEV001(EntryType):
             raise InvalidEntry(str(e)) from e
         if not env.signatures:
             raise InvalidEntry("DSSE envelope must contain 1 or more signatures")
+        check_envelope_limits(len(env.signatures), env.payload)
         by_sig, payload = _verify(env, s.verifiers)
         ordered = sorted(by_sig)
         statement = statement_index_keys(payload, dsse=True) if env.payload_type == IN_TOTO_PAYLOAD_TYPE else []

@@ -30,7 +30,15 @@ from rekor_py.pki.base import PKIError, PublicKey, decode_std_base64
 from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types import register
 from rekor_py.types.base import EntryType, canonical_json, get_b64_bytes, get_object, get_string
-from rekor_py.types.dsse_common import HashValue, get_hash, hash_problem, key_index_keys, lowered_keys, raise_schema_problems
+from rekor_py.types.dsse_common import (
+    HashValue,
+    check_envelope_limits,
+    get_hash,
+    hash_problem,
+    key_index_keys,
+    lowered_keys,
+    raise_schema_problems,
+)
 from rekor_py.types.dsse_envelope import DSSEError, parse_envelope, sha256_hex, ssh_key_id, verify_with_key
 from rekor_py.types.go_json import go_string
 from rekor_py.types.intoto_statement import IN_TOTO_PAYLOAD_TYPE, statement_index_keys
@@ -81,6 +89,7 @@ class IntotoV001(EntryType):
     def _from_envelope(cls, public_key: X509PublicKey, envelope: str) -> Self:
         try:
             env = parse_envelope(envelope)
+            check_envelope_limits(len(env.signatures), env.payload)
             verify_with_key(env, public_key, ssh_key_id(public_key))
         except DSSEError as e:
             raise InvalidEntry(str(e)) from e

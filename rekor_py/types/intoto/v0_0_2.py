@@ -40,6 +40,7 @@ from rekor_py.types.dsse_common import (
     get_b64_field,
     get_hash,
     hash_problem,
+    check_envelope_limits,
     key_index_keys,
     lowered_keys,
     parse_key_or_none,
@@ -107,6 +108,9 @@ class IntotoV002(EntryType):
         payload_type = get_string(env_obj, "payloadType")
         payload_text = get_b64_bytes(env_obj, "payload", "payload")
         raw_sigs = env_obj.get("signatures") if env_obj is not None else None
+        if isinstance(raw_sigs, list):
+            # Each signature carries its own verifier key: one limit bounds both.
+            check_envelope_limits(len(raw_sigs), payload_text or b"")
         sigs = (
             [IntotoV002Signature.from_json(s) for s in raw_sigs if isinstance(s, dict)]
             if isinstance(raw_sigs, list)

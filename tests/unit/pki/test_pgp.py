@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rekor_py.pki import FORMATS, InvalidKeyError, InvalidSignatureError
+from rekor_py.pki import FORMATS, InvalidKeyError, InvalidSignatureError, pgp
 from rekor_py.pki.pgp import PGPPublicKey, PGPSignature
 from rekor_py.pki.pgp_armor import crc24, decode_armor, encode_armor
 from tests.tools.gpg import GnuPG
@@ -65,6 +65,18 @@ def test_gpg_detached_signature_verifies(keys: Keys, algo: str, armor: bool) -> 
     key.verify(sig_bytes, DATA)
     # The stored form verifies as well.
     PGPSignature.from_bytes(sig.canonical_value()).verify(DATA, PGPPublicKey.from_bytes(key.canonical_value()))
+
+
+def test_only_keys_that_verified_a_signature_are_cached(keys: Keys) -> None:
+    pgp._KEY_CACHE.clear()
+    armored = keys.public["ed25519"]
+    first = PGPPublicKey.from_bytes(armored)
+    assert PGPPublicKey.from_bytes(armored) is not first and len(pgp._KEY_CACHE) == 0  # a search keeps nothing
+    with pytest.raises(InvalidSignatureError):
+        first.verify(keys.gpg.sign(keys.fprs["ed25519"], DATA, armor=True), b"other data")
+    assert len(pgp._KEY_CACHE) == 0  # nor does a failed verification
+    first.verify(keys.gpg.sign(keys.fprs["ed25519"], DATA, armor=True), DATA)
+    assert PGPPublicKey.from_bytes(armored) is first and pgp._KEY_CACHE.bytes_used <= pgp._KEY_CACHE.max_bytes
 
 
 @pytest.mark.parametrize("algo", ["rsa3072", "ed25519", "nistp256"])

@@ -241,7 +241,9 @@ def test_certificate_and_chain_entries() -> None:
     assert status == 400 and message.startswith("error processing entry: verifying signature: x509: certificate signed by unknown authority")
     # More than ten certificates.
     status, message = error_of(proposed(sig, cert_pem(*chain, *chain, *chain, chain[0], chain[1]), "sha256", digest.hex()))
-    assert (status, message) == (400, "error processing entry: too many certificates specified in PEM block")
+    assert (status, message) == (400, ("error processing entry: too many certificates specified in PEM block; "
+                                       "the number of certificates is 11; the limit is 10 "
+                                       "(setting max_chain_certificates, REKOR_PY_MAX_CHAIN_CERTIFICATES)"))
 
 
 # ---- rejection table ----------------------------------------------------------------------
