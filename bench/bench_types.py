@@ -27,7 +27,12 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from rekor_py.types import parse_entry  # noqa: E402
 from tests.integration.test_entry_kinds import (  # noqa: E402
-    dsse_entries, minisign_entries, pgp_entries, ssh_entries, x509_entries)
+    dsse_entries,
+    minisign_entries,
+    pgp_entries,
+    ssh_entries,
+    x509_entries,
+)
 
 
 def _per_call(fn: Callable[[], Any], repeat: int) -> float:

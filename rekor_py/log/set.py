@@ -22,7 +22,6 @@ import base64
 import re
 
 from rekor_py import jcs
-
 from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
 
 __all__ = ["set_payload", "sign_set", "verify_set"]

@@ -28,11 +28,17 @@ from rekor_py.lru import ByteLRU
 from rekor_py.pki.base import HashName, InputLimitError, InvalidKeyError, InvalidSignatureError
 from rekor_py.pki.govalidator_email import is_email
 from rekor_py.pki.pgp_armor import decode_armor, encode_armor
-from rekor_py.pki.pgp_entity import FLAG_SIGN, Entity, check_key_validity, keys_by_id_usage, read_keyring
+from rekor_py.pki.pgp_entity import (
+    FLAG_SIGN,
+    Entity,
+    check_key_validity,
+    keys_by_id_usage,
+    read_keyring,
+)
 from rekor_py.pki.pgp_packets import PacketReader
 from rekor_py.pki.pgp_signature_packets import SignaturePacket
-from rekor_py.pki.pgp_wire import PGPError, StructuralError, UnsupportedError
 from rekor_py.pki.pgp_verify import document_digest, verify_signature
+from rekor_py.pki.pgp_wire import PGPError, StructuralError, UnsupportedError
 
 __all__ = ["PGPPublicKey", "PGPSignature"]
 

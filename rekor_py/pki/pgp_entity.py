@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from rekor_py.pki.pgp_key_packets import PublicKeyPacket
 from rekor_py.pki.pgp_packets import PacketReader, UserIdPacket
 from rekor_py.pki.pgp_signature_packets import SignaturePacket
-from rekor_py.pki.pgp_wire import PGPError, SignatureError, StructuralError, UnsupportedError
 from rekor_py.pki.pgp_verify import key_binding_digest, key_digest, user_id_digest, verify_signature
+from rekor_py.pki.pgp_wire import PGPError, SignatureError, StructuralError, UnsupportedError
 
 __all__ = ["Entity", "Identity", "Key", "Subkey", "check_key_validity", "keys_by_id_usage", "read_keyring"]
 

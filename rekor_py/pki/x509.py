@@ -38,6 +38,7 @@ from rekor_py.pki.base import (
     InvalidSignatureError,
 )
 from rekor_py.pki.ed25519ph import Ed25519phError, verify_ed25519ph
+
 # PEM lives in its own module (shared with ssh); re-exported here for existing importers.
 from rekor_py.pki.pem import PemBlock, decode_pem, encode_pem
 from rekor_py.pki.x509_chain import verify_chain

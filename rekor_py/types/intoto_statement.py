@@ -23,7 +23,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from rekor_py.types.go_json import ANY, BOOL, RAW, STRING, TIME, GoJSONError, ListOf, MapOf, Struct, loads, unmarshal
+from rekor_py.types.go_json import (
+    ANY,
+    BOOL,
+    RAW,
+    STRING,
+    TIME,
+    GoJSONError,
+    ListOf,
+    MapOf,
+    Struct,
+    loads,
+    unmarshal,
+)
 
 __all__ = ["IN_TOTO_PAYLOAD_TYPE", "statement_index_keys"]
 

@@ -193,7 +193,7 @@ async def _post_one(session: aiohttp.ClientSession, url: str, ledger: Ledger, ta
                                 timeout=_REQUEST_TIMEOUT) as r:
             status = r.status
             body = await r.json(content_type=None) if status == 201 else await r.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+    except (TimeoutError, aiohttp.ClientError, ConnectionError):
         # A reset or a dead server: the entry may or may not be in the log.
         ledger.statuses["reset"] += 1
         await asyncio.sleep(0.01)  # no tight loop against a closed port
@@ -211,7 +211,7 @@ async def fetch_log_info(session: aiohttp.ClientSession, url: str) -> dict[str, 
                 return None
             info: dict[str, Any] = await r.json()
             return info
-    except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+    except (TimeoutError, aiohttp.ClientError, ConnectionError):
         return None
 
 
@@ -225,7 +225,7 @@ async def _poll_heads(session: aiohttp.ClientSession, urls: Callable[[], Sequenc
                                          info["signedTreeHead"])
         try:
             await asyncio.wait_for(stop.wait(), interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

@@ -6,7 +6,6 @@ import base64
 import copy
 import hashlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp

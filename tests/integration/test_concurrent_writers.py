@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from rekor_py.app import BODY_TIMEOUT_MESSAGE
 from rekor_py.log.signer import LogSigner

@@ -76,7 +76,7 @@ async def _wait_until_writable(server: ServeProcess, ledger: Ledger,
                     assert r.status == 503, (r.status, await r.text())
                     assert r.headers.get("Retry-After") == "1"
                     assert await r.json() == {"code": 503, "message": DatabaseUnavailable.message}
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(0.05)
     raise AssertionError("unreachable")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
 import json
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -47,7 +47,7 @@ def _cert_entry(artifact: bytes, email: str) -> dict[str, object]:
     """A hashedrekord signed with a self-signed certificate carrying `email` as SAN."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "monitor test")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1))
@@ -175,8 +175,9 @@ async def test_monitor_catches_a_rewritten_entry(database_url: str, tmp_path: Pa
 
 
 def test_state_is_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rekor_py.log.c2sp import NoteVerifier
     from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from rekor_py.log.c2sp import NoteVerifier
     v = NoteVerifier.ed25519("o", ed25519.Ed25519PrivateKey.generate().public_key())
     path = tmp_path / "state.json"
     state_mod.save_state(path, state_mod.MonitorState("o", (v,), None))

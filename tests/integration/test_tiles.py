@@ -126,7 +126,7 @@ async def _verify_size(session: aiohttp.ClientSession, url: str,
             plan = merkle.inclusion_plan(index, size)
             proof = merkle.fold_proof(plan, await _tiles(session, url, plan))
             merkle.verify_inclusion(leaves[index], index, size, proof, cp.root_hash)
-    if previous is not None and 0 < previous.size:
+    if previous is not None and previous.size > 0:
         plan = merkle.consistency_plan(previous.size, size)
         proof = merkle.fold_proof(plan, await _tiles(session, url, plan))
         merkle.verify_consistency(previous.size, size, proof, previous.root_hash, cp.root_hash)

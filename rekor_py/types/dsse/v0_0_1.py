@@ -41,7 +41,13 @@ from rekor_py.types.dsse_common import (
     parse_key_or_none,
     raise_schema_problems,
 )
-from rekor_py.types.dsse_envelope import DSSEError, Envelope, parse_envelope, sha256_hex, verify_with_key
+from rekor_py.types.dsse_envelope import (
+    DSSEError,
+    Envelope,
+    parse_envelope,
+    sha256_hex,
+    verify_with_key,
+)
 from rekor_py.types.go_json import go_string
 from rekor_py.types.intoto_statement import IN_TOTO_PAYLOAD_TYPE, statement_index_keys
 

@@ -39,7 +39,13 @@ from rekor_py.types.dsse_common import (
     lowered_keys,
     raise_schema_problems,
 )
-from rekor_py.types.dsse_envelope import DSSEError, parse_envelope, sha256_hex, ssh_key_id, verify_with_key
+from rekor_py.types.dsse_envelope import (
+    DSSEError,
+    parse_envelope,
+    sha256_hex,
+    ssh_key_id,
+    verify_with_key,
+)
 from rekor_py.types.go_json import go_string
 from rekor_py.types.intoto_statement import IN_TOTO_PAYLOAD_TYPE, statement_index_keys
 

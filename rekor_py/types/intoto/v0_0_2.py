@@ -37,16 +37,22 @@ from rekor_py.types import register
 from rekor_py.types.base import EntryType, canonical_json, get_b64_bytes, get_object, get_string
 from rekor_py.types.dsse_common import (
     HashValue,
+    check_envelope_limits,
     get_b64_field,
     get_hash,
     hash_problem,
-    check_envelope_limits,
     key_index_keys,
     lowered_keys,
     parse_key_or_none,
     raise_schema_problems,
 )
-from rekor_py.types.dsse_envelope import DSSEError, Envelope, EnvelopeSignature, sha256_hex, verify_with_key
+from rekor_py.types.dsse_envelope import (
+    DSSEError,
+    Envelope,
+    EnvelopeSignature,
+    sha256_hex,
+    verify_with_key,
+)
 from rekor_py.types.go_json import go_string
 from rekor_py.types.intoto_statement import IN_TOTO_PAYLOAD_TYPE, statement_index_keys
 

@@ -305,7 +305,7 @@ def _keyring(verifier: LogVerifier, details: Any = None) -> Any:
     return Keyring([common_v1.PublicKey(
         raw_bytes=base64.b64encode(verifier.spki_der),
         key_details=details,
-        valid_for=common_v1.TimeRange(start=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)),
+        valid_for=common_v1.TimeRange(start=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
     )])
 
 

@@ -152,7 +152,7 @@ def test_sign_failure_is_signing_error() -> None:
             raise RuntimeError("backend unplugged")
 
     signer = LogSigner.generate()
-    setattr(signer, "_key", BrokenKey())
+    signer._key = BrokenKey()
     with pytest.raises(SigningError):
         signer.sign(b"m")
 

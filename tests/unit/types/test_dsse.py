@@ -19,6 +19,7 @@ from rekor_py.types.dsse_envelope import decode_dsse_base64, pae
 from tests.unit.pki import PrivateKey
 from tests.unit.types.dsse_helpers import (
     CERT,
+    CERT_KEY,
     ED25519,
     IN_TOTO,
     OTHER,
@@ -28,7 +29,6 @@ from tests.unit.types.dsse_helpers import (
     STATEMENT_BYTES,
     STATEMENT_KEYS,
     VECTORS,
-    CERT_KEY,
     b64,
     dsse_entry,
     envelope_dict,

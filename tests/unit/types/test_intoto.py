@@ -12,12 +12,12 @@ from cryptography.hazmat.primitives import hashes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types import parse_entry
 from rekor_py.types.base import leaf_hash
 from rekor_py.types.dsse_envelope import ssh_key_id
 from rekor_py.types.intoto.v0_0_1 import IntotoV001
 from rekor_py.types.intoto.v0_0_2 import IntotoV002
-from rekor_py.pki.x509 import X509PublicKey
 from tests.tools.entries import with_changes
 from tests.unit.types.dsse_helpers import (
     CERT,
