@@ -130,7 +130,7 @@ async def get_tile(request: web.Request) -> web.Response:
     if data is None:
         data = await request.app[SERVICE].read_tile(tile)
         if data is None:
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound
         if tile.is_full:
             cache.put(key, data)
     return _octets(data, tile)
@@ -144,7 +144,7 @@ async def _entry_bundle(request: web.Request, tile: TileID) -> web.Response:
     if data is None:
         bodies = await request.app[SERVICE].read_entry_bundle(tile)
         if bodies is None:
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound
         data = encode_entry_bundle(bodies)
         if gzip:
             data = (await asyncio.to_thread(_gzip, data)

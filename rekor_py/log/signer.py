@@ -344,7 +344,7 @@ class LogSigner:
                 return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
             return key.sign(message)
         except Exception as e:  # a KMS-less local key should never fail; be explicit if it does
-            raise SigningError() from e
+            raise SigningError from e
 
     def __repr__(self) -> str:
         return f"LogSigner({self.algorithm}, log_id={self.log_id_hex})"

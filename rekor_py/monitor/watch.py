@@ -66,13 +66,9 @@ class Watchlist:
         """Matches among `entries`, the leaves first_index, first_index+1, ..."""
         if not self:
             return []
-        out = []
-        for i, body in enumerate(entries):
-            reasons = self._reasons(body)
-            for reason in reasons:
-                out.append(Match(first_index + i, leaf_hashes[32 * i:32 * i + 32],
-                                 "hashedrekord", reason))
-        return out
+        return [Match(first_index + i, leaf_hashes[32 * i:32 * i + 32], "hashedrekord", reason)
+                for i, body in enumerate(entries)
+                for reason in self._reasons(body)]
 
     def _reasons(self, body: bytes) -> list[str]:
         content = _hashedrekord_key(body)

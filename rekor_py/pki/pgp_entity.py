@@ -259,10 +259,12 @@ def keys_by_id_usage(entities: list[Entity], key_id: int, usage: int) -> list[Ke
             identity = entity.primary_identity()
             self_sig = identity.self_signature if identity else None
             found.append(Key(entity, entity.primary, self_sig, tuple(entity.revocations)))
-        for sub in entity.subkeys:
-            if sub.key.key_id == key_id:
-                found.append(Key(entity, sub.key, sub.sig, tuple(sub.revocations)))
-    return [k for k in found if k.self_signature is not None and (k.self_signature.flags or 0) & usage == usage and k.self_signature.flags is not None]
+        found.extend(Key(entity, sub.key, sub.sig, tuple(sub.revocations))
+                     for sub in entity.subkeys if sub.key.key_id == key_id)
+    return [k for k in found
+            if k.self_signature is not None
+            and (k.self_signature.flags or 0) & usage == usage
+            and k.self_signature.flags is not None]
 
 
 def _revoked(revocations: tuple[SignaturePacket, ...] | list[SignaturePacket], now: int) -> bool:

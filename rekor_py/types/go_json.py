@@ -271,7 +271,6 @@ def _is_rfc3339(text: str) -> bool:
         datetime.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return False
-    if m.group(9) is not None and (int(m.group(9)) > 23 or int(m.group(10)) > 59):
-        return False
-    return True
+    # A numeric offset's hours and minutes must be in range.
+    return m.group(9) is None or (int(m.group(9)) <= 23 and int(m.group(10)) <= 59)
 

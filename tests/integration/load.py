@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import os
 import random
@@ -223,10 +224,8 @@ async def _poll_heads(session: aiohttp.ClientSession, urls: Callable[[], Sequenc
             if info is not None:
                 ledger.record_checkpoint(info["treeSize"], bytes.fromhex(info["rootHash"]),
                                          info["signedTreeHead"])
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
-        except TimeoutError:
-            pass
 
 
 async def run_load(urls: Sequence[str] | Callable[[], Sequence[str]], ledger: Ledger, *,
@@ -341,7 +340,7 @@ async def _check_consistency_proofs(url: str, heads: Sequence[tuple[int, bytes]]
                                     final: tuple[int, bytes], samples: int) -> int:
     """Consistency proofs from the server between observed heads, verified locally."""
     ordered = sorted(set(heads)) + [final]
-    pairs = [(a, b) for a, b in zip(ordered, ordered[1:]) if 0 < a[0] < b[0]]
+    pairs = [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if 0 < a[0] < b[0]]
     pairs = random.sample(pairs, min(samples, len(pairs)))
     async with aiohttp.ClientSession() as session:
         for (size1, root1), (size2, root2) in pairs:

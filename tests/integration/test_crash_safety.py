@@ -103,7 +103,7 @@ async def test_sigkill_servers_under_load(database_url: str, writers: list[Serve
         for cycle in range(KILL_CYCLES):
             # At least two servers up (each start is bounded), so the kill lands
             # while the load runs, at a random moment.
-            while len([w for w in writers if w.is_alive()]) < 2:
+            while len([w for w in writers if w.is_alive()]) < 2:  # noqa: ASYNC110  polls child processes
                 await asyncio.sleep(0.05)
             await asyncio.sleep(rng.uniform(0.2, 0.9))
             up = [w for w in writers if w.is_alive()]

@@ -495,7 +495,7 @@ async def test_embedded_recovers_after_sigkill(pg_dir: Path) -> None:
     os.kill(postmaster, signal.SIGKILL)
     # The killed postmaster may linger as a zombie; is_running must not be fooled.
     deadline = time.monotonic() + 10
-    while pg.is_running() and time.monotonic() < deadline:
+    while pg.is_running() and time.monotonic() < deadline:  # noqa: ASYNC110  polls another process
         await asyncio.sleep(0.05)
     assert not pg.is_running()
     assert (pg.pgdata / "postmaster.pid").exists()  # stale, left by the crash

@@ -7,6 +7,7 @@ sigstore clients sign them (SHA-256 for RSA and ECDSA, pure Ed25519).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -150,7 +151,5 @@ def error_of(entry: Any, kind: str | None) -> str:
 
 def only_invalid_entry(entry: Any) -> None:
     """Parsing junk may fail, but only with InvalidEntry or the envelope's 422."""
-    try:
+    with contextlib.suppress(InvalidEntry, UnprocessableEntity):
         parse_entry(entry)
-    except (InvalidEntry, UnprocessableEntity):
-        pass
