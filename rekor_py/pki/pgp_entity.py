@@ -82,7 +82,8 @@ class Entity:
 
     def decryption_key_count(self) -> int:
         """len(EntityList.DecryptionKeys()) for this entity: secret subkeys flagged for encryption."""
-        return sum(1 for s in self.subkeys if s.key.is_secret and s.sig.flags is not None and s.sig.flags & FLAG_ENCRYPT)
+        return sum(1 for s in self.subkeys if s.key.is_secret and s.sig.flags is not None
+                   and s.sig.flags & FLAG_ENCRYPT)
 
 
 def _prefer(existing: Identity | None, new: Identity) -> bool:

@@ -280,7 +280,8 @@ def _check_other_subpacket(kind: int, critical: bool, body: bytes) -> None:
     if kind == 5 and len(body) != 2:
         raise StructuralError("trust subpacket with bad length")
     if kind == 6 and (not body or body[-1] != 0):
-        raise StructuralError("regexp subpacket with bad length" if not body else "expected regular expression to be null-terminated")
+        raise StructuralError("regexp subpacket with bad length" if not body
+                              else "expected regular expression to be null-terminated")
     if kind == 35 and (not body or (body[0] >= 5 and len(body) != 33) or (body[0] < 5 and len(body) != 21)):
         raise StructuralError("invalid fingerprint length" if body else "invalid intended recipient fingerpring length")
     if kind == 39 and len(body) % 2:

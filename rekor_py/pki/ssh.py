@@ -219,7 +219,8 @@ _RSA_FORMATS: dict[str, hashes.HashAlgorithm] = {
     "rsa-sha2-512": hashes.SHA512(),
     "ssh-rsa": hashes.SHA1(),
 }
-_EC_HASHES: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+_EC_HASHES: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
+                                               "sha512": hashes.SHA512()}
 
 
 def _verify_ssh(key: KeyBlob, signed: bytes, sig_format: str, blob: bytes, rest: bytes) -> None:
@@ -234,7 +235,8 @@ def _verify_ssh(key: KeyBlob, signed: bytes, sig_format: str, blob: bytes, rest:
             _verify_ed25519(key.key, blob, signed)
         elif key.key_type in ECDSA_CURVES:
             nist_id, hash_name = ECDSA_CURVES[key.key_type]
-            _verify_ecdsa(EC_CURVES[nist_id], key.key, blob, hashlib.new(hash_name, signed).digest(), _EC_HASHES[hash_name])
+            _verify_ecdsa(EC_CURVES[nist_id], key.key, blob,
+                          hashlib.new(hash_name, signed).digest(), _EC_HASHES[hash_name])
         elif key.key_type in (SK_ED25519, SK_ECDSA):
             _verify_sk(key, signed, blob, rest)
         else:  # pragma: no cover - parse_public_key returns no other type
@@ -267,7 +269,8 @@ def _verify_ed25519(raw_key: bytes, signature: bytes, message: bytes) -> None:
         raise WireError(_VERIFY_FAILED) from e
 
 
-def _verify_ecdsa(curve: ec.EllipticCurve, point: bytes, blob: bytes, digest: bytes, algorithm: hashes.HashAlgorithm) -> None:
+def _verify_ecdsa(curve: ec.EllipticCurve, point: bytes, blob: bytes, digest: bytes,
+                  algorithm: hashes.HashAlgorithm) -> None:
     # RFC 5656 §3.1.2: mpint r, mpint s, nothing else (x/crypto Unmarshal).
     r = WireReader(blob)
     sig_r, sig_s = r.mpint(), r.mpint()
@@ -305,4 +308,5 @@ def _verify_sk(key: KeyBlob, signed: bytes, blob: bytes, rest: bytes) -> None:
     if key.key_type == SK_ED25519:
         _verify_ed25519(key.key, ed_sig, original)
     else:
-        _verify_ecdsa_numbers(EC_CURVES["nistp256"], key.key, sig_r, sig_s, hashlib.sha256(original).digest(), hashes.SHA256())
+        _verify_ecdsa_numbers(EC_CURVES["nistp256"], key.key, sig_r, sig_s,
+                              hashlib.sha256(original).digest(), hashes.SHA256())

@@ -255,7 +255,8 @@ def _type_error(shape: Shape, value: Any, errors: _Errors, path: tuple[str, ...]
     elif owner is None or not path:
         errors.save(f"json: cannot unmarshal {_json_kind(value)} into Go value of type {go_type}")
     else:
-        errors.save(f"json: cannot unmarshal {_json_kind(value)} into Go struct field {owner}.{'.'.join(path)} of type {go_type}")
+        errors.save(f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+                    f"{owner}.{'.'.join(path)} of type {go_type}")
 
 
 # Go's strict RFC 3339 parser (time.Time.UnmarshalJSON since Go 1.20).

@@ -48,7 +48,8 @@ _DIGESTED = Struct("struct", (("digest", _DIGEST_SET),))
 # Rekor's indexKeyExtract (intoto) and, for dsse, the same plus predicate as json.RawMessage.
 _SUBJECTS = Struct("intoto.indexKeyExtract", (("subject", ListOf(_DIGESTED, "[]struct { Digest map[string]string }")),))
 _SUBJECTS_AND_PREDICATE = Struct("dsse.indexKeyExtract", _SUBJECTS.fields + (("predicate", RAW),))
-_MATERIALS = Struct("dsse.materialsExtract", (("materials", ListOf(_DIGESTED, "[]struct { Digest map[string]string }")),))
+_MATERIALS = Struct("dsse.materialsExtract",
+                    (("materials", ListOf(_DIGESTED, "[]struct { Digest map[string]string }")),))
 
 # in_toto.ProvenanceStatement: StatementHeader + slsa v0.2 ProvenancePredicate.
 _SLSA02_MATERIAL = Struct("common.ProvenanceMaterial", (("uri", STRING), ("digest", _DIGEST_SET)))
@@ -100,7 +101,9 @@ _SLSA02_STATEMENT = Struct(
     (
         ("_type", STRING),
         ("predicateType", STRING),
-        ("subject", ListOf(Struct("in_toto.Subject", (("name", STRING), ("digest", _DIGEST_SET))), "[]in_toto.Subject")),
+        ("subject",
+         ListOf(Struct("in_toto.Subject", (("name", STRING), ("digest", _DIGEST_SET))),
+                "[]in_toto.Subject")),
         ("predicate", _SLSA02_PREDICATE),
     ),
 )

@@ -76,7 +76,8 @@ class IntotoV001(EntryType):
             [
                 "content in body is required"
                 if content is None
-                else hash_problem(given_hash, "content.hash") or hash_problem(given_payload_hash, "content.payloadHash"),
+                else hash_problem(given_hash, "content.hash")
+                    or hash_problem(given_payload_hash, "content.payloadHash"),
                 "publicKey in body is required" if key_bytes is None else None,
             ]
         )

@@ -123,7 +123,9 @@ class IntotoV002(EntryType):
             else None
         )
         given_hash, given_payload_hash = get_hash(content, "hash"), get_hash(content, "payloadHash")
-        raise_schema_problems([_envelope_problem(payload_type, sigs) or hash_problem(given_hash, "content.hash") or hash_problem(given_payload_hash, "content.payloadHash")])
+        raise_schema_problems([_envelope_problem(payload_type, sigs)
+                               or hash_problem(given_hash, "content.hash")
+                               or hash_problem(given_payload_hash, "content.payloadHash")])
         assert payload_type is not None and sigs
         payload_type = go_string(payload_type)
         if payload_text is None:

@@ -90,7 +90,9 @@ def test_canonical_key_is_stable_and_gpg_accepts_it(keys: Keys, algo: str, tmp_p
     assert PGPPublicKey.from_bytes(canonical).canonical_value() == canonical
     status = GnuPG.create(tmp_path / "fresh").import_key(canonical).decode()
     assert f"IMPORT_OK 1 {keys.fprs[algo]}" in status
-    assert armored.identities() == [f"{ {'rsa3072': 'rsa', 'ed25519': 'ed', 'nistp256': 'p256'}[algo] }@example.com".replace(" ", "")]
+    assert armored.identities() == [
+        f"{ {'rsa3072': 'rsa', 'ed25519': 'ed', 'nistp256': 'p256'}[algo] }@example.com".replace(" ", "")
+    ]
 
 
 def test_canonical_key_bytes_are_the_go_crypto_packets(keys: Keys) -> None:
@@ -124,7 +126,9 @@ def test_binary_signature_armored_the_go_crypto_way(keys: Keys) -> None:
 def test_crc24_and_armor_of_empty_and_exact_lines() -> None:
     assert crc24(b"") == 0xB704CE
     assert encode_armor("PGP SIGNATURE", b"\x00" * 48) == (
-        b"-----BEGIN PGP SIGNATURE-----\n\n" + b"A" * 64 + b"\n=" + base64.b64encode(crc24(b"\x00" * 48).to_bytes(3, "big")) + b"\n-----END PGP SIGNATURE-----"
+        b"-----BEGIN PGP SIGNATURE-----\n\n" + b"A" * 64
+        + b"\n=" + base64.b64encode(crc24(b"\x00" * 48).to_bytes(3, "big"))
+        + b"\n-----END PGP SIGNATURE-----"
     )
 
 
@@ -159,40 +163,44 @@ def _rejections(keys: Keys) -> Iterator[tuple[Rejection, object]]:
     fpr = keys.fprs["ed25519"]
     good = keys.gpg.sign(fpr, DATA, armor=False)
     key = keys.public["ed25519"]
-    yield Rejection("wrong-key", InvalidSignatureError, "openpgp: signature made by unknown entity"), lambda: PGPSignature.from_bytes(
-        keys.other_home.sign(keys.fprs["other"], DATA, armor=False)
-    ).verify(DATA, PGPPublicKey.from_bytes(key))
-    yield Rejection("tampered-data", InvalidSignatureError, "openpgp: invalid signature: EdDSA verification failure"), lambda: PGPSignature.from_bytes(
-        good
-    ).verify(DATA + b"x", PGPPublicKey.from_bytes(key))
-    yield Rejection("truncated-signature", InvalidSignatureError, "invalid PGP signature: unexpected EOF"), lambda: PGPSignature.from_bytes(good[:-10])
-    yield Rejection(
-        "garbage-signature", InvalidSignatureError, "invalid PGP signature: openpgp: invalid data: tag byte does not have MSB set"
-    ), lambda: PGPSignature.from_bytes(b"this is not a signature")
-    yield Rejection("empty-signature", InvalidSignatureError, "invalid PGP signature: EOF"), lambda: PGPSignature.from_bytes(b"")
-    yield Rejection("key-as-signature", InvalidSignatureError, "invalid PGP signature provided"), lambda: PGPSignature.from_bytes(key)
-    yield Rejection("private-key-block", InvalidKeyError, "no PGP public keys could be read"), lambda: PGPPublicKey.from_bytes(
-        _read(PGP_DATA / "armored_private.pgp")
-    )
-    yield Rejection("empty-key", InvalidKeyError, "unable to read PGP public key: EOF"), lambda: PGPPublicKey.from_bytes(b"")
-    yield Rejection(
-        "garbage-key", InvalidKeyError, "error reading binary PGP public key: openpgp: invalid data: tag byte does not have MSB set"
-    ), lambda: PGPPublicKey.from_bytes(b"definitely not an OpenPGP key")
-    yield Rejection("signature-as-key", InvalidKeyError, "invalid PGP type detected"), lambda: PGPPublicKey.from_bytes(
-        keys.gpg.sign(fpr, DATA, armor=True)
-    )
+    yield (Rejection("wrong-key", InvalidSignatureError, "openpgp: signature made by unknown entity"),
+           lambda: PGPSignature.from_bytes(keys.other_home.sign(keys.fprs["other"], DATA, armor=False))
+           .verify(DATA, PGPPublicKey.from_bytes(key)))
+    yield (Rejection("tampered-data", InvalidSignatureError,
+                     "openpgp: invalid signature: EdDSA verification failure"),
+           lambda: PGPSignature.from_bytes(good).verify(DATA + b"x", PGPPublicKey.from_bytes(key)))
+    yield (Rejection("truncated-signature", InvalidSignatureError, "invalid PGP signature: unexpected EOF"),
+           lambda: PGPSignature.from_bytes(good[:-10]))
+    yield (Rejection("garbage-signature", InvalidSignatureError,
+                     "invalid PGP signature: openpgp: invalid data: tag byte does not have MSB set"),
+           lambda: PGPSignature.from_bytes(b"this is not a signature"))
+    yield (Rejection("empty-signature", InvalidSignatureError, "invalid PGP signature: EOF"),
+           lambda: PGPSignature.from_bytes(b""))
+    yield (Rejection("key-as-signature", InvalidSignatureError, "invalid PGP signature provided"),
+           lambda: PGPSignature.from_bytes(key))
+    yield (Rejection("private-key-block", InvalidKeyError, "no PGP public keys could be read"),
+           lambda: PGPPublicKey.from_bytes(_read(PGP_DATA / "armored_private.pgp")))
+    yield (Rejection("empty-key", InvalidKeyError, "unable to read PGP public key: EOF"),
+           lambda: PGPPublicKey.from_bytes(b""))
+    yield (Rejection("garbage-key", InvalidKeyError,
+                     "error reading binary PGP public key: openpgp: invalid data: "
+                     "tag byte does not have MSB set"),
+           lambda: PGPPublicKey.from_bytes(b"definitely not an OpenPGP key"))
+    yield (Rejection("signature-as-key", InvalidKeyError, "invalid PGP type detected"),
+           lambda: PGPPublicKey.from_bytes(keys.gpg.sign(fpr, DATA, armor=True)))
     # gpg will not sign with an expired key, so the key-not-valid-at-signing-time
     # case uses a signature made (with a faked clock) before the key was created;
     # go-crypto reports both as "key expired".
-    yield Rejection("key-not-yet-valid", InvalidSignatureError, "openpgp: key expired"), lambda: PGPSignature.from_bytes(
-        keys.gpg.sign(keys.fprs["late"], DATA, armor=False, faked_time="20200601T000000", ignore_time_conflict=True)
-    ).verify(DATA, PGPPublicKey.from_bytes(keys.public["late"]))
-    yield Rejection("x509-key-object", InvalidSignatureError, "cannot use Verify with a non-PGP signature"), lambda: PGPSignature.from_bytes(
-        good
-    ).verify(DATA, object())
-    yield Rejection(
-        "digest-verification", InvalidSignatureError, "PGP signatures cannot be verified over a precomputed digest"
-    ), lambda: PGPPublicKey.from_bytes(key).verify_digest(good, b"\x00" * 32, "sha256")
+    yield (Rejection("key-not-yet-valid", InvalidSignatureError, "openpgp: key expired"),
+           lambda: PGPSignature.from_bytes(
+               keys.gpg.sign(keys.fprs["late"], DATA, armor=False, faked_time="20200601T000000",
+                             ignore_time_conflict=True)
+           ).verify(DATA, PGPPublicKey.from_bytes(keys.public["late"])))
+    yield (Rejection("x509-key-object", InvalidSignatureError, "cannot use Verify with a non-PGP signature"),
+           lambda: PGPSignature.from_bytes(good).verify(DATA, object()))
+    yield (Rejection("digest-verification", InvalidSignatureError,
+                     "PGP signatures cannot be verified over a precomputed digest"),
+           lambda: PGPPublicKey.from_bytes(key).verify_digest(good, b"\x00" * 32, "sha256"))
 
 
 REJECTION_NAMES = [
@@ -275,7 +283,10 @@ def test_rekor_read_signature_vectors(name: str, ok: bool) -> None:
             PGPSignature.from_bytes(_read(PGP_DATA / name))
 
 
-@pytest.mark.parametrize(("binary", "armored"), [("valid_binary_public.pgp", "valid_armored_public.pgp"), ("valid_binary_complex_public.pgp", "valid_armored_complex_public.pgp")])
+@pytest.mark.parametrize(("binary", "armored"), [
+    ("valid_binary_public.pgp", "valid_armored_public.pgp"),
+    ("valid_binary_complex_public.pgp", "valid_armored_complex_public.pgp"),
+])
 def test_rekor_canonical_key_vectors(binary: str, armored: str) -> None:
     # TestCanonicalValuePublicKey: binary and armored forms canonicalize alike.
     a = PGPPublicKey.from_bytes(_read(PGP_DATA / binary)).canonical_value()

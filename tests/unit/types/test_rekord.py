@@ -180,7 +180,9 @@ def test_not_insertable_when_disabled(keys: dict[str, OpensslKey], artifact: Pat
     entry = proposed(keys["p256"].sign(artifact), keys["p256"].public_pem, artifact.read_bytes())
     with pytest.raises(RekorError) as e:
         parse_entry(entry, insertable_kinds=frozenset({"hashedrekord"}))
-    assert e.value.client_message == "error processing entry: entry kind 'rekord' is not enabled for submission on this server"
+    assert e.value.client_message == (
+        "error processing entry: entry kind 'rekord' is not enabled for submission on this server"
+    )
     # Search (retrieve by proposed entry) ignores the allow-list, as Rekor does.
     assert isinstance(parse_entry(entry), RekordV001)
 
