@@ -205,9 +205,7 @@ def py_root_stack(leaves: Sequence[bytes]) -> bytes:
     h256 = sha256
     stack: list[bytes] = []
     push, pop = stack.append, stack.pop
-    n = 0
-    for h in leaves:
-        n += 1
+    for n, h in enumerate(leaves, 1):
         m = n
         while not m & 1:
             h = h256(b"\x01" + pop() + h).digest()
@@ -233,7 +231,7 @@ def py_root_levels(leaves: Sequence[bytes]) -> bytes:
         if len(level) & 1:
             carry.append(level.pop())
         it = iter(level)
-        level = [h256(b"\x01" + a + b).digest() for a, b in zip(it, it)]
+        level = [h256(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=True)]
     if not carry:
         return level[0]
     h = carry[0]
@@ -250,8 +248,10 @@ def part1(m: Any, args: argparse.Namespace) -> dict[str, float]:
     buf = bytes(args.sha_mib << 20)
     pairs = args.node_pairs
     children = random.Random(1).randbytes(64 * pairs)
-    timed = interleaved({"sha": lambda: sha256(buf).digest(),
-                         "node": lambda: m.node_hashes(children)}, args.repeat)
+    # The data go in as default arguments, not closures: `buf` and `children` are
+    # deleted below to free their memory.
+    timed = interleaved({"sha": lambda data=buf: sha256(data).digest(),
+                         "node": lambda data=children: m.node_hashes(data)}, args.repeat)
     del buf
     t = timed["sha"][0]
     blocks_per_s = (args.sha_mib << 20) / 64 / t
@@ -287,13 +287,13 @@ def part1(m: Any, args: argparse.Namespace) -> dict[str, float]:
     nh = m.node_hash
 
     def single() -> None:
-        for a, b in zip(lefts, rights):
+        for a, b in zip(lefts, rights, strict=True):
             nh(a, b)
 
     t1, _, _ = best_of(single, args.repeat)
 
     def py_single() -> None:
-        for a, b in zip(lefts, rights):
+        for a, b in zip(lefts, rights, strict=True):
             sha256(b"\x01" + a + b).digest()
 
     t2, _, _ = best_of(py_single, args.repeat)

@@ -47,24 +47,24 @@ async def measure(mode: str, bodies: list[bytes], warmup: list[bytes]) -> tuple[
     """(server CPU us per entry, wall s) for verifying `bodies` with 64 in flight."""
     loop = asyncio.get_running_loop()
     close: Callable[[], Awaitable[None]] | None = None
-    call: Callable[[bytes], Awaitable[Any]]
-    if mode == "inline":
-        async def inline(b: bytes) -> Any:
-            return run_job((b, KINDS, 0))
-        call = inline
-    elif mode == "executor":
+    ex: ProcessPoolExecutor | None = None
+    pool: ProcessVerifyPool | ThreadVerifyPool | None = None
+    if mode == "executor":
         ex = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_init, initargs=(Limits(),))
-        call = lambda b: loop.run_in_executor(ex, run_job, (b, KINDS, 0))
-
-        async def shutdown() -> None:
-            ex.shutdown()
-        close = shutdown
-    else:
+    elif mode != "inline":
         pool = (ProcessVerifyPool if mode == "process" else ThreadVerifyPool)(2, Limits())
         await pool.start()
-        call = lambda b: pool.verify((b, KINDS, 0))
         close = pool.close
+
+    async def call(b: bytes) -> Any:
+        job = (b, KINDS, 0)
+        if ex is not None:
+            return await loop.run_in_executor(ex, run_job, job)
+        if pool is not None:
+            return await pool.verify(job)
+        return run_job(job)
+
     gate = asyncio.Semaphore(64)
 
     async def one(body: bytes) -> None:
@@ -77,6 +77,8 @@ async def measure(mode: str, bodies: list[bytes], warmup: list[bytes]) -> tuple[
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if close is not None:
         await close()
+    if ex is not None:
+        ex.shutdown()
     return cpu / len(bodies) * 1e6, wall
 
 

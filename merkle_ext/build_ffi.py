@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 from cffi import FFI
 
 CDEF = """
@@ -38,6 +39,7 @@ int merkle_expand_tile(const uint8_t *hashes, uint64_t width, uint8_t *out, size
 const char *merkle_strerror(int status);
 int merkle_sha256_select(int wanted);
 int merkle_sha256_backend(void);
+uint64_t merkle_sha256_blocks(int backend);
 int merkle_sha256(const uint8_t *data, size_t len, uint8_t *out);
 
 int merkle_leaf_hash(const uint8_t *data, size_t len, uint8_t *out);

@@ -36,6 +36,9 @@ const char *merkle_strerror(int status) {
 
 int merkle_sha256_select(int wanted) { return sha256_select(wanted); }
 int merkle_sha256_backend(void) { return sha256_backend(); }
+uint64_t merkle_sha256_blocks(int backend) {
+    return (backend == 0 || backend == 1) ? sha256_blocks_done[backend] : 0;
+}
 
 int merkle_sha256(const uint8_t *data, size_t len, uint8_t *out) {
     sha256_prefixed(-1, data, len, out);
@@ -534,7 +537,7 @@ int merkle_verify_inclusion(const uint8_t *leaf_hash, uint64_t index, uint64_t s
     range_list r;
     inclusion_ranges(index, size, &r);
     if (n_proof != r.n) return MERKLE_E_PROOF_LENGTH;
-    /* §2.1.3.2: fn is the leaf's position, sn the last position at each level. */
+    /* RFC 9162 §2.1.3.2: fn is the leaf's position, sn the last position at each level. */
     uint64_t fn = index, sn = size - 1;
     uint8_t acc[HS];
     memcpy(acc, leaf_hash, HS);
@@ -576,7 +579,7 @@ int merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t *pro
     range_list r;
     consistency_ranges(size1, size2, &r);
     if (n_proof != r.n) return MERKLE_E_PROOF_LENGTH;
-    /* §2.1.4.2: when size1 is a power of two its root is the proof's seed. */
+    /* RFC 9162 §2.1.4.2: when size1 is a power of two its root is the proof's seed. */
     int seeded = (size1 & (size1 - 1)) == 0;
     const uint8_t *first = seeded ? root1 : proof;
     size_t next = seeded ? 0 : 1;

@@ -81,6 +81,8 @@ const char *merkle_strerror(int status);
 /* SHA-256 backend: 1 = SHA extensions, 0 = portable.  select(-1) picks the best. */
 int merkle_sha256_select(int wanted);
 int merkle_sha256_backend(void);
+/* Blocks compressed on the calling thread by backend 0 (portable) or 1. */
+uint64_t merkle_sha256_blocks(int backend);
 int merkle_sha256(const uint8_t *data, size_t len, uint8_t *out);
 
 /* RFC 6962 §2.1 hashes.  Batch forms: leaf_hashes hashes n entries laid end

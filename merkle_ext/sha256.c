@@ -33,8 +33,11 @@ static inline uint32_t load_be32(const uint8_t *p) {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+_Thread_local uint64_t sha256_blocks_done[2] __attribute__((tls_model("initial-exec")));
+
 void sha256_compress_portable(uint32_t state[8], const uint8_t *blocks, size_t nblocks) {
     uint32_t w[64];
+    sha256_blocks_done[0] += nblocks;
     for (; nblocks > 0; nblocks--, blocks += SHA256_BLOCK) {
         for (int t = 0; t < 16; t++) w[t] = load_be32(blocks + 4 * t);
         for (int t = 16; t < 64; t++) {

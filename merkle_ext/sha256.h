@@ -34,6 +34,13 @@ void sha256_compress2_shani(uint32_t state_a[8], const uint8_t *blocks_a,
 int sha256_cpu_has_shani(void);
 #endif
 
+/* Blocks each compressor has processed on the calling thread, [0] portable and
+ * [1] SHA extensions: counted by the compressors themselves, so a test can tell
+ * which one really ran (not just which one sha256_backend() names).  Per thread,
+ * so parallel hashing shares no counter cache line. */
+extern _Thread_local uint64_t sha256_blocks_done[2]
+    __attribute__((tls_model("initial-exec")));
+
 /* The active implementation, selected by sha256_select(). */
 extern sha256_compress_fn sha256_compress;
 extern sha256_compress2_fn sha256_compress2;

@@ -72,6 +72,7 @@ SHANI_TARGET static inline void store_state(uint32_t s[8], __m128i abef, __m128i
 
 SHANI_TARGET void sha256_compress_shani(uint32_t state[8], const uint8_t *blocks, size_t nblocks) {
     __m128i abef, cdgh;
+    sha256_blocks_done[1] += nblocks;
     load_state(state, &abef, &cdgh);
     const __m128i mask = BSWAP_MASK;
     for (; nblocks > 0; nblocks--, blocks += SHA256_BLOCK) {
@@ -92,6 +93,7 @@ SHANI_TARGET void sha256_compress2_shani(uint32_t state_a[8], const uint8_t *blo
                                          uint32_t state_b[8], const uint8_t *blocks_b,
                                          size_t nblocks) {
     __m128i abef_a, cdgh_a, abef_b, cdgh_b;
+    sha256_blocks_done[1] += 2 * nblocks;
     load_state(state_a, &abef_a, &cdgh_a);
     load_state(state_b, &abef_b, &cdgh_b);
     const __m128i mask = BSWAP_MASK;

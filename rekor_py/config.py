@@ -1,24 +1,47 @@
-"""Settings: one frozen dataclass, loaded once from flags and REKOR_PY_* variables.
+"""Settings: one frozen pydantic-settings model, loaded once at start-up.
 
-A flag beats its environment variable, which beats the default.  Nothing else
-in the package reads the environment, so a test can build Settings directly.
+Precedence, highest first: command-line flags, `REKOR_PY_<NAME>` environment
+variables, a TOML config file (`--config FILE` or `REKOR_PY_CONFIG`), defaults.
+Every field of `rekor_py.limits.Limits` is also a setting of the same name,
+derived from the dataclass, so a new limit is configurable without a change here.
+
+`Settings(...)` built directly (tests) reads its keyword arguments only, never
+the environment: `load_settings` is the one place that reads the process's
+environment and files, so one bad value gives one error naming its source.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tomllib
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import platformdirs
+from pydantic import Field, ValidationError, create_model, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
-from rekor_py.limits import Limits, from_mapping
+from rekor_py.limits import Limits
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "REKOR_PY_"
+# The config file's path, when not given with --config.
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and where it came from."""
 
 
 def _default_data_dir() -> Path:
@@ -29,13 +52,41 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("rekor-py", appauthor=False))
 
 
-@dataclass(frozen=True)
-class Settings:
+def _limit_fields() -> dict[str, Any]:
+    """Each Limits field as a pydantic field definition: its type and its default.
+
+    A numeric limit must be >= 0 (a negative bound is always a typo)."""
+    hints = typing.get_type_hints(Limits)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(Limits):
+        hint = hints[f.name]
+        ge = 0 if hint in (int, float) else None
+        if f.default_factory is not dataclasses.MISSING:
+            out[f.name] = (hint, Field(default_factory=f.default_factory, ge=ge))
+        else:
+            out[f.name] = (hint, Field(default=f.default, ge=ge))
+    return out
+
+
+if TYPE_CHECKING:
+    # What mypy sees: the Limits fields with their types, on Settings.
+    _LimitSettings = Limits
+else:
+    # What runs: the same fields, generated from the dataclass.
+    _LimitSettings = create_model("_LimitSettings", __base__=BaseSettings, **_limit_fields())
+
+
+# ignore[misc]: mypy sees a frozen dataclass (Limits) under a pydantic model; at
+# runtime the base is the generated _LimitSettings model above.
+class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     """Everything `serve` needs to know; see README for each setting."""
 
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", env_prefix=ENV_PREFIX,
+                                      validate_default=True)
+
     host: str = "127.0.0.1"
-    port: int = 3000
-    data_dir: Path = field(default_factory=_default_data_dir)
+    port: int = Field(default=3000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=_default_data_dir)
     # None: start the embedded PostgreSQL in data_dir/postgres.
     database_url: str | None = None
     # Migrations (DDL) run with this URL's role when given, else database_url's:
@@ -49,35 +100,32 @@ class Settings:
     # (sigstore-js rejects a checkpoint whose name is not part of the log URL).
     hostname: str | None = None
     # The sequencer closes a batch after this delay or at this many entries.
-    batch_max_delay_ms: float = 5.0
-    batch_max_size: int = 512
+    batch_max_delay_ms: float = Field(default=5.0, ge=0)
+    batch_max_size: int = Field(default=512, ge=1)
     # Pending entries beyond this answer 503 with Retry-After.
-    max_pending: int = 20_000
-    # Input limits (rekor_py.limits.Limits) that the server sets itself; the
-    # others keep their defaults.  See `limits`.
-    max_body_bytes: int = Limits.max_body_bytes
-    verify_deadline_s: float = Limits.verify_deadline_s
-    max_verify_queue: int = Limits.max_verify_queue
-    # Processes that parse and verify proposed entries, per server process;
-    # 0: the cores divided by `workers`, at least 1.
-    verify_workers: int = 0
+    max_pending: int = Field(default=20_000, ge=1)
+    # Processes that parse and verify proposed entries, per server process
+    # (log/verify_pool.py); 0: the cores divided by `workers`, at least 1.
+    verify_workers: int = Field(default=0, ge=0)
     # "process" (spawned workers, killed past verify_deadline_s) or "thread"
     # (threads of the server process: no IPC, but not stoppable; for comparison).
-    verify_pool: str = "process"
+    verify_pool: typing.Literal["process", "thread"] = "process"
     # A request body must arrive within this many seconds, or the request gets 408 and
     # its connection is closed: a client that trickles its body cannot hold a
     # connection (and its memory) forever.  0 turns the limit off.
-    request_timeout_s: float = 30.0
+    request_timeout_s: float = Field(default=30.0, ge=0)
     # Kinds POST may insert (reads serve every stored kind): all we implement,
-    # as Rekor enables all its kinds by default.
-    insertable_kinds: frozenset[str] = frozenset({"hashedrekord", "rekord", "intoto", "dsse"})
+    # as Rekor enables all its kinds by default.  NoDecode: the environment
+    # gives them comma-separated ("hashedrekord,dsse"), not as JSON.
+    insertable_kinds: Annotated[frozenset[str], NoDecode] = frozenset(
+        {"hashedrekord", "rekord", "intoto", "dsse"})
     # intoto payloads up to this size are kept and served as `attestation.data`
     # (Rekor's --max_attestation_size default); larger ones are not kept, and
     # the entry is still accepted, as in Rekor.
-    max_attestation_bytes: int = 100 * 1024
-    pool_max_size: int = 10
+    max_attestation_bytes: int = Field(default=100 * 1024, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
     # Server processes sharing the port (SO_REUSEPORT) and the database.
-    workers: int = 1
+    workers: int = Field(default=1, ge=1)
     # Serve reads only: no migrations, no tree creation, writes refused.  For a
     # server on a PostgreSQL streaming replica, or to take load off the writers.
     read_only: bool = False
@@ -90,17 +138,35 @@ class Settings:
     # checkpoints (for public witnesses), created on first start (mode 0600).
     note_key: Path | None = None
 
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Keyword arguments only: load_settings gathers the other sources itself,
+        # so that it can say which one a bad value came from.
+        return (init_settings,)
+
+    @field_validator("insertable_kinds", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(k.strip() for k in value.split(",") if k.strip())
+        return value
+
     @property
     def limits(self) -> Limits:
-        """The input limits in force: Limits with every field that Settings also has."""
-        return from_mapping({f.name: getattr(self, f.name) for f in fields(self)})
+        """The input limits these settings set (for `rekor_py.limits.configure`)."""
+        return Limits(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Limits)})
 
     @property
     def verify_pool_size(self) -> int:
         """verify_workers, or the cores shared among the `workers` server processes."""
         if self.verify_workers > 0:
             return self.verify_workers
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count())
         return max(1, (cores or 1) // max(1, self.workers))
 
     @property
@@ -119,36 +185,77 @@ class Settings:
         value = os.environ.get(self.signing_key_password_env)
         return value.encode() if value else None
 
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied and validated (dataclasses.replace, for a model)."""
+        return type(self)(**{**self.model_dump(), **changes})
 
-def _convert(name: str, raw: str, like: Any) -> Any:
-    """Turn an environment string into the type of the field's default."""
-    if isinstance(like, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(like, int):
-        return int(raw)
-    if isinstance(like, float):
-        return float(raw)
-    if isinstance(like, frozenset):
-        return frozenset(k.strip() for k in raw.split(",") if k.strip())
-    if name in {"data_dir", "signing_key", "note_key"}:
-        return Path(raw)
-    return raw
+
+# ---- loading --------------------------------------------------------------------------
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    source = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, case_sensitive=False)
+    # The source reads os.environ when built; read `environ` instead (tests pass
+    # their own).  Names are matched case-insensitively, as the source does.
+    source.env_vars = {k.lower(): v for k, v in environ.items()}
+    return source()
+
+
+def _config_layer(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SettingsError(f"{path}: config file not found")
+    try:
+        values = TomlConfigSettingsSource(Settings, toml_file=path).toml_data
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SettingsError(f"{path}: not a readable TOML file: {e}") from None
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting {unknown[0]!r}")
+    return dict(values)
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
-    """Defaults, then REKOR_PY_<NAME> variables, then `overrides` (flags; None ignored)."""
+                  environ: Mapping[str, str] | None = None,
+                  config_file: Path | str | None = None) -> Settings:
+    """Flags (`overrides`; None values ignored) over REKOR_PY_<NAME> variables over
+    the config file (`config_file`, else $REKOR_PY_CONFIG, else none) over defaults.
+
+    Raises SettingsError naming the first bad setting and its source, e.g.
+    "REKOR_PY_PORT: input should be a valid integer".
+    """
     env = os.environ if environ is None else environ
-    base = Settings()
+    if config_file is None:
+        config_file = env.get(CONFIG_ENV) or None
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    # Lowest precedence first; each layer remembers how to name its source.
+    layers: list[tuple[dict[str, Any], Any]] = []
+    if config_file is not None:
+        path = Path(config_file)
+        layers.append((_config_layer(path), lambda name: f"{path}: {name}"))
+    layers.append((_env_layer(env), lambda name: ENV_PREFIX + name.upper()))
+    layers.append((flags, _flag))
     values: dict[str, Any] = {}
-    for f in fields(Settings):
-        raw = env.get(ENV_PREFIX + f.name.upper())
-        if raw is not None:
-            try:
-                values[f.name] = _convert(f.name, raw, getattr(base, f.name))
-            except ValueError as e:
-                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: {e}") from None
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            values[key] = value
-    return replace(base, **values)
+    for layer, _ in layers:
+        values.update(layer)
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        raise SettingsError(_describe(e, layers)) from None
+
+
+def _describe(error: ValidationError, layers: list[tuple[dict[str, Any], Any]]) -> str:
+    """`<source>: <pydantic's message>` for the first error."""
+    first = error.errors(include_url=False)[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "not a setting"
+    message = message[:1].lower() + message[1:]
+    for layer, label in reversed(layers):
+        if name in layer:
+            return f"{label(name)}: {message}"
+    return f"{name}: {message}"

@@ -47,11 +47,25 @@ class Limits:
     max_rsa_bits: int = 16384
     max_rsa_exponent: int = (1 << 31) - 1
 
+    # parsers
+    # Signature checks while building one chain.  Go's buildChains stops at
+    # 100; a chain holds at most max_chain_certificates, so an honest path
+    # needs at most 9 checks and 32 leaves room for cross-signed duplicates.
+    # Each check is a public-key operation (up to ~2 ms for RSA-16384 with
+    # the largest exponent), so this bounds a chain's CPU cost.
+    max_chain_signature_checks: int = 32
+    # OpenPGP signatures embedded in signatures (cross-certifications): honest
+    # keys nest one level; each level is parsed again, so bound the depth.
+    max_pgp_nesting: int = 4
+    # PEM header lines in one block (Proc-Type, DEK-Info, ...): real keys have
+    # at most a handful; each is a Python object kept until the block is parsed.
+    max_pem_headers: int = 64
+
     # server
     # CPU time one proposed entry may take to parse and verify (a verification
     # worker runs one entry at a time, so wall time in the worker is its CPU
     # time).  Honest entries take about a millisecond; past this the worker is
-    # killed and replaced and the request gets 503.
+    # killed and replaced and the request gets 400.
     verify_deadline_s: float = 2.0
     # Requests being verified or waiting for a verification worker; beyond this
     # a request gets 503 with Retry-After instead of queueing without end.

@@ -15,8 +15,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-
 from rekor_py import merkle
 from rekor_py.config import Settings
 from rekor_py.errors import StorageError
@@ -27,16 +25,12 @@ from rekor_py.log.signer import LogSigner
 from rekor_py.storage import log_store
 from rekor_py.storage.db import create_pool
 from rekor_py.storage.embedded import EmbeddedPostgres
-from rekor_py.storage.migrate import head_revision, migrate
+from rekor_py.storage.migrate import head_revision, migrate, schema_revision
 from rekor_py.storage.roles import provision_server_role
 
 __all__ = ["LogRuntime", "open_log", "tree_checkpoint_name"]
 
 log = logging.getLogger(__name__)
-
-# Serializes tree creation between processes that start at the same moment.
-_TREE_CREATION_LOCK = 0x72656B6F72  # "rekor"
-
 
 @dataclass
 class LogRuntime:
@@ -63,7 +57,7 @@ def load_signer(settings: Settings) -> LogSigner:
 async def _active_tree(pool: Any, signer: LogSigner, name: str) -> log_store.TreeRow:
     """The active tree, created (random positive int63 ID, signed empty head) if none."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _TREE_CREATION_LOCK)
+        await log_store.lock_tree_creation(conn)
         tree = await log_store.get_active_tree(conn)
         if tree is not None:
             return tree
@@ -79,10 +73,7 @@ async def _existing_tree(pool: Any) -> log_store.TreeRow:
     """Read-only start: the schema must be at head and the tree must exist already,
     since nothing may be written (a replica could not take it)."""
     async with pool.acquire() as conn:
-        try:
-            version = await conn.fetchval("SELECT version_num FROM alembic_version")
-        except asyncpg.UndefinedTableError:
-            version = None
+        version = await schema_revision(conn)
         if version != head_revision():
             raise StorageError(f"database schema is at {version}, not {head_revision()}: "
                                "run `rekor-py migrate` against the primary")

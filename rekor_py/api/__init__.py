@@ -1,1 +1,1 @@
-"""api layer of rekor-py (see ../shared/DESIGN.md)."""
+"""api layer of rekor-py (see docs/architecture.md)."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any
 
 from aiohttp import web
 
 from rekor_py.api.keys import SERVICE, SETTINGS, VERIFIER
+from rekor_py.api.models import SearchLogQuery, parse_request
 from rekor_py.api.params import query_int, read_body, read_json
 from rekor_py.api.problems import json_response
 from rekor_py.errors import ConflictError, UnprocessableEntity
@@ -17,7 +17,6 @@ from rekor_py.log.entries import entry_id, parse_entry_id
 from rekor_py.log.sequencer import DuplicateEntry
 
 _UUID_PATH = re.compile(r"[0-9a-fA-F]{64}|[0-9a-fA-F]{80}")
-_MAX_QUERIES = 10
 
 
 async def create_entry(request: web.Request) -> web.Response:
@@ -49,31 +48,13 @@ async def get_entry_by_uuid(request: web.Request) -> web.Response:
     return json_response(await request.app[SERVICE].get_by_id(parse_entry_id(raw)))
 
 
-def _query_list(body: dict[str, Any], name: str) -> list[Any]:
-    value = body.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise UnprocessableEntity(f"{name} in body must be of type array")
-    if len(value) > _MAX_QUERIES:
-        raise UnprocessableEntity(f"{name} in body should have at most {_MAX_QUERIES} items")
-    return value
-
-
 async def search_log_query(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise UnprocessableEntity("body must be a SearchLogQuery object")
-    uuids = _query_list(body, "entryUUIDs")
-    indexes = _query_list(body, "logIndexes")
-    proposed = _query_list(body, "entries")
-    if len(uuids) + len(indexes) + len(proposed) > _MAX_QUERIES:
-        raise UnprocessableEntity(f"more than max allowed {_MAX_QUERIES} entries in request")
-    for i in indexes:
-        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
-            raise UnprocessableEntity("logIndexes in body must be integers >= 0")
+    query = parse_request(SearchLogQuery, await read_json(request))
+    uuids, indexes = query.entryUUIDs or [], query.logIndexes or []
+    proposed = query.entries or []
     ids = [parse_entry_id(u) for u in uuids]
-    # Spec §2.5 order: 80-char IDs, then hash lookups (UUIDs, then entries), then indexes.
+    # Rekor's order (docs/rekor-compat.md#api-retrieve): 80-char IDs, then hash lookups
+    # (UUIDs, then entries), then indexes.
     full = [p for p in ids if p.tree_id is not None]
     by_hash = [p for p in ids if p.tree_id is None]
     verifier = request.app[VERIFIER]

@@ -4,18 +4,19 @@ Client faults (RekorError 4xx, aiohttp's own 404/405/413) are logged at warning
 with their message; anything else is a 500 with a generic message and a logged
 traceback, so no stack trace or SQL ever reaches a client.  A database that
 cannot be reached (storage.db.is_unavailable) is a 503 with Retry-After.  Entry lookups that
-miss answer 404 with an empty body, as Rekor does (spec §2.4, trap 9).
+miss answer 404 with an empty body, as Rekor does
+(docs/rekor-compat.md#trap-404-409).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from rekor_py.api.models import Error, to_json_body
 from rekor_py.errors import (
     ConflictError,
     DatabaseUnavailable,
@@ -26,7 +27,7 @@ from rekor_py.errors import (
 from rekor_py.logsafe import clip
 from rekor_py.storage.db import is_unavailable
 
-__all__ = ["body_too_large", "error_middleware", "json_response", "rekor_error_response"]
+__all__ = ["body_too_large", "error_middleware", "json_response"]
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def json_response(data: Any, *, status: int = 200,
                   headers: dict[str, str] | None = None) -> web.Response:
-    """JSON the way Rekor's Go encoder writes it: compact, no HTML escaping, final newline."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
-    return web.Response(text=text, status=status, content_type="application/json",
-                        headers=headers)
+    """JSON the way Rekor's Go encoder writes it: compact, no HTML escaping, final newline.
+
+    `data`: an API model (api/models.py), a list of them, or plain JSON values."""
+    return web.Response(body=to_json_body(data), status=status,
+                        content_type="application/json", charset="utf-8", headers=headers)
 
 
 def _error_body(status: int, message: str, headers: dict[str, str] | None = None
                 ) -> web.Response:
-    return json_response({"code": status, "message": message}, status=status, headers=headers)
+    return json_response(Error(code=status, message=message), status=status, headers=headers)
 
 
 def rekor_error_response(error: RekorError) -> web.Response:
@@ -79,7 +81,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.log(level, "%s %s -> %d %s", request.method, clip(request.path), e.status,
                 clip(e.client_message), exc_info=ours)
         return rekor_error_response(e)
-    except web.HTTPRequestEntityTooLarge as e:
+    except web.HTTPRequestEntityTooLarge:
         log.warning("%s %s -> 413 body over %d bytes", request.method, clip(request.path),
                     request.app._client_max_size)
         return body_too_large(request.app._client_max_size)  # what aiohttp enforced

@@ -25,14 +25,14 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from aiohttp import web
 
-from rekor_py import merkle
 from rekor_py.api.keys import NOTARY, SERVICE
 from rekor_py.errors import InvalidRequest, StorageError
+from rekor_py.log.tile_path import TileID, parse_tile_path
+from rekor_py.lru import ByteLRU
 
 __all__ = [
     "TILE_CACHE",
@@ -52,23 +52,18 @@ _GZIP_LEVEL = 1
 
 
 class ImmutableCache:
-    """LRU of response bodies that never change (full tiles and full bundles)."""
+    """LRU of response bodies that never change (full tiles and full bundles), bounded by bytes.
 
-    def __init__(self, max_items: int = 1024) -> None:
-        self._items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
-        self._max = max_items
+    A full entry bundle can weigh megabytes, so a count bound did not bound memory."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self._items: ByteLRU[tuple[str, int, int], bytes] = ByteLRU(max_bytes, lambda _, v: len(v))
 
     def get(self, key: tuple[str, int, int]) -> bytes | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
+        return self._items.get(key)
 
     def put(self, key: tuple[str, int, int], value: bytes) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._max:
-            self._items.popitem(last=False)
+        self._items.put(key, value)
 
 
 TILE_CACHE = web.AppKey("tile_cache", ImmutableCache)
@@ -99,17 +94,15 @@ def _gzip(data: bytes) -> bytes:
     return c.compress(data) + c.flush()
 
 
-def _parse_tile_path(path: str) -> tuple[bool, merkle.TileID]:
+def _parse_tile_path(path: str) -> tuple[bool, TileID]:
     """(is an entry bundle, tile) for "tile/..." paths; raises InvalidRequest (400)."""
-    bundle = path.startswith("tile/entries/")
-    hash_path = "tile/0/" + path[len("tile/entries/"):] if bundle else path
     try:
-        return bundle, merkle.TileID.parse(hash_path)
+        return parse_tile_path(path)
     except ValueError:
         raise InvalidRequest(f"not a canonical tile path: {path[:80]!r}") from None
 
 
-def _octets(body: bytes, tile: merkle.TileID, **headers: str) -> web.Response:
+def _octets(body: bytes, tile: TileID, **headers: str) -> web.Response:
     cache = _IMMUTABLE if tile.is_full else _SHORT
     return web.Response(body=body, content_type="application/octet-stream",
                         headers={"Cache-Control": cache, **headers})
@@ -137,13 +130,13 @@ async def get_tile(request: web.Request) -> web.Response:
     if data is None:
         data = await request.app[SERVICE].read_tile(tile)
         if data is None:
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound
         if tile.is_full:
             cache.put(key, data)
     return _octets(data, tile)
 
 
-async def _entry_bundle(request: web.Request, tile: merkle.TileID) -> web.Response:
+async def _entry_bundle(request: web.Request, tile: TileID) -> web.Response:
     gzip = _accepts_gzip(request)
     cache = request.app[TILE_CACHE]
     key = ("bundle-gz" if gzip else "bundle", 0, tile.index)
@@ -151,7 +144,7 @@ async def _entry_bundle(request: web.Request, tile: merkle.TileID) -> web.Respon
     if data is None:
         bodies = await request.app[SERVICE].read_entry_bundle(tile)
         if bodies is None:
-            raise web.HTTPNotFound()
+            raise web.HTTPNotFound
         data = encode_entry_bundle(bodies)
         if gzip:
             data = (await asyncio.to_thread(_gzip, data)

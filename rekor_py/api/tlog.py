@@ -49,4 +49,4 @@ async def ping(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     """Ready when the database answers and the tree head can be read."""
     info = await request.app[SERVICE].log_info()
-    return json_response({"status": "ok", "treeSize": info["treeSize"]})
+    return json_response({"status": "ok", "treeSize": info.treeSize})

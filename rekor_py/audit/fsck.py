@@ -32,11 +32,11 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, NoReturn, Protocol
 
 from rekor_py import merkle
-from rekor_py.audit import queries
 from rekor_py.audit.report import Discrepancy, DiscrepancyFound, FsckReport, TreeSummary
 from rekor_py.audit.tiles import TileChecker, expected_tile_counts
 from rekor_py.log.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from rekor_py.log.signer import LogVerifier
+from rekor_py.storage import audit_queries as queries
 from rekor_py.storage.db import Connection, Record
 
 __all__ = ["DEFAULT_PAGE_SIZE", "Progress", "fsck"]

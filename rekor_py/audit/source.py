@@ -27,6 +27,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from rekor_py.config import Settings
 from rekor_py.log.signer import KeyFileError, LogSigner, LogVerifier
+from rekor_py.storage.audit_queries import other_clients
 from rekor_py.storage.embedded import EmbeddedPostgres
 
 __all__ = ["SourceError", "load_verifier", "open_database"]
@@ -97,7 +98,7 @@ async def open_database(settings: Settings) -> AsyncIterator[Any]:
         conn = await _connect(dsn)
         try:
             yield conn
-            if stop and await _other_clients(conn):
+            if stop and await other_clients(conn):
                 stop = False
                 print(f"fsck: leaving the embedded PostgreSQL in {cluster} running: other "
                       f"clients connected to it during the check", file=sys.stderr)
@@ -118,10 +119,3 @@ async def _connect(dsn: str) -> Any:
         # Never echo the DSN: it may carry a password.
         raise SourceError(f"cannot connect to the database: {e}") from e
 
-
-async def _other_clients(conn: Any) -> bool:
-    count = await conn.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-        "AND pid <> pg_backend_pid()"
-    )
-    return bool(count)

@@ -3,5 +3,5 @@
 http.py talks to the server (stdlib urllib, synchronous); verify.py checks
 entries, tree heads and consistency offline with rekor_py's own verifiers;
 state.py remembers verified tree heads; proposals.py builds the entries the
-client uploads.  The command line lives in rekor_py/commands/client.py.
+client uploads.  The command line lives in rekor_py/cli/ (one module per command).
 """

@@ -2,7 +2,7 @@
 
 This module owns the requests and the shape checks of what comes back: each
 call returns parsed JSON (or PEM bytes) or raises APIError.  Verifying what the
-log says belongs to client/verify.py; printing belongs to commands/client.py.
+log says belongs to client/verify.py; printing belongs to the commands in rekor_py/cli/.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ __all__ = ["APIError", "DEFAULT_SERVER", "RekorClient", "Response"]
 
 DEFAULT_SERVER = "http://127.0.0.1:3000"
 _TIMEOUT_S = 30.0  # rekor-cli's artifact fetch timeout; plenty for one API call
-_MAX_RESPONSE = 64 * 1024 * 1024  # a search answer has no cap (spec §2.9)
+# A search answer has no cap (docs/rekor-compat.md#api-search-index).
+_MAX_RESPONSE = 64 * 1024 * 1024
 _USER_AGENT = "rekor-py-client"
 
 

@@ -15,22 +15,24 @@ same directory, fsync, rename):
          "treeSize": <int>, "rootHash": "<64 hex>", "signedTreeHead": "<note text>"}}}
 
 Keys name the log by its key (log ID) and tree, not by URL, so one log reached
-by two URLs shares its memory and a new shard starts afresh (Rekor issue #1087).
+by two URLs shares its memory and a new shard starts afresh (github.com/sigstore/rekor/issues/1087).
+Beside them, "servers" maps each URL to the "<logID hex>/<treeID>" it served
+last, so a URL that starts answering with another key or tree is noticed (a
+file without it is read by scanning the records' "server" fields).
 Unknown top-level fields and other logs' records are kept as they are.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from rekor_py.client.verify import TreeHead
+from rekor_py.log.tree_head import TreeHead
+from rekor_py.statefile import StateError, read_capped, replace_atomically
 
 __all__ = ["StateError", "StateFile", "default_state_path"]
 
@@ -38,10 +40,6 @@ _VERSION = 1
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 _TREE_ID_RE = re.compile(r"[1-9][0-9]{0,18}")
 _MAX_STATE_BYTES = 16 * 1024 * 1024
-
-
-class StateError(ValueError):
-    """The state file cannot be read or written, or does not hold what we write."""
 
 
 def default_state_path() -> Path:
@@ -56,14 +54,9 @@ class StateFile:
         self.path = path
 
     def _load(self) -> dict[str, Any]:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        raw = read_capped(self.path, _MAX_STATE_BYTES, "state file")
+        if raw is None:
             return {"version": _VERSION, "logs": {}}
-        except OSError as e:
-            raise StateError(f"cannot read state file {self.path}: {e.strerror}") from None
-        if len(raw) > _MAX_STATE_BYTES:
-            raise StateError(f"state file {self.path} is larger than 16 MiB")
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -73,49 +66,48 @@ class StateFile:
             raise StateError(f"state file {self.path} is not a version {_VERSION} state file")
         return data
 
-    def find(self, log_id_hex: str, tree_id: str) -> TreeHead | None:
+    def find(self, log_id_hex: str, tree_id: int) -> TreeHead | None:
         """The remembered head of that log's tree, or None; raises StateError if malformed."""
         record = self._load()["logs"].get(_key(log_id_hex, tree_id))
         if record is None:
             return None
         return _head(record, f"state file {self.path}, log {_key(log_id_hex, tree_id)}")
 
-    def remember(self, log_id_hex: str, head: TreeHead, server: str) -> None:
-        """Store `head` as the last verified head of its log's tree (atomic replace)."""
+    def last_served(self, server: str) -> tuple[str, int] | None:
+        """(log ID hex, tree ID) that `server` served when last remembered, or None."""
         data = self._load()
+        servers = data.get("servers")
+        if isinstance(servers, dict):
+            key = servers.get(server)
+        else:  # written before "servers" existed: any record fetched from there
+            key = next((k for k, r in data["logs"].items()
+                        if isinstance(r, dict) and r.get("server") == server), None)
+        if not isinstance(key, str) or key.count("/") != 1:
+            return None
+        log_id, tree_id = key.split("/")
+        if not _HEX64_RE.fullmatch(log_id) or not _TREE_ID_RE.fullmatch(tree_id):
+            raise StateError(f"state file {self.path}: server {server} maps to {key!r}, "
+                             f"not <logID>/<treeID>")
+        return log_id, int(tree_id)
+
+    def remember(self, log_id_hex: str, head: TreeHead, server: str) -> None:
+        """Store `head` as the last verified head of its log's tree, and its log and
+        tree as what `server` serves (atomic replace)."""
+        data = self._load()
+        servers = data.get("servers")
+        data["servers"] = {**(servers if isinstance(servers, dict) else {}),
+                           server: _key(log_id_hex, head.tree_id)}
         data["logs"][_key(log_id_hex, head.tree_id)] = {
             "server": server,
-            "treeID": head.tree_id,
-            "treeSize": head.tree_size,
+            "treeID": str(head.tree_id),
+            "treeSize": head.size,
             "rootHash": head.root_hash.hex(),
             "signedTreeHead": head.checkpoint,
         }
-        self._write(json.dumps(data, indent=2, sort_keys=True).encode() + b"\n")
+        replace_atomically(self.path, json.dumps(data, indent=2, sort_keys=True).encode() + b"\n",
+                           "state file")
 
-    def _write(self, content: bytes) -> None:
-        directory = self.path.parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".client-state-", dir=directory)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(content)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)  # the rename itself must survive a crash
-            finally:
-                os.close(dir_fd)
-        except OSError as e:
-            raise StateError(f"cannot write state file {self.path}: {e.strerror}") from None
-
-
-def _key(log_id_hex: str, tree_id: str) -> str:
+def _key(log_id_hex: str, tree_id: int) -> str:
     return f"{log_id_hex}/{tree_id}"
 
 
@@ -132,4 +124,4 @@ def _head(record: object, where: str) -> TreeHead:
         raise StateError(f"{where}: rootHash is not 64 lowercase hex")
     if not isinstance(note, str):
         raise StateError(f"{where}: signedTreeHead is missing")
-    return TreeHead(tree_id, size, bytes.fromhex(root), note)
+    return TreeHead(int(tree_id), size, bytes.fromhex(root), note)

@@ -9,11 +9,9 @@ a message fit for a terminal.  HTTP belongs to client/http.py.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +19,13 @@ from rekor_py import merkle
 from rekor_py.log.bundle_verify import EntryVerificationError, TlogEntry, verify_tlog_entry
 from rekor_py.log.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from rekor_py.log.signer import LogVerifier
+from rekor_py.log.tree_head import TreeHead
 
 __all__ = [
     "LogEntryAnswer",
-    "TreeHead",
     "VerificationError",
-    "decode_b64",
+    "parse_consistency_proof",
     "parse_log_entry_answer",
-    "verify_consistency",
     "verify_log_entry",
     "verify_log_info",
 ]
@@ -58,16 +55,6 @@ class LogEntryAnswer:
     @property
     def tree_id(self) -> int:
         return int(self.entry_id[:16], 16)
-
-
-@dataclass(frozen=True)
-class TreeHead:
-    """A verified tree head: which tree, its size and root, and the signed note."""
-
-    tree_id: str  # decimal, as Rekor writes it in JSON
-    tree_size: int
-    root_hash: bytes
-    checkpoint: str
 
 
 def parse_log_entry_answer(data: Any) -> LogEntryAnswer:
@@ -124,24 +111,18 @@ def verify_log_info(info: Any, verifier: LogVerifier) -> TreeHead:
             f"signed tree head says size {cp.size} root {cp.root_hash.hex()}, log info says "
             f"size {size} root {root_hex}")
     _check_origin(note, tree_id)
-    return TreeHead(tree_id, size, cp.root_hash, note)
+    return TreeHead(int(tree_id), size, cp.root_hash, note)
 
 
-def verify_consistency(old: TreeHead, new: TreeHead, proof: Sequence[str]) -> None:
-    """`new` extends `old` (RFC 9162 §2.1.4.2); raises VerificationError naming both heads."""
+def parse_consistency_proof(answer: Any) -> list[bytes]:
+    """The hashes of a GET /api/v1/log/proof answer; raises VerificationError."""
+    hashes = answer.get("hashes") if isinstance(answer, dict) else None
+    if not isinstance(hashes, list):
+        raise VerificationError("the consistency proof answer has no hashes list")
     try:
-        hashes = [_hex32(h) for h in proof]
-        if old.tree_size == 0:
-            # Every tree extends the empty one; only its root is fixed (RFC 6962 §2.1).
-            if old.root_hash != merkle.EMPTY_ROOT:
-                raise merkle.ProofError("size 0 must have the empty root")
-        else:
-            merkle.verify_consistency(old.tree_size, new.tree_size, hashes, old.root_hash,
-                                      new.root_hash)
-    except ValueError as e:  # ProofError is a ValueError
-        raise VerificationError(
-            f"tree head size {new.tree_size} root {new.root_hash.hex()} is not consistent "
-            f"with size {old.tree_size} root {old.root_hash.hex()}: {e}") from e
+        return [_hex32(h) for h in hashes]
+    except ValueError as e:
+        raise VerificationError(f"the consistency proof answer: {e}") from None
 
 
 def _hex32(value: object) -> bytes:
@@ -151,7 +132,8 @@ def _hex32(value: object) -> bytes:
 
 
 def _check_origin(note: str, tree_id: str) -> None:
-    """The checkpoint's origin must end in " - <treeID>" (spec §6): it names the tree.
+    """The checkpoint's origin must end in " - <treeID>" (docs/rekor-compat.md#checkpoint):
+    it names the tree.
     Requires a note whose signature was already verified."""
     try:
         origin = parse_checkpoint(note).checkpoint.origin
@@ -159,11 +141,3 @@ def _check_origin(note: str, tree_id: str) -> None:
         raise VerificationError(f"checkpoint: {e}") from e
     if not origin.endswith(f" - {tree_id}"):
         raise VerificationError(f"checkpoint origin {origin!r} does not name tree {tree_id}")
-
-
-def decode_b64(value: str, what: str) -> bytes:
-    """Strict standard base64; raises VerificationError."""
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise VerificationError(f"{what} is not valid base64") from e

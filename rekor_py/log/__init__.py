@@ -1,1 +1,1 @@
-"""log layer of rekor-py (see ../shared/DESIGN.md)."""
+"""log layer of rekor-py (see docs/architecture.md)."""

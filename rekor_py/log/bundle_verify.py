@@ -6,7 +6,7 @@ artifacts) and certificates are not checked here.
 
 Input shapes (field names and encodings exactly as on the wire):
 
-- LogEntry (spec §3), the value under the EntryID key of an API response:
+- LogEntry (docs/rekor-compat.md#log-entry), the value under the EntryID key of an API response:
   `body` b64, `integratedTime` int, `logID` 64 hex, `logIndex` int (virtual),
   `verification.signedEntryTimestamp` b64, `verification.inclusionProof` with
   `logIndex`/`treeSize` ints, `rootHash` and `hashes[]` 64 hex, `checkpoint` text.

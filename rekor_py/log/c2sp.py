@@ -124,6 +124,10 @@ class NoteVerifier:
             blob = base64.b64decode(m[3], validate=True)
         except (binascii.Error, ValueError) as e:
             raise CheckpointError("verifier key is not valid base64") from e
+        # Python's decoder tolerates surplus "=" after the padding; a key must have
+        # one spelling, or two vkey strings could name the same key.
+        if base64.b64encode(blob).decode() != m[3]:
+            raise CheckpointError("verifier key is not canonical base64")
         if not blob:
             raise CheckpointError("verifier key is empty")
         sig_type, key = blob[0], blob[1:]

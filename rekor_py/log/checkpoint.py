@@ -1,8 +1,9 @@
 """Rekor v1 checkpoints: signed-note text over (origin, tree size, root hash).
 
-This module owns the checkpoint wire format (spec §6): building and signing one,
-and parsing and verifying one.  The key and its signature scheme belong to
-signer.py; which tree size and root to sign is the sequencer's business.
+This module owns the checkpoint wire format (docs/rekor-compat.md#checkpoint):
+building and signing one, and parsing and verifying one.  The key and its
+signature scheme belong to signer.py; which tree size and root to sign is the
+sequencer's business.
 
 Exact bytes (UTF-8), with `\\n` = 0x0A and `—` = U+2014 EM DASH (E2 80 94):
 
@@ -15,8 +16,10 @@ Exact bytes (UTF-8), with `\\n` = 0x0A and `—` = U+2014 EM DASH (E2 80 94):
 
 - The signed message is the note body: everything up to and including the newline
   before the blank line.  The signature block starts after the LAST "\\n\\n".
-- Rekor's key name is the bare hostname, not the origin (spec §13.3), and the key
-  hint is SHA-256(DER SPKI)[:4] for every key type (§13.4), i.e. log_id[:4].
+- Rekor's key name is the bare hostname, not the origin
+  (docs/rekor-compat.md#trap-checkpoint-name), and the key hint is
+  SHA-256(DER SPKI)[:4] for every key type, i.e. log_id[:4]
+  (docs/rekor-compat.md#trap-key-hint).
 - Extending: new information goes into extra lines, which are part of the signed
   body; parsers keep them verbatim.  Rekor wrote `Timestamp: <unix ns>` there
   until v1.3.5, and such checkpoints still appear in old bundles.
@@ -56,7 +59,7 @@ _MAX_TREE_SIZE = (1 << 63) - 1  # Rekor stores sizes as int64
 _KEY_HINT_SIZE = 4
 _DASH = "\u2014 "
 _SIZE_RE = re.compile(r"0|[1-9][0-9]{0,18}")
-# No control characters except the newlines that structure the note (C2SP §5.4).
+# No control characters except the newlines that structure the note (c2sp.org/signed-note).
 _CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
@@ -133,7 +136,8 @@ def _check_name(name: str) -> None:
 def format_checkpoint(cp: Checkpoint, signer: LogSigner, name: str) -> str:
     """The full signed note: body, blank line, one signature line by `signer` as `name`.
 
-    `name` is the bare hostname for Rekor compatibility (spec §6).  Raises
+    `name` is the bare hostname for Rekor compatibility
+    (docs/rekor-compat.md#trap-checkpoint-name).  Raises
     CheckpointError for an invalid name, SigningError if signing fails.
     """
     _check_name(name)

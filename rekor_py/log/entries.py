@@ -1,4 +1,5 @@
-"""Entry identifiers and the Rekor v1 LogEntry shape (spec §1, §3).
+"""Entry identifiers and the Rekor v1 LogEntry shape (docs/rekor-compat.md#identifiers,
+#log-entry).
 
 An EntryID is the tree ID as 16 hex digits followed by the 64-hex leaf hash; a
 LogEntry is a one-key object mapping it to the body, times, indexes and the
@@ -11,8 +12,14 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
-from typing import Any
 
+from rekor_py.api.models import (
+    Attestation,
+    InclusionProof,
+    LogEntry,
+    LogEntryAnon,
+    Verification,
+)
 from rekor_py.errors import InvalidRequest
 from rekor_py.log.set import sign_set
 from rekor_py.log.signer import LogSigner
@@ -47,26 +54,25 @@ def parse_entry_id(value: str) -> ParsedEntryID:
 
 
 def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: bytes,
-              checkpoint: str, proof: list[bytes], signer: LogSigner) -> dict[str, Any]:
+              checkpoint: str, proof: list[bytes], signer: LogSigner) -> LogEntry:
     """The one-key LogEntry object for a stored entry and a proof at `tree_size`."""
-    body_b64 = base64.b64encode(row.body).decode()
     set_sig = sign_set(signer, row.body, row.integrated_time, signer.log_id_hex, virtual_index)
-    value: dict[str, Any] = {
-        "body": body_b64,
-        "integratedTime": row.integrated_time,
-        "logID": signer.log_id_hex,
-        "logIndex": virtual_index,
-        "verification": {
-            "inclusionProof": {
-                "checkpoint": checkpoint,
-                "hashes": [h.hex() for h in proof],
-                "logIndex": row.leaf_index,
-                "rootHash": root_hash.hex(),
-                "treeSize": tree_size,
-            },
-            "signedEntryTimestamp": base64.b64encode(set_sig).decode(),
-        },
-    }
-    if row.attestation:
-        value["attestation"] = {"data": base64.b64encode(row.attestation).decode()}
-    return {entry_id(row.tree_id, row.leaf_hash): value}
+    value = LogEntryAnon(
+        body=base64.b64encode(row.body).decode(),
+        integratedTime=row.integrated_time,
+        logID=signer.log_id_hex,
+        logIndex=virtual_index,
+        verification=Verification(
+            inclusionProof=InclusionProof(
+                checkpoint=checkpoint,
+                hashes=[h.hex() for h in proof],
+                logIndex=row.leaf_index,
+                rootHash=root_hash.hex(),
+                treeSize=tree_size,
+            ),
+            signedEntryTimestamp=base64.b64encode(set_sig).decode(),
+        ),
+        attestation=(Attestation(data=base64.b64encode(row.attestation).decode())
+                     if row.attestation else None),
+    )
+    return LogEntry({entry_id(row.tree_id, row.leaf_hash): value})

@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from rekor_py import limits, merkle
+from rekor_py import json_limits, limits, merkle
 from rekor_py.errors import InvalidEntry, InvalidRequest
 from rekor_py.log.prepared import PreparedEntry
 from rekor_py.logsafe import clip
@@ -33,19 +33,12 @@ MAX_CANONICAL_BODY = 65_535
 
 
 def decode_json(raw: bytes) -> Any:
-    """A request body as JSON; 400 for malformed JSON or an overlong number."""
-    max_digits = limits.current().max_json_number_chars
-
-    def number(text: str, convert: Any) -> Any:
-        # Checked before conversion: int() of a long digit string is quadratic.
-        if len(text) > max_digits:
-            raise InvalidRequest(limits.limit_error_message(
-                "max_json_number_chars", len(text), max_digits, "a JSON number's length"))
-        return convert(text)
-
+    """A request body as JSON; 400 for malformed JSON, or JSON past the number
+    and depth limits (json_limits)."""
     try:
-        return json.loads(raw, parse_int=lambda t: number(t, int),
-                          parse_float=lambda t: number(t, float))
+        return json_limits.loads(raw)
+    except json_limits.JSONLimitError as e:
+        raise InvalidRequest(f"malformed JSON: {e}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InvalidRequest(f"malformed JSON: {e}") from None
     except RecursionError:

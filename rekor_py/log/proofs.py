@@ -12,18 +12,22 @@ proof that needs no more hashes than it holds; a shorter one is re-read.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from rekor_py import merkle
 from rekor_py.errors import StorageError
+from rekor_py.lru import ByteLRU
 from rekor_py.storage import log_store
 
 __all__ = ["TileCache", "consistency_proof", "inclusion_proof"]
 
 TileKey = tuple[int, int]
 _FULL_TILE_BYTES = merkle.TILE_WIDTH * merkle.HASH_SIZE
+
+
+def _weight(key: TileKey, data: merkle.TileData) -> int:
+    return len(data.data) if isinstance(data, merkle.ExpandedTile) else len(data)
 
 
 def _width(data: merkle.TileData) -> int:
@@ -36,28 +40,29 @@ class TileCache:
     Full tiles are kept expanded (all 511 subtree hashes, computed once: they
     never change), so proofs read nodes instead of rehashing them."""
 
-    def __init__(self, max_tiles: int = 4096) -> None:
-        self._tiles: OrderedDict[TileKey, merkle.TileData] = OrderedDict()
-        self._max = max_tiles
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        # Bounded by bytes: an expanded full tile weighs twice a partial one.
+        # 64 MiB holds ~4,000 expanded tiles, the top levels of a large log.
+        self._tiles: ByteLRU[TileKey, merkle.TileData] = ByteLRU(max_bytes, _weight)
 
-    def _put(self, key: TileKey, data: bytes) -> None:
+    def _put(self, key: TileKey, data: bytes) -> merkle.TileData:
         value: merkle.TileData = data
         if len(data) == _FULL_TILE_BYTES:
             value = merkle.ExpandedTile.from_tile(data)
-        self._tiles[key] = value
-        self._tiles.move_to_end(key)
-        while len(self._tiles) > self._max:
-            self._tiles.popitem(last=False)
+        self._tiles.put(key, value)
+        return value
 
     def apply_writes(self, writes: Sequence[merkle.TileWrite]) -> None:
         """Extend cached tiles with a committed batch's writes (ours only)."""
         for w in writes:
             key = (w.level, w.index)
-            old = self._tiles.get(key, b"")
+            old = self._tiles.get(key)
+            if old is None:
+                old = b""
             if isinstance(old, bytes) and len(old) == w.start * merkle.HASH_SIZE:
                 self._put(key, old + w.hashes)
             else:
-                self._tiles.pop(key, None)  # we missed another process's append
+                self._tiles.pop(key)  # we missed another process's append
 
     async def tiles_for(self, conn: Any, tree_id: int, plan: merkle.ProofPlan
                         ) -> dict[TileKey, merkle.TileData]:
@@ -73,8 +78,7 @@ class TileCache:
                 missing.append(key)
         if missing:
             for key, raw in (await log_store.read_tiles(conn, tree_id, missing)).items():
-                self._put(key, raw)
-                found[key] = self._tiles[key]
+                found[key] = self._put(key, raw)
         return found
 
 

@@ -1,4 +1,5 @@
-"""The search index as the API sees it (spec §2.9, §9): lookup keys in, entry IDs out.
+"""The search index as the API sees it (docs/rekor-compat.md#api-search-index): lookup keys
+in, entry IDs out.
 
 This module owns turning search criteria into the keys the entry types wrote
 (`EntryType.index_keys()`, stored lowercase by the sequencer in the same
@@ -10,12 +11,13 @@ Key forms (what each criterion looks up):
 
 - hash: "<alg>:<lowercase hex>".  A bare value gets its prefix from its length
   (40 sha1, 64 sha256, 96 sha384, 128 sha512).  Rekor has no sha384 here
-  (trap 19); we do, because hashedrekord accepts sha384 artifacts.
+  (docs/rekor-compat.md#trap-index-best-effort); we do, because hashedrekord accepts sha384
+  artifacts.
 - publicKey: hex SHA-256 of the key's canonical value, parsed with its
   format's parser (pki.FORMATS), in both forms the entry types write: bare
   (hashedrekord, rekord) and "sha256:"-prefixed (intoto, dsse).  Rekor looks
   up only the bare form, so its key search misses intoto and dsse entries
-  (trap 18); we find them on purpose.
+  (docs/rekor-compat.md#trap-key-index-forms); we find them on purpose.
 - email, subject: the SAN value, lowercased; both search the same keys.
 
 Combining: a criterion matches an entry holding any of its keys; `or` is the
@@ -28,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -36,6 +38,8 @@ from rekor_py.errors import InvalidRequest, StorageError
 from rekor_py.log.entries import entry_id
 from rekor_py.log.service import LogService
 from rekor_py.pki import FORMATS, PKIError
+from rekor_py.pki.base import InputLimitError
+from rekor_py.storage import log_store
 
 __all__ = [
     "PKI_FORMATS",
@@ -58,15 +62,6 @@ PKI_FORMATS = ("pgp", "x509", "minisign", "ssh", "tuf")
 
 _HASH_PREFIXES = {40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
 _HASH_RE = re.compile(r"(?:(sha1|sha256|sha384|sha512):)?([0-9a-fA-F]+)")
-
-# One statement: the keys' entries with their leaf hashes (for the 80-hex ID).
-# Index keys are written in the entry's own transaction, so every row found
-# names a committed entry inside the tree head.
-_SEARCH_SQL = (
-    "SELECT k.key, k.tree_id, k.leaf_index, e.leaf_hash FROM index_keys k "
-    "JOIN entries e ON e.tree_id = k.tree_id AND e.leaf_index = k.leaf_index "
-    "WHERE k.key = ANY($1::text[])"
-)
 
 
 class SearchIndexError(StorageError):
@@ -98,6 +93,9 @@ def public_key_key(pki_format: str, content: bytes) -> Criterion:
         raise InvalidRequest("the PKI format requested is not supported by this server")
     try:
         key = fmt.public_key.from_bytes(content)
+    except InputLimitError as e:
+        # Rekor's message, and which limit refused the key (limits.py).
+        raise InvalidRequest(f"public key provided could not be parsed: {e}") from e
     except PKIError as e:
         raise InvalidRequest("public key provided could not be parsed") from e
     key_hash = hashlib.sha256(key.canonical_value()).hexdigest()
@@ -119,25 +117,24 @@ async def find_entry_ids(service: LogService, criteria: Sequence[Criterion],
     """
     if not criteria:
         return []
-    rows = await _search(service, sorted({key for criterion in criteria for key in criterion}))
+    # PostgreSQL text cannot hold NUL, so no stored key has one (types/ drops
+    # them): such a search term matches nothing, rather than failing the query.
+    keys = sorted({key for criterion in criteria for key in criterion if "\x00" not in key})
+    rows = await _search(service, keys) if keys else []
     by_key: dict[str, set[tuple[int, int]]] = {}
     hashes: dict[tuple[int, int], bytes] = {}
-    for row in rows:
-        where = (row["tree_id"], row["leaf_index"])
-        by_key.setdefault(row["key"], set()).add(where)
-        hashes[where] = bytes(row["leaf_hash"])
+    for key, tree_id, leaf_index, leaf_hash in rows:
+        where = (tree_id, leaf_index)
+        by_key.setdefault(key, set()).add(where)
+        hashes[where] = leaf_hash
     sets = [set().union(*(by_key.get(key, set()) for key in criterion)) for criterion in criteria]
     hits = set.intersection(*sets) if operator == "and" else set.union(*sets)
     return [entry_id(tree_id, hashes[(tree_id, index)]) for tree_id, index in sorted(hits)]
 
 
-async def _search(service: LogService, keys: list[str]) -> list[Any]:
-    # LogService exposes no public connection accessor yet (the storage owners
-    # keep service.py); this is the one place that borrows its pool.
-    # TODO(lead): a LogService.acquire() or .pool would remove this reach-in.
-    pool = service._pool  # noqa: SLF001
+async def _search(service: LogService, keys: list[str]) -> list[tuple[str, int, int, bytes]]:
     try:
-        async with pool.acquire() as conn:
-            return list(await conn.fetch(_SEARCH_SQL, keys))
+        async with service.connection() as conn:
+            return await log_store.find_index_entries(conn, keys)
     except (OSError, asyncpg.PostgresError) as e:
         raise SearchIndexError(f"index read failed: {type(e).__name__}") from e

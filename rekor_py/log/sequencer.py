@@ -30,6 +30,7 @@ from rekor_py.errors import DatabaseUnavailable, InvalidEntry, LogFull, StorageE
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.prepared import PreparedEntry
 from rekor_py.log.signer import LogSigner
+from rekor_py.log.tree_head import TreeHead
 from rekor_py.logsafe import clip
 from rekor_py.storage import log_store
 from rekor_py.storage.db import is_unavailable
@@ -37,16 +38,6 @@ from rekor_py.storage.db import is_unavailable
 __all__ = ["DuplicateEntry", "Integrated", "PreparedEntry", "Sequencer", "TreeHead"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class TreeHead:
-    """A committed tree state: size, root and the checkpoint signed for them."""
-
-    tree_id: int
-    size: int
-    root_hash: bytes
-    checkpoint: str
 
 
 @dataclass(frozen=True, slots=True)

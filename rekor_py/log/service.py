@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from rekor_py import merkle
+from rekor_py.api.models import ConsistencyProof, LogEntry, LogInfo
 from rekor_py.errors import EntryNotFound, InvalidProofRequest, ReadOnly, StorageError
 from rekor_py.log.entries import ParsedEntryID, log_entry
 from rekor_py.log.proofs import TileCache, consistency_proof, inclusion_proof
@@ -39,6 +40,12 @@ class LogService:
             sequencer.listeners.append(lambda _tree, writes: self.tiles.apply_writes(writes))
 
     @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A pooled connection, for reads outside the snapshot helpers (search)."""
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def _snapshot(self) -> AsyncIterator[Any]:
         async with self._pool.acquire() as conn:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -52,7 +59,7 @@ class LogService:
 
     # ---- writes -----------------------------------------------------------------------
 
-    async def create_entry(self, entry: PreparedEntry) -> dict[str, Any]:
+    async def create_entry(self, entry: PreparedEntry) -> LogEntry:
         """Append an entry and answer its LogEntry, with the proof against the
         head that first contained it.  Raises DuplicateEntry, LogFull, StorageError."""
         if self.sequencer is None:
@@ -71,14 +78,14 @@ class LogService:
     # ---- reads ------------------------------------------------------------------------
 
     async def _entry_response(self, conn: Any, tree: log_store.TreeRow,
-                              row: log_store.EntryRow) -> dict[str, Any]:
+                              row: log_store.EntryRow) -> LogEntry:
         proof = await inclusion_proof(conn, self.tiles, self.tree_id, row.leaf_index,
                                       row.leaf_hash, tree.size, tree.root_hash)
         return log_entry(row, virtual_index=row.leaf_index, tree_size=tree.size,
                          root_hash=tree.root_hash, checkpoint=tree.checkpoint, proof=proof,
                          signer=self.signer)
 
-    async def get_by_index(self, log_index: int) -> dict[str, Any]:
+    async def get_by_index(self, log_index: int) -> LogEntry:
         """Raises EntryNotFound beyond the end of the log."""
         async with self._snapshot() as conn:
             tree = await self._head(conn)
@@ -89,14 +96,14 @@ class LogService:
                 raise EntryNotFound()
             return await self._entry_response(conn, tree, row)
 
-    async def get_by_id(self, parsed: ParsedEntryID) -> dict[str, Any]:
+    async def get_by_id(self, parsed: ParsedEntryID) -> LogEntry:
         """Raises EntryNotFound for an unknown UUID or another tree's ID."""
         found = await self.find_by_ids([parsed])
         if not found:
             raise EntryNotFound()
         return found[0]
 
-    async def find_by_ids(self, ids: Sequence[ParsedEntryID]) -> list[dict[str, Any]]:
+    async def find_by_ids(self, ids: Sequence[ParsedEntryID]) -> list[LogEntry]:
         """Entries for each ID that exists, in request order; misses are omitted."""
         wanted = [p for p in ids if p.tree_id in (None, self.tree_id)]
         if not wanted:
@@ -112,7 +119,7 @@ class LogService:
                     out.append(await self._entry_response(conn, tree, row))
             return out
 
-    async def find_by_indexes(self, indexes: Sequence[int]) -> list[dict[str, Any]]:
+    async def find_by_indexes(self, indexes: Sequence[int]) -> list[LogEntry]:
         out = []
         for index in indexes:
             try:
@@ -121,19 +128,15 @@ class LogService:
                 continue
         return out
 
-    async def log_info(self) -> dict[str, Any]:
+    async def log_info(self) -> LogInfo:
         async with self._snapshot() as conn:
             tree = await self._head(conn)
-        return {
-            "inactiveShards": None,
-            "rootHash": tree.root_hash.hex(),
-            "signedTreeHead": tree.checkpoint,
-            "treeID": str(self.tree_id),
-            "treeSize": tree.size,
-        }
+        return LogInfo(rootHash=tree.root_hash.hex(), signedTreeHead=tree.checkpoint,
+                       treeID=str(self.tree_id), treeSize=tree.size)
 
-    async def consistency(self, first_size: int, last_size: int) -> dict[str, Any]:
-        """Spec §2.8: the proof from first_size to last_size, and the CURRENT root."""
+    async def consistency(self, first_size: int, last_size: int) -> ConsistencyProof:
+        """Rekor's getLogProof (docs/rekor-compat.md#api-proof): the proof from first_size
+        to last_size, and the CURRENT root."""
         if first_size > last_size:
             raise InvalidProofRequest(
                 f"firstSize({first_size}) must be less than lastSize({last_size})")
@@ -145,7 +148,7 @@ class LogService:
                     f"currently observable({tree.size})")
             proof = await consistency_proof(conn, self.tiles, self.tree_id, first_size,
                                             last_size)
-        return {"hashes": [h.hex() for h in proof], "rootHash": tree.root_hash.hex()}
+        return ConsistencyProof(hashes=[h.hex() for h in proof], rootHash=tree.root_hash.hex())
 
     def public_key_pem(self) -> bytes:
         return self.signer.public_key_pem

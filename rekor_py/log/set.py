@@ -1,4 +1,4 @@
-"""Signed entry timestamps (SETs): the log's promise to include an entry (spec §5).
+"""Signed entry timestamps (SETs): the log's promise to include an entry (docs/rekor-compat.md#set).
 
 This module owns the SET payload and its signature.  The key and scheme belong to
 signer.py; the API layer b64-encodes the raw signature into
@@ -10,9 +10,9 @@ JCS sorts as
     {"body":"<b64 canonical body>","integratedTime":<int>,"logID":"<64 hex>","logIndex":<int>}
 
 with no whitespace and integers written without exponent or fraction.  `logIndex`
-is the VIRTUAL index (spec §13.2), not the leaf index inside the shard, and
-`logID` is the ID of the shard whose key signs.  `attestation` and `verification`
-are never part of it.  Verifiers (cosign, sigstore-go, sigstore-python) rebuild
+is the VIRTUAL index (docs/rekor-compat.md#trap-virtual-index), not the leaf
+index inside the shard, and `logID` is the ID of the shard whose key signs.
+`attestation` and `verification` are never part of it.  Verifiers (cosign, sigstore-go, sigstore-python) rebuild
 this payload from the response fields, so it must not be extended.
 """
 
@@ -22,7 +22,6 @@ import base64
 import re
 
 from rekor_py import jcs
-
 from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
 
 __all__ = ["set_payload", "sign_set", "verify_set"]
@@ -63,7 +62,7 @@ def sign_set(signer: LogSigner, body: bytes, integrated_time: int, log_id_hex: s
     """The raw SET signature by `signer`.
 
     Requires log_id_hex == signer.log_id_hex: an entry's SET is signed by the key of
-    the shard that holds it (spec §5).  Raises ValueError, SigningError.
+    the shard that holds it (docs/rekor-compat.md#set).  Raises ValueError, SigningError.
     """
     if log_id_hex != signer.log_id_hex:
         raise ValueError("log_id_hex is not the signer's log ID: sign with the shard's own key")

@@ -1,8 +1,8 @@
 """The log's signing key: load or create it, sign with it, and name it.
 
 This module owns the private key and the identifiers derived from its public half
-(spec §1 and §11).  It leaves the formats that get signed to checkpoint.py (signed
-notes) and set.py (signed entry timestamps).
+(docs/rekor-compat.md#identifiers and #log-key).  It leaves the formats that get
+signed to checkpoint.py (signed notes) and set.py (signed entry timestamps).
 
 Identifiers, for every key type:
 
@@ -10,9 +10,10 @@ Identifiers, for every key type:
 - `log_id`: SHA-256(spki_der), 32 bytes; `log_id_hex` is the lowercase hex form that
   appears as `logID` in LogEntry responses.
 - `key_hint`: log_id[:4], the key ID in checkpoint signature lines.  Rekor uses this
-  for Ed25519 too, not the C2SP signed-note key ID (spec §6, §13.4).
+  for Ed25519 too, not the C2SP signed-note key ID
+  (docs/rekor-compat.md#trap-key-hint).
 
-Signature schemes (spec §11), identical for checkpoints and SETs:
+Signature schemes (docs/rekor-compat.md#log-key), identical for checkpoints and SETs:
 
 - ECDSA P-256 and P-384: ASN.1 DER over SHA-256(message).  P-384 also hashes with
   SHA-256, because Rekor's own verifiers pass a SHA-256 digest.
@@ -191,7 +192,7 @@ class LogSigner:
 
     @classmethod
     def generate(cls) -> LogSigner:
-        """A fresh ECDSA P-256 key (the `memory` signer of spec §11)."""
+        """A fresh ECDSA P-256 key (like Rekor's `memory` signer)."""
         return cls(ec.generate_private_key(ec.SECP256R1()))
 
     @classmethod
@@ -343,7 +344,7 @@ class LogSigner:
                 return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
             return key.sign(message)
         except Exception as e:  # a KMS-less local key should never fail; be explicit if it does
-            raise SigningError() from e
+            raise SigningError from e
 
     def __repr__(self) -> str:
         return f"LogSigner({self.algorithm}, log_id={self.log_id_hex})"

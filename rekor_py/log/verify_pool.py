@@ -112,7 +112,7 @@ def _outcome(kind: str, value: Any) -> PreparedEntry:
         raise Refused(status, message, retry_after)
     # The worker's traceback may quote the entry: escaped onto one line, bounded.
     log.error("verification failed with an unexpected error: %s", clip(value, 4000))
-    raise RekorError()
+    raise RekorError
 
 
 def _worker_main(conn: Connection, limits: Limits) -> None:
@@ -169,7 +169,7 @@ class VerifyPool:
         """The PreparedEntry for `job`; raises its 4xx, VerifierBusy, or a 400 past
         the deadline."""
         if self._admitted >= self.limits.max_verify_queue:
-            raise VerifierBusy()
+            raise VerifierBusy
         self._admitted += 1
         try:
             return await self._verify(job)

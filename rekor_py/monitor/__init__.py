@@ -2,12 +2,11 @@
 
 - state.py: the last verified checkpoint and the pinned keys, saved atomically.
 - fetch.py: HTTP reads of the checkpoint, tiles and entry bundles (one connection).
-- check.py: verify a new checkpoint, its consistency with the state, and every new
-  entry; raise LogInconsistent with both checkpoints as evidence.
+- check.py: verify a new checkpoint, that it extends the state's, and every new
+  entry, in bounded chunks; raise LogInconsistent with both checkpoints as evidence.
 - watch.py: match hashedrekord entries against watched keys and emails.
-- progress.py: a progress bar on stderr when it is a terminal.
 
-The command: flags in rekor_py/commands/monitor.py, the rest in rekor_py/monitor/command.py.
+The command (flags, output, exit codes) is rekor_py/cli/monitor.py.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import aiohttp
 
 from rekor_py import merkle
 from rekor_py.log.checkpoint import MAX_CHECKPOINT_BYTES
+from rekor_py.log.tile_path import TileID, entry_bundle_path
 
 __all__ = ["FetchError", "TileFetcher", "parse_entry_bundle"]
 
@@ -100,7 +101,7 @@ class TileFetcher:
         """The log's PEM key from the Rekor API (GET /api/v1/log/publicKey)."""
         return await self._get(f"{self.url}/api/v1/log/publicKey", _MAX_KEY_BYTES)
 
-    async def tile(self, tile: merkle.TileID) -> bytes:
+    async def tile(self, tile: TileID) -> bytes:
         """The tile's hashes; a missing partial falls back to the full tile (tlog-tiles
         lets a log delete partials once the full tile exists).  The caller checks the
         length: at least tile.width hashes."""
@@ -109,17 +110,17 @@ class TileFetcher:
         except NotFound:
             if tile.is_full:
                 raise
-            full = merkle.TileID(tile.level, tile.index, merkle.TILE_WIDTH)
+            full = TileID(tile.level, tile.index, merkle.TILE_WIDTH)
             return await self._get(f"{self.tiles_url}/{full.path}", merkle.TILE_WIDTH * 32)
 
-    async def entry_bundle(self, tile: merkle.TileID) -> bytes:
+    async def entry_bundle(self, tile: TileID) -> bytes:
         """The raw bundle behind level-0 tile `tile` (same fallback as `tile`)."""
-        path = tile.path.replace("tile/0/", "tile/entries/", 1)
         try:
-            return await self._get(f"{self.tiles_url}/{path}", _MAX_BUNDLE_BYTES)
+            return await self._get(f"{self.tiles_url}/{entry_bundle_path(tile)}",
+                                   _MAX_BUNDLE_BYTES)
         except NotFound:
             if tile.is_full:
                 raise
-            full = merkle.TileID(0, tile.index, merkle.TILE_WIDTH)
-            path = full.path.replace("tile/0/", "tile/entries/", 1)
-            return await self._get(f"{self.tiles_url}/{path}", _MAX_BUNDLE_BYTES)
+            full = TileID(0, tile.index, merkle.TILE_WIDTH)
+            return await self._get(f"{self.tiles_url}/{entry_bundle_path(full)}",
+                                   _MAX_BUNDLE_BYTES)

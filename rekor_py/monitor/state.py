@@ -16,21 +16,17 @@ so a crash leaves either the old state or the new one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rekor_py.log.c2sp import NoteVerifier
+from rekor_py.statefile import StateError, read_capped, replace_atomically
 
 __all__ = ["STATE_FORMAT", "MonitorState", "StateError", "load_state", "save_state"]
 
 STATE_FORMAT = "rekor-py-monitor/1"
 _MAX_STATE_BYTES = 1024 * 1024
-
-
-class StateError(ValueError):
-    """The state file cannot be read or does not have the expected shape."""
 
 
 @dataclass(frozen=True)
@@ -69,15 +65,9 @@ class MonitorState:
 
 def load_state(path: Path) -> MonitorState | None:
     """The saved state, or None if `path` does not exist.  Raises StateError."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(_MAX_STATE_BYTES + 1)
-    except FileNotFoundError:
+    raw = read_capped(path, _MAX_STATE_BYTES, "state file")
+    if raw is None:
         return None
-    except OSError as e:
-        raise StateError(f"cannot read {path}: {e.strerror}") from e
-    if len(raw) > _MAX_STATE_BYTES:
-        raise StateError(f"{path} is larger than {_MAX_STATE_BYTES} bytes")
     try:
         return MonitorState.from_json(raw.decode())
     except UnicodeDecodeError as e:
@@ -86,27 +76,4 @@ def load_state(path: Path) -> MonitorState | None:
 
 def save_state(path: Path, state: MonitorState) -> None:
     """Replace the file at `path` atomically and durably.  Raises StateError."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                     0o644)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(state.to_json().encode())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
-    except OSError as e:
-        raise StateError(f"cannot write {path}: {e.strerror}") from e
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    replace_atomically(Path(path), state.to_json().encode(), "state file")

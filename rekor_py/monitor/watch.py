@@ -5,8 +5,8 @@ the PEM in spec.signature.publicKey.content (base64), parsed by rekor_py.pki's
 x509 format, which takes a public key, a certificate or a chain.  A watched
 key matches when the entry's signing key (the leaf certificate's, for a
 certificate) has the same SubjectPublicKeyInfo; an email matches a leaf
-certificate SAN, case-insensitively.  Parsed keys are cached by their text,
-since uploaders reuse keys.
+certificate SAN, case-insensitively.  Parsed keys are cached by their text
+(a byte-bounded LRU), since uploaders reuse keys.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from rekor_py.lru import ByteLRU
 from rekor_py.pki.base import PKIError
 from rekor_py.pki.x509 import X509PublicKey
 
 __all__ = ["Match", "Watchlist", "key_spki"]
 
-_CACHE_SIZE = 4096
+# Entries' keys are read from the log, so only logged keys are kept; by bytes,
+# since a certificate chain can be 100 times a bare key.
+_CACHE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ class Watchlist:
         """Raises PKIError for a watched key that does not parse."""
         self.emails = frozenset(e.strip().lower() for e in emails)
         self.keys = frozenset(key_spki(pem) for pem in key_pems)
-        self._parsed: OrderedDict[str, tuple[bytes, frozenset[str]] | None] = OrderedDict()
+        # (value,) per key text, None for one that does not parse; bounded by bytes.
+        self._parsed: ByteLRU[str, tuple[tuple[bytes, frozenset[str]] | None]] = ByteLRU(
+            _CACHE_BYTES, lambda k, v: 2 * len(k) + (len(v[0][0]) + sum(map(len, v[0][1])) if v[0] else 0))
 
     def __bool__(self) -> bool:
         return bool(self.emails or self.keys)
@@ -62,13 +66,9 @@ class Watchlist:
         """Matches among `entries`, the leaves first_index, first_index+1, ..."""
         if not self:
             return []
-        out = []
-        for i, body in enumerate(entries):
-            reasons = self._reasons(body)
-            for reason in reasons:
-                out.append(Match(first_index + i, leaf_hashes[32 * i:32 * i + 32],
-                                 "hashedrekord", reason))
-        return out
+        return [Match(first_index + i, leaf_hashes[32 * i:32 * i + 32], "hashedrekord", reason)
+                for i, body in enumerate(entries)
+                for reason in self._reasons(body)]
 
     def _reasons(self, body: bytes) -> list[str]:
         content = _hashedrekord_key(body)
@@ -85,9 +85,9 @@ class Watchlist:
         return reasons
 
     def _key(self, content: str) -> tuple[bytes, frozenset[str]] | None:
-        if content in self._parsed:
-            self._parsed.move_to_end(content)
-            return self._parsed[content]
+        cached = self._parsed.get(content)
+        if cached is not None:
+            return cached[0]
         value: tuple[bytes, frozenset[str]] | None
         try:
             pem = base64.b64decode(content, validate=True)
@@ -97,9 +97,7 @@ class Watchlist:
             value = (spki, frozenset(i.lower() for i in key.identities()))
         except (PKIError, binascii.Error, ValueError):
             value = None
-        self._parsed[content] = value
-        while len(self._parsed) > _CACHE_SIZE:
-            self._parsed.popitem(last=False)
+        self._parsed.put(content, (value,))
         return value
 
 

@@ -1,4 +1,4 @@
-"""The minisign signature format, which also covers signify (spec §4.5).
+"""The minisign signature format, which also covers signify (docs/rekor-compat.md#rekord).
 
 Owns: parsing minisign/signify public keys and signatures the way Rekor's
 pkg/pki/minisign does (with jedisct1/go-minisign's decoders), the canonical

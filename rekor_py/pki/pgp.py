@@ -1,4 +1,5 @@
-"""The pgp signature format: OpenPGP keys and detached signatures, as Rekor v1 handles them (spec §4.5).
+"""The pgp signature format: OpenPGP keys and detached signatures, as Rekor v1 handles them
+(docs/rekor-compat.md#rekord).
 
 Owns: Rekor's pkg/pki/pgp rules on top of go-crypto: which inputs parse
 (armored or binary keyrings and signatures, private key blocks refused only
@@ -19,17 +20,25 @@ pkg/pki/pgp/pgp.go at v1.5.4 with go-crypto v1.4.1); they name no secrets.
 from __future__ import annotations
 
 import functools
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self, cast
 
-from rekor_py.pki.base import HashName, InvalidKeyError, InvalidSignatureError
+from rekor_py import limits
+from rekor_py.lru import ByteLRU
+from rekor_py.pki.base import HashName, InputLimitError, InvalidKeyError, InvalidSignatureError
+from rekor_py.pki.govalidator_email import is_email
 from rekor_py.pki.pgp_armor import decode_armor, encode_armor
-from rekor_py.pki.pgp_entity import FLAG_SIGN, Entity, check_key_validity, keys_by_id_usage, read_keyring
+from rekor_py.pki.pgp_entity import (
+    FLAG_SIGN,
+    Entity,
+    check_key_validity,
+    keys_by_id_usage,
+    read_keyring,
+)
 from rekor_py.pki.pgp_packets import PacketReader
 from rekor_py.pki.pgp_signature_packets import SignaturePacket
-from rekor_py.pki.pgp_wire import PGPError, StructuralError, UnsupportedError
 from rekor_py.pki.pgp_verify import document_digest, verify_signature
+from rekor_py.pki.pgp_wire import PGPError, StructuralError, UnsupportedError
 
 __all__ = ["PGPPublicKey", "PGPSignature"]
 
@@ -37,9 +46,6 @@ PUBLIC_KEY_TYPE = "PGP PUBLIC KEY BLOCK"
 PRIVATE_KEY_TYPE = "PGP PRIVATE KEY BLOCK"
 SIGNATURE_TYPE = "PGP SIGNATURE"
 
-# The signed data and the key are held in memory anyway; this only bounds
-# the parsing work a request can cause (Rekor has no such limit).
-MAX_INPUT_BYTES = 1 << 20
 # Go's bufio.Scanner refuses longer lines (MaxScanTokenSize).
 _MAX_SCAN_LINE = 64 * 1024
 _ARMOR_START, _ARMOR_END = b"-----BEGIN PGP", b"-----END PGP"
@@ -52,18 +58,26 @@ class PGPPublicKey:
     """A parsed OpenPGP keyring (one or more entities)."""
 
     entities: tuple[Entity, ...]
+    # The bytes this key was parsed from: its cache key (see _KEY_CACHE).
+    _source: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
         """Rekor's pgp.NewPublicKey: armored block(s) or a binary keyring; raises InvalidKeyError."""
         data = bytes(data)
-        if len(data) > MAX_INPUT_BYTES:
-            raise InvalidKeyError("unable to read PGP public key: input too large")
+        # Bounds the parsing work a request can cause (Rekor has no such limit).
+        limit = limits.current().max_key_bytes
+        if len(data) > limit:
+            raise InputLimitError("unable to read PGP public key: "
+                                  + limits.limit_error_message("max_key_bytes", len(data), limit,
+                                                               "the public key size in bytes"))
         if cls is PGPPublicKey:
-            # Uploaders reuse keys: the parsed key, and with it its canonical
-            # value (about 0.3 ms to serialize and armor), is kept by its bytes.
-            return cast(Self, _key_cached(data))
-        return cls(_parse_keyring_cached(data))
+            # Uploaders reuse keys: a key that verified a signature is kept,
+            # with its canonical value (about 0.3 ms to serialize and armor).
+            found = _KEY_CACHE.get(data)
+            if found is not None:
+                return cast(Self, found)
+        return cls(_parse_keyring(data), _source=data)
 
     def canonical_value(self) -> bytes:
         """Every entity's public parts, go-crypto Entity.Serialize, in one armor without trailing newline."""
@@ -79,7 +93,7 @@ class PGPPublicKey:
             email
             for entity in self.entities
             for identity in entity.identities.values()
-            if _is_email(email := _user_id_email(identity.user_id.id))
+            if is_email(email := _user_id_email(identity.user_id.id))
         ]
 
     def verify(self, signature: bytes, data: bytes) -> None:
@@ -104,8 +118,11 @@ class PGPSignature:
     def from_bytes(cls, data: bytes) -> Self:
         """Rekor's pgp.NewSignature: the first packet must be a signature; raises InvalidSignatureError."""
         data = bytes(data)
-        if len(data) > MAX_INPUT_BYTES:
-            raise InvalidSignatureError("unable to read PGP signature: input too large")
+        limit = limits.current().max_signature_bytes
+        if len(data) > limit:
+            raise InputLimitError("unable to read PGP signature: "
+                                  + limits.limit_error_message("max_signature_bytes", len(data), limit,
+                                                               "the signature size in bytes"))
         block = decode_armor(data)
         if block is not None and block.type != SIGNATURE_TYPE:
             raise InvalidSignatureError("invalid PGP signature provided")
@@ -137,19 +154,22 @@ class PGPSignature:
             _check_detached(key.entities, data, self.body, now=first.created)
         except PGPError as e:
             raise InvalidSignatureError(str(e)) from e
+        if type(key) is PGPPublicKey and key._source:
+            _KEY_CACHE.put(key._source, key)
 
 
 # ---- keys -----------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
-def _key_cached(data: bytes) -> PGPPublicKey:
-    # Failures raise and are not cached; a key is immutable once parsed.
-    return PGPPublicKey(_parse_keyring_cached(data))
+# Parsed keys, by the bytes they were parsed from, kept only once they have
+# verified a signature (never what a search or a failed upload sends).  An
+# armored key is its own canonical form up to armor headers, so the input is
+# the key here.  Parsed entities weigh about 4x their packets.
+_KEY_CACHE_BYTES = 16 * 1024 * 1024
+_KEY_CACHE: ByteLRU[bytes, PGPPublicKey] = ByteLRU(_KEY_CACHE_BYTES, lambda k, _: 5 * len(k))
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_keyring_cached(data: bytes) -> tuple[Entity, ...]:
+def _parse_keyring(data: bytes) -> tuple[Entity, ...]:
     # Entities are never mutated after parsing, so sharing them is safe.
     if len(data) < len(_ARMOR_START):
         raise InvalidKeyError(f"unable to read PGP public key: {_EOF}")
@@ -290,23 +310,3 @@ def _user_id_email(user_id: bytes) -> str:
 
 def _go_trim(value: bytes) -> str:
     return value.decode("utf-8", "replace").strip()
-
-
-# govalidator's Email pattern, restated: a dot-atom or quoted local part, then
-# dot-separated domain labels with a final label that starts and ends with a letter.
-_UCS = "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
-_ATEXT = f"[a-zA-Z0-9!#$%&'*+\\-/=?^_`{{|}}~{_UCS}]"
-_QTEXT = f"[\\x01-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\x21\\x23-\\x5b\\x5d-\\x7e{_UCS}]"
-_QPAIR = f"\\\\[\\x01-\\x09\\x0b\\x0c\\x0d-\\x7f{_UCS}]"
-_FWS = "(?:(?:[ \\t]*\\r\\n)?[ \\t]+)"
-_LOCAL = f"(?:{_ATEXT}+(?:\\.{_ATEXT}+)*|\"(?:{_FWS}?(?:{_QTEXT}|{_QPAIR}))*{_FWS}?\")"
-_ALNUM = f"[a-zA-Z0-9{_UCS}]"
-_ALPHA = f"[a-zA-Z{_UCS}]"
-_INNER = f"[a-zA-Z0-9\\-._~{_UCS}]"
-_LABEL = f"(?:{_ALNUM}|{_ALNUM}{_INNER}*{_ALNUM})"
-_TLD = f"(?:{_ALPHA}|{_ALPHA}{_INNER}*{_ALPHA})"
-_EMAIL = re.compile(f"{_LOCAL}@(?:{_LABEL}\\.)+{_TLD}\\.?")
-
-
-def _is_email(value: str) -> bool:
-    return bool(value) and _EMAIL.fullmatch(value) is not None

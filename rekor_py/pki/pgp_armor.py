@@ -16,6 +16,8 @@ import base64
 import re
 from dataclasses import dataclass
 
+from rekor_py.pki.base import decode_std_base64
+
 __all__ = ["ArmorBlock", "crc24", "decode_armor", "encode_armor"]
 
 _BEGIN = b"-----BEGIN "
@@ -25,7 +27,6 @@ _EOL = b"-----"
 # longer than 96 bytes ("armor invalid").
 _MAX_BODY_LINE = 96
 _B64_CHARS = re.compile(rb"[A-Za-z0-9+/=]*")
-_STD_B64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,9 @@ def _decode_body(lines: list[bytes]) -> tuple[bytes, str | None]:
 
 def _go_b64decode(text: bytes) -> tuple[bytes, str | None]:
     """Go's base64.NewDecoder(StdEncoding): (decoded bytes before any fault, Go's error text)."""
-    if _STD_B64.fullmatch(text):
-        return base64.b64decode(text), None
+    decoded = decode_std_base64(text)  # the armor's lines come without CR or LF
+    if decoded is not None:
+        return decoded, None
     match = _B64_CHARS.match(text)
     bad = match.end() if match else 0
     pad = text.find(b"=", 0, bad)

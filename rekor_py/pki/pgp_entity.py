@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from rekor_py.pki.pgp_key_packets import PublicKeyPacket
 from rekor_py.pki.pgp_packets import PacketReader, UserIdPacket
 from rekor_py.pki.pgp_signature_packets import SignaturePacket
-from rekor_py.pki.pgp_wire import PGPError, SignatureError, StructuralError, UnsupportedError
 from rekor_py.pki.pgp_verify import key_binding_digest, key_digest, user_id_digest, verify_signature
+from rekor_py.pki.pgp_wire import PGPError, SignatureError, StructuralError, UnsupportedError
 
 __all__ = ["Entity", "Identity", "Key", "Subkey", "check_key_validity", "keys_by_id_usage", "read_keyring"]
 
@@ -82,7 +82,8 @@ class Entity:
 
     def decryption_key_count(self) -> int:
         """len(EntityList.DecryptionKeys()) for this entity: secret subkeys flagged for encryption."""
-        return sum(1 for s in self.subkeys if s.key.is_secret and s.sig.flags is not None and s.sig.flags & FLAG_ENCRYPT)
+        return sum(1 for s in self.subkeys if s.key.is_secret and s.sig.flags is not None
+                   and s.sig.flags & FLAG_ENCRYPT)
 
 
 def _prefer(existing: Identity | None, new: Identity) -> bool:
@@ -259,10 +260,12 @@ def keys_by_id_usage(entities: list[Entity], key_id: int, usage: int) -> list[Ke
             identity = entity.primary_identity()
             self_sig = identity.self_signature if identity else None
             found.append(Key(entity, entity.primary, self_sig, tuple(entity.revocations)))
-        for sub in entity.subkeys:
-            if sub.key.key_id == key_id:
-                found.append(Key(entity, sub.key, sub.sig, tuple(sub.revocations)))
-    return [k for k in found if k.self_signature is not None and (k.self_signature.flags or 0) & usage == usage and k.self_signature.flags is not None]
+        found.extend(Key(entity, sub.key, sub.sig, tuple(sub.revocations))
+                     for sub in entity.subkeys if sub.key.key_id == key_id)
+    return [k for k in found
+            if k.self_signature is not None
+            and (k.self_signature.flags or 0) & usage == usage
+            and k.self_signature.flags is not None]
 
 
 def _revoked(revocations: tuple[SignaturePacket, ...] | list[SignaturePacket], now: int) -> bool:

@@ -7,7 +7,7 @@ far it moves after a bad one; and the small packets a key holds besides keys
 and signatures (user IDs, RFC 9580 §5.11, and the ones a keyring ignores).
 
 Why by hand: Rekor stores keys re-serialized by go-crypto; no Python OpenPGP
-library reproduces those bytes (see docs/notes/pgp-library.md).
+library reproduces those bytes (see docs/decisions/2026-12-01-pgp-library.md).
 
 Leaves to others: the error kinds, body reader and header writer (pgp_wire),
 key packets (pgp_key_packets), signature packets (pgp_signature_packets),

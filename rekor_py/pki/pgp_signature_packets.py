@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rekor_py import limits
 from rekor_py.pki.pgp_key_packets import (
     DSA,
     ECDSA,
@@ -133,8 +134,13 @@ class SignaturePacket:
 # ---- signatures -----------------------------------------------------------------------
 
 
-def parse_signature(cursor: Cursor) -> SignaturePacket:
-    """One v4 signature packet body, with go-crypto's checks and error texts."""
+def parse_signature(cursor: Cursor, depth: int = 0) -> SignaturePacket:
+    """One v4 signature packet body, with go-crypto's checks and error texts.
+
+    `depth` counts the signatures this one is embedded in (cross-certifications
+    embed one signature in another); past `max_pgp_nesting` the packet is
+    refused, so a hostile key cannot drive the recursion (go-crypto has no bound).
+    """
     version = cursor.byte()
     if version != 4:
         raise UnsupportedError(f"signature packet version {version}")
@@ -145,9 +151,9 @@ def parse_signature(cursor: Cursor) -> SignaturePacket:
         raise UnsupportedError(f"hash function {hash_id}")
     hashed_area = cursor.read(int.from_bytes(cursor.read(2), "big"))
     sig = SignaturePacket(version, sig_type, algorithm, hash_id, hashed_area, [], b"", b"", ())
-    _parse_subpackets(sig, hashed_area, hashed=True)
+    _parse_subpackets(sig, hashed_area, True, depth)
     unhashed = cursor.read(int.from_bytes(cursor.read(2), "big"))
-    _parse_subpackets(sig, unhashed, hashed=False)
+    _parse_subpackets(sig, unhashed, False, depth)
     sig.hash_tag = cursor.read(2)
     start = cursor.pos
     if algorithm in _FIXED_SIG_SIZES:
@@ -158,10 +164,10 @@ def parse_signature(cursor: Cursor) -> SignaturePacket:
     return sig
 
 
-def _parse_subpackets(sig: SignaturePacket, area: bytes, hashed: bool) -> None:
+def _parse_subpackets(sig: SignaturePacket, area: bytes, hashed: bool, depth: int) -> None:
     pos = 0
     while pos < len(area):
-        pos = _parse_subpacket(sig, area, pos, hashed)
+        pos = _parse_subpacket(sig, area, pos, hashed, depth)
     if sig.created == 0:
         raise StructuralError("no creation time in signature")
 
@@ -179,7 +185,7 @@ def _subpacket_length(area: bytes, pos: int) -> tuple[int, int]:
     return int.from_bytes(area[pos + 1 : pos + 5], "big"), pos + 5
 
 
-def _parse_subpacket(sig: SignaturePacket, area: bytes, pos: int, hashed: bool) -> int:
+def _parse_subpacket(sig: SignaturePacket, area: bytes, pos: int, hashed: bool, depth: int) -> int:
     length, pos = _subpacket_length(area, pos)
     if length > len(area) - pos:
         raise StructuralError("signature subpacket truncated")
@@ -191,7 +197,7 @@ def _parse_subpacket(sig: SignaturePacket, area: bytes, pos: int, hashed: bool) 
         # go-crypto interprets only these three outside the hashed area.
         if kind not in (16, 32, 33):
             return pos + length
-    _interpret_subpacket(sig, kind, critical, body)
+    _interpret_subpacket(sig, kind, critical, body, depth)
     return pos + length
 
 
@@ -201,7 +207,7 @@ def _u32(body: bytes, what: str) -> int:
     return int.from_bytes(body, "big")
 
 
-def _interpret_subpacket(sig: SignaturePacket, kind: int, critical: bool, body: bytes) -> None:
+def _interpret_subpacket(sig: SignaturePacket, kind: int, critical: bool, body: bytes, depth: int) -> None:
     if kind == 2:
         if len(body) != 4:
             raise StructuralError("signature creation time not four bytes")
@@ -230,7 +236,7 @@ def _interpret_subpacket(sig: SignaturePacket, kind: int, critical: bool, body: 
             raise StructuralError("empty revocation reason subpacket")
         sig.revocation_reason = body[0]
     elif kind == 32:
-        _interpret_embedded(sig, body)
+        _interpret_embedded(sig, body, depth)
     elif kind == 33:
         _interpret_issuer_fingerprint(sig, body)
     else:
@@ -247,10 +253,14 @@ def _interpret_notation(sig: SignaturePacket, critical: bool, body: bytes) -> No
         sig.critical_notations.append(body[8 : 8 + name_len].decode("utf-8", "replace"))
 
 
-def _interpret_embedded(sig: SignaturePacket, body: bytes) -> None:
+def _interpret_embedded(sig: SignaturePacket, body: bytes, depth: int) -> None:
     if sig.embedded is not None:
         raise StructuralError("Cannot have multiple embedded signatures")
-    sig.embedded = parse_signature(Cursor(body))
+    limit = limits.current().max_pgp_nesting
+    if depth + 1 > limit:
+        raise StructuralError(limits.limit_error_message("max_pgp_nesting", depth + 1, limit,
+                                                         "the nesting of embedded signatures"))
+    sig.embedded = parse_signature(Cursor(body), depth + 1)
     if sig.embedded.sig_type != 0x19:
         raise StructuralError(f"cross-signature has unexpected type {sig.embedded.sig_type}")
 
@@ -270,7 +280,8 @@ def _check_other_subpacket(kind: int, critical: bool, body: bytes) -> None:
     if kind == 5 and len(body) != 2:
         raise StructuralError("trust subpacket with bad length")
     if kind == 6 and (not body or body[-1] != 0):
-        raise StructuralError("regexp subpacket with bad length" if not body else "expected regular expression to be null-terminated")
+        raise StructuralError("regexp subpacket with bad length" if not body
+                              else "expected regular expression to be null-terminated")
     if kind == 35 and (not body or (body[0] >= 5 and len(body) != 33) or (body[0] < 5 and len(body) != 21)):
         raise StructuralError("invalid fingerprint length" if body else "invalid intended recipient fingerpring length")
     if kind == 39 and len(body) % 2:

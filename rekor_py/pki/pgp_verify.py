@@ -140,7 +140,8 @@ def verify_signature(key: PublicKeyPacket, sig: SignaturePacket, digest: bytes) 
         raise SignatureError("Unsupported public key algorithm used in signature")
 
 
-def _check(fn: Any, key: PublicKeyPacket, sig: SignaturePacket, digest: bytes, algorithm: hashes.HashAlgorithm, message: str) -> None:
+def _check(fn: Any, key: PublicKeyPacket, sig: SignaturePacket, digest: bytes,
+           algorithm: hashes.HashAlgorithm, message: str) -> None:
     try:
         ok = fn(key, sig, digest, algorithm)
     except (InvalidSignature, ValueError, UnsupportedAlgorithm, TypeError) as e:
@@ -176,7 +177,8 @@ def _verify_ecdsa(key: PublicKeyPacket, sig: SignaturePacket, digest: bytes, alg
     public.verify(utils.encode_dss_signature(r, s), digest, ec.ECDSA(utils.Prehashed(algorithm)))
 
 
-def _verify_eddsa_legacy(key: PublicKeyPacket, sig: SignaturePacket, digest: bytes, algorithm: hashes.HashAlgorithm) -> bool:
+def _verify_eddsa_legacy(key: PublicKeyPacket, sig: SignaturePacket, digest: bytes,
+                         algorithm: hashes.HashAlgorithm) -> bool:
     # TODO(rekor-py): legacy Ed448 (OID 1.3.101.113) is not verified.
     point = key.fields[0]
     if key.oid != OID_ED25519_LEGACY or len(point) != 33:

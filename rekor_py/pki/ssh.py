@@ -1,4 +1,5 @@
-"""The ssh signature format: authorized_keys public keys and SSHSIG signatures (spec §4.5).
+"""The ssh signature format: authorized_keys public keys and SSHSIG signatures
+(docs/rekor-compat.md#rekord).
 
 Owns: SSHPublicKey (one authorized_keys line, 64 KiB cap, canonical form
 `ssh.MarshalAuthorizedKey`: "<type> <b64 blob>\\n", comment dropped; the
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from rekor_py.pki.base import HashName, InvalidKeyError, InvalidSignatureError, PublicKey
+from rekor_py.pki.govalidator_email import is_email
 from rekor_py.pki.pem import decode_pem, encode_pem
 from rekor_py.pki.ssh_wire import (
     EC_CURVES,
@@ -60,7 +61,7 @@ from rekor_py.pki.ssh_wire import (
 
 __all__ = ["MAX_KEY_BYTES", "MAX_SIGNATURE_BYTES", "SSHPublicKey", "SSHSignature", "is_email"]
 
-# Rekor reads public keys through http.MaxBytesReader(65536) (spec §12).
+# Rekor reads public keys through http.MaxBytesReader(65536) (docs/rekor-compat.md#limits).
 MAX_KEY_BYTES = 65536
 # Rekor has no cap of its own here; a 16384-bit RSA SSHSIG is under 8 KiB.
 MAX_SIGNATURE_BYTES = 65536
@@ -218,7 +219,8 @@ _RSA_FORMATS: dict[str, hashes.HashAlgorithm] = {
     "rsa-sha2-512": hashes.SHA512(),
     "ssh-rsa": hashes.SHA1(),
 }
-_EC_HASHES: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+_EC_HASHES: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
+                                               "sha512": hashes.SHA512()}
 
 
 def _verify_ssh(key: KeyBlob, signed: bytes, sig_format: str, blob: bytes, rest: bytes) -> None:
@@ -233,7 +235,8 @@ def _verify_ssh(key: KeyBlob, signed: bytes, sig_format: str, blob: bytes, rest:
             _verify_ed25519(key.key, blob, signed)
         elif key.key_type in ECDSA_CURVES:
             nist_id, hash_name = ECDSA_CURVES[key.key_type]
-            _verify_ecdsa(EC_CURVES[nist_id], key.key, blob, hashlib.new(hash_name, signed).digest(), _EC_HASHES[hash_name])
+            _verify_ecdsa(EC_CURVES[nist_id], key.key, blob,
+                          hashlib.new(hash_name, signed).digest(), _EC_HASHES[hash_name])
         elif key.key_type in (SK_ED25519, SK_ECDSA):
             _verify_sk(key, signed, blob, rest)
         else:  # pragma: no cover - parse_public_key returns no other type
@@ -266,7 +269,8 @@ def _verify_ed25519(raw_key: bytes, signature: bytes, message: bytes) -> None:
         raise WireError(_VERIFY_FAILED) from e
 
 
-def _verify_ecdsa(curve: ec.EllipticCurve, point: bytes, blob: bytes, digest: bytes, algorithm: hashes.HashAlgorithm) -> None:
+def _verify_ecdsa(curve: ec.EllipticCurve, point: bytes, blob: bytes, digest: bytes,
+                  algorithm: hashes.HashAlgorithm) -> None:
     # RFC 5656 §3.1.2: mpint r, mpint s, nothing else (x/crypto Unmarshal).
     r = WireReader(blob)
     sig_r, sig_s = r.mpint(), r.mpint()
@@ -304,71 +308,5 @@ def _verify_sk(key: KeyBlob, signed: bytes, blob: bytes, rest: bytes) -> None:
     if key.key_type == SK_ED25519:
         _verify_ed25519(key.key, ed_sig, original)
     else:
-        _verify_ecdsa_numbers(EC_CURVES["nistp256"], key.key, sig_r, sig_s, hashlib.sha256(original).digest(), hashes.SHA256())
-
-
-# ---- identities: govalidator.IsEmail ---------------------------------------------------------
-
-# govalidator's character classes (patterns.go, Email). Go's \d is ASCII only.
-_U = "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
-_ALNUM = f"a-zA-Z0-9{_U}"
-_ALPHA = f"a-zA-Z{_U}"
-_DOT_ATOM = re.compile(f"[{_ALNUM}!#$%&'*+\\-/=?^_`{{|}}~]+(?:\\.[{_ALNUM}!#$%&'*+\\-/=?^_`{{|}}~]+)*")
-# govalidator's `(label\.)+tld` collapses to one label, since a label may hold dots.
-_LABEL = re.compile(f"[{_ALNUM}](?:[{_ALNUM}\\-._~]*[{_ALNUM}])?")
-_TLD = re.compile(f"[{_ALPHA}](?:[{_ALNUM}\\-_~]*[{_ALPHA}])?")
-_QTEXT = re.compile(rf"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f\x21\x23-\x5b\x5d-\x7e{_U}]")
-_QPAIR_SECOND = re.compile(rf"[\x01-\x09\x0b\x0c\x0d-\x7f{_U}]")
-
-
-def is_email(s: str) -> bool:
-    """govalidator.IsEmail (v0.0.0-20230301143203), which Rekor uses on SSH key comments.
-
-    The regular expression is evaluated piece by piece instead of with one
-    backtracking regex: the original nests quantifiers, which Go's RE2 runs in
-    linear time but Python's `re` would not on a 64 KiB comment.
-    """
-    at = s.rfind("@")  # the domain part cannot contain "@"
-    if at < 0:
-        return False
-    local, domain = s[:at], s[at + 1 :]
-    if domain.endswith("."):
-        domain = domain[:-1]
-    dot = domain.rfind(".")
-    if dot < 0 or not _LABEL.fullmatch(domain[:dot]) or not _TLD.fullmatch(domain[dot + 1 :]):
-        return False
-    if _DOT_ATOM.fullmatch(local):
-        return True
-    return len(local) >= 2 and local[0] == '"' and local[-1] == '"' and _is_quoted_body(local[1:-1])
-
-
-def _is_quoted_body(body: str) -> bool:
-    """`((FWS)? (qtext | "(" c))* (FWS)?` with FWS = `([ \\t]* \\r\\n)? [ \\t]+`, run as an NFA.
-
-    (govalidator writes `\\(` where RFC 5322 has a backslash; we follow it.)
-    States: A = a token may start (also the start), E = after "(" of a pair,
-    W = in FWS whitespace before any CRLF, R = after CR, N = after CRLF,
-    M = in the whitespace after CRLF. Accepting: A, W, M.
-    """
-    states = {"A"}
-    for ch in body:
-        nxt: set[str] = set()
-        for st in states:
-            if st in ("A", "W", "M") and _QTEXT.fullmatch(ch):
-                nxt.add("A")
-                if ch == "(":
-                    nxt.add("E")
-            if st == "E" and _QPAIR_SECOND.fullmatch(ch):
-                nxt.add("A")
-            if st in ("A", "W") and ch in " \t":
-                nxt.add("W")
-            if st in ("A", "W") and ch == "\r":
-                nxt.add("R")
-            if st == "R" and ch == "\n":
-                nxt.add("N")
-            if st in ("N", "M") and ch in " \t":
-                nxt.add("M")
-        if not nxt:
-            return False
-        states = nxt
-    return bool(states & {"A", "W", "M"})
+        _verify_ecdsa_numbers(EC_CURVES["nistp256"], key.key, sig_r, sig_s,
+                              hashlib.sha256(original).digest(), hashes.SHA256())

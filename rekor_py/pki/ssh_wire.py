@@ -43,7 +43,8 @@ ECDSA_CURVES = {
     "ecdsa-sha2-nistp521": ("nistp521", "sha512"),
 }
 _COORDINATE_BYTES = {"nistp256": 32, "nistp384": 48, "nistp521": 66}
-EC_CURVES: dict[str, ec.EllipticCurve] = {"nistp256": ec.SECP256R1(), "nistp384": ec.SECP384R1(), "nistp521": ec.SECP521R1()}
+EC_CURVES: dict[str, ec.EllipticCurve] = {"nistp256": ec.SECP256R1(), "nistp384": ec.SECP384R1(),
+                                          "nistp521": ec.SECP521R1()}
 
 SK_ED25519 = "sk-ssh-ed25519@openssh.com"
 SK_ECDSA = "sk-ecdsa-sha2-nistp256@openssh.com"
@@ -53,7 +54,8 @@ _REFUSED = frozenset(
     {"ssh-dss"}
     | {
         f"{t}-cert-v01@openssh.com"
-        for t in ("ssh-rsa", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519")
+        for t in ("ssh-rsa", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                  "ecdsa-sha2-nistp521", "ssh-ed25519")
     }
     | {"sk-ecdsa-sha2-nistp256-cert-v01@openssh.com", "sk-ssh-ed25519-cert-v01@openssh.com"}
 )
@@ -199,7 +201,9 @@ def _parse_body(algo: str, body: bytes) -> KeyBlob:
             )
         _check_point(curve, point)
         _no_trailing_junk(r)
-        return KeyBlob(algo, marshal_string(algo.encode()) + marshal_string(curve.encode()) + marshal_string(point), key=point)
+        return KeyBlob(algo,
+                       marshal_string(algo.encode()) + marshal_string(curve.encode())
+                       + marshal_string(point), key=point)
     if algo == SK_ED25519:
         r = WireReader(body)
         raw = r.bytes_field()
@@ -224,7 +228,8 @@ def _parse_body(algo: str, body: bytes) -> KeyBlob:
         raise WireError(f"ssh: unsupported key algorithm: {algo}")
     if algo in _SIG_ONLY:
         raise WireError(
-            f'ssh: signature algorithm "{algo}" isn\'t a key format; key is malformed and should be re-encoded with type "{_SIG_ONLY[algo]}"'
+            f'ssh: signature algorithm "{algo}" isn\'t a key format; '
+            f'key is malformed and should be re-encoded with type "{_SIG_ONLY[algo]}"'
         )
     raise WireError(f"ssh: unknown key algorithm: {algo}")
 
@@ -291,7 +296,8 @@ def _try_line(declared: bytes, key_field: bytes) -> tuple[KeyBlob, bytes]:
     # x/crypto >= v0.45: the declared type must match the blob's, as in OpenSSH.
     if declared.decode("utf-8", "replace") != key.key_type:
         raise WireError(
-            f'ssh: authorized keys key type mismatch: human-readable type "{declared.decode("utf-8", "replace")}", encoded type "{key.key_type}"'
+            f'ssh: authorized keys key type mismatch: human-readable type '
+            f'"{declared.decode("utf-8", "replace")}", encoded type "{key.key_type}"'
         )
     return key, comment
 

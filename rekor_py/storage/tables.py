@@ -34,7 +34,6 @@ __all__ = [
     "HASH_SIZE",
     "MAX_TILE_BYTES",
     "NAMING_CONVENTION",
-    "TREE_STATES",
     "entries",
     "index_keys",
     "metadata",
@@ -47,8 +46,6 @@ __all__ = [
 # tlog-tiles (tiles of 2**8 hashes), not by our engine.
 HASH_SIZE = 32
 MAX_TILE_BYTES = 256 * HASH_SIZE
-
-TREE_STATES = ("active", "frozen")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -8,7 +8,7 @@ kind; they call these members through the registry in types/__init__.py.
 The helpers below read untrusted JSON the way Rekor's Go decoders do: a field
 of the wrong JSON type is treated as absent (it never raises TypeError or
 KeyError), an empty string is absent, and `format: byte` fields are strict
-standard base64 (spec §4.1 step 1).
+standard base64 (docs/rekor-compat.md#jcs).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from rekor_py import jcs
-
+from rekor_py import jcs, limits
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PublicKey, decode_std_base64
 
@@ -27,6 +26,7 @@ __all__ = [
     "MAX_INDEX_KEY_LENGTH",
     "EntryType",
     "canonical_json",
+    "check_index_key_count",
     "get_b64_bytes",
     "get_object",
     "get_string",
@@ -60,7 +60,7 @@ class EntryType(ABC):
 
     @abstractmethod
     def index_keys(self) -> list[str]:
-        """Search index keys (spec §9), lowercased, in Rekor's order."""
+        """Search index keys (docs/rekor-compat.md#index-keys), lowercased, in Rekor's order."""
 
     @abstractmethod
     def artifact_hash(self) -> str | None:
@@ -71,7 +71,8 @@ class EntryType(ABC):
         """The keys that verified this entry."""
 
     def attestation(self) -> bytes | None:
-        """Bytes Rekor keeps beside the leaf and serves as `attestation.data` (spec §10), or None.
+        """Bytes Rekor keeps beside the leaf and serves as `attestation.data`
+        (docs/rekor-compat.md#attestations), or None.
 
         Only intoto does; the size cap is the caller's (Settings.max_attestation_bytes).
         """
@@ -95,7 +96,7 @@ class EntryType(ABC):
 
 
 def canonical_json(kind: str, api_version: str, spec: Mapping[str, Any]) -> bytes:
-    """JCS bytes of the wrapped entry, the leaf every kind stores (spec §4.1)."""
+    """JCS bytes of the wrapped entry, the leaf every kind stores (docs/rekor-compat.md#jcs)."""
     return jcs.dumps({"apiVersion": api_version, "kind": kind, "spec": dict(spec)})
 
 
@@ -105,10 +106,28 @@ def leaf_hash(canonical_body: bytes) -> bytes:
 
 
 def signer_index_keys(public_key: PublicKey, artifact_key: str) -> list[str]:
-    """hashedrekord's and rekord's keys (spec §9): the bare hex SHA-256 of the canonical
-    key, the key's identities, then the artifact's "<alg>:<hex>"; lowercased."""
+    """hashedrekord's and rekord's keys (docs/rekor-compat.md#index-keys): the bare hex
+    SHA-256 of the canonical key, the key's identities, then the artifact's
+    "<alg>:<hex>"; lowercased."""
     key_hash = hashlib.sha256(public_key.canonical_value()).hexdigest()
-    return [k.lower() for k in (key_hash, *public_key.identities(), artifact_key)]
+    # A NUL (possible in a certificate SAN) cannot be stored in PostgreSQL text: not indexed.
+    keys = [k.lower() for k in (key_hash, *public_key.identities(), artifact_key) if "\x00" not in k]
+    check_index_key_count(len(keys))
+    return keys
+
+
+def check_index_key_count(count: int) -> None:
+    """Refuse an entry that would write more than limits.max_index_keys search keys (a 400).
+
+    Rekor writes every key (each SAN, each in-toto subject) with no bound;
+    here one entry cannot make the sequencer write an unbounded index batch.
+    The entry is refused rather than indexed in part, so that a search never
+    silently misses it.
+    """
+    limit = limits.current().max_index_keys
+    if count > limit:
+        raise InvalidEntry(limits.limit_error_message("max_index_keys", count, limit,
+                                                      "the number of search index keys of the entry"))
 
 
 def get_object(parent: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:

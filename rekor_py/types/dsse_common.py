@@ -19,14 +19,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rekor_py import limits
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PKIError, decode_std_base64
 from rekor_py.pki.x509 import X509PublicKey
-from rekor_py.types.base import MAX_INDEX_KEY_LENGTH, get_object, get_string
+from rekor_py.types.base import (
+    MAX_INDEX_KEY_LENGTH,
+    check_index_key_count,
+    get_object,
+    get_string,
+)
 from rekor_py.types.go_json import go_string
 
 __all__ = [
     "HashValue",
+    "check_envelope_limits",
+    "check_limit",
     "get_b64_field",
     "get_hash",
     "hash_problem",
@@ -108,11 +116,33 @@ def parse_key_or_none(data: bytes) -> X509PublicKey | None:
 
 
 def key_index_keys(key: X509PublicKey) -> list[str]:
-    """`sha256:<hex of the canonical PEM>` then the leaf subjects (intoto and dsse, spec §9)."""
+    """`sha256:<hex of the canonical PEM>` then the leaf subjects (intoto and dsse,
+    docs/rekor-compat.md#index-keys)."""
     return ["sha256:" + hashlib.sha256(key.canonical_value()).hexdigest(), *key.identities()]
 
 
 def lowered_keys(keys: Iterable[str]) -> list[str]:
-    """Lowercased, in order, without keys over MAX_INDEX_KEY_LENGTH."""
-    return [k.lower() for k in keys if len(k) <= MAX_INDEX_KEY_LENGTH]
+    """Lowercased, in order, without keys over MAX_INDEX_KEY_LENGTH or holding NUL (which
+    PostgreSQL text cannot store); too many refuse the entry."""
+    found = [k.lower() for k in keys if len(k) <= MAX_INDEX_KEY_LENGTH and "\x00" not in k]
+    check_index_key_count(len(found))
+    return found
 
+
+
+def check_limit(name: str, found: int, what: str) -> None:
+    """Raise InvalidEntry naming limits.<name> if `found` exceeds it."""
+    limit = getattr(limits.current(), name)
+    if found > limit:
+        raise InvalidEntry(limits.limit_error_message(name, found, limit, what))
+
+
+def check_envelope_limits(signatures: int, payload_text: str | bytes) -> None:
+    """Refuse an envelope with too many signatures or too large a payload, before any decoding.
+
+    Each signature costs a verification per key tried, and the payload is
+    decoded and hashed; its size is read off the base64 text's length.
+    """
+    check_limit("max_envelope_signatures", signatures, "the number of signatures in the envelope")
+    padding = 2 if payload_text[-2:] in ("==", b"==") else 1 if payload_text[-1:] in ("=", b"=") else 0
+    check_limit("max_payload_bytes", len(payload_text) * 3 // 4 - padding, "the decoded payload size in bytes")

@@ -1,4 +1,5 @@
-"""DSSE envelopes as Rekor's intoto and dsse kinds read and verify them (spec §4.6-4.8).
+"""DSSE envelopes as Rekor's intoto and dsse kinds read and verify them
+(docs/rekor-compat.md#intoto-001, #intoto-002, #dsse).
 
 Owns: parsing an envelope's JSON text the way Go's json.Unmarshal fills
 go-securesystemslib's `dsse.Envelope`, the pre-authentication encoding (PAE),
@@ -22,15 +23,14 @@ and every error prefix.
 from __future__ import annotations
 
 import base64
-import binascii
+import functools
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from rekor_py.pki.base import PKIError, decode_std_base64
+from rekor_py.pki.base import PKIError, decode_std_base64, decode_url_base64
 from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types.go_json import STRING, GoJSONError, ListOf, Struct, loads, unmarshal
 
@@ -68,6 +68,17 @@ class Envelope:
     payload: str  # the base64 text, exactly as in the envelope
     signatures: tuple[EnvelopeSignature, ...]
 
+    @functools.cached_property
+    def signed(self) -> tuple[bytes, bytes, bytes] | None:
+        """(payload, PAE message, SHA-256 of the message), or None if the payload is not base64.
+
+        Computed once per envelope, however many keys and signatures are tried."""
+        body = decode_dsse_base64(self.payload)
+        if body is None:
+            return None
+        message = pae(self.payload_type, body)
+        return body, message, hashlib.sha256(message).digest()
+
 
 _SIGNATURE_SHAPE = Struct("dsse.Signature", (("keyid", STRING), ("sig", STRING)))
 _ENVELOPE_SHAPE = Struct(
@@ -98,10 +109,6 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(type_bytes), type_bytes, len(payload), payload)
 
 
-# URL-safe alphabet, padding required (Go's base64.URLEncoding), CR/LF skipped.
-_URL_B64 = re.compile(rb"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?")
-
-
 def decode_dsse_base64(text: str) -> bytes | None:
     """go-securesystemslib's b64Decode: standard base64, else URL-safe; None if neither."""
     try:
@@ -109,15 +116,7 @@ def decode_dsse_base64(text: str) -> bytes | None:
     except UnicodeEncodeError:
         return None
     decoded = decode_std_base64(raw)
-    if decoded is not None:
-        return decoded
-    stripped = raw.replace(b"\r", b"").replace(b"\n", b"")
-    if _URL_B64.fullmatch(stripped) is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(stripped)
-    except binascii.Error:  # pragma: no cover - the pattern already guarantees valid input
-        return None
+    return decoded if decoded is not None else decode_url_base64(raw)
 
 
 def verify_with_key(envelope: Envelope, key: X509PublicKey, key_id: str = "") -> tuple[list[EnvelopeSignature], bytes]:
@@ -128,11 +127,10 @@ def verify_with_key(envelope: Envelope, key: X509PublicKey, key_id: str = "") ->
     """
     if not envelope.signatures:
         raise DSSEError(NO_SIGNATURE)
-    body = decode_dsse_base64(envelope.payload)
-    if body is None:
+    signed = envelope.signed
+    if signed is None:
         raise DSSEError(BAD_BASE64)
-    message = pae(envelope.payload_type, body)
-    leaf = _leaf_only(key)
+    body, message, digest = signed
     accepted: list[EnvelopeSignature] = []
     for signature in envelope.signatures:
         raw = decode_dsse_base64(signature.sig)
@@ -143,18 +141,13 @@ def verify_with_key(envelope: Envelope, key: X509PublicKey, key_id: str = "") ->
         if signature.keyid and key_id and signature.keyid != key_id:
             continue
         try:
-            leaf.verify(raw, message)
+            key.verify(raw, message, digest, check_chain=False)
         except PKIError:
             continue
         accepted.append(signature)
     if not accepted:
         raise DSSEError(NO_MATCH)
     return accepted, body
-
-
-def _leaf_only(key: X509PublicKey) -> X509PublicKey:
-    # The same key without its certificates: verify() then checks no chain.
-    return X509PublicKey(key.public_key, ()) if key.certificates else key
 
 
 def ssh_key_id(key: X509PublicKey) -> str:

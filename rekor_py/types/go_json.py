@@ -7,8 +7,9 @@ ways that matter here, so this module reproduces Go's rules:
 
 - object keys match struct fields case-insensitively; unknown keys are ignored;
 - a repeated key decodes again into the value the earlier one left (the last
-  string wins; a repeated object merges into the existing map or struct; a
-  repeated array reuses the existing elements and is cut to its new length);
+  string wins; a repeated object merges into the existing map or struct, in
+  place, so repeats cost what they say and not what came before; a repeated
+  array reuses the existing elements and is cut to its new length);
 - `null` leaves strings, bools and structs alone and clears slices, maps,
   pointers and interfaces;
 - a value of the wrong JSON type is an error, but decoding goes on and the
@@ -16,9 +17,9 @@ ways that matter here, so this module reproduces Go's rules:
 - NaN/Infinity literals are syntax errors; lone UTF-16 surrogates become U+FFFD.
 
 Leaves to callers what the decoded values mean. Not covered, on purpose:
-Go's 10,000 nesting limit (Python's recursion limit is lower, and a
-RecursionError is reported as a syntax error), and float64 overflow inside
-`interface{}` values.
+Go's 10,000 nesting limit (limits.max_json_depth is far lower, and so is
+limits.max_json_number_chars than Go's unbounded number text: see
+json_limits), and float64 overflow inside `interface{}` values.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from rekor_py import json_limits
 
 __all__ = [
     "ANY",
@@ -116,7 +119,9 @@ def _reject_constant(name: str) -> Any:
 def loads(text: str) -> Any:
     """Parse JSON text with objects as Pairs; raises GoJSONError on a syntax error."""
     try:
-        return json.loads(text, object_pairs_hook=Pairs, parse_constant=_reject_constant)
+        return json_limits.loads(text, object_pairs_hook=Pairs, parse_constant=_reject_constant)
+    except json_limits.JSONLimitError as e:
+        raise GoJSONError(str(e)) from None
     except json.JSONDecodeError as e:
         # Python names the string an unterminated one starts at; Go just runs out of input.
         if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
@@ -204,14 +209,17 @@ def _decode(shape: Shape, value: Any, existing: Any, errors: _Errors, path: tupl
             prior = old[i] if i < len(old) else _zero(shape.item)
             out.append(_decode(shape.item, item, prior, errors, path, owner))
         return out
+    # Maps and structs are decoded into in place, as Go does: `existing` is
+    # always a value this decoder made, and copying it for every repeated key
+    # made N repeats of a key over a large earlier value cost N times its size.
     if isinstance(shape, MapOf):
-        out_map: dict[str, Any] = dict(existing) if isinstance(existing, dict) else {}
+        out_map: dict[str, Any] = existing if isinstance(existing, dict) else {}
         for key, item in value:
             # Go decodes each map element into a fresh zero value, then stores it.
             out_map[go_string(key)] = _decode(shape.value, item, _zero(shape.value), errors, path, owner)
         return out_map
     assert isinstance(shape, Struct)
-    out_struct: dict[str, Any] = dict(existing) if isinstance(existing, dict) else _zero_struct(shape)
+    out_struct: dict[str, Any] = existing if isinstance(existing, dict) else _zero_struct(shape)
     name = shape.go_type.rsplit(".", 1)[-1]
     for key, item in value:
         found = shape.field_for(key)
@@ -247,7 +255,8 @@ def _type_error(shape: Shape, value: Any, errors: _Errors, path: tuple[str, ...]
     elif owner is None or not path:
         errors.save(f"json: cannot unmarshal {_json_kind(value)} into Go value of type {go_type}")
     else:
-        errors.save(f"json: cannot unmarshal {_json_kind(value)} into Go struct field {owner}.{'.'.join(path)} of type {go_type}")
+        errors.save(f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+                    f"{owner}.{'.'.join(path)} of type {go_type}")
 
 
 # Go's strict RFC 3339 parser (time.Time.UnmarshalJSON since Go 1.20).
@@ -263,7 +272,6 @@ def _is_rfc3339(text: str) -> bool:
         datetime.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return False
-    if m.group(9) is not None and (int(m.group(9)) > 23 or int(m.group(10)) > 59):
-        return False
-    return True
+    # A numeric offset's hours and minutes must be in range.
+    return m.group(9) is None or (int(m.group(9)) <= 23 and int(m.group(10)) <= 59)
 

@@ -1,4 +1,5 @@
-"""In-toto statement payloads -> the digest index keys Rekor derives from them (spec §9).
+"""In-toto statement payloads -> the digest index keys Rekor derives from them
+(docs/rekor-compat.md#index-keys).
 
 Rekor reads a payload of type `application/vnd.in-toto+json` with Go's
 encoding/json into small structs and indexes `<alg>:<digest>` for every
@@ -22,7 +23,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from rekor_py.types.go_json import ANY, BOOL, RAW, STRING, TIME, GoJSONError, ListOf, MapOf, Struct, loads, unmarshal
+from rekor_py.types.go_json import (
+    ANY,
+    BOOL,
+    RAW,
+    STRING,
+    TIME,
+    GoJSONError,
+    ListOf,
+    MapOf,
+    Struct,
+    loads,
+    unmarshal,
+)
 
 __all__ = ["IN_TOTO_PAYLOAD_TYPE", "statement_index_keys"]
 
@@ -35,7 +48,8 @@ _DIGESTED = Struct("struct", (("digest", _DIGEST_SET),))
 # Rekor's indexKeyExtract (intoto) and, for dsse, the same plus predicate as json.RawMessage.
 _SUBJECTS = Struct("intoto.indexKeyExtract", (("subject", ListOf(_DIGESTED, "[]struct { Digest map[string]string }")),))
 _SUBJECTS_AND_PREDICATE = Struct("dsse.indexKeyExtract", _SUBJECTS.fields + (("predicate", RAW),))
-_MATERIALS = Struct("dsse.materialsExtract", (("materials", ListOf(_DIGESTED, "[]struct { Digest map[string]string }")),))
+_MATERIALS = Struct("dsse.materialsExtract",
+                    (("materials", ListOf(_DIGESTED, "[]struct { Digest map[string]string }")),))
 
 # in_toto.ProvenanceStatement: StatementHeader + slsa v0.2 ProvenancePredicate.
 _SLSA02_MATERIAL = Struct("common.ProvenanceMaterial", (("uri", STRING), ("digest", _DIGEST_SET)))
@@ -87,7 +101,9 @@ _SLSA02_STATEMENT = Struct(
     (
         ("_type", STRING),
         ("predicateType", STRING),
-        ("subject", ListOf(Struct("in_toto.Subject", (("name", STRING), ("digest", _DIGEST_SET))), "[]in_toto.Subject")),
+        ("subject",
+         ListOf(Struct("in_toto.Subject", (("name", STRING), ("digest", _DIGEST_SET))),
+                "[]in_toto.Subject")),
         ("predicate", _SLSA02_PREDICATE),
     ),
 )

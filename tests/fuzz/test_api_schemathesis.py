@@ -70,7 +70,7 @@ def test_api(case: schemathesis.Case[Any], fuzz_server: FuzzServer) -> None:
 
 def _checks_for(response: schemathesis.Response) -> list[Any]:
     # A missing entry is a 404 with an empty body and no Content-Type, as Rekor
-    # sends it (spec 2.4, trap 9): there is no media type to conform to.
+    # sends it (docs/rekor-compat.md#trap-404-409): there is no media type to conform to.
     if response.status_code == 404 and not response.content:
         return [c for c in CHECKS if c is not checks.content_type_conformance]
     return CHECKS

@@ -11,7 +11,9 @@ formats are covered as soon as they are registered.  What may escape:
   verify: InvalidSignatureError;
 - parse_checkpoint, verify_checkpoint, verify_c2sp_checkpoint, from_vkey: CheckpointError;
 - TileID.parse: ValueError; the tile handler's path parser: InvalidRequest (400);
-- parse_entry_id: InvalidRequest.
+- parse_entry_id: InvalidRequest;
+- json_limits.loads (request bodies, envelopes, statements): JSONLimitError,
+  json's JSONDecodeError, UnicodeDecodeError; govalidator_email.is_email: nothing.
 
 Anything that parses must also be usable (canonicalize, index keys, identities),
 and a checkpoint that still verifies after an edit must say what was signed.
@@ -21,6 +23,7 @@ Case counts are bounded for CI; REKOR_PY_FUZZ_EXAMPLES raises them (README).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -33,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rekor_py import merkle
+from rekor_py import json_limits, merkle
 from rekor_py.api.tiles import _parse_tile_path
 from rekor_py.errors import InvalidRequest, RekorError
 from rekor_py.log.c2sp import NoteSigner, NoteVerifier, format_c2sp_checkpoint, verify_c2sp_checkpoint
@@ -47,6 +50,7 @@ from rekor_py.log.checkpoint import (
 from rekor_py.log.entries import parse_entry_id
 from rekor_py.log.signer import LogSigner
 from rekor_py.pki import FORMATS, InvalidKeyError, InvalidSignatureError
+from rekor_py.pki.govalidator_email import is_email
 from rekor_py.types import EntryType, parse_entry, registered
 from tests.fuzz.conftest import fuzz_examples
 from tests.fuzz.mutate import json_values, mutated_bytes, mutated_json, mutated_text
@@ -55,8 +59,8 @@ from tests.unit.pki import PrivateKey, cert_pem, make_chain, spki_pem
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "vectors" / "types"
-# Rekor's per-format test keys and signatures (shared/ sits beside the repo, in CI too).
-PKI_TESTDATA = REPO.parent / "shared" / "reference" / "rekor" / "pkg" / "pki"
+# Rekor's per-format test keys and signatures, one folder per format (see SOURCE.md in each).
+PKI_TESTDATA = REPO / "tests" / "vectors" / "pki"
 
 
 def fuzz(ci_default: int) -> settings:
@@ -146,8 +150,8 @@ def _generated_seeds() -> list[bytes]:
 
 
 def _file_seeds(name: str) -> list[bytes]:
-    return [p.read_bytes() for p in sorted((PKI_TESTDATA / name / "testdata").glob("*"))
-            if p.is_file() and p.stat().st_size < 64 * 1024]
+    return [p.read_bytes() for p in sorted((PKI_TESTDATA / name).glob("*"))
+            if p.is_file() and p.name != "SOURCE.md" and p.stat().st_size < 64 * 1024]
 
 
 FORMAT_NAMES = sorted(FORMATS)
@@ -312,3 +316,23 @@ def test_entry_ids(value: str) -> None:
         assert e.status == 400
         return
     assert len(parsed.leaf_hash) == 32
+
+
+# ---- request bodies and identities ------------------------------------------------------
+
+_BODY_SEEDS = [json.dumps(e).encode() for e in ENTRY_SEEDS[:20]] + [
+    b'{"n": 12345678901234567890, "f": -1.5e300, "a": [[[]]]}', b"[" * 70 + b"]" * 70]
+
+
+@fuzz(400)
+@given(body=st.binary(max_size=300) | mutated_bytes(_BODY_SEEDS)
+       | st.builds(lambda n, d: b"[" * d + b"1" * n + b"]" * d, st.integers(0, 6000), st.integers(0, 100)))
+def test_json_bodies(body: bytes) -> None:
+    with contextlib.suppress(json_limits.JSONLimitError, json.JSONDecodeError, UnicodeDecodeError):
+        json_limits.loads(body)
+
+
+@fuzz(400)
+@given(text=st.text(max_size=200) | mutated_text(["dev@example.com", '"a (b"@x.y.Z', "a@b.c."]))
+def test_is_email_never_raises(text: str) -> None:
+    assert isinstance(is_email(text), bool)

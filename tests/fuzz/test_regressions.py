@@ -17,9 +17,10 @@ import hashlib
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from rekor_py.errors import InvalidEntry
+from rekor_py.log.c2sp import CheckpointError, NoteVerifier
 from rekor_py.pki import InvalidKeyError, InvalidSignatureError, X509PublicKey
 from rekor_py.types import parse_entry
 from tests.unit.pki import cert_pem, make_cert, make_chain
@@ -97,3 +98,15 @@ def test_x509_chain_with_unknown_signature_algorithm_is_invalid_signature() -> N
     key = X509PublicKey.from_bytes(bad_leaf + cert_pem(inter, root))
     with pytest.raises(InvalidSignatureError, match="certificate signature verification failure"):
         key.verify(leaf_key.sign(b"data", ec.ECDSA(hashes.SHA256())), b"data")
+
+
+def test_note_verifier_key_with_surplus_padding_is_refused() -> None:
+    """Python's base64 decoder ignores an '=' after the padding, so `from_vkey` took
+    `...D21=` and `...D21==` for one key and printed it back differently (found by
+    test_note_verifier_keys)."""
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32))).public_key()
+    vkey = NoteVerifier.ed25519("example.com/log", key).vkey
+    assert NoteVerifier.from_vkey(vkey).vkey == vkey
+    for spelling in (vkey + "=", vkey + "=="):
+        with pytest.raises(CheckpointError, match="canonical base64"):
+            NoteVerifier.from_vkey(spelling)

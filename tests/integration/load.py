@@ -1,9 +1,9 @@
 """Bounded write load against running log servers, and the ledger that checks it.
 
-The reliability tests (issue 6) need three things: server processes they can
-kill (`ServeProcess`), a load generator that never runs unbounded (`run_load`:
-a fixed number of workers, a cap on requests and a deadline), and a ledger of
-what the servers promised.  Every 201 is an acknowledgement: the ledger keeps
+The reliability tests (crash safety, concurrent writers, replicas) need three
+things: server processes they can kill (`ServeProcess`), a load generator that
+never runs unbounded (`run_load`: a fixed number of workers, a cap on requests
+and a deadline), and a ledger of what the servers promised.  Every 201 is an acknowledgement: the ledger keeps
 its entry UUID, leaf hash, index and checkpoint, and `verify_log` checks
 afterwards, against the database and over HTTP, that each one is there with the
 same leaf hash at the same index, that indexes run 0..N-1, that every
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import os
 import random
@@ -193,7 +194,7 @@ async def _post_one(session: aiohttp.ClientSession, url: str, ledger: Ledger, ta
                                 timeout=_REQUEST_TIMEOUT) as r:
             status = r.status
             body = await r.json(content_type=None) if status == 201 else await r.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+    except (TimeoutError, aiohttp.ClientError, ConnectionError):
         # A reset or a dead server: the entry may or may not be in the log.
         ledger.statuses["reset"] += 1
         await asyncio.sleep(0.01)  # no tight loop against a closed port
@@ -211,7 +212,7 @@ async def fetch_log_info(session: aiohttp.ClientSession, url: str) -> dict[str, 
                 return None
             info: dict[str, Any] = await r.json()
             return info
-    except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+    except (TimeoutError, aiohttp.ClientError, ConnectionError):
         return None
 
 
@@ -223,10 +224,8 @@ async def _poll_heads(session: aiohttp.ClientSession, urls: Callable[[], Sequenc
             if info is not None:
                 ledger.record_checkpoint(info["treeSize"], bytes.fromhex(info["rootHash"]),
                                          info["signedTreeHead"])
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
-        except asyncio.TimeoutError:
-            pass
 
 
 async def run_load(urls: Sequence[str] | Callable[[], Sequence[str]], ledger: Ledger, *,
@@ -341,7 +340,7 @@ async def _check_consistency_proofs(url: str, heads: Sequence[tuple[int, bytes]]
                                     final: tuple[int, bytes], samples: int) -> int:
     """Consistency proofs from the server between observed heads, verified locally."""
     ordered = sorted(set(heads)) + [final]
-    pairs = [(a, b) for a, b in zip(ordered, ordered[1:]) if 0 < a[0] < b[0]]
+    pairs = [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if 0 < a[0] < b[0]]
     pairs = random.sample(pairs, min(samples, len(pairs)))
     async with aiohttp.ClientSession() as session:
         for (size1, root1), (size2, root2) in pairs:

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def log_settings(database_url: str, data_dir: Path, **overrides: Any) -> Setting
     port = free_port()
     base = Settings(host="127.0.0.1", port=port, data_dir=data_dir, database_url=database_url,
                     fsync=False, batch_max_delay_ms=2.0, pool_max_size=4)
-    return replace(base, **overrides)
+    return base.replace(**overrides)
 
 
 async def start_log(settings: Settings) -> RunningLog:

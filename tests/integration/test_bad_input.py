@@ -6,7 +6,6 @@ import base64
 import copy
 import hashlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -116,6 +115,14 @@ RAW_CASES = [
     ("oversized-body", b'{"a":"' + b"x" * (70 * 1024) + b'"}', "application/json", 413,
      "Request Entity Too Large"),
     ("json-array", b"[]", "application/json", 422, "must be a JSON object"),
+    # CPython refuses to make an int of over 4,300 digits: measured as text first.
+    ("json-number-over-limit",
+     b'{"kind":"hashedrekord","apiVersion":"0.0.1","spec":{"n":' + b"1" * 5000 + b"}}",
+     "application/json", 400,
+     ("malformed JSON: the length of a JSON number in characters is 5000; the limit is 40 "
+      "(setting max_json_number_chars, REKOR_PY_MAX_JSON_NUMBER_CHARS)")),
+    ("json-too-deep", b"[" * 100 + b"]" * 100, "application/json", 400,
+     "the limit is 64 (setting max_json_depth, REKOR_PY_MAX_JSON_DEPTH)"),
 ]
 
 
@@ -159,3 +166,12 @@ async def test_retrieve_limits(small_log: RunningLog) -> None:
         async with session.post(f"{small_log.url}/api/v1/log/entries/retrieve",
                                 json={"entryUUIDs": ["b" * 64]}) as r:
             assert r.status == 200 and await r.json() == []
+
+
+@pytest.mark.parametrize("query", [{"email": "a\u0000b@example.com"}, {"subject": "nul\u0000"}])
+async def test_search_term_with_nul_finds_nothing(small_log: RunningLog, query: dict[str, str]) -> None:
+    # PostgreSQL text cannot hold NUL: such a term matches nothing instead of failing the query.
+    async with aiohttp.ClientSession() as session, \
+            session.post(f"{small_log.url}/api/v1/index/retrieve", json=query) as r:
+        assert r.status == 200, await r.text()
+        assert await r.json() == []

@@ -1,4 +1,4 @@
-"""The client commands against a live log over real HTTP on a real PostgreSQL (issue 5).
+"""The client commands against a live log over real HTTP on a real PostgreSQL.
 
 The main flows run `python -m rekor_py ...` as a subprocess, with a signature
 made by the `openssl` command line tool; the rest call the same `main()` in a
@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from rekor_py.cli import main
+from rekor_py.storage.migrate import migrate
+from tests.integration.conftest import scratch_database
 from tests.integration.logserver import RunningLog, free_port, log_settings, start_log
 from tests.integration.test_search import make_certificate
 from tests.tools.gpg import GnuPG
@@ -437,3 +439,46 @@ async def test_input_errors(log: RunningLog, tmp_path: Path) -> None:
     assert dead.code == 1 and "cannot reach" in dead.err
     bad_url = await asyncio.to_thread(_main_captured, ["loginfo", "--rekor-server", "ftp://x"])
     assert bad_url.code == 2 and "server URL must be" in bad_url.err
+
+
+async def test_loginfo_warns_when_the_key_or_tree_behind_a_url_changes(
+        postgres_admin_dsn: str, database_url: str, tmp_path: Path) -> None:
+    """Two real logs, one after the other on the same URL: the second has another
+    key (its own data dir) and another tree (its own database)."""
+    state, port = tmp_path / "state.json", free_port()
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = await start_log(log_settings(database_url, tmp_path / "one", port=port))
+    try:
+        before = await cli(first, "loginfo", "--state", state, "--json")
+        assert before.code == 0 and before.json()["warnings"] == [], before.err
+        again = await cli(first, "loginfo", "--state", state)
+        assert again.code == 0 and "WARNING" not in again.err
+    finally:
+        await first.stop()
+    async with scratch_database(postgres_admin_dsn) as other_db:
+        await migrate(other_db)
+        second = await start_log(log_settings(other_db, tmp_path / "two", port=port))
+        try:
+            assert second.url == first.url
+            changed = await cli(second, "loginfo", "--state", state, "--json")
+            assert changed.code == 0, changed.err
+            warnings = changed.json()["warnings"]
+            assert len(warnings) == 2, warnings
+            assert "key changed" in warnings[0] and before.json()["logID"] in warnings[0]
+            assert "tree ID changed" in warnings[1] and before.json()["treeID"] in warnings[1]
+            assert changed.err.count("rekor-py loginfo: WARNING: ") == 2
+            # Said once per change: the new key and tree are what the URL serves now.
+            quiet = await cli(second, "loginfo", "--state", state)
+            assert quiet.code == 0 and "WARNING" not in quiet.err, quiet.err
+
+            # A state file from before the "servers" map: its records' server fields tell.
+            saved = json.loads(state.read_text())
+            del saved["servers"]
+            saved["logs"] = {k: v for k, v in saved["logs"].items()
+                             if k.startswith(before.json()["logID"])}
+            state.write_text(json.dumps(saved))
+            legacy = await cli(second, "loginfo", "--state", state)
+            assert legacy.code == 0 and legacy.err.count("WARNING") == 2, legacy.err
+        finally:
+            await second.stop()

@@ -1,4 +1,4 @@
-"""Crash safety under write load (issue 6): SIGKILLed servers, crashed PostgreSQL.
+"""Crash safety under write load: SIGKILLed servers, crashed PostgreSQL.
 
 Both tests keep a bounded load generator running while they break things, and
 check the ledger afterwards (tests/integration/load.py): every 201 is in the log
@@ -76,7 +76,7 @@ async def _wait_until_writable(server: ServeProcess, ledger: Ledger,
                     assert r.status == 503, (r.status, await r.text())
                     assert r.headers.get("Retry-After") == "1"
                     assert await r.json() == {"code": 503, "message": DatabaseUnavailable.message}
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(0.05)
     raise AssertionError("unreachable")
@@ -103,7 +103,7 @@ async def test_sigkill_servers_under_load(database_url: str, writers: list[Serve
         for cycle in range(KILL_CYCLES):
             # At least two servers up (each start is bounded), so the kill lands
             # while the load runs, at a random moment.
-            while len([w for w in writers if w.is_alive()]) < 2:
+            while len([w for w in writers if w.is_alive()]) < 2:  # noqa: ASYNC110  polls child processes
                 await asyncio.sleep(0.05)
             await asyncio.sleep(rng.uniform(0.2, 0.9))
             up = [w for w in writers if w.is_alive()]

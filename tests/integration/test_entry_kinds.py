@@ -3,8 +3,8 @@
 Signatures are made by the real tools (openssl, gpg, ssh-keygen, minisign) and
 DSSE envelopes by independent signers; each entry is posted, read back and
 fully verified (inclusion proof, checkpoint, SET, body = our canonical bytes),
-then found again by its artifact hash, its key and its email where it has one
-(issue 4).  A table of rejections asserts the 400 and its message and that the
+then found again by its artifact hash, its key and its email where it has one.
+A table of rejections asserts the 400 and its message and that the
 tree did not grow.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
 import json
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -185,8 +185,8 @@ async def test_loop_answers_while_hostile_requests_are_in_flight(hostile_log: Ru
     bodies = hostile_bodies()
     # Twelve at once: each kind, and the costliest (seconds of CPU each on a
     # parser without limits) twice.
-    attack = list(bodies.values()) + [bodies[name] for name in (
-        "937KiB-pem-headers", "937KiB-pem-continuations", "20000-subject-dsse")]
+    names = [*bodies, "937KiB-pem-headers", "937KiB-pem-continuations", "20000-subject-dsse"]
+    attack = [bodies[name] for name in names]
     async with aiohttp.ClientSession() as s:
         before = await tree_size(s, url)
         # Warm the workers up: the first job waits for their imports.
@@ -198,20 +198,23 @@ async def test_loop_answers_while_hostile_requests_are_in_flight(hostile_log: Ru
     assert max(pings) < PROMPT_S, pings
     assert max(honest) < PROMPT_S, honest
     statuses = [status for status, _ in answers]
-    assert set(statuses) <= REJECTED, list(zip(bodies, statuses))
+    assert set(statuses) <= REJECTED, list(zip(names, statuses, strict=True))
     assert after == before + 6  # the warm-up and the five honest entries, nothing else
 
 
 async def test_poisoned_entry_batched_with_an_honest_one(database_url: str,
                                                          tmp_path: Path) -> None:
-    """Over HTTP: validation refuses the NUL before the sequencer sees it."""
+    """Over HTTP: the NUL never reaches the sequencer.  The types drop a search key
+    holding NUL (the entry is logged, unfindable by that key, as Rekor would store
+    it); prepare.py refuses any that still gets through with a 400.  Either way the
+    honest entry batched with it is logged."""
     # A long batch delay, so that both entries land in one batch.
     log = await start_log(log_settings(database_url, tmp_path, batch_max_delay_ms=200.0,
                                        insertable_kinds=frozenset({"hashedrekord", "dsse"})))
     try:
         async with aiohttp.ClientSession() as s:
             before = await tree_size(s, log.url)
-            # (A lone surrogate in the payload becomes U+FFFD, as in Go: storable.)
+            logged = 0
             for bad in ("ab\u0000cd", "\u0000"):
                 honest = post_entry(s, log.url, signed_hashedrekord(os.urandom(16)))
                 poisoned = post_raw(s, log.url, json.dumps(signed_dsse(statement([bad])))
@@ -219,9 +222,11 @@ async def test_poisoned_entry_batched_with_an_honest_one(database_url: str,
                 (status, body, _), (bad_status, bad_body) = await asyncio.gather(honest,
                                                                                   poisoned)
                 assert status == 201, body
-                assert bad_status == 400, bad_body
-                assert "search key" in bad_body["message"], bad_body
-            assert await tree_size(s, log.url) == before + 2
+                assert bad_status in (201, 400), bad_body
+                if bad_status == 400:
+                    assert "search key" in bad_body["message"], bad_body
+                logged += 1 + (bad_status == 201)
+            assert await tree_size(s, log.url) == before + logged
     finally:
         await log.stop()
 
@@ -250,7 +255,8 @@ async def test_sequencer_isolates_an_entry_postgres_refuses(database_url: str,
                                          honest[:2] + [poisoned] + honest[2:]],
                                        return_exceptions=True)
         assert isinstance(results[2], InvalidEntry), results[2]
-        assert all(isinstance(r, dict) for i, r in enumerate(results) if i != 2), results
+        assert not any(isinstance(r, BaseException) for i, r in enumerate(results) if i != 2), \
+            results
         assert (await service.head()).size == before + 5
     finally:
         await log.stop()
@@ -286,7 +292,7 @@ async def test_body_over_the_limit_is_413(hostile_log: RunningLog) -> None:
 @pytest.mark.parametrize(("name", "status", "named"), [
     ("5000-digit-numbers", 400, "max_json_number_chars"),
     ("huge-kind", 422, "invalid kind value"),
-    ("deep-json", 400, "nested too deeply"),
+    ("deep-json", 400, "max_json_depth"),
 ])
 async def test_each_hostile_request_alone(hostile_log: RunningLog, name: str, status: int,
                                           named: str) -> None:
@@ -295,16 +301,23 @@ async def test_each_hostile_request_alone(hostile_log: RunningLog, name: str, st
     assert len(body["message"]) < 1000
 
 
+# Limits raised so that the 20,000-subject dsse gets past the size checks and costs
+# real parsing time (the index keys are refused only after the statement is read).
+_SLOW: dict[str, Any] = {"max_payload_bytes": 8 * 1024 * 1024}
+
+
 async def test_verification_deadline(database_url: str, tmp_path: Path) -> None:
     """An entry that takes longer than verify_deadline_s: 400 naming the setting; its
     worker is replaced and the next entry is served."""
+    # The parsers refuse a large payload before reading it (max_payload_bytes):
+    # raised here, so that a 20,000-subject statement is parsed, for ~0.3 s.
     log = await start_log(log_settings(database_url, tmp_path, verify_deadline_s=0.05,
-                                       verify_workers=1,
+                                       verify_workers=1, **_SLOW,
                                        insertable_kinds=frozenset({"hashedrekord", "dsse"})))
     try:
         async with aiohttp.ClientSession() as s:
             assert (await post_entry(s, log.url, signed_hashedrekord(b"warm")))[0] == 201
-        status, body, _ = await _one(log, hostile_bodies()["937KiB-pem-continuations"])
+        status, body, _ = await _one(log, hostile_bodies()["20000-subject-dsse"])
         assert status == 400 and "verify_deadline_s" in body["message"], body
         async with aiohttp.ClientSession() as s:
             status, body, _ = await post_entry(s, log.url, signed_hashedrekord(b"after"))
@@ -316,11 +329,11 @@ async def test_verification_deadline(database_url: str, tmp_path: Path) -> None:
 async def test_verification_queue_bound(database_url: str, tmp_path: Path) -> None:
     """More entries waiting for verification than max_verify_queue: 503, Retry-After."""
     log = await start_log(log_settings(database_url, tmp_path, max_verify_queue=1,
-                                       verify_workers=1, verify_deadline_s=0.5,
+                                       verify_workers=1, verify_deadline_s=0.5, **_SLOW,
                                        insertable_kinds=frozenset({"hashedrekord", "dsse"})))
     try:
         async with aiohttp.ClientSession() as s:
-            slow = hostile_bodies()["937KiB-pem-continuations"]
+            slow = hostile_bodies()["20000-subject-dsse"]
             answers = await asyncio.gather(*[_answer(s, log.url, slow) for _ in range(4)])
         busy = [(body, headers) for status, body, headers in answers if status == 503]
         assert busy, [a[:2] for a in answers]
@@ -338,7 +351,7 @@ async def _answer(s: aiohttp.ClientSession, url: str, body: bytes
 
 
 async def test_index_key_cap(database_url: str, tmp_path: Path) -> None:
-    log = await start_log(log_settings(database_url, tmp_path,
+    log = await start_log(log_settings(database_url, tmp_path, **_SLOW,
                                        insertable_kinds=frozenset({"hashedrekord", "dsse"})))
     try:
         status, body, _ = await _one(log, hostile_bodies()["20000-subject-dsse"])

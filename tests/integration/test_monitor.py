@@ -1,4 +1,4 @@
-"""`rekor-py monitor` against real logs over HTTP on real PostgreSQL (issue 5).
+"""`rekor-py monitor` against real logs over HTTP on real PostgreSQL.
 
 The command runs through rekor_py.cli.main in a worker thread (it owns its event
 loop), against servers on the test's loop.  Covered: watched key and email
@@ -47,7 +47,7 @@ def _cert_entry(artifact: bytes, email: str) -> dict[str, object]:
     """A hashedrekord signed with a self-signed certificate carrying `email` as SAN."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "monitor test")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1))
@@ -98,7 +98,9 @@ async def test_monitor_reports_watched_entries_and_resumes(
         assert "log_index=2 " in matches[1] and "email alice@example.com" in matches[1]
         saved = json.loads(state.read_text())
         assert saved["checkpoint"].split("\n")[1] == "4" and len(saved["verifiers"]) == 2
-        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+        # No temporary state file left behind.
+        assert [p.name for p in tmp_path.iterdir()  # noqa: ASYNC240  a small local directory
+                if p.name.startswith(".")] == []
         # Resume: only the new entries are walked and reported.
         await _post(log, signed_hashedrekord(b"e"), signed_hashedrekord(b"f", watched))
         code, out = await _monitor(capsys, *args)
@@ -175,8 +177,9 @@ async def test_monitor_catches_a_rewritten_entry(database_url: str, tmp_path: Pa
 
 
 def test_state_is_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rekor_py.log.c2sp import NoteVerifier
     from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from rekor_py.log.c2sp import NoteVerifier
     v = NoteVerifier.ed25519("o", ed25519.Ed25519PrivateKey.generate().public_key())
     path = tmp_path / "state.json"
     state_mod.save_state(path, state_mod.MonitorState("o", (v,), None))

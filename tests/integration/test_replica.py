@@ -1,4 +1,4 @@
-"""`serve --read-only` on a PostgreSQL streaming replica (issue 6).
+"""`serve --read-only` on a PostgreSQL streaming replica.
 
 The test builds the replica itself: a primary EmbeddedPostgres with a
 replication role and its pg_hba line, `pg_basebackup -R` (from the
@@ -48,7 +48,7 @@ async def _allow_replication(primary: EmbeddedPostgres, password: str) -> None:
         await conn.execute(f"CREATE ROLE {_REPLICATOR} WITH REPLICATION LOGIN PASSWORD "
                            f"'{password}'")  # a test's random token: no quote in it
         hba = await conn.fetchval("SHOW hba_file")
-        with open(hba, "a") as f:
+        with open(hba, "a") as f:  # noqa: ASYNC230  one line appended to a local file
             f.write(f"host replication {_REPLICATOR} 127.0.0.1/32 scram-sha-256\n")
         await conn.execute("SELECT pg_reload_conf()")
     finally:

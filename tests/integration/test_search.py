@@ -1,4 +1,5 @@
-"""POST /api/v1/index/retrieve over real HTTP on a real PostgreSQL (spec §2.9, §9).
+"""POST /api/v1/index/retrieve over real HTTP on a real PostgreSQL
+(docs/rekor-compat.md#api-search-index).
 
 Four entries share keys and hashes so each criterion and both operators have
 something to tell apart; a table checks each rejected query's status and message.
@@ -111,7 +112,8 @@ def _key(pem: bytes, fmt: str = "x509") -> dict[str, str]:
     (lambda c: {"hash": "sha256:" + c.sha256_a1}, "AD"),
     (lambda c: {"hash": c.sha256_a1}, "AD"),                        # prefix from length
     (lambda c: {"hash": "sha256:" + c.sha256_a1.upper()}, "AD"),    # keys are lowercase
-    (lambda c: {"hash": "sha384:" + c.sha384_a3}, "C"),             # not in Rekor (trap 19)
+    # sha384 is not searchable in Rekor (docs/rekor-compat.md#trap-index-best-effort).
+    (lambda c: {"hash": "sha384:" + c.sha384_a3}, "C"),
     (lambda c: {"hash": c.sha384_a3.upper()}, "C"),
     (lambda c: {"publicKey": _key(c.p256_pem)}, "AB"),
     (lambda c: {"publicKey": _key(c.cert_pem)}, "C"),
@@ -146,7 +148,7 @@ async def test_found_ids_resolve_to_their_entries(corpus: Corpus) -> None:
 
 
 async def test_search_accepts_a_pem_with_headers_and_odd_wrapping(corpus: Corpus) -> None:
-    # The key is canonicalized before hashing (spec §4.2), as it was when stored.
+    # The key is canonicalized before hashing (docs/rekor-compat.md#x509), as it was when stored.
     lines = corpus.p256_pem.decode().splitlines()
     odd = "\n".join([lines[0], "Comment: hi", "", "".join(lines[1:-1]), lines[-1]]) + "\n\n"
     status, found = await _search(corpus.log.url, {"publicKey": _key(odd.encode())})
@@ -185,6 +187,10 @@ async def test_search_accepts_a_pem_with_headers_and_odd_wrapping(corpus: Corpus
     ({"publicKey": {"format": "x509", "content": "AA=="}}, 400,
      "public key provided could not be parsed"),
     ({"publicKey": {"format": "x509"}}, 400, "public key provided could not be parsed"),
+    # A refusal by an input limit names the limit after Rekor's message.
+    ({"publicKey": {"format": "x509", "content": base64.b64encode(b"x" * 300_000).decode()}}, 400,
+     ("public key provided could not be parsed: the public key size in bytes is 300000; the limit is 262144 "
+      "(setting max_key_bytes, REKOR_PY_MAX_KEY_BYTES)")),
     ({"publicKey": {"format": "x509", "content": "not base64!"}}, 400,
      "publicKey.content in body must be base64"),
     ([], 422, "body must be a SearchIndex object"),
@@ -194,7 +200,7 @@ async def test_rejected_queries(corpus: Corpus, query: Any, status: int, message
 
 
 async def test_der_key_is_not_parsed(corpus: Corpus) -> None:
-    # x509 keys must be PEM (trap 14): a DER key is "could not be parsed".
+    # x509 keys must be PEM (docs/rekor-compat.md#trap-pem-only): a DER key is "could not be parsed".
     der = serialization.load_pem_public_key(corpus.p256_pem).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     status, body = await _search(corpus.log.url, {"publicKey": _key(der)})

@@ -1,4 +1,4 @@
-"""The log server over real HTTP on a real PostgreSQL (issue 3 acceptance).
+"""The log server over real HTTP on a real PostgreSQL, checked by sigstore-python's client.
 
 sigstore-python 4.5.1's own Rekor client writes and reads entries, and its own
 verification code checks the inclusion proof, checkpoint and SET under the
@@ -63,7 +63,7 @@ def _keyring(key: ec.EllipticCurvePublicKey) -> Keyring:
     return Keyring([common_v1.PublicKey(
         raw_bytes=base64.b64encode(der),
         key_details=common_v1.PublicKeyDetails.PKIX_ECDSA_P256_SHA_256,
-        valid_for=common_v1.TimeRange(start=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)),
+        valid_for=common_v1.TimeRange(start=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
     )])
 
 
@@ -229,13 +229,14 @@ async def test_proofs_across_full_tiles(log_server: RunningLog) -> None:
 async def test_entry_too_large_for_a_bundle_is_refused(log_server: RunningLog) -> None:
     """A canonical body over 65,535 bytes could never be served in a C2SP bundle."""
     import datetime
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "big")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     sans = [x509.DNSName(f"host-{i:05d}.example.com") for i in range(3000)]
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(1)

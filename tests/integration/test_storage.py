@@ -95,9 +95,10 @@ async def test_concurrent_migrations_in_one_process(empty_database_url: str) -> 
 async def test_concurrent_migrations_in_two_processes(empty_database_url: str) -> None:
     # The real case: two server processes starting at once on one database.
     code = "import asyncio, sys; from rekor_py.storage.migrate import migrate; asyncio.run(migrate(sys.argv[1]))"
+    checkout = MIGRATIONS_DIR.parents[1]  # rekor_py/migrations -> the folder holding rekor_py
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, empty_database_url, cwd=MIGRATIONS_DIR.parent,
+            sys.executable, "-c", code, empty_database_url, cwd=checkout,
             stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(2)
@@ -259,12 +260,14 @@ async def test_index_keys_round_trip(tree_conn: asyncpg.Connection) -> None:
     keys = [("sha256:aa", TREE, 0), ("sha256:aa", TREE, 2), ("a@example.com", TREE, 1), ("sha256:aa", TREE, 0)]
     async with tree_conn.transaction():
         await ls.insert_index_keys(tree_conn, keys)
-    assert await ls.search_index_keys(tree_conn, ["sha256:aa", "a@example.com", "missing"]) == {
-        "sha256:aa": [(TREE, 0), (TREE, 2)],
-        "a@example.com": [(TREE, 1)],
-        "missing": [],
-    }
-    assert await ls.search_index_keys(tree_conn, []) == {}
+    entries = {i: entry(TREE, i) for i in range(4)}
+    found = await ls.find_index_entries(tree_conn, ["sha256:aa", "a@example.com", "missing"])
+    assert sorted(found) == [
+        ("a@example.com", TREE, 1, entries[1].leaf_hash),
+        ("sha256:aa", TREE, 0, entries[0].leaf_hash),
+        ("sha256:aa", TREE, 2, entries[2].leaf_hash),
+    ]
+    assert await ls.find_index_entries(tree_conn, []) == []
     with pytest.raises(StorageError):
         await ls.insert_index_keys(tree_conn, [("k", TREE, 4)])  # no entry 4
 
@@ -492,7 +495,7 @@ async def test_embedded_recovers_after_sigkill(pg_dir: Path) -> None:
     os.kill(postmaster, signal.SIGKILL)
     # The killed postmaster may linger as a zombie; is_running must not be fooled.
     deadline = time.monotonic() + 10
-    while pg.is_running() and time.monotonic() < deadline:
+    while pg.is_running() and time.monotonic() < deadline:  # noqa: ASYNC110  polls another process
         await asyncio.sleep(0.05)
     assert not pg.is_running()
     assert (pg.pgdata / "postmaster.pid").exists()  # stale, left by the crash

@@ -1,4 +1,4 @@
-"""The C2SP tile API over real HTTP on a real PostgreSQL (issue 5).
+"""The C2SP tile API over real HTTP on a real PostgreSQL.
 
 Every checkpoint, tile and entry bundle is fetched over HTTP and checked with
 the Merkle facade only: checkpoint signatures (ECDSA and Ed25519, key ID rules
@@ -30,6 +30,7 @@ from rekor_py import merkle
 from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import Checkpoint, parse_checkpoint
 from rekor_py.log.signer import LogVerifier
+from rekor_py.log.tile_path import entry_bundle_path
 from tests.integration.logserver import (
     RunningLog,
     log_settings,
@@ -84,7 +85,7 @@ async def _tiles(session: aiohttp.ClientSession, url: str, plan: merkle.ProofPla
 
 
 async def _bundle(session: aiohttp.ClientSession, url: str, tile: merkle.TileID) -> list[bytes]:
-    path = tile.path.replace("tile/0/", "tile/entries/")
+    path = entry_bundle_path(tile)
     async with session.get(f"{url}/{path}", headers={"Accept-Encoding": "gzip"},
                            auto_decompress=False) as r:
         assert r.status == 200, path
@@ -125,7 +126,7 @@ async def _verify_size(session: aiohttp.ClientSession, url: str,
             plan = merkle.inclusion_plan(index, size)
             proof = merkle.fold_proof(plan, await _tiles(session, url, plan))
             merkle.verify_inclusion(leaves[index], index, size, proof, cp.root_hash)
-    if previous is not None and 0 < previous.size:
+    if previous is not None and previous.size > 0:
         plan = merkle.consistency_plan(previous.size, size)
         proof = merkle.fold_proof(plan, await _tiles(session, url, plan))
         merkle.verify_consistency(previous.size, size, proof, previous.root_hash, cp.root_hash)

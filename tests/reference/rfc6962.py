@@ -6,11 +6,14 @@ It favours readability over speed: lists are sliced, subtrees are rehashed.  Do 
 use it outside tests.
 
 Trees are given by their *leaf hashes* (`leaves`, a sequence of 32-byte values), so
-MTH of a single leaf is that leaf hash itself.
+MTH of a single leaf is that leaf hash itself.  `Tree` adds the subtree proofs of the
+Merkle Tree Certificates draft ("Subtrees") over leaf ranges.  This is the only
+oracle of the tests; tests/reference/merkle_vectors.py is the only vector loader.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -252,7 +255,7 @@ def tiles_at(leaves: Sequence[bytes], size: int) -> dict[tuple[int, int], bytes]
     Tile level L holds the hashes of the perfect subtrees of height 8L; tile N at
     level L holds positions N*256 .. N*256+255 of that level.  The rightmost tile
     of a level is partial, of width floor(size / 256^L) mod 256, and absent if that
-    is 0 (c2sp.org/tlog-tiles; /work/shared/reference/c2sp-formats.md §5.2).
+    is 0 (c2sp.org/tlog-tiles).
 
     Level L+1 is built from level L: a perfect subtree of height 8(L+1) is the MTH
     of its 256 consecutive perfect subtrees of height 8L (RFC 6962 §2.1 halves a
@@ -272,3 +275,70 @@ def tiles_at(leaves: Sequence[bytes], size: int) -> dict[tuple[int, int], bytes]
         hashes = [mth(hashes[n : n + TILE_WIDTH]) for n in range(0, full, TILE_WIDTH)]
         level += 1
     return tiles
+
+
+# ---- subtrees [start, end) (the Merkle Tree Certificates draft, "Subtrees") ---------
+
+
+def _largest_power_below(n: int) -> int:
+    """Largest power of two smaller than n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+class Tree:
+    """MTH, PATH and subtree proofs over fixed leaf hashes, by leaf range, straight
+    from the definitions; MTH of a range is memoized so large trees stay usable."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaves = tuple(leaves)
+        self.mth = functools.cache(self._mth)
+
+    def _mth(self, lo: int, hi: int) -> bytes:
+        """RFC 6962 MTH(D[lo:hi])."""
+        if hi == lo:
+            return EMPTY_ROOT
+        if hi - lo == 1:
+            return self.leaves[lo]
+        k = lo + _largest_power_below(hi - lo)
+        return node_hash(self.mth(lo, k), self.mth(k, hi))
+
+    def path(self, m: int, lo: int, hi: int) -> list[bytes]:
+        """RFC 6962 PATH(m, D[lo:hi]), m relative to lo."""
+        if hi - lo <= 1:
+            return []
+        k = _largest_power_below(hi - lo)
+        if m < k:
+            return self.path(m, lo, lo + k) + [self.mth(lo + k, hi)]
+        return self.path(m - k, lo + k, hi) + [self.mth(lo, lo + k)]
+
+    def subtree_inclusion(self, index: int, start: int, end: int) -> list[bytes]:
+        """The draft: the inclusion proof of index in [start, end) is
+        PATH(index - start, D[start:end])."""
+        return self.path(index - start, start, end)
+
+    def subtree_consistency(self, start: int, end: int, lo: int, hi: int,
+                            known: bool = True) -> list[bytes]:
+        """The draft's SUBTREE_PROOF(start, end, D[lo:hi], known); start and end
+        are relative to lo."""
+        n = hi - lo
+        if start == end:
+            return []
+        if start == 0 and end == n:
+            return [] if known else [self.mth(lo, hi)]
+        k = _largest_power_below(n)
+        if end <= k:
+            return self.subtree_consistency(start, end, lo, lo + k, known) + [self.mth(lo + k, hi)]
+        if k <= start:
+            return (self.subtree_consistency(start - k, end - k, lo + k, hi, known)
+                    + [self.mth(lo, lo + k)])
+        assert start == 0, "a valid subtree straddles a split only at its start"
+        return self.subtree_consistency(0, end - k, lo + k, hi, False) + [self.mth(lo, lo + k)]
+
+
+def valid_subtree(start: int, end: int) -> bool:
+    """The draft: start <= end, and start is 0, end, or a multiple of BIT_CEIL(end - start)."""
+    if start > end:
+        return False
+    if start in (0, end):
+        return True
+    return start % (1 << (end - start - 1).bit_length()) == 0

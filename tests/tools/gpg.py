@@ -26,13 +26,15 @@ class GnuPG:
         extra = ["--faked-system-time", faked_time] if faked_time else []
         env = dict(os.environ, GNUPGHOME=str(self.home))
         done = subprocess.run(
-            ["gpg", "--no-tty", *_BATCH, *extra, *args], input=stdin, env=env, capture_output=True, check=False, timeout=60
+            ["gpg", "--no-tty", *_BATCH, *extra, *args], input=stdin, env=env, capture_output=True,
+            check=False, timeout=60
         )
         if done.returncode != 0:
             raise RuntimeError(f"gpg {' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
         return done.stdout
 
-    def generate(self, uid: str, algo: str, usage: str = "default", expire: str = "never", faked_time: str | None = None) -> str:
+    def generate(self, uid: str, algo: str, usage: str = "default", expire: str = "never",
+                 faked_time: str | None = None) -> str:
         """Make a key and return its fingerprint."""
         self.run("--quick-gen-key", uid, algo, usage, expire, faked_time=faked_time)
         listing = self.run("--with-colons", "--list-keys", uid).decode()
@@ -44,7 +46,8 @@ class GnuPG:
     def export_secret(self, fpr: str) -> bytes:
         return self.run("--armor", "--export-secret-keys", fpr)
 
-    def sign(self, fpr: str, data: bytes, armor: bool, faked_time: str | None = None, ignore_time_conflict: bool = False) -> bytes:
+    def sign(self, fpr: str, data: bytes, armor: bool, faked_time: str | None = None,
+             ignore_time_conflict: bool = False) -> bytes:
         flags = (["--armor"] if armor else []) + (["--ignore-time-conflict"] if ignore_time_conflict else [])
         return self.run("--local-user", fpr, *flags, "--detach-sign", stdin=data, faked_time=faked_time)
 

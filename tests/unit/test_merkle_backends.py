@@ -2,6 +2,9 @@
 
 The engine picks the SHA-extension backend at import when the CPU has it, so the
 rest of the suite exercises only that one; here the portable C is forced too.
+Each compressor counts the blocks it processes (merkle.sha256_blocks), so a
+selection that reports "portable" while the SHA-extension code still runs fails
+here instead of passing on hashlib-equal answers.
 """
 
 from __future__ import annotations
@@ -26,6 +29,24 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 def test_portable_backend_can_be_forced(backend: str) -> None:
     if backend != "sha-ni":
         assert merkle.sha256_backend() == "portable"
+
+
+@pytest.mark.parametrize("hashing", [
+    lambda: merkle.leaf_hash(b"x" * 200),
+    lambda: merkle.leaf_hashes([b"y" * n for n in range(100)]),
+    lambda: merkle.node_hash(b"\1" * 32, b"\2" * 32),
+    lambda: merkle.node_hashes(b"\3" * 64 * 9),
+    lambda: merkle.root_hash([b"\4" * 32] * 300),
+], ids=["leaf_hash", "leaf_hashes", "node_hash", "node_hashes", "root_hash"])
+def test_only_the_selected_compressor_runs(backend: str, hashing: object) -> None:
+    # The counters are per thread: these calls are small enough to hash on this one.
+    other = "sha-ni" if backend == "portable" else "portable"
+    before = merkle.sha256_blocks(backend), merkle.sha256_blocks(other)
+    assert callable(hashing)
+    hashing()
+    after = merkle.sha256_blocks(backend), merkle.sha256_blocks(other)
+    assert after[0] > before[0], f"the {backend} compressor did not run"
+    assert after[1] == before[1], f"the {other} compressor ran while {backend} was selected"
 
 
 def test_leaf_hashes_match_hashlib_at_every_padding_boundary(backend: str) -> None:
@@ -61,3 +82,5 @@ def test_roots_and_proofs_match_reference(backend: str) -> None:
 def test_unknown_backend_name_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown SHA-256 backend"):
         merkle.set_sha256_backend("fast")
+    with pytest.raises(ValueError, match="unknown SHA-256 backend"):
+        merkle.sha256_blocks("auto")

@@ -261,7 +261,7 @@ def check_consistency(leaves: Sequence[bytes], size1: int, size2: int, other: in
             assert len(want) == len(proof)
 
 
-@pytest.mark.parametrize("size2", range(0, SMALL + 1))
+@pytest.mark.parametrize("size2", range(SMALL + 1))
 def test_consistency_exhaustive(size2: int) -> None:
     leaves = make_leaves(2, SMALL)
     for size1 in range(size2 + 1):
@@ -563,7 +563,7 @@ def test_tile_parse_rejects(path: str) -> None:
 
 
 def test_tile_for_worked_example() -> None:
-    # c2sp-formats.md §5.2, size 1,000,000: level 0 has 3906 full tiles plus
+    # c2sp.org/tlog-tiles, size 1,000,000: level 0 has 3906 full tiles plus
     # tile/0/x003/906.p/64; level 1 has 15 full tiles plus tile/1/015.p/66;
     # level 2 has only tile/2/000.p/15; level 3 has nothing.
     size = 1_000_000

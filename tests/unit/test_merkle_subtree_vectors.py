@@ -5,21 +5,20 @@ Subtrees [start, end) and their inclusion and consistency proofs come from the
 IETF Merkle Tree Certificates draft (draft-ietf-plants-merkle-tree-certs,
 "Subtrees").  Three independent checks:
   - every JSON vector under tests/vectors/merkle/subtree{inclusion,consistency}/
-    (transparency-dev/merkle testdata, see SOURCE.md) verifies or is rejected
-    exactly as its wantErr says;
+    (transparency-dev/merkle testdata, see SOURCE.md; loaded by
+    tests/reference/merkle_vectors.py) verifies or is rejected exactly as its
+    wantErr says;
   - the rolling SHA-256 digests of the draft's "Subtree Test Vectors" appendix over
     every valid input on a 130-leaf tree, as transparency-dev/merkle
     testonly/vectors_test.go at 417fb0c314750d94e53942e9f92e79b6d35915db records them;
-  - the oracle below (plain recursion, hashlib only) on random trees: engine proofs
-    equal it and verify, and mutated proofs fail.
+  - the oracle (tests/reference/rfc6962.py: plain recursion, hashlib only) on random
+    trees: engine proofs equal it and verify, and mutated proofs fail.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,81 +28,21 @@ import pytest
 
 from rekor_py import merkle
 from rekor_py.merkle import ProofError
+from tests.reference import merkle_vectors as vectors
 from tests.reference import rfc6962 as ref
 
-VECTORS = Path(__file__).parents[1] / "vectors" / "merkle"
 H = merkle.HASH_SIZE
 U64 = 1 << 64
 
 
-# ---- the oracle: the draft's recursive definitions, nothing else ----------------------
+# ---- the oracle (tests/reference/rfc6962.py) --------------------------------------------
+
+Oracle = ref.Tree
+valid_subtree = ref.valid_subtree
 
 
 def _sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
-
-
-def _split(n: int) -> int:
-    """Largest power of two smaller than n (n >= 2)."""
-    return 1 << ((n - 1).bit_length() - 1)
-
-
-class Oracle:
-    """MTH and subtree proofs over fixed leaf hashes, straight from the definitions."""
-
-    def __init__(self, leaves: Sequence[bytes]) -> None:
-        self.leaves = tuple(leaves)
-        self.mth = functools.cache(self._mth)
-
-    def _mth(self, lo: int, hi: int) -> bytes:
-        """RFC 6962 §2.1 MTH(D[lo:hi])."""
-        if hi == lo:
-            return _sha(b"")
-        if hi - lo == 1:
-            return self.leaves[lo]
-        k = lo + _split(hi - lo)
-        return _sha(b"\x01" + self.mth(lo, k) + self.mth(k, hi))
-
-    def path(self, m: int, lo: int, hi: int) -> list[bytes]:
-        """RFC 6962 §2.1.1 PATH(m, D[lo:hi]), m relative to lo."""
-        if hi - lo <= 1:
-            return []
-        k = _split(hi - lo)
-        if m < k:
-            return self.path(m, lo, lo + k) + [self.mth(lo + k, hi)]
-        return self.path(m - k, lo + k, hi) + [self.mth(lo, lo + k)]
-
-    def subtree_inclusion(self, index: int, start: int, end: int) -> list[bytes]:
-        """The draft: the inclusion proof of index in [start, end) is
-        PATH(index - start, D[start:end])."""
-        return self.path(index - start, start, end)
-
-    def subtree_consistency(self, start: int, end: int, lo: int, hi: int,
-                            known: bool = True) -> list[bytes]:
-        """The draft's SUBTREE_PROOF(start, end, D[lo:hi], known); start and end
-        are relative to lo."""
-        n = hi - lo
-        if start == end:
-            return []
-        if start == 0 and end == n:
-            return [] if known else [self.mth(lo, hi)]
-        k = _split(n)
-        if end <= k:
-            return self.subtree_consistency(start, end, lo, lo + k, known) + [self.mth(lo + k, hi)]
-        if k <= start:
-            return (self.subtree_consistency(start - k, end - k, lo + k, hi, known)
-                    + [self.mth(lo, lo + k)])
-        assert start == 0, "a valid subtree straddles a split only at its start"
-        return self.subtree_consistency(0, end - k, lo + k, hi, False) + [self.mth(lo, lo + k)]
-
-
-def valid_subtree(start: int, end: int) -> bool:
-    """The draft: start <= end, and start is 0, end, or a multiple of BIT_CEIL(end - start)."""
-    if start > end:
-        return False
-    if start in (0, end):
-        return True
-    return start % (1 << (end - start - 1).bit_length()) == 0
 
 
 def valid_subtrees(limit: int) -> list[tuple[int, int]]:
@@ -119,23 +58,8 @@ def random_leaves(seed: int, n: int) -> tuple[bytes, ...]:
 # ---- the upstream JSON vectors ------------------------------------------------------------
 
 
-def _load(kind: str) -> list[Any]:
-    files = sorted((VECTORS / kind).rglob("*.json"))
-    assert files, f"no {kind} vectors under {VECTORS}"
-    return [pytest.param(json.loads(f.read_text()), id=f.relative_to(VECTORS).as_posix())
-            for f in files]
-
-
-INCLUSION = _load("subtreeinclusion")
-CONSISTENCY = _load("subtreeconsistency")
-
-
-def _b64(value: str) -> bytes:
-    return base64.b64decode(value, validate=True)
-
-
-def _proof(v: dict[str, Any]) -> list[bytes]:
-    return [_b64(p) for p in v["proof"] or []]  # `null` in the JSON means no hashes
+INCLUSION = vectors.load("subtreeinclusion")
+CONSISTENCY = vectors.load("subtreeconsistency")
 
 
 def test_vector_counts() -> None:
@@ -165,7 +89,7 @@ def _reason(vector_id: str) -> str | None:
 
 @pytest.mark.parametrize("v", INCLUSION)
 def test_subtree_inclusion_vector(v: dict[str, Any], request: pytest.FixtureRequest) -> None:
-    leaf, root, proof = _b64(v["leafHash"]), _b64(v["root"]), _proof(v)
+    leaf, root, proof = vectors.b64(v["leafHash"]), vectors.b64(v["root"]), vectors.proof(v)
     args = (leaf, v["leafIdx"], v["start"], v["end"], proof, root)
     if not v["wantErr"]:
         # Every positive subtree inclusion vector uses real 32-byte hashes.
@@ -192,7 +116,7 @@ PLACEHOLDER_POSITIVES = {
 
 @pytest.mark.parametrize("v", CONSISTENCY)
 def test_subtree_consistency_vector(v: dict[str, Any], request: pytest.FixtureRequest) -> None:
-    root1, root2, proof = _b64(v["root1"]), _b64(v["root2"]), _proof(v)
+    root1, root2, proof = vectors.b64(v["root1"]), vectors.b64(v["root2"]), vectors.proof(v)
     args = (v["start"], v["end"], v["size"], proof, root1, root2)
     vid = request.node.callspec.id
     short = [h for h in (root1, root2, *proof) if len(h) != H]

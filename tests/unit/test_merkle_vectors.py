@@ -8,38 +8,18 @@ the engine and the oracle the property tests lean on.  The subtree vectors
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rekor_py import merkle
 from rekor_py.merkle import ProofError
+from tests.reference import merkle_vectors as vectors
 from tests.reference import rfc6962
 
-VECTORS = Path(__file__).parents[1] / "vectors" / "merkle"
-
-
-def _load(kind: str) -> list[Any]:
-    files = sorted((VECTORS / kind).rglob("*.json"))
-    assert files, f"no {kind} vectors under {VECTORS}"
-    return [pytest.param(json.loads(f.read_text()), id=f.relative_to(VECTORS).as_posix())
-            for f in files]
-
-
-INCLUSION = _load("inclusion")
-CONSISTENCY = _load("consistency")
-
-
-def _b64(value: str) -> bytes:
-    return base64.b64decode(value, validate=True)
-
-
-def _proof(v: dict[str, Any]) -> list[bytes]:
-    return [_b64(p) for p in v["proof"] or []]  # `null` in the JSON means no hashes
+INCLUSION = vectors.load("inclusion")
+CONSISTENCY = vectors.load("consistency")
 
 
 def _short_hashes(*hashes: bytes) -> list[bytes]:
@@ -54,7 +34,7 @@ def test_vector_counts() -> None:
 
 @pytest.mark.parametrize("v", INCLUSION)
 def test_inclusion_vector(v: dict[str, Any]) -> None:
-    leaf, root, proof = _b64(v["leafHash"]), _b64(v["root"]), _proof(v)
+    leaf, root, proof = vectors.b64(v["leafHash"]), vectors.b64(v["root"]), vectors.proof(v)
     args = (leaf, v["leafIdx"], v["treeSize"], proof, root)
 
     assert rfc6962.verify_inclusion(*args) is not v["wantErr"]
@@ -69,7 +49,7 @@ def test_inclusion_vector(v: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("v", CONSISTENCY)
 def test_consistency_vector(v: dict[str, Any]) -> None:
-    root1, root2, proof = _b64(v["root1"]), _b64(v["root2"]), _proof(v)
+    root1, root2, proof = vectors.b64(v["root1"]), vectors.b64(v["root2"]), vectors.proof(v)
     args = (v["size1"], v["size2"], proof, root1, root2)
     short = _short_hashes(root1, root2, *proof)
 

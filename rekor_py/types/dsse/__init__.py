@@ -1,4 +1,5 @@
-"""The dsse kind: a DSSE envelope, every signature verified, nothing stored (spec §4.8).
+"""The dsse kind: a DSSE envelope, every signature verified, nothing stored
+(docs/rekor-compat.md#dsse).
 
 Version modules register themselves; types/__init__.py imports them.
 """

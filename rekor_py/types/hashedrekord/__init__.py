@@ -1,4 +1,4 @@
-"""The hashedrekord kind: a signature over a supplied digest (spec §4.4).
+"""The hashedrekord kind: a signature over a supplied digest (docs/rekor-compat.md#hashedrekord).
 
 Version modules register themselves; types/__init__.py imports them.
 """

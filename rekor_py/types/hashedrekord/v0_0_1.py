@@ -1,4 +1,4 @@
-"""hashedrekord 0.0.1 (spec §4.4): a signature over a client-supplied digest.
+"""hashedrekord 0.0.1 (docs/rekor-compat.md#hashedrekord): a signature over a client-supplied digest.
 
 Proposed spec (every field may be missing or of the wrong JSON type):
 
@@ -93,7 +93,8 @@ class HashedRekordV001(EntryType):
         return cls(signature or b"", public_key, hash_name, value)
 
     def canonicalize(self) -> bytes:
-        """Leaf bytes per spec §4.4; the same entry always gives the same bytes."""
+        """Leaf bytes as Rekor builds them (docs/rekor-compat.md#hashedrekord); the same
+        entry always gives the same bytes."""
         spec = {
             "data": {"hash": {"algorithm": self.hash_algorithm, "value": self.hash_value}},
             "signature": {

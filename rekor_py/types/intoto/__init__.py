@@ -1,4 +1,5 @@
-"""The intoto kind: a DSSE envelope verified with x509 keys (spec §4.6, §4.7).
+"""The intoto kind: a DSSE envelope verified with x509 keys
+(docs/rekor-compat.md#intoto-001, #intoto-002).
 
 Version modules register themselves; types/__init__.py imports them.
 """

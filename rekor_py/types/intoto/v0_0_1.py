@@ -1,4 +1,5 @@
-"""intoto 0.0.1 (spec §4.6): one x509 key, a DSSE envelope sent as a JSON string.
+"""intoto 0.0.1 (docs/rekor-compat.md#intoto-001): one x509 key, a DSSE envelope sent as a
+JSON string.
 
 Proposed spec (every field may be missing or of the wrong JSON type):
 
@@ -29,8 +30,22 @@ from rekor_py.pki.base import PKIError, PublicKey, decode_std_base64
 from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types import register
 from rekor_py.types.base import EntryType, canonical_json, get_b64_bytes, get_object, get_string
-from rekor_py.types.dsse_common import HashValue, get_hash, hash_problem, key_index_keys, lowered_keys, raise_schema_problems
-from rekor_py.types.dsse_envelope import DSSEError, parse_envelope, sha256_hex, ssh_key_id, verify_with_key
+from rekor_py.types.dsse_common import (
+    HashValue,
+    check_envelope_limits,
+    get_hash,
+    hash_problem,
+    key_index_keys,
+    lowered_keys,
+    raise_schema_problems,
+)
+from rekor_py.types.dsse_envelope import (
+    DSSEError,
+    parse_envelope,
+    sha256_hex,
+    ssh_key_id,
+    verify_with_key,
+)
 from rekor_py.types.go_json import go_string
 from rekor_py.types.intoto_statement import IN_TOTO_PAYLOAD_TYPE, statement_index_keys
 
@@ -61,7 +76,8 @@ class IntotoV001(EntryType):
             [
                 "content in body is required"
                 if content is None
-                else hash_problem(given_hash, "content.hash") or hash_problem(given_payload_hash, "content.payloadHash"),
+                else hash_problem(given_hash, "content.hash")
+                    or hash_problem(given_payload_hash, "content.payloadHash"),
                 "publicKey in body is required" if key_bytes is None else None,
             ]
         )
@@ -80,6 +96,7 @@ class IntotoV001(EntryType):
     def _from_envelope(cls, public_key: X509PublicKey, envelope: str) -> Self:
         try:
             env = parse_envelope(envelope)
+            check_envelope_limits(len(env.signatures), env.payload)
             verify_with_key(env, public_key, ssh_key_id(public_key))
         except DSSEError as e:
             raise InvalidEntry(str(e)) from e
@@ -99,7 +116,8 @@ class IntotoV001(EntryType):
         )
 
     def canonicalize(self) -> bytes:
-        """{"content":{"hash","payloadHash"},"publicKey": b64(canonical PEM)} (spec §4.6)."""
+        """{"content":{"hash","payloadHash"},"publicKey": b64(canonical PEM)}
+        (docs/rekor-compat.md#intoto-001)."""
         content: dict[str, Any] = {"hash": self.envelope_hash.to_json()}
         if self.payload_hash is not None:
             content["payloadHash"] = self.payload_hash.to_json()
@@ -107,7 +125,8 @@ class IntotoV001(EntryType):
         return canonical_json(self.kind, self.api_version, spec)
 
     def index_keys(self) -> list[str]:
-        """Envelope hash, sha256:<key hash>, subjects, payload hash, then in-toto digests (spec §9)."""
+        """Envelope hash, sha256:<key hash>, subjects, payload hash, then in-toto digests
+        (docs/rekor-compat.md#index-keys)."""
         keys = [self.envelope_hash.index_key(), *key_index_keys(self.public_key)]
         if self.payload_hash is not None:
             keys.append(self.payload_hash.index_key())
@@ -123,7 +142,8 @@ class IntotoV001(EntryType):
         return [self.public_key]
 
     def attestation(self) -> bytes | None:
-        """The decoded DSSE payload, which Rekor stores under "sha256:<payloadHash>" (spec §10)."""
+        """The decoded DSSE payload, which Rekor stores under "sha256:<payloadHash>"
+        (docs/rekor-compat.md#attestations)."""
         return self.payload
 
     def verify_insertable(self) -> None:

@@ -1,4 +1,5 @@
-"""intoto 0.0.2 (spec §4.7): a DSSE envelope sent as an object, a key per signature.
+"""intoto 0.0.2 (docs/rekor-compat.md#intoto-002): a DSSE envelope sent as an object, a key
+per signature.
 
 Proposed spec (every field may be missing or of the wrong JSON type):
 
@@ -36,6 +37,7 @@ from rekor_py.types import register
 from rekor_py.types.base import EntryType, canonical_json, get_b64_bytes, get_object, get_string
 from rekor_py.types.dsse_common import (
     HashValue,
+    check_envelope_limits,
     get_b64_field,
     get_hash,
     hash_problem,
@@ -44,7 +46,13 @@ from rekor_py.types.dsse_common import (
     parse_key_or_none,
     raise_schema_problems,
 )
-from rekor_py.types.dsse_envelope import DSSEError, Envelope, EnvelopeSignature, sha256_hex, verify_with_key
+from rekor_py.types.dsse_envelope import (
+    DSSEError,
+    Envelope,
+    EnvelopeSignature,
+    sha256_hex,
+    verify_with_key,
+)
 from rekor_py.types.go_json import go_string
 from rekor_py.types.intoto_statement import IN_TOTO_PAYLOAD_TYPE, statement_index_keys
 
@@ -106,13 +114,18 @@ class IntotoV002(EntryType):
         payload_type = get_string(env_obj, "payloadType")
         payload_text = get_b64_bytes(env_obj, "payload", "payload")
         raw_sigs = env_obj.get("signatures") if env_obj is not None else None
+        if isinstance(raw_sigs, list):
+            # Each signature carries its own verifier key: one limit bounds both.
+            check_envelope_limits(len(raw_sigs), payload_text or b"")
         sigs = (
             [IntotoV002Signature.from_json(s) for s in raw_sigs if isinstance(s, dict)]
             if isinstance(raw_sigs, list)
             else None
         )
         given_hash, given_payload_hash = get_hash(content, "hash"), get_hash(content, "payloadHash")
-        raise_schema_problems([_envelope_problem(payload_type, sigs) or hash_problem(given_hash, "content.hash") or hash_problem(given_payload_hash, "content.payloadHash")])
+        raise_schema_problems([_envelope_problem(payload_type, sigs)
+                               or hash_problem(given_hash, "content.hash")
+                               or hash_problem(given_payload_hash, "content.payloadHash")])
         assert payload_type is not None and sigs
         payload_type = go_string(payload_type)
         if payload_text is None:
@@ -141,7 +154,8 @@ class IntotoV002(EntryType):
         return cls(payload_type, tuple(sigs), keys, h, ph, None, "missing envelope content")
 
     def canonicalize(self) -> bytes:
-        """Spec §4.7: payloadType, signatures as sent, the client's hash, the server's payloadHash."""
+        """Rekor's canonical form (docs/rekor-compat.md#intoto-002): payloadType,
+        signatures as sent, the client's hash, the server's payloadHash."""
         spec = {
             "content": {
                 "envelope": {"payloadType": self.payload_type, "signatures": [s.to_json() for s in self.signatures]},
@@ -152,7 +166,8 @@ class IntotoV002(EntryType):
         return canonical_json(self.kind, self.api_version, spec)
 
     def index_keys(self) -> list[str]:
-        """Per signature sha256:<key hash> and subjects, the payload hash, in-toto digests (spec §9)."""
+        """Per signature sha256:<key hash> and subjects, the payload hash, in-toto digests
+        (docs/rekor-compat.md#index-keys)."""
         keys: list[str] = []
         for key in self.keys:
             if key is not None:
@@ -170,7 +185,8 @@ class IntotoV002(EntryType):
         return [k for k in self.keys if k is not None]
 
     def attestation(self) -> bytes | None:
-        """The decoded DSSE payload, which Rekor stores under "sha256:<payloadHash>" (spec §10)."""
+        """The decoded DSSE payload, which Rekor stores under "sha256:<payloadHash>"
+        (docs/rekor-compat.md#attestations)."""
         return self.payload
 
     def verify_insertable(self) -> None:

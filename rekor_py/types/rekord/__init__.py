@@ -1,4 +1,4 @@
-"""The rekord kind: a detached signature over a whole artifact (spec §4.5).
+"""The rekord kind: a detached signature over a whole artifact (docs/rekor-compat.md#rekord).
 
 Version modules register themselves; types/__init__.py imports them.
 """

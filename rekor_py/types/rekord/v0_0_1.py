@@ -1,4 +1,5 @@
-"""rekord 0.0.1 (spec §4.5): a detached signature over content the client sends inline.
+"""rekord 0.0.1 (docs/rekor-compat.md#rekord): a detached signature over content the client
+sends inline.
 
 Proposed spec (every field may be missing or of the wrong JSON type):
 
@@ -89,7 +90,8 @@ class RekordV001(EntryType):
         return cls(pki_format, signature, public_key, computed)
 
     def canonicalize(self) -> bytes:
-        """Leaf bytes per spec §4.5: format, canonical signature and key, the computed hash."""
+        """Leaf bytes as Rekor builds them (docs/rekor-compat.md#rekord): format, canonical
+        signature and key, the computed hash."""
         spec = {
             "data": {"hash": {"algorithm": "sha256", "value": self.sha256_hex}},
             "signature": {

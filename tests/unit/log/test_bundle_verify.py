@@ -1,7 +1,8 @@
 """Offline entry verification: production bundles, tampering, and sigstore-python's own code.
 
 Our signer's checkpoints and SETs must verify with sigstore-python 4.5.1's verifier
-(`TransparencyLogEntry._verify` with a `Keyring`, see docs/notes/issue3-*), and
+(`TransparencyLogEntry._verify` with a `Keyring`, see
+docs/decisions/2026-11-22-embedded-postgres-and-sigstore.md), and
 production Rekor data must verify with ours.
 """
 
@@ -27,7 +28,8 @@ from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.set import sign_set
 from rekor_py.log.signer import LogSigner, LogVerifier
 
-ASSETS = Path("/work/shared/reference/sigstore-python-assets")
+# Real bundles and the logs' trusted roots, from sigstore-python (see SOURCE.md there).
+ASSETS = Path(__file__).parents[2] / "vectors" / "sigstore-python"
 BUNDLES = {  # bundle file -> trusted root holding its log key
     "bundle_v3_github.whl.sigstore": "production",
     "bundle_v3.txt.sigstore": "staging",
@@ -211,7 +213,7 @@ class TinyLog:
         self.index_offset = index_offset  # lengths of inactive shards: virtual index offset
 
     def log_entry(self, index: int) -> dict[str, Any]:
-        """The `{entryID: LogEntry}` response for leaf `index` (spec §3)."""
+        """The `{entryID: LogEntry}` response for leaf `index` (docs/rekor-compat.md#log-entry)."""
         size = len(self.bodies)
         root = merkle.root_hash(self.leaf_hashes)
         body, integrated_time = self.bodies[index], 1_700_000_000 + index
@@ -303,7 +305,7 @@ def _keyring(verifier: LogVerifier, details: Any = None) -> Any:
     return Keyring([common_v1.PublicKey(
         raw_bytes=base64.b64encode(verifier.spki_der),
         key_details=details,
-        valid_for=common_v1.TimeRange(start=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)),
+        valid_for=common_v1.TimeRange(start=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
     )])
 
 
@@ -361,9 +363,9 @@ def test_sigstore_python_rejects_tampered_and_foreign() -> None:
 
 
 def test_p384_log_key_trap_with_sigstore_python() -> None:
-    # Spec §11: Rekor signs with SHA-256 on every ECDSA curve.  sigstore-python verifies
-    # a P-384 key with SHA-384 (PKIX_ECDSA_P384_SHA_384), so a P-384 log key breaks it;
-    # this pins why the log key should be P-256 or Ed25519.
+    # Rekor signs with SHA-256 on every ECDSA curve (docs/rekor-compat.md#log-key).
+    # sigstore-python verifies a P-384 key with SHA-384 (PKIX_ECDSA_P384_SHA_384), so a
+    # P-384 log key breaks it; this pins why the log key should be P-256 or Ed25519.
     from sigstore.errors import VerificationError
     from sigstore.models import TransparencyLogEntry
     from sigstore_models.common import v1 as common_v1

@@ -1,4 +1,5 @@
-"""Checkpoints (spec §6): exact bytes, round trips, a rejection table, verification."""
+"""Checkpoints (docs/rekor-compat.md#checkpoint): exact bytes, round trips, a rejection
+table, verification."""
 
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ def test_round_trip_extra_lines_and_empty_tree() -> None:
     cp = Checkpoint("o - 1", 0, hashlib.sha256(b"").digest(), ("Timestamp: 1", "x: y z"))
     text = format_checkpoint(cp, signer, "o")
     assert verify_checkpoint(text, signer.verifier) == cp
-    # Ed25519 keeps Rekor's key hint (log_id[:4]), not the C2SP one (spec §13.4).
+    # Ed25519 keeps Rekor's key hint (log_id[:4]), not the C2SP one
+    # (docs/rekor-compat.md#trap-key-hint).
     assert parse_checkpoint(text).signatures[0].key_hint == signer.log_id[:4]
 
 

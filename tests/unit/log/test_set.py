@@ -1,4 +1,4 @@
-"""Signed entry timestamps (spec §5): exact payload bytes, signing, verification."""
+"""Signed entry timestamps (docs/rekor-compat.md#set): exact payload bytes, signing, verification."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from rekor_py.log.set import set_payload, sign_set, verify_set
 from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
 
-ASSETS = Path("/work/shared/reference/sigstore-python-assets")
+# Real bundles and the logs' trusted roots, from sigstore-python (see SOURCE.md there).
+ASSETS = Path(__file__).parents[2] / "vectors" / "sigstore-python"
 LOG_ID = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
 
 

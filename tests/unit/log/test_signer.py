@@ -50,7 +50,7 @@ def test_generate_is_p256_and_identifiers() -> None:
 
 def test_production_rekor_key_log_id() -> None:
     # rekor.sigstore.dev's public key (trusted_root.production.json); logID c0d23d6a…,
-    # so its checkpoint lines start "wNI9a" (spec §6).
+    # so its checkpoint lines start "wNI9a" (docs/rekor-compat.md#checkpoint).
     import base64
     der = base64.b64decode(
         "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2G2Y+2tabdTV5BcGiBIx0a9fAFwrkBbmLSGtks4L3qX6"
@@ -76,7 +76,8 @@ def test_from_pem_round_trip_and_sign(kind: str, fmt: str) -> None:
     signer.verifier.verify(sig, b"message")
     with pytest.raises(SignatureError):
         signer.verifier.verify(sig, b"messagf")
-    # The scheme is the one Rekor's verifiers expect (spec §11), checked independently.
+    # The scheme is the one Rekor's verifiers expect
+    # (docs/rekor-compat.md#log-key), checked independently.
     pub = key.public_key()
     if isinstance(pub, ec.EllipticCurvePublicKey):
         pub.verify(sig, b"message", ec.ECDSA(hashes.SHA256()))  # SHA-256 even on P-384
@@ -151,7 +152,7 @@ def test_sign_failure_is_signing_error() -> None:
             raise RuntimeError("backend unplugged")
 
     signer = LogSigner.generate()
-    setattr(signer, "_key", BrokenKey())
+    signer._key = BrokenKey()
     with pytest.raises(SigningError):
         signer.sign(b"m")
 

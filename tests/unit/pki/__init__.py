@@ -12,7 +12,7 @@ from cryptography.x509.oid import NameOID
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
-T0 = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+T0 = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
 DAY = datetime.timedelta(days=1)
 
 

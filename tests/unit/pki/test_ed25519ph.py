@@ -58,9 +58,12 @@ def _with_s(sig: bytes, s: int) -> bytes:
 @pytest.mark.parametrize(
     ("name", "public_key", "signature", "digest", "message"),
     [
-        ("s-plus-l", RFC_PUBLIC, _with_s(RFC_SIGNATURE, int.from_bytes(RFC_SIGNATURE[32:], "little") + _L), RFC_DIGEST, "invalid signature"),
+        ("s-plus-l", RFC_PUBLIC,
+         _with_s(RFC_SIGNATURE, int.from_bytes(RFC_SIGNATURE[32:], "little") + _L), RFC_DIGEST,
+         "invalid signature"),
         ("s-equals-l", RFC_PUBLIC, _with_s(RFC_SIGNATURE, _L), RFC_DIGEST, "invalid signature"),
-        ("r-non-canonical", RFC_PUBLIC, (_P + 1).to_bytes(32, "little") + RFC_SIGNATURE[32:], RFC_DIGEST, "invalid signature"),
+        ("r-non-canonical", RFC_PUBLIC, (_P + 1).to_bytes(32, "little") + RFC_SIGNATURE[32:],
+         RFC_DIGEST, "invalid signature"),
         ("a-non-canonical-y", (_P + 1).to_bytes(32, "little"), RFC_SIGNATURE, RFC_DIGEST, "invalid public key"),
         ("a-not-on-curve", (2).to_bytes(32, "little"), RFC_SIGNATURE, RFC_DIGEST, "invalid public key"),
         ("a-negative-zero", (1 | 1 << 255).to_bytes(32, "little"), RFC_SIGNATURE, RFC_DIGEST, "invalid public key"),

@@ -20,8 +20,8 @@ from rekor_py.pki.base import InvalidKeyError, InvalidSignatureError
 from rekor_py.pki.minisign import MAX_INPUT_BYTES, MinisignPublicKey, MinisignSignature
 from rekor_py.pki.ssh import SSHPublicKey
 
-# Rekor's own vectors (shared/ sits beside the repository, locally and in CI).
-REKOR = Path(__file__).resolve().parents[4] / "shared" / "reference" / "rekor" / "pkg" / "pki" / "minisign" / "testdata"
+# Rekor's own vectors (its pkg/pki/minisign/testdata; see SOURCE.md there).
+REKOR = Path(__file__).parents[2] / "vectors" / "pki" / "minisign"
 
 DATA = b"an artifact, signed with minisign\n"
 
@@ -40,7 +40,8 @@ def _minisign(directory: Path, name: str) -> Minisign:
     msg.write_bytes(DATA)
     subprocess.run(["minisign", "-G", "-W", "-p", str(pub), "-s", str(sec)], check=True, capture_output=True)
     subprocess.run(["minisign", "-S", "-s", str(sec), "-m", str(msg)], check=True, capture_output=True)
-    subprocess.run(["minisign", "-S", "-l", "-s", str(sec), "-m", str(msg), "-x", str(d / "legacy")], check=True, capture_output=True)
+    subprocess.run(["minisign", "-S", "-l", "-s", str(sec), "-m", str(msg), "-x",
+                    str(d / "legacy")], check=True, capture_output=True)
     return Minisign(pub.read_bytes(), (d / "msg.minisig").read_bytes(), (d / "legacy").read_bytes())
 
 
@@ -76,7 +77,8 @@ def test_minisign_signatures_verify(tools: dict[str, Minisign], which: str, algo
     # Round trips, and the canonical forms still verify.
     assert MinisignPublicKey.from_bytes(key.canonical_value()) == key
     assert MinisignSignature.from_bytes(sig.canonical_value()) == sig
-    MinisignSignature.from_bytes(sig.canonical_value()).verify(DATA, MinisignPublicKey.from_bytes(key.canonical_value()))
+    MinisignSignature.from_bytes(sig.canonical_value()).verify(
+        DATA, MinisignPublicKey.from_bytes(key.canonical_value()))
 
 
 def test_prehashed_means_blake2b_512(tools: dict[str, Minisign]) -> None:
@@ -231,7 +233,8 @@ def test_rejections(tools: dict[str, Minisign], case: str, want_class: type[Exce
             case "key-algorithm":
                 check(made.prehashed, MinisignPublicKey(b"ED", key.key_id, key.public_key))
             case "non-minisign-key":
-                check(made.prehashed, SSHPublicKey.from_bytes(b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIXffBYeYL+WVzVru8npl5JHt2cjlr4ornFTWzoij9sx"))
+                check(made.prehashed, SSHPublicKey.from_bytes(
+                    b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIXffBYeYL+WVzVru8npl5JHt2cjlr4ornFTWzoij9sx"))
             case "truncated-signature":
                 line = base64.b64encode(sig.algorithm + sig.key_id + sig.signature[:-1])
                 check(b"untrusted comment:\n" + line)
@@ -258,7 +261,9 @@ def test_rejections(tools: dict[str, Minisign], case: str, want_class: type[Exce
 
 def test_key_cannot_verify_a_digest(tools: dict[str, Minisign]) -> None:
     key = MinisignPublicKey.from_bytes(tools["main"].pub)
-    with pytest.raises(InvalidSignatureError, match="^minisign signatures cannot be verified against a precomputed digest$"):
+    with pytest.raises(InvalidSignatureError,
+                       match="^minisign signatures cannot be verified against "
+                             "a precomputed digest$"):
         key.verify_digest(tools["main"].prehashed, hashlib.sha512(DATA).digest(), "sha512")
 
 

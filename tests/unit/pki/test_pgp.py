@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from rekor_py.pki import FORMATS, InvalidKeyError, InvalidSignatureError
+from rekor_py.pki import FORMATS, InvalidKeyError, InvalidSignatureError, pgp
 from rekor_py.pki.pgp import PGPPublicKey, PGPSignature
 from rekor_py.pki.pgp_armor import crc24, decode_armor, encode_armor
 from tests.tools.gpg import GnuPG
 
-REF = Path(__file__).resolve().parents[4] / "shared" / "reference" / "rekor"
-PGP_DATA = REF / "pkg" / "pki" / "pgp" / "testdata"
+# Rekor's pgp vectors (pkg/pki/pgp/testdata), and its end-to-end ones in e2e/ (see SOURCE.md there).
+PGP_DATA = Path(__file__).parents[2] / "vectors" / "pki" / "pgp"
+E2E = PGP_DATA / "e2e"
 DATA = b"rekor-py pgp test artifact\n"
 
 
@@ -66,6 +67,18 @@ def test_gpg_detached_signature_verifies(keys: Keys, algo: str, armor: bool) -> 
     PGPSignature.from_bytes(sig.canonical_value()).verify(DATA, PGPPublicKey.from_bytes(key.canonical_value()))
 
 
+def test_only_keys_that_verified_a_signature_are_cached(keys: Keys) -> None:
+    pgp._KEY_CACHE.clear()
+    armored = keys.public["ed25519"]
+    first = PGPPublicKey.from_bytes(armored)
+    assert PGPPublicKey.from_bytes(armored) is not first and len(pgp._KEY_CACHE) == 0  # a search keeps nothing
+    with pytest.raises(InvalidSignatureError):
+        first.verify(keys.gpg.sign(keys.fprs["ed25519"], DATA, armor=True), b"other data")
+    assert len(pgp._KEY_CACHE) == 0  # nor does a failed verification
+    first.verify(keys.gpg.sign(keys.fprs["ed25519"], DATA, armor=True), DATA)
+    assert PGPPublicKey.from_bytes(armored) is first and pgp._KEY_CACHE.bytes_used <= pgp._KEY_CACHE.max_bytes
+
+
 @pytest.mark.parametrize("algo", ["rsa3072", "ed25519", "nistp256"])
 def test_canonical_key_is_stable_and_gpg_accepts_it(keys: Keys, algo: str, tmp_path: Path) -> None:
     armored = PGPPublicKey.from_bytes(keys.public[algo])
@@ -77,7 +90,9 @@ def test_canonical_key_is_stable_and_gpg_accepts_it(keys: Keys, algo: str, tmp_p
     assert PGPPublicKey.from_bytes(canonical).canonical_value() == canonical
     status = GnuPG.create(tmp_path / "fresh").import_key(canonical).decode()
     assert f"IMPORT_OK 1 {keys.fprs[algo]}" in status
-    assert armored.identities() == [f"{ {'rsa3072': 'rsa', 'ed25519': 'ed', 'nistp256': 'p256'}[algo] }@example.com".replace(" ", "")]
+    assert armored.identities() == [
+        f"{ {'rsa3072': 'rsa', 'ed25519': 'ed', 'nistp256': 'p256'}[algo] }@example.com".replace(" ", "")
+    ]
 
 
 def test_canonical_key_bytes_are_the_go_crypto_packets(keys: Keys) -> None:
@@ -111,7 +126,9 @@ def test_binary_signature_armored_the_go_crypto_way(keys: Keys) -> None:
 def test_crc24_and_armor_of_empty_and_exact_lines() -> None:
     assert crc24(b"") == 0xB704CE
     assert encode_armor("PGP SIGNATURE", b"\x00" * 48) == (
-        b"-----BEGIN PGP SIGNATURE-----\n\n" + b"A" * 64 + b"\n=" + base64.b64encode(crc24(b"\x00" * 48).to_bytes(3, "big")) + b"\n-----END PGP SIGNATURE-----"
+        b"-----BEGIN PGP SIGNATURE-----\n\n" + b"A" * 64
+        + b"\n=" + base64.b64encode(crc24(b"\x00" * 48).to_bytes(3, "big"))
+        + b"\n-----END PGP SIGNATURE-----"
     )
 
 
@@ -146,40 +163,44 @@ def _rejections(keys: Keys) -> Iterator[tuple[Rejection, object]]:
     fpr = keys.fprs["ed25519"]
     good = keys.gpg.sign(fpr, DATA, armor=False)
     key = keys.public["ed25519"]
-    yield Rejection("wrong-key", InvalidSignatureError, "openpgp: signature made by unknown entity"), lambda: PGPSignature.from_bytes(
-        keys.other_home.sign(keys.fprs["other"], DATA, armor=False)
-    ).verify(DATA, PGPPublicKey.from_bytes(key))
-    yield Rejection("tampered-data", InvalidSignatureError, "openpgp: invalid signature: EdDSA verification failure"), lambda: PGPSignature.from_bytes(
-        good
-    ).verify(DATA + b"x", PGPPublicKey.from_bytes(key))
-    yield Rejection("truncated-signature", InvalidSignatureError, "invalid PGP signature: unexpected EOF"), lambda: PGPSignature.from_bytes(good[:-10])
-    yield Rejection(
-        "garbage-signature", InvalidSignatureError, "invalid PGP signature: openpgp: invalid data: tag byte does not have MSB set"
-    ), lambda: PGPSignature.from_bytes(b"this is not a signature")
-    yield Rejection("empty-signature", InvalidSignatureError, "invalid PGP signature: EOF"), lambda: PGPSignature.from_bytes(b"")
-    yield Rejection("key-as-signature", InvalidSignatureError, "invalid PGP signature provided"), lambda: PGPSignature.from_bytes(key)
-    yield Rejection("private-key-block", InvalidKeyError, "no PGP public keys could be read"), lambda: PGPPublicKey.from_bytes(
-        _read(PGP_DATA / "armored_private.pgp")
-    )
-    yield Rejection("empty-key", InvalidKeyError, "unable to read PGP public key: EOF"), lambda: PGPPublicKey.from_bytes(b"")
-    yield Rejection(
-        "garbage-key", InvalidKeyError, "error reading binary PGP public key: openpgp: invalid data: tag byte does not have MSB set"
-    ), lambda: PGPPublicKey.from_bytes(b"definitely not an OpenPGP key")
-    yield Rejection("signature-as-key", InvalidKeyError, "invalid PGP type detected"), lambda: PGPPublicKey.from_bytes(
-        keys.gpg.sign(fpr, DATA, armor=True)
-    )
+    yield (Rejection("wrong-key", InvalidSignatureError, "openpgp: signature made by unknown entity"),
+           lambda: PGPSignature.from_bytes(keys.other_home.sign(keys.fprs["other"], DATA, armor=False))
+           .verify(DATA, PGPPublicKey.from_bytes(key)))
+    yield (Rejection("tampered-data", InvalidSignatureError,
+                     "openpgp: invalid signature: EdDSA verification failure"),
+           lambda: PGPSignature.from_bytes(good).verify(DATA + b"x", PGPPublicKey.from_bytes(key)))
+    yield (Rejection("truncated-signature", InvalidSignatureError, "invalid PGP signature: unexpected EOF"),
+           lambda: PGPSignature.from_bytes(good[:-10]))
+    yield (Rejection("garbage-signature", InvalidSignatureError,
+                     "invalid PGP signature: openpgp: invalid data: tag byte does not have MSB set"),
+           lambda: PGPSignature.from_bytes(b"this is not a signature"))
+    yield (Rejection("empty-signature", InvalidSignatureError, "invalid PGP signature: EOF"),
+           lambda: PGPSignature.from_bytes(b""))
+    yield (Rejection("key-as-signature", InvalidSignatureError, "invalid PGP signature provided"),
+           lambda: PGPSignature.from_bytes(key))
+    yield (Rejection("private-key-block", InvalidKeyError, "no PGP public keys could be read"),
+           lambda: PGPPublicKey.from_bytes(_read(PGP_DATA / "armored_private.pgp")))
+    yield (Rejection("empty-key", InvalidKeyError, "unable to read PGP public key: EOF"),
+           lambda: PGPPublicKey.from_bytes(b""))
+    yield (Rejection("garbage-key", InvalidKeyError,
+                     "error reading binary PGP public key: openpgp: invalid data: "
+                     "tag byte does not have MSB set"),
+           lambda: PGPPublicKey.from_bytes(b"definitely not an OpenPGP key"))
+    yield (Rejection("signature-as-key", InvalidKeyError, "invalid PGP type detected"),
+           lambda: PGPPublicKey.from_bytes(keys.gpg.sign(fpr, DATA, armor=True)))
     # gpg will not sign with an expired key, so the key-not-valid-at-signing-time
     # case uses a signature made (with a faked clock) before the key was created;
     # go-crypto reports both as "key expired".
-    yield Rejection("key-not-yet-valid", InvalidSignatureError, "openpgp: key expired"), lambda: PGPSignature.from_bytes(
-        keys.gpg.sign(keys.fprs["late"], DATA, armor=False, faked_time="20200601T000000", ignore_time_conflict=True)
-    ).verify(DATA, PGPPublicKey.from_bytes(keys.public["late"]))
-    yield Rejection("x509-key-object", InvalidSignatureError, "cannot use Verify with a non-PGP signature"), lambda: PGPSignature.from_bytes(
-        good
-    ).verify(DATA, object())
-    yield Rejection(
-        "digest-verification", InvalidSignatureError, "PGP signatures cannot be verified over a precomputed digest"
-    ), lambda: PGPPublicKey.from_bytes(key).verify_digest(good, b"\x00" * 32, "sha256")
+    yield (Rejection("key-not-yet-valid", InvalidSignatureError, "openpgp: key expired"),
+           lambda: PGPSignature.from_bytes(
+               keys.gpg.sign(keys.fprs["late"], DATA, armor=False, faked_time="20200601T000000",
+                             ignore_time_conflict=True)
+           ).verify(DATA, PGPPublicKey.from_bytes(keys.public["late"])))
+    yield (Rejection("x509-key-object", InvalidSignatureError, "cannot use Verify with a non-PGP signature"),
+           lambda: PGPSignature.from_bytes(good).verify(DATA, object()))
+    yield (Rejection("digest-verification", InvalidSignatureError,
+                     "PGP signatures cannot be verified over a precomputed digest"),
+           lambda: PGPPublicKey.from_bytes(key).verify_digest(good, b"\x00" * 32, "sha256"))
 
 
 REJECTION_NAMES = [
@@ -262,7 +283,10 @@ def test_rekor_read_signature_vectors(name: str, ok: bool) -> None:
             PGPSignature.from_bytes(_read(PGP_DATA / name))
 
 
-@pytest.mark.parametrize(("binary", "armored"), [("valid_binary_public.pgp", "valid_armored_public.pgp"), ("valid_binary_complex_public.pgp", "valid_armored_complex_public.pgp")])
+@pytest.mark.parametrize(("binary", "armored"), [
+    ("valid_binary_public.pgp", "valid_armored_public.pgp"),
+    ("valid_binary_complex_public.pgp", "valid_armored_complex_public.pgp"),
+])
 def test_rekor_canonical_key_vectors(binary: str, armored: str) -> None:
     # TestCanonicalValuePublicKey: binary and armored forms canonicalize alike.
     a = PGPPublicKey.from_bytes(_read(PGP_DATA / binary)).canonical_value()
@@ -306,19 +330,18 @@ def test_rekor_verify_vectors(sig: str, key: str, data: str, ok: bool) -> None:
 
 
 def test_rekor_e2e_vectors() -> None:
-    # tests/test_file.* and tests/node (Node.js v15.4.0 SHASUMS256.txt).
-    key = PGPPublicKey.from_bytes(_read(REF / "tests" / "test_public_key.key"))
+    # Rekor's tests/test_file.* and tests/node (Node.js v15.4.0 SHASUMS256.txt).
+    key = PGPPublicKey.from_bytes(_read(E2E / "test_public_key.key"))
     assert key.identities() == ["lhinds@protonmail.com"]
-    PGPSignature.from_bytes(_read(REF / "tests" / "test_file.sig")).verify(_read(REF / "tests" / "test_file.txt"), key)
-    node = REF / "tests" / "node"
-    node_key = PGPPublicKey.from_bytes(_read(node / "key"))
+    PGPSignature.from_bytes(_read(E2E / "test_file.sig")).verify(_read(E2E / "test_file.txt"), key)
+    node_key = PGPPublicKey.from_bytes(_read(E2E / "key"))
     assert node_key.identities() == ["adamzdanielle@gmail.com", "danielle.adams@heroku.com"]
-    PGPSignature.from_bytes(_read(node / "sig")).verify(_read(node / "SHASUMS256.txt"), node_key)
+    PGPSignature.from_bytes(_read(E2E / "sig")).verify(_read(E2E / "SHASUMS256.txt"), node_key)
     with pytest.raises(InvalidSignatureError, match="^openpgp: invalid signature: RSA verification failure$"):
-        PGPSignature.from_bytes(_read(node / "sig")).verify(_read(node / "SHASUMS256.txt") + b"\n", node_key)
+        PGPSignature.from_bytes(_read(E2E / "sig")).verify(_read(E2E / "SHASUMS256.txt") + b"\n", node_key)
     # sig.asc is a clearsigned message, not a detached signature: Rekor refuses it.
     with pytest.raises(InvalidSignatureError, match="^invalid PGP signature provided$"):
-        PGPSignature.from_bytes(_read(node / "sig.asc"))
+        PGPSignature.from_bytes(_read(E2E / "sig.asc"))
 
 
 def test_format_table_entry() -> None:

@@ -26,8 +26,8 @@ from rekor_py.pki.ssh_wire import marshal_mpint, marshal_string
 from rekor_py.pki.x509 import X509PublicKey
 from tests.unit.pki import spki_pem
 
-# Rekor's own vectors (shared/ sits beside the repository, locally and in CI).
-REKOR = Path(__file__).resolve().parents[4] / "shared" / "reference" / "rekor" / "pkg" / "pki" / "ssh" / "testdata"
+# Rekor's own vectors (its pkg/pki/ssh/testdata; see SOURCE.md there).
+REKOR = Path(__file__).parents[2] / "vectors" / "pki" / "ssh"
 
 DATA = b"an artifact, signed with ssh-keygen -Y sign\n"
 
@@ -41,13 +41,15 @@ class Signer:
         """`ssh-keygen -Y sign -f key [options] msg` and return msg.sig."""
         msg = self.path.parent / f"msg-{time.monotonic_ns()}"
         msg.write_bytes(data)
-        subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", str(self.path), *options, str(msg)], check=True, capture_output=True)
+        subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", str(self.path), *options, str(msg)],
+                       check=True, capture_output=True)
         return msg.with_name(msg.name + ".sig").read_bytes()
 
 
 def _keygen(directory: Path, name: str, *args: str) -> Signer:
     path = directory / name
-    subprocess.run(["ssh-keygen", "-q", "-N", "", "-C", f"{name}@example.com", "-f", str(path), *args], check=True, capture_output=True)
+    subprocess.run(["ssh-keygen", "-q", "-N", "", "-C", f"{name}@example.com", "-f", str(path),
+                    *args], check=True, capture_output=True)
     return Signer(path, path.with_name(name + ".pub").read_bytes())
 
 
@@ -101,7 +103,8 @@ def sshsig(
 def signed_message(data: bytes, hash_alg: str = "sha512") -> bytes:
     """The bytes an SSHSIG signature covers."""
     digest = hashlib.new(hash_alg, data).digest()
-    return b"SSHSIG" + marshal_string(b"file") + marshal_string(b"") + marshal_string(hash_alg.encode()) + marshal_string(digest)
+    return (b"SSHSIG" + marshal_string(b"file") + marshal_string(b"")
+            + marshal_string(hash_alg.encode()) + marshal_string(digest))
 
 
 def blob_of(pub_line: bytes) -> bytes:
@@ -164,7 +167,8 @@ def test_sha256_sshsig_parses_but_never_verifies(signers: dict[str, Signer], sig
 # ---- Rekor's vectors ----------------------------------------------------------------------------
 
 REKOR_PUB_CANONICAL = (
-    b"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQDNiZqGzHyM/v0RU/EVmxeMevapvJID6/ZcvHBixjA8yZ+Fm08pNeNVZV0XaIKT1hI+/Jx7JoYo4Kde"
+    b"ssh-rsa "
+    b"AAAAB3NzaC1yc2EAAAADAQABAAABgQDNiZqGzHyM/v0RU/EVmxeMevapvJID6/ZcvHBixjA8yZ+Fm08pNeNVZV0XaIKT1hI+/Jx7JoYo4Kde"
     b"K3yf7b4MAo5dwTJL0z0Hwh+TNLZW6cti1HaNST+/SjgMrLCqG/d4hjzwZzr4PGJV9x4Roul2bl6LzfZtQhu5qJ7NFWMnmi+/9VY+IkBgZFx+NY1Rvq1G"
     b"QucWGOpTzM4MR5rJY80Yl/fa0KAGTsD41ZPB7g2+6jZI1ZQGme5H7Ru/0ONDai3IbMNUPzmJUKq3Um/q6eN2EznT6UfXjlG2rDpBt9vxg8+8pUu0O/uz"
     b"pbUTU2pDpBUnP4fdYdYXH+/2A63jlKfVCk1+xBnQpowK5x2l5yrmUWehoLRrGWnjiibYFul3Gn3/MnWOGXSb0E85YTD6F7jgiqMg5Gypm5MBAJ/A9Z/Z"
@@ -234,7 +238,8 @@ def _tamper_sig_blob(armored: bytes) -> bytes:
         ("version-2", InvalidSignatureError, "unsupported signature version: 2"),
         ("bad-magic", InvalidSignatureError, "invalid magic header: SSHSIH"),
         ("trailing-bytes", InvalidSignatureError, "ssh: parse error in message type 0"),
-        ("foreign-key-inside", InvalidSignatureError, "ssh: the public key in the signature is not the public key given"),
+        ("foreign-key-inside", InvalidSignatureError,
+         "ssh: the public key in the signature is not the public key given"),
         ("x509-key", InvalidSignatureError, "invalid public key type: not an ssh public key"),
         ("oversized", InvalidSignatureError, "ssh signature larger than 65536 bytes"),
     ],
@@ -361,7 +366,8 @@ def _sk_signature(
 ) -> tuple[bytes, bytes]:
     """A FIDO key (its authorized_keys line) and an SSHSIG it made, per openssh PROTOCOL.u2f."""
     counter = (7).to_bytes(4, "big")
-    original = hashlib.sha256(application).digest() + bytes([flags]) + counter + hashlib.sha256(signed_message(data)).digest()
+    original = (hashlib.sha256(application).digest() + bytes([flags]) + counter
+                + hashlib.sha256(signed_message(data)).digest())
     if key_type == b"sk-ssh-ed25519@openssh.com":
         ed = ed25519.Ed25519PrivateKey.generate()
         raw = ed.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -370,7 +376,8 @@ def _sk_signature(
     else:
         ecd = ec.generate_private_key(ec.SECP256R1())
         point = ecd.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        blob = marshal_string(key_type) + marshal_string(b"nistp256") + marshal_string(point) + marshal_string(application)
+        blob = (marshal_string(key_type) + marshal_string(b"nistp256") + marshal_string(point)
+                + marshal_string(application))
         r, s = utils.decode_dss_signature(ecd.sign(original, ec.ECDSA(hashes.SHA256())))
         sig_blob = marshal_mpint(r) + marshal_mpint(s)
     line = key_type + b" " + base64.b64encode(blob) + b" fido@example.com\n"
@@ -407,7 +414,8 @@ def test_authorized_keys_forms(signers: dict[str, Signer]) -> None:
     ]:
         key = SSHPublicKey.from_bytes(text)
         assert key == want and key.canonical_value() == want.canonical_value()
-    assert SSHPublicKey.from_bytes(b"\t " + type_field + b"\t" + b64 + b"   spaced   comment  ").comment == "spaced   comment"
+    assert SSHPublicKey.from_bytes(b"\t " + type_field + b"\t" + b64
+                                   + b"   spaced   comment  ").comment == "spaced   comment"
     assert SSHPublicKey.from_bytes(type_field + b" " + b64).identities() == []
 
 
@@ -430,33 +438,53 @@ P256_POINT = (
         (b"# only a comment\n\n", "ssh: no key found"),
         (b"notakey", "ssh: no key found"),
         (b"ssh-ed25519 !!!!", "ssh: no key found; last parsing error for ignored line: illegal base64 data"),
-        (b"ssh-ed25519 " + base64.b64encode(b"\0\0"), "ssh: no key found; last parsing error for ignored line: ssh: short read"),
-        (_key_line(b"ssh-ed25519", marshal_string(ED_RAW[:31])), "ssh: no key found; last parsing error for ignored line: invalid size 31 for Ed25519 public key"),
-        (_key_line(b"ssh-ed25519", marshal_string(ED_RAW), b"x"), "ssh: no key found; last parsing error for ignored line: ssh: trailing junk in public key"),
-        (_key_line(b"ssh-ed25519"), "ssh: no key found; last parsing error for ignored line: ssh: parse error in message type 0"),
+        (b"ssh-ed25519 " + base64.b64encode(b"\0\0"),
+         "ssh: no key found; last parsing error for ignored line: ssh: short read"),
+        (_key_line(b"ssh-ed25519", marshal_string(ED_RAW[:31])),
+         "ssh: no key found; last parsing error for ignored line: "
+         "invalid size 31 for Ed25519 public key"),
+        (_key_line(b"ssh-ed25519", marshal_string(ED_RAW), b"x"),
+         "ssh: no key found; last parsing error for ignored line: ssh: "
+         "trailing junk in public key"),
+        (_key_line(b"ssh-ed25519"),
+         "ssh: no key found; last parsing error for ignored line: ssh: "
+         "parse error in message type 0"),
         (
             b"ssh-rsa " + _key_line(b"ssh-ed25519", marshal_string(ED_RAW)).split()[1],
-            'ssh: no key found; last parsing error for ignored line: ssh: authorized keys key type mismatch: human-readable type "ssh-rsa", encoded type "ssh-ed25519"',
+            'ssh: no key found; last parsing error for ignored line: ssh: authorized keys key type '
+            'mismatch: human-readable type "ssh-rsa", encoded type "ssh-ed25519"',
         ),
-        (_key_line(b"ssh-dss", marshal_mpint(5)), "ssh: no key found; last parsing error for ignored line: ssh: unsupported key algorithm: ssh-dss"),
+        (_key_line(b"ssh-dss", marshal_mpint(5)),
+         "ssh: no key found; last parsing error for ignored line: ssh: unsupported key algorithm: "
+         "ssh-dss"),
         (
             _key_line(b"ssh-ed25519-cert-v01@openssh.com", marshal_string(b"nonce")),
-            "ssh: no key found; last parsing error for ignored line: ssh: unsupported key algorithm: ssh-ed25519-cert-v01@openssh.com",
+            "ssh: no key found; last parsing error for ignored line: ssh: "
+            "unsupported key algorithm: ssh-ed25519-cert-v01@openssh.com",
         ),
         (
             _key_line(b"rsa-sha2-256", marshal_mpint(65537), marshal_mpint(2**2047 + 1)),
-            'ssh: no key found; last parsing error for ignored line: ssh: signature algorithm "rsa-sha2-256" isn\'t a key format; key is malformed and should be re-encoded with type "ssh-rsa"',
+            'ssh: no key found; last parsing error for ignored line: ssh: signature algorithm '
+            '"rsa-sha2-256" isn\'t a key format; '
+            'key is malformed and should be re-encoded with type "ssh-rsa"',
         ),
-        (_key_line(b"ssh-foo", b""), "ssh: no key found; last parsing error for ignored line: ssh: unknown key algorithm: ssh-foo"),
-        (_key_line(b"ssh-rsa", marshal_mpint(4), marshal_mpint(2**2047 + 1)), "ssh: no key found; last parsing error for ignored line: ssh: incorrect exponent"),
-        (_key_line(b"ssh-rsa", marshal_mpint(2**25 + 1), marshal_mpint(2**2047 + 1)), "ssh: no key found; last parsing error for ignored line: ssh: exponent too large"),
-        (_key_line(b"ssh-rsa", marshal_mpint(65537), marshal_mpint(2**16384 + 1)), "ssh: no key found; last parsing error for ignored line: ssh: rsa modulus too large"),
+        (_key_line(b"ssh-foo", b""),
+         "ssh: no key found; last parsing error for ignored line: ssh: unknown key algorithm: "
+         "ssh-foo"),
+        (_key_line(b"ssh-rsa", marshal_mpint(4), marshal_mpint(2**2047 + 1)),
+         "ssh: no key found; last parsing error for ignored line: ssh: incorrect exponent"),
+        (_key_line(b"ssh-rsa", marshal_mpint(2**25 + 1), marshal_mpint(2**2047 + 1)),
+         "ssh: no key found; last parsing error for ignored line: ssh: exponent too large"),
+        (_key_line(b"ssh-rsa", marshal_mpint(65537), marshal_mpint(2**16384 + 1)),
+         "ssh: no key found; last parsing error for ignored line: ssh: rsa modulus too large"),
         (
             _key_line(b"ecdsa-sha2-nistp256", marshal_string(b"nistp384"), marshal_string(P256_POINT)),
-            'ssh: no key found; last parsing error for ignored line: ssh: algorithm type mismatch: expected "ecdsa-sha2-nistp256", found curve "nistp384" (type "ecdsa-sha2-nistp384")',
+            'ssh: no key found; last parsing error for ignored line: ssh: algorithm type mismatch: '
+            'expected "ecdsa-sha2-nistp256", found curve "nistp384" (type "ecdsa-sha2-nistp384")',
         ),
         (
-            _key_line(b"ecdsa-sha2-nistp256", marshal_string(b"nistp256"), marshal_string(P256_POINT[:-1] + bytes([P256_POINT[-1] ^ 1]))),
+            _key_line(b"ecdsa-sha2-nistp256", marshal_string(b"nistp256"),
+                      marshal_string(P256_POINT[:-1] + bytes([P256_POINT[-1] ^ 1]))),
             "ssh: no key found; last parsing error for ignored line: ssh: invalid curve point",
         ),
         (
@@ -468,7 +496,8 @@ P256_POINT = (
             "ssh: no key found; last parsing error for ignored line: ssh: trailing junk in public key",
         ),
         (
-            _key_line(b"sk-ecdsa-sha2-nistp256@openssh.com", marshal_string(b"nistp384"), marshal_string(P256_POINT), marshal_string(b"ssh:")),
+            _key_line(b"sk-ecdsa-sha2-nistp256@openssh.com", marshal_string(b"nistp384"),
+                      marshal_string(P256_POINT), marshal_string(b"ssh:")),
             "ssh: no key found; last parsing error for ignored line: ssh: unsupported curve",
         ),
         (b"x" * (MAX_KEY_BYTES + 1), "ssh: public key larger than 65536 bytes"),
@@ -528,7 +557,8 @@ def test_is_email_like_govalidator(comment: str, want: bool) -> None:
 
 def test_is_email_is_linear_on_hostile_comments() -> None:
     start = time.monotonic()
-    for hostile in ["a." * 30000 + "@", "a@" + "a." * 30000 + "-", '"' + "( " * 30000 + "@x.com", "a" * 60000 + "@b.c!"]:
+    for hostile in ["a." * 30000 + "@", "a@" + "a." * 30000 + "-", '"' + "( " * 30000 + "@x.com",
+                    "a" * 60000 + "@b.c!"]:
         assert is_email(hostile) is False
     assert time.monotonic() - start < 2.0
 

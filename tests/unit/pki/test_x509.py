@@ -66,7 +66,8 @@ def test_decode_pem_none(text: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("text", "want"),
-    [(b"", b""), (b"QUJD", b"ABC"), (b"QQ\r\n==", b"A"), (b"QR==", b"A"), (b"QQ=", None), (b"Q Q==", None), (b"QQ==QQ==", None), (b"A===", None), (b"QUJ-", None)],
+    [(b"", b""), (b"QUJD", b"ABC"), (b"QQ\r\n==", b"A"), (b"QR==", b"A"), (b"QQ=", None),
+     (b"Q Q==", None), (b"QQ==QQ==", None), (b"A===", None), (b"QUJ-", None)],
 )
 def test_decode_std_base64_like_go(text: bytes, want: bytes | None) -> None:
     assert decode_std_base64(text) == want
@@ -78,7 +79,8 @@ def test_decode_std_base64_like_go(text: bytes, want: bytes | None) -> None:
 def test_canonical_key_drops_headers_and_rewraps() -> None:
     der = base64.b64decode(b"".join(EC_PEM.split(b"\n")[1:3]))
     b64 = base64.b64encode(der)
-    messy = b"\n  -----BEGIN PUBLIC KEY-----\nComment: hi\n\n" + b64[:10] + b"\n" + b64[10:] + b"\n-----END PUBLIC KEY-----\n\n"
+    messy = (b"\n  -----BEGIN PUBLIC KEY-----\nComment: hi\n\n" + b64[:10] + b"\n" + b64[10:]
+             + b"\n-----END PUBLIC KEY-----\n\n")
     assert X509PublicKey.from_bytes(messy).canonical_value() == EC_PEM
 
 
@@ -113,7 +115,8 @@ def _ec_point(compressed: bool) -> bytes:
         (base64.b64decode(b"".join(EC_PEM.split(b"\n")[1:3])), "invalid public key: failure decoding PEM"),
         (EC_PEM.replace(b"PUBLIC KEY", b"EC PUBLIC KEY"), "invalid public key: cannot handle type EC PUBLIC KEY"),
         (
-            rsa.generate_private_key(65537, 2048).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1),
+            rsa.generate_private_key(65537, 2048).public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.PKCS1),
             "invalid public key: cannot handle type RSA PUBLIC KEY",
         ),
         (encode_pem("PUBLIC KEY", b"\x30\x00"), "x509: failed to parse public key"),
@@ -122,7 +125,8 @@ def _ec_point(compressed: bool) -> bytes:
         (cert_pem(make_cert(ec.generate_private_key(ec.SECP256R1()), "c")) + b"trailing", "error during PEM decoding"),
         (EC_PEM + EC_PEM, "cannot handle type PUBLIC KEY in a certificate chain"),
     ],
-    ids=["empty", "der", "ec-public-key", "rsa-public-key", "bad-spki", "secp256k1", "key-trailing-garbage", "cert-trailing-garbage", "two-keys"],
+    ids=["empty", "der", "ec-public-key", "rsa-public-key", "bad-spki", "secp256k1",
+         "key-trailing-garbage", "cert-trailing-garbage", "two-keys"],
 )
 def test_key_rejections(data: bytes, message: str) -> None:
     with pytest.raises(InvalidKeyError) as e:
@@ -228,7 +232,8 @@ def test_chain_rejections() -> None:
     assert "too many intermediates" in _chain_error(leaf2, inter, short_root)
     # An unknown critical extension is refused (Go: unhandled critical extension).
     odd = make_cert(
-        leaf_key, "leaf", root_key, "root", extra=[(x509.UnrecognizedExtension(ObjectIdentifier("1.2.3.4.5"), b"\x05\x00"), True)]
+        leaf_key, "leaf", root_key, "root",
+        extra=[(x509.UnrecognizedExtension(ObjectIdentifier("1.2.3.4.5"), b"\x05\x00"), True)]
     )
     assert _chain_error(odd, root) == "x509: unhandled critical extension"
 

@@ -26,7 +26,8 @@ def _raised_while_handling(first: BaseException, second: BaseException) -> BaseE
     (asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"), True),
     (asyncpg.exceptions.CrashShutdownError("terminating connection because of crash of another server process"), True),
     (asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in progress"), True),
-    (asyncpg.exceptions.InterfaceError("cannot call Transaction.__aexit__(): the underlying connection is closed"), True),
+    (asyncpg.exceptions.InterfaceError("cannot call Transaction.__aexit__(): "
+                                       "the underlying connection is closed"), True),
     # Bugs and bad data stay 500s.
     (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
     (asyncpg.exceptions.InterfaceError("cannot perform operation: another operation is in progress"), False),

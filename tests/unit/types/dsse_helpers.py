@@ -7,6 +7,7 @@ sigstore clients sign them (SHA-256 for RSA and ECDSA, pure Ed25519).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -116,10 +117,12 @@ def dsse_entry(envelope: str, verifiers: Sequence[bytes]) -> dict[str, Any]:
 
 
 def intoto1_entry(envelope: str, key_pem: bytes) -> dict[str, Any]:
-    return {"kind": "intoto", "apiVersion": "0.0.1", "spec": {"content": {"envelope": envelope}, "publicKey": b64(key_pem)}}
+    return {"kind": "intoto", "apiVersion": "0.0.1",
+            "spec": {"content": {"envelope": envelope}, "publicKey": b64(key_pem)}}
 
 
-def intoto2_entry(envelope: dict[str, Any], key_pems: Sequence[bytes], envelope_hash: str | None = "ab" * 32) -> dict[str, Any]:
+def intoto2_entry(envelope: dict[str, Any], key_pems: Sequence[bytes],
+                  envelope_hash: str | None = "ab" * 32) -> dict[str, Any]:
     """intoto 0.0.2 from a DSSE envelope dict: payload and sig double base64, a key per signature."""
     sigs = []
     for s, pem in zip(envelope["signatures"], key_pems, strict=True):
@@ -150,7 +153,5 @@ def error_of(entry: Any, kind: str | None) -> str:
 
 def only_invalid_entry(entry: Any) -> None:
     """Parsing junk may fail, but only with InvalidEntry or the envelope's 422."""
-    try:
+    with contextlib.suppress(InvalidEntry, UnprocessableEntity):
         parse_entry(entry)
-    except (InvalidEntry, UnprocessableEntity):
-        pass

@@ -19,6 +19,7 @@ from rekor_py.types.dsse_envelope import decode_dsse_base64, pae
 from tests.unit.pki import PrivateKey
 from tests.unit.types.dsse_helpers import (
     CERT,
+    CERT_KEY,
     ED25519,
     IN_TOTO,
     OTHER,
@@ -28,7 +29,6 @@ from tests.unit.types.dsse_helpers import (
     STATEMENT_BYTES,
     STATEMENT_KEYS,
     VECTORS,
-    CERT_KEY,
     b64,
     dsse_entry,
     envelope_dict,
@@ -63,11 +63,14 @@ def test_production_rekor_leaves(vector: dict[str, Any]) -> None:
     assert leaf_hash(body).hex() == vector["leaf_hash"]
     assert entry.index_keys() == vector["index_keys"]
     assert entry.artifact_hash() == "sha256:" + vector["payload_sha256"]
-    assert entry.attestation() is None  # dsse never stores the payload (spec §10)
+    # dsse never stores the payload (docs/rekor-compat.md#attestations).
+    assert entry.attestation() is None
     # The stored form parses (search by entry) to the same leaf, but cannot be inserted.
     stored = parse_entry(json.loads(body))
     assert stored.canonicalize() == body
-    assert error_of(json.loads(body), "dsse") == "error processing entry: entry not insertable into log: missing proposed content"
+    assert error_of(json.loads(body), "dsse") == (
+        "error processing entry: entry not insertable into log: missing proposed content"
+    )
 
 
 def test_production_index_keys_in_rekor_order() -> None:
@@ -99,13 +102,15 @@ def test_rekor_models_testdata() -> None:
     ).encode()
     assert sha256_hex(envelope) == "7fa2e20d48a4c5582c7de504622dc2ea2bdc58f28cd871753c3a345c737eba5e"
     assert leaf_hash(entry.canonicalize()).hex() == "3a3f0515ff04d7a17fdf0713d74e479c215d2ac4c2e81095b1f43360c15b7666"
-    assert entry.index_keys() == ["sha256:" + sha256_hex(key_pem), "sha256:" + payload_hash, "sha256:" + sha256_hex(envelope), "foo:bar"]
+    assert entry.index_keys() == ["sha256:" + sha256_hex(key_pem), "sha256:" + payload_hash,
+                                  "sha256:" + sha256_hex(envelope), "foo:bar"]
 
 
 def test_rekor_sha512_subject_envelope() -> None:
     envelope = (DIR / "rekor" / "envelope.sha512").read_text()
     entry = dsse(dsse_entry(envelope, [(DIR / "rekor" / "test_sha512.pub").read_bytes()]))
-    sha512 = "c7694a1112ea1404a3c5852bdda04c2cc224b3567ef6ceb8204dbf2b382daacfc6837ee2ed9d5b82c90b880a3c7289778dbd5a8c2c08193459bcf7bd44581ed0"
+    sha512 = ("c7694a1112ea1404a3c5852bdda04c2cc224b3567ef6ceb8204dbf2b382daacf"
+              "c6837ee2ed9d5b82c90b880a3c7289778dbd5a8c2c08193459bcf7bd44581ed0")
     payload = base64.b64decode(json.loads(envelope)["payload"])
     assert entry.index_keys() == [
         "sha256:" + sha256_hex((DIR / "rekor" / "test_sha512.pub").read_bytes()),
@@ -150,10 +155,11 @@ def test_key_types(name: str, key: Any, kwargs: dict[str, Any]) -> None:
 
 
 def test_p384_sha384_envelope_fails() -> None:
-    # Verifiers are fixed at SHA-256 (spec §4.8, trap 13).
+    # Verifiers are fixed at SHA-256 (docs/rekor-compat.md#trap-sha256-only).
     envelope = envelope_text(STATEMENT_BYTES, [P384], digest=hashes.SHA384())
     assert error_of(dsse_entry(envelope, [pem_of(P384)]), "dsse") == (
-        "error processing entry: could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"
+        "error processing entry: could not verify envelope: "
+        "accepted signatures do not match threshold, Found: 0, Expected 1"
     )
 
 
@@ -233,7 +239,8 @@ def test_stored_form_round_trip_keeps_order_and_duplicates() -> None:
     spec = {
         "envelopeHash": {"algorithm": "sha256", "value": "E" * 64},
         "payloadHash": {"algorithm": "sha256", "value": "f" * 64},
-        "signatures": [{"signature": sig_b, "verifier": key}, {"signature": sig_a, "verifier": key}, {"signature": sig_a, "verifier": key}],
+        "signatures": [{"signature": sig_b, "verifier": key}, {"signature": sig_a, "verifier": key},
+                       {"signature": sig_a, "verifier": key}],
     }
     entry = parse_entry({"kind": "dsse", "apiVersion": "0.0.1", "spec": spec})
     got = json.loads(entry.canonicalize())["spec"]
@@ -251,7 +258,8 @@ _E = "error processing entry: "
 _SIG_PATTERN = r"^(?:[A-Za-z0-9+\/]{4})*(?:[A-Za-z0-9+\/]{2}==|[A-Za-z0-9+\/]{3}=|[A-Za-z0-9+\/]{4})$"
 
 
-def _with(spec_changes: dict[str, Any] | None = None, env_changes: dict[str, Any] | None = None, **proposed: Any) -> dict[str, Any]:
+def _with(spec_changes: dict[str, Any] | None = None, env_changes: dict[str, Any] | None = None,
+          **proposed: Any) -> dict[str, Any]:
     entry = copy.deepcopy(_GOOD)
     if env_changes is not None:
         env = json.loads(_ENV)
@@ -277,49 +285,103 @@ _HASH = {"algorithm": "sha256", "value": "00"}
 _CANON_SIG = [{"signature": _GOOD_SIG["sig"], "verifier": b64(pem_of(P256))}]
 
 REJECTIONS: list[tuple[str, dict[str, Any], str]] = [
-    ("wrong-key", _with(verifiers=[b64(pem_of(OTHER))]), _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"),
-    ("tampered-payload", _with(env_changes={"payload": _TAMPERED["payload"]}), _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"),
-    ("tampered-payload-type", _with(env_changes={"payloadType": "text/plain"}), _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"),
-    ("truncated-signature", _with(env_changes={"signatures": [{"sig": _GOOD_SIG["sig"][:-8] + "AAAAAA=="}]}), _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"),
-    ("garbage-signature-base64", _with(env_changes={"signatures": [{"sig": "!!!"}]}), _E + "could not verify envelope: unable to base64 decode payload (is payload in the right format?)"),
-    ("garbage-payload-base64", _with(env_changes={"payload": "%%%"}), _E + "could not verify envelope: unable to base64 decode payload (is payload in the right format?)"),
-    ("verifier-verifies-nothing", _with(verifiers=[b64(pem_of(OTHER)), b64(pem_of(P256))]), _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, Expected 1"),
+    ("wrong-key", _with(verifiers=[b64(pem_of(OTHER))]),
+     _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, "
+          "Expected 1"),
+    ("tampered-payload", _with(env_changes={"payload": _TAMPERED["payload"]}),
+     _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, "
+          "Expected 1"),
+    ("tampered-payload-type", _with(env_changes={"payloadType": "text/plain"}),
+     _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, "
+          "Expected 1"),
+    ("truncated-signature",
+     _with(env_changes={"signatures": [{"sig": _GOOD_SIG["sig"][:-8] + "AAAAAA=="}]}),
+     _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, "
+          "Expected 1"),
+    ("garbage-signature-base64", _with(env_changes={"signatures": [{"sig": "!!!"}]}),
+     _E + "could not verify envelope: "
+          "unable to base64 decode payload (is payload in the right format?)"),
+    ("garbage-payload-base64", _with(env_changes={"payload": "%%%"}),
+     _E + "could not verify envelope: "
+          "unable to base64 decode payload (is payload in the right format?)"),
+    ("verifier-verifies-nothing", _with(verifiers=[b64(pem_of(OTHER)), b64(pem_of(P256))]),
+     _E + "could not verify envelope: accepted signatures do not match threshold, Found: 0, "
+          "Expected 1"),
     (
         "signature-no-verifier-covers",
         _with(env_changes={"signatures": [_GOOD_SIG, envelope_dict(STATEMENT_BYTES, [OTHER])["signatures"][0]]}),
         _E + "all signatures must have a key that verifies it",
     ),
     ("no-signatures", _with(env_changes={"signatures": []}), _E + "DSSE envelope must contain 1 or more signatures"),
-    ("signatures-null", _with(env_changes={"signatures": None}), _E + "DSSE envelope must contain 1 or more signatures"),
+    ("signatures-null", _with(env_changes={"signatures": None}),
+     _E + "DSSE envelope must contain 1 or more signatures"),
     ("envelope-not-json", _with(envelope="{not json"), _E + "invalid character 'n' at offset 2"),
     ("envelope-truncated", _with(envelope=_ENV[:20]), _E + "unexpected end of JSON input"),
-    ("envelope-is-array", _with(envelope="[]"), _E + "json: cannot unmarshal array into Go value of type dsse.Envelope"),
-    ("envelope-payload-type-number", _with(env_changes={"payloadType": 7}), _E + "json: cannot unmarshal number into Go struct field Envelope.payloadType of type string"),
-    ("envelope-sig-number", _with(env_changes={"signatures": [{"sig": 1}]}), _E + "json: cannot unmarshal number into Go struct field Signature.signatures.sig of type string"),
-    ("envelope-signatures-object", _with(env_changes={"signatures": {}}), _E + "json: cannot unmarshal object into Go struct field Envelope.signatures of type []dsse.Signature"),
-    ("verifier-bad-base64", _with(verifiers=["QQ="]), _E + "failed parsing base64 data for verifier: illegal base64 data"),
-    ("verifier-der", _with(verifiers=[b64(b"\x30\x03\x02\x01\x01")]), _E + "could not parse public key as x509: invalid public key: failure decoding PEM"),
+    ("envelope-is-array", _with(envelope="[]"),
+     _E + "json: cannot unmarshal array into Go value of type dsse.Envelope"),
+    ("envelope-payload-type-number", _with(env_changes={"payloadType": 7}),
+     _E + "json: cannot unmarshal number into Go struct field Envelope.payloadType of type string"),
+    ("envelope-sig-number", _with(env_changes={"signatures": [{"sig": 1}]}),
+     _E + "json: cannot unmarshal number into Go struct field "
+          "Signature.signatures.sig of type string"),
+    ("envelope-signatures-object", _with(env_changes={"signatures": {}}),
+     _E + "json: cannot unmarshal object into Go struct field Envelope.signatures of "
+          "type []dsse.Signature"),
+    ("verifier-bad-base64", _with(verifiers=["QQ="]),
+     _E + "failed parsing base64 data for verifier: illegal base64 data"),
+    ("verifier-der", _with(verifiers=[b64(b"\x30\x03\x02\x01\x01")]),
+     _E + "could not parse public key as x509: invalid public key: failure decoding PEM"),
     ("verifiers-empty", _with(verifiers=[]), _V + "proposedContent.verifiers in body should have at least 1 items"),
-    ("verifiers-only-junk", _with(verifiers=[1, "", None]), _V + "proposedContent.verifiers in body should have at least 1 items"),
+    ("verifiers-only-junk", _with(verifiers=[1, "", None]),
+     _V + "proposedContent.verifiers in body should have at least 1 items"),
     ("verifiers-missing", _with(verifiers=...), _V + "proposedContent.verifiers in body is required"),
     ("verifiers-string", _with(verifiers=b64(pem_of(P256))), _V + "proposedContent.verifiers in body is required"),
     ("envelope-missing", _with(envelope=...), _V + "proposedContent.envelope in body is required"),
     ("envelope-is-object", _with(envelope={}), _V + "proposedContent.envelope in body is required"),
-    ("nothing", _with({"proposedContent": ...}), _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present"),
-    ("proposed-content-is-list", _with({"proposedContent": []}), _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present"),
-    ("client-set-envelope-hash", _with({"envelopeHash": _HASH}), _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present but not both"),
-    ("client-set-payload-hash", _with({"payloadHash": _HASH}), _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present but not both"),
-    ("client-set-signatures", _with({"signatures": _CANON_SIG}), _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present but not both"),
-    ("client-hash-bad-algorithm", _with({"envelopeHash": {"algorithm": "md5", "value": "00"}}), _V + "envelopeHash.algorithm in body should be one of [sha256]"),
-    ("client-hashes-both-bad", _with({"envelopeHash": {}, "payloadHash": {"algorithm": "sha256"}}), _V + "envelopeHash.algorithm in body is required\npayloadHash.value in body is required"),
+    ("nothing", _with({"proposedContent": ...}),
+     _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present"),
+    ("proposed-content-is-list", _with({"proposedContent": []}),
+     _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present"),
+    ("client-set-envelope-hash", _with({"envelopeHash": _HASH}),
+     _E + "either proposedContent or envelopeHash, payloadHash, "
+          "and signatures must be present but not both"),
+    ("client-set-payload-hash", _with({"payloadHash": _HASH}),
+     _E + "either proposedContent or envelopeHash, payloadHash, "
+          "and signatures must be present but not both"),
+    ("client-set-signatures", _with({"signatures": _CANON_SIG}),
+     _E + "either proposedContent or envelopeHash, payloadHash, "
+          "and signatures must be present but not both"),
+    ("client-hash-bad-algorithm", _with({"envelopeHash": {"algorithm": "md5", "value": "00"}}),
+     _V + "envelopeHash.algorithm in body should be one of [sha256]"),
+    ("client-hashes-both-bad", _with({"envelopeHash": {}, "payloadHash": {"algorithm": "sha256"}}),
+     _V + "envelopeHash.algorithm in body is required\npayloadHash.value in body is required"),
     ("signatures-empty", _with({"signatures": []}), _V + "signatures in body should have at least 1 items"),
-    ("stored-signature-missing", _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH, "signatures": [{"verifier": b64(b"k")}]}), _V + "signatures.0.signature in body is required"),
-    ("stored-signature-pattern", _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH, "signatures": [{"signature": "-_8=", "verifier": b64(b"k")}]}), _V + f"signatures.0.signature in body should match '{_SIG_PATTERN}'"),
-    ("stored-signature-trailing-newline", _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH, "signatures": [{"signature": "AAAA\n", "verifier": b64(b"k")}]}), _V + f"signatures.0.signature in body should match '{_SIG_PATTERN}'"),
-    ("stored-verifier-missing", _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH, "signatures": [{"signature": "AAAA"}]}), _V + "signatures.0.verifier in body is required"),
-    ("stored-verifier-bad-base64", _with({"proposedContent": ..., "signatures": [{"signature": "AAAA", "verifier": "QQ="}]}), _E + "failed parsing base64 data for signature verifier: illegal base64 data"),
-    ("stored-missing-payload-hash", _with({"proposedContent": ..., "envelopeHash": _HASH, "signatures": _CANON_SIG}), _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present"),
-    ("stored-form-posted", _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH, "signatures": _CANON_SIG}), _E + "entry not insertable into log: missing proposed content"),
+    ("stored-signature-missing",
+     _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH,
+            "signatures": [{"verifier": b64(b"k")}]}),
+     _V + "signatures.0.signature in body is required"),
+    ("stored-signature-pattern",
+     _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH,
+            "signatures": [{"signature": "-_8=", "verifier": b64(b"k")}]}),
+     _V + f"signatures.0.signature in body should match '{_SIG_PATTERN}'"),
+    ("stored-signature-trailing-newline",
+     _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH,
+            "signatures": [{"signature": "AAAA\n", "verifier": b64(b"k")}]}),
+     _V + f"signatures.0.signature in body should match '{_SIG_PATTERN}'"),
+    ("stored-verifier-missing",
+     _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH,
+            "signatures": [{"signature": "AAAA"}]}),
+     _V + "signatures.0.verifier in body is required"),
+    ("stored-verifier-bad-base64",
+     _with({"proposedContent": ..., "signatures": [{"signature": "AAAA", "verifier": "QQ="}]}),
+     _E + "failed parsing base64 data for signature verifier: illegal base64 data"),
+    ("stored-missing-payload-hash",
+     _with({"proposedContent": ..., "envelopeHash": _HASH, "signatures": _CANON_SIG}),
+     _E + "either proposedContent or envelopeHash, payloadHash, and signatures must be present"),
+    ("stored-form-posted",
+     _with({"proposedContent": ..., "envelopeHash": _HASH, "payloadHash": _HASH,
+            "signatures": _CANON_SIG}),
+     _E + "entry not insertable into log: missing proposed content"),
 ]
 
 
@@ -335,9 +397,11 @@ def test_good_entry_of_the_rejection_table_is_accepted() -> None:
 # ---- junk ---------------------------------------------------------------------------------
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "AAAA", "sha256", "x", _ENV, b64(pem_of(P256))]),
+    st.none() | st.booleans() | st.integers(-3, 3)
+        | st.sampled_from(["", "AAAA", "sha256", "x", _ENV, b64(pem_of(P256))]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["proposedContent", "envelope", "verifiers", "signatures", "signature", "verifier", "envelopeHash", "payloadHash", "algorithm", "value"]),
+        st.sampled_from(["proposedContent", "envelope", "verifiers", "signatures", "signature",
+                         "verifier", "envelopeHash", "payloadHash", "algorithm", "value"]),
         inner,
         max_size=4,
     ),
@@ -353,8 +417,11 @@ def test_junk_specs_raise_only_invalid_entry(spec: Any) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(envelope=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from(["AAAA", b64(STATEMENT_BYTES), IN_TOTO]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["payload", "payloadType", "signatures", "sig", "keyid", "PAYLOAD"]), inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+        | st.sampled_from(["AAAA", b64(STATEMENT_BYTES), IN_TOTO]),
+    lambda inner: st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["payload", "payloadType", "signatures", "sig", "keyid",
+                                           "PAYLOAD"]), inner, max_size=4),
     max_leaves=10,
 ))
 def test_junk_envelopes_raise_only_invalid_entry(envelope: Any) -> None:

@@ -111,7 +111,8 @@ def test_stored_form_recanonicalizes_to_itself(directory: Path, case: dict[str, 
                 "content": _b64(fmt.signature.from_bytes(base64.b64decode(sig["content"])).canonical_value()),
                 "format": sig["format"],
                 "publicKey": {
-                    "content": _b64(fmt.public_key.from_bytes(base64.b64decode(sig["publicKey"]["content"])).canonical_value())
+                    "content": _b64(fmt.public_key.from_bytes(
+                        base64.b64decode(sig["publicKey"]["content"])).canonical_value())
                 },
             },
         }
@@ -228,7 +229,8 @@ def test_dsse_full_path_reproduces_the_leaf(case: dict[str, Any]) -> None:
     proposed = {
         "apiVersion": "0.0.1",
         "kind": "dsse",
-        "spec": {"proposedContent": {"envelope": envelope, "verifiers": [_b64(_pem_certificate(_leaf_certificate(bundle)))]}},
+        "spec": {"proposedContent": {"envelope": envelope,
+                                     "verifiers": [_b64(_pem_certificate(_leaf_certificate(bundle)))]}},
     }
     assert parse_entry(proposed, insertable_kinds=frozenset({"dsse"})).canonicalize() == body
 

@@ -102,12 +102,14 @@ CLIENT_ALGOS = json.loads((VECTORS / "client-algos.json").read_text())["cases"]
 def test_client_algos_vectors(case: dict[str, Any]) -> None:
     artifact = (ALGOS / case["artifact"]).read_bytes()
     value = _HASH[case["algorithm"]](artifact).hexdigest()
-    entry = proposed((ALGOS / case["signature"]).read_bytes(), (ALGOS / case["public_key"]).read_bytes(), case["algorithm"], value)
+    entry = proposed((ALGOS / case["signature"]).read_bytes(),
+                     (ALGOS / case["public_key"]).read_bytes(), case["algorithm"], value)
     if case["want_error"] is None:
         parsed = submit(entry)
         body = json.loads(parsed.canonicalize())
         assert body["spec"]["data"]["hash"] == {"algorithm": case["algorithm"], "value": value}
-        assert base64.b64decode(body["spec"]["signature"]["publicKey"]["content"]) == (ALGOS / case["public_key"]).read_bytes()
+        assert base64.b64decode(body["spec"]["signature"]["publicKey"]["content"]) == (
+            (ALGOS / case["public_key"]).read_bytes())
         # The stored body parses and verifies again, to the same bytes.
         assert submit(body).canonicalize() == parsed.canonicalize()
     else:
@@ -116,11 +118,14 @@ def test_client_algos_vectors(case: dict[str, Any]) -> None:
 
 def test_policy_applies_only_on_insertion() -> None:
     # file2.rsa512.sig verifies; only the algorithm policy refuses it, and search skips the policy.
-    entry = proposed((ALGOS / "file2.rsa512.sig").read_bytes(), (ALGOS / "rsa_public.pem").read_bytes(), "sha512", hashlib.sha512((ALGOS / "file2").read_bytes()).hexdigest())
+    entry = proposed((ALGOS / "file2.rsa512.sig").read_bytes(),
+                     (ALGOS / "rsa_public.pem").read_bytes(), "sha512",
+                     hashlib.sha512((ALGOS / "file2").read_bytes()).hexdigest())
     assert isinstance(parse_entry(entry), HashedRekordV001)
     # sigstore has no RSA/sha512 algorithm at all, so no configuration admits it.
     with pytest.raises(InvalidEntry, match="entry algorithms are not allowed"):
-        parse_entry(entry, insertable_kinds=ENABLED, client_signing_algorithms=frozenset({"rsa-sign-pkcs1-2048-sha256"}))
+        parse_entry(entry, insertable_kinds=ENABLED,
+                    client_signing_algorithms=frozenset({"rsa-sign-pkcs1-2048-sha256"}))
     # Rekor's e2e: restricted to rsa-2048 and ed25519-ph, an ECDSA entry is refused.
     ec_entry = WORKED["proposed_entry"]
     restricted = frozenset({"rsa-sign-pkcs1-2048-sha256", "ed25519-ph"})
@@ -190,7 +195,8 @@ def test_allowed_pairs(name: str, make: Any) -> None:
         ("p256-sha384", lambda: _ec_entry(ec.SECP256R1(), "sha384"), "entry algorithms are not allowed"),
         ("p384-sha256", lambda: _ec_entry(ec.SECP384R1(), "sha256"), "entry algorithms are not allowed"),
         ("p224-sha256", lambda: _ec_entry(ec.SECP224R1(), "sha256"), "entry algorithms are not allowed"),
-        ("ed25519ph-sha256", lambda: _ed25519ph_entry("sha256"), 'verifying signature: unsupported hash algorithm: "SHA-256" not in [SHA-512]'),
+        ("ed25519ph-sha256", lambda: _ed25519ph_entry("sha256"),
+         'verifying signature: unsupported hash algorithm: "SHA-256" not in [SHA-512]'),
     ],
 )
 def test_disallowed_pairs(name: str, make: Any, message: str) -> None:
@@ -234,14 +240,19 @@ def test_certificate_and_chain_entries() -> None:
         parsed = submit(proposed(sig, pem, "sha256", digest.hex()))
         stored = base64.b64decode(json.loads(parsed.canonicalize())["spec"]["signature"]["publicKey"]["content"])
         assert stored == pem
-        assert parsed.index_keys() == [hashlib.sha256(pem).hexdigest(), "ci.example.com", "dev@example.com", "sha256:" + digest.hex()]
+        assert parsed.index_keys() == [hashlib.sha256(pem).hexdigest(), "ci.example.com",
+                                       "dev@example.com", "sha256:" + digest.hex()]
     # A chain whose root did not sign the intermediate.
     _, _, other_root = make_chain(ec.generate_private_key(ec.SECP256R1()))
     status, message = error_of(proposed(sig, cert_pem(chain[0], chain[1], other_root), "sha256", digest.hex()))
-    assert status == 400 and message.startswith("error processing entry: verifying signature: x509: certificate signed by unknown authority")
+    assert status == 400 and message.startswith("error processing entry: verifying signature: "
+                                                "x509: certificate signed by unknown authority")
     # More than ten certificates.
-    status, message = error_of(proposed(sig, cert_pem(*chain, *chain, *chain, chain[0], chain[1]), "sha256", digest.hex()))
-    assert (status, message) == (400, "error processing entry: too many certificates specified in PEM block")
+    status, message = error_of(proposed(sig, cert_pem(*chain, *chain, *chain, chain[0], chain[1]),
+                                        "sha256", digest.hex()))
+    assert (status, message) == (400, ("error processing entry: too many certificates specified in PEM block; "
+                                       "the number of certificates is 11; the limit is 10 "
+                                       "(setting max_chain_certificates, REKOR_PY_MAX_CHAIN_CERTIFICATES)"))
 
 
 # ---- rejection table ----------------------------------------------------------------------
@@ -257,34 +268,58 @@ _OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
 _V = "error processing entry: validation failure list:\n"
 
 REJECTIONS: list[tuple[str, Any, int, str]] = [
-    ("signature-content-bad-base64", _worked(spec__signature__content="not base64!"), 400, "error processing entry: failed parsing base64 data for signature content: illegal base64 data"),
-    ("public-key-bad-base64", _worked(spec__signature__publicKey__content="QQ="), 400, "error processing entry: failed parsing base64 data for public key content: illegal base64 data"),
-    ("public-key-der", _worked(spec__signature__publicKey__content=b64(base64.b64decode(b"".join(_EC_PEM.split(b"\n")[1:3])))), 400, "error processing entry: invalid public key: failure decoding PEM"),
-    ("public-key-ec-public-key-type", _worked(spec__signature__publicKey__content=b64(_EC_PEM.replace(b"PUBLIC KEY", b"EC PUBLIC KEY"))), 400, "error processing entry: invalid public key: cannot handle type EC PUBLIC KEY"),
-    ("hash-too-long", _worked(spec__data__hash__value="00" * 33), 400, "error processing entry: invalid value for hash"),
-    ("hash-sha512-length-for-sha256", _worked(spec__data__hash__value="00" * 64), 400, "error processing entry: invalid value for hash"),
-    ("hash-non-hex-space", _worked(spec__data__hash__value=" " + "0" * 63), 400, "error processing entry: encoding/hex: invalid byte: U+0020 ' '"),
-    ("hash-non-ascii", _worked(spec__data__hash__value="é" + "0" * 62), 400, "error processing entry: encoding/hex: invalid byte: U+00C3 'Ã'"),
-    ("bad-signature", _worked(spec__signature__content=b64(b"\x30\x06\x02\x01\x01\x02\x01\x01")), 400, "error processing entry: verifying signature: invalid signature when validating ASN.1 encoded signature"),
-    ("wrong-key", _worked(spec__signature__publicKey__content=b64(spki_pem(_OTHER_KEY))), 400, "error processing entry: verifying signature: invalid signature when validating ASN.1 encoded signature"),
+    ("signature-content-bad-base64", _worked(spec__signature__content="not base64!"), 400,
+     "error processing entry: failed parsing base64 data for signature content: "
+     "illegal base64 data"),
+    ("public-key-bad-base64", _worked(spec__signature__publicKey__content="QQ="), 400,
+     "error processing entry: failed parsing base64 data for public key content: "
+     "illegal base64 data"),
+    ("public-key-der",
+     _worked(spec__signature__publicKey__content=b64(base64.b64decode(b"".join(_EC_PEM.split(b"\n")[1:3])))),
+     400, "error processing entry: invalid public key: failure decoding PEM"),
+    ("public-key-ec-public-key-type",
+     _worked(spec__signature__publicKey__content=b64(_EC_PEM.replace(b"PUBLIC KEY", b"EC PUBLIC KEY"))),
+     400, "error processing entry: invalid public key: cannot handle type EC PUBLIC KEY"),
+    ("hash-too-long", _worked(spec__data__hash__value="00" * 33), 400,
+     "error processing entry: invalid value for hash"),
+    ("hash-sha512-length-for-sha256", _worked(spec__data__hash__value="00" * 64), 400,
+     "error processing entry: invalid value for hash"),
+    ("hash-non-hex-space", _worked(spec__data__hash__value=" " + "0" * 63), 400,
+     "error processing entry: encoding/hex: invalid byte: U+0020 ' '"),
+    ("hash-non-ascii", _worked(spec__data__hash__value="é" + "0" * 62), 400,
+     "error processing entry: encoding/hex: invalid byte: U+00C3 'Ã'"),
+    ("bad-signature", _worked(spec__signature__content=b64(b"\x30\x06\x02\x01\x01\x02\x01\x01")),
+     400,
+     "error processing entry: verifying signature: "
+     "invalid signature when validating ASN.1 encoded signature"),
+    ("wrong-key", _worked(spec__signature__publicKey__content=b64(spki_pem(_OTHER_KEY))), 400,
+     "error processing entry: verifying signature: "
+     "invalid signature when validating ASN.1 encoded signature"),
     ("missing-spec-signature", _worked(spec__signature=...), 400, _V + "signature in body is required"),
     ("missing-spec-data", _worked(spec__data=...), 400, _V + "data in body is required"),
     ("missing-everything", _worked(spec={}), 400, _V + "data in body is required\nsignature in body is required"),
     ("missing-hash", _worked(spec__data={}), 400, _V + "data in body is required"),
-    ("missing-algorithm", _worked(spec__data__hash__algorithm=...), 400, _V + "data.hash.algorithm in body is required"),
+    ("missing-algorithm", _worked(spec__data__hash__algorithm=...), 400,
+     _V + "data.hash.algorithm in body is required"),
     ("missing-value", _worked(spec__data__hash__value=...), 400, _V + "data.hash.value in body is required"),
     ("missing-public-key", _worked(spec__signature__publicKey=...), 400, "error processing entry: missing public key"),
-    ("missing-public-key-content", _worked(spec__signature__publicKey={}), 400, "error processing entry: invalid public key: failure decoding PEM"),
-    ("missing-signature-content", _worked(spec__signature__content=...), 400, "error processing entry: verifying signature: X509 signature has not been initialized"),
-    ("empty-signature-content", _worked(spec__signature__content=""), 400, "error processing entry: verifying signature: X509 signature has not been initialized"),
+    ("missing-public-key-content", _worked(spec__signature__publicKey={}), 400,
+     "error processing entry: invalid public key: failure decoding PEM"),
+    ("missing-signature-content", _worked(spec__signature__content=...), 400,
+     "error processing entry: verifying signature: X509 signature has not been initialized"),
+    ("empty-signature-content", _worked(spec__signature__content=""), 400,
+     "error processing entry: verifying signature: X509 signature has not been initialized"),
     ("signature-is-string", _worked(spec__signature="MEYC"), 400, _V + "signature in body is required"),
-    ("signature-content-is-number", _worked(spec__signature__content=12), 400, "error processing entry: verifying signature: X509 signature has not been initialized"),
+    ("signature-content-is-number", _worked(spec__signature__content=12), 400,
+     "error processing entry: verifying signature: X509 signature has not been initialized"),
     ("public-key-is-list", _worked(spec__signature__publicKey=[1]), 400, "error processing entry: missing public key"),
     ("data-is-list", _worked(spec__data=[]), 400, _V + "data in body is required"),
     ("hash-is-string", _worked(spec__data__hash="sha256"), 400, _V + "data in body is required"),
-    ("algorithm-is-number", _worked(spec__data__hash__algorithm=256), 400, _V + "data.hash.algorithm in body is required"),
+    ("algorithm-is-number", _worked(spec__data__hash__algorithm=256), 400,
+     _V + "data.hash.algorithm in body is required"),
     ("value-is-null", _worked(spec__data__hash__value=None), 400, _V + "data.hash.value in body is required"),
-    ("algorithm-md5", _worked(spec__data__hash__algorithm="md5"), 400, _V + "data.hash.algorithm in body should be one of [sha256 sha384 sha512]"),
+    ("algorithm-md5", _worked(spec__data__hash__algorithm="md5"), 400,
+     _V + "data.hash.algorithm in body should be one of [sha256 sha384 sha512]"),
     # The envelope.
     ("not-an-object", [], 422, "ProposedEntry must be a JSON object"),
     ("missing-kind", _worked(kind=...), 422, "kind in body is required"),
@@ -295,8 +330,10 @@ REJECTIONS: list[tuple[str, Any, int, str]] = [
     ("api-version-not-semver", _worked(apiVersion="0.1"), 422, "apiVersion in body should match"),
     ("missing-spec", _worked(spec=...), 422, "spec in body is required"),
     ("spec-is-string", _worked(spec="x"), 400, "error processing entry: unsupported input type string for spec"),
-    ("version-not-implemented", _worked(apiVersion="0.0.2"), 400, "error processing entry: hashedrekord implementation for version '0.0.2' not found"),
-    ("kind-known-not-implemented", _worked(kind="rpm"), 400, "error processing entry: rpm implementation for version '0.0.1' not found"),
+    ("version-not-implemented", _worked(apiVersion="0.0.2"), 400,
+     "error processing entry: hashedrekord implementation for version '0.0.2' not found"),
+    ("kind-known-not-implemented", _worked(kind="rpm"), 400,
+     "error processing entry: rpm implementation for version '0.0.1' not found"),
 ]
 
 
@@ -323,14 +360,18 @@ _json = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
-_field = st.one_of(_json, st.sampled_from(["", "QQ==", "sha256", "sha512", "0" * 64, WORKED["proposed_entry"]["spec"]["signature"]["content"]]))
+_field = st.one_of(_json,
+                   st.sampled_from(["", "QQ==", "sha256", "sha512", "0" * 64,
+                                    WORKED["proposed_entry"]["spec"]["signature"]["content"]]))
 
 
 @st.composite
 def _specs(draw: st.DrawFn) -> Any:
     """Specs shaped like hashedrekord with any field replaced by junk or dropped."""
     spec = copy.deepcopy(WORKED["proposed_entry"]["spec"])
-    paths = [("data",), ("data", "hash"), ("data", "hash", "algorithm"), ("data", "hash", "value"), ("signature",), ("signature", "content"), ("signature", "publicKey"), ("signature", "publicKey", "content")]
+    paths = [("data",), ("data", "hash"), ("data", "hash", "algorithm"), ("data", "hash", "value"),
+             ("signature",), ("signature", "content"), ("signature", "publicKey"),
+             ("signature", "publicKey", "content")]
     for path in draw(st.lists(st.sampled_from(paths), max_size=4)):
         target = spec
         for p in path[:-1]:
@@ -346,7 +387,8 @@ def _specs(draw: st.DrawFn) -> Any:
 
 
 @settings(max_examples=300, deadline=None)
-@given(spec=st.one_of(_json, _specs()), kind=st.sampled_from(["hashedrekord", "rekord", "nope", 3]), version=st.one_of(st.just("0.0.1"), _json))
+@given(spec=st.one_of(_json, _specs()), kind=st.sampled_from(["hashedrekord", "rekord", "nope", 3]),
+       version=st.one_of(st.just("0.0.1"), _json))
 def test_junk_only_raises_entry_errors(spec: Any, kind: Any, version: Any) -> None:
     try:
         entry = parse_entry({"kind": kind, "apiVersion": version, "spec": spec}, insertable_kinds=ENABLED)

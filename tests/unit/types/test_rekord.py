@@ -45,7 +45,8 @@ def proposed(signature: bytes, key: bytes, artifact: bytes, pki_format: str = "x
 
 
 def expected_body(signature: bytes, canonical_key: bytes, artifact: bytes) -> bytes:
-    """Spec §4.5's canonical form, built independently of the entry type."""
+    """Rekor's canonical form (docs/rekor-compat.md#rekord), built independently of the
+    entry type."""
     spec = {"data": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(artifact).hexdigest()}},
             "signature": {"content": b64(signature), "format": "x509",
                           "publicKey": {"content": b64(canonical_key)}}}
@@ -179,7 +180,9 @@ def test_not_insertable_when_disabled(keys: dict[str, OpensslKey], artifact: Pat
     entry = proposed(keys["p256"].sign(artifact), keys["p256"].public_pem, artifact.read_bytes())
     with pytest.raises(RekorError) as e:
         parse_entry(entry, insertable_kinds=frozenset({"hashedrekord"}))
-    assert e.value.client_message == "error processing entry: entry kind 'rekord' is not enabled for submission on this server"
+    assert e.value.client_message == (
+        "error processing entry: entry kind 'rekord' is not enabled for submission on this server"
+    )
     # Search (retrieve by proposed entry) ignores the allow-list, as Rekor does.
     assert isinstance(parse_entry(entry), RekordV001)
 
@@ -204,7 +207,8 @@ def test_url_entry_is_refused_and_inline_content_is_accepted() -> None:
     parsed = submit(entry)
     assert parsed.pki_format == "pgp"
     assert parsed.artifact_hash() == f"sha256:{hashlib.sha256(artifact).hexdigest()}"
-    # A binary signature is stored armored (spec §4.5): the CRC line, no trailing newline.
+    # A binary signature is stored armored (docs/rekor-compat.md#rekord): the CRC line, no
+    # trailing newline.
     stored = parsed.signature.canonical_value()
     assert stored.startswith(b"-----BEGIN PGP SIGNATURE-----\n\n")
     assert stored.endswith(b"\n-----END PGP SIGNATURE-----") and b"\n=" in stored

@@ -1,0 +1,62 @@
+"""`rekor-py serve`: serve a Rekor v1 compatible log (rekor_py/runner.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rekor_py.cli.common import EXIT_USAGE, fail
+
+if TYPE_CHECKING:  # pydantic-settings takes 0.3 s to import: client commands do not need it
+    from rekor_py.config import Settings
+
+__all__ = ["database_args", "register", "run", "settings_from"]
+
+
+def database_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, help="where the key and embedded database live")
+    p.add_argument("--database-url", help="postgresql://... (default: embedded PostgreSQL)")
+    p.add_argument("--migrate-database-url",
+                   help="postgresql://... of a role that may change the schema, for "
+                        "migrations (default: --database-url)")
+    p.add_argument("--config", type=Path, help="TOML settings file (default $REKOR_PY_CONFIG)")
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="serve a Rekor v1 compatible log")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 3000)")
+    serve.add_argument("--hostname",
+                       help="checkpoint name; default host:port as clients reach the server")
+    database_args(serve)
+    serve.add_argument("--signing-key", type=Path,
+                       help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
+    serve.add_argument("--tile-prefix",
+                       help="URL prefix of the C2SP tile API, e.g. /tlog (default: the root)")
+    serve.add_argument("--read-only", action="store_const", const=True, default=None,
+                       help="serve reads only (e.g. on a streaming replica); writes get 405")
+    serve.add_argument("--workers", type=int,
+                       help="server processes sharing the port and the database (default 1)")
+    serve.set_defaults(run=run)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The flags given (None: not given) over the environment and defaults;
+    raises ValueError."""
+    from rekor_py.config import load_settings
+
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
+    return load_settings(overrides, config_file=args.config)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rekor_py.runner import LOG_FORMAT, serve
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        settings = settings_from(args)
+    except ValueError as e:
+        return fail(args.command, str(e), EXIT_USAGE)
+    return serve(settings)

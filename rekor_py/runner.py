@@ -1,0 +1,180 @@
+"""Running the server: one process, or a parent supervising N worker processes on
+one port; and applying migrations.  The flags are rekor_py/cli/serve.py's and
+rekor_py/cli/migrate.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from typing import Any
+
+from rekor_py.config import Settings
+
+__all__ = ["LOG_FORMAT", "migrate", "serve"]
+
+log = logging.getLogger("rekor_py")
+
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+def serve(settings: Settings) -> int:
+    """Serve until SIGINT or SIGTERM; the exit code."""
+    if settings.workers > 1:
+        return _serve_workers(settings)
+    _run(_serve(settings))
+    return 0
+
+
+def migrate(settings: Settings) -> None:
+    """Apply the migrations to the configured (or the embedded) database."""
+    asyncio.run(_migrate(settings))
+
+
+# The server stack (aiohttp, asyncpg, SQLAlchemy, ...) is imported only by the
+# commands that use it: client commands start in a fraction of the time.
+
+
+async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
+    from aiohttp import web
+
+    from rekor_py.app import create_app
+    from rekor_py.server import open_log
+
+    runtime = await open_log(settings)
+    runner = web.AppRunner(create_app(settings, runtime.service), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
+        await site.start()
+        log.info("rekor-py serving tree %d on http://%s:%d (checkpoint name %s)",
+                 runtime.service.tree_id, settings.host, settings.port,
+                 runtime.service.checkpoint_name)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+        await runtime.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    from rekor_py.storage.embedded import EmbeddedPostgres
+    from rekor_py.storage.migrate import migrate as apply
+
+    if settings.database_url is not None:
+        await apply(settings.migrate_database_url or settings.database_url)
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+    dsn = await asyncio.to_thread(embedded.start)
+    try:
+        await apply(dsn)
+    finally:
+        await asyncio.to_thread(embedded.stop)
+
+
+def _run(coro: Any) -> None:
+    """Run on uvloop (a libuv event loop: markedly less overhead per request than
+    asyncio's pure-Python loop) where it is installed, else on asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+def _worker(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    _run(_serve(settings, reuse_port=True))
+
+
+def _serve_workers(settings: Settings) -> int:
+    """Parent of --workers N: brings up the database, key and tree once, then runs N
+    children on one port; the tree's row lock keeps them building one tree."""
+    from rekor_py.storage.embedded import EmbeddedPostgres
+
+    embedded = None
+    dsn, admin_dsn = settings.database_url, settings.migrate_database_url
+    if dsn is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        embedded = EmbeddedPostgres(settings.data_dir / "postgres", fsync=settings.fsync)
+        admin_dsn = embedded.start()
+        dsn = embedded.server_dsn()
+    try:
+        # Each worker verifies entries in its own pool: share the cores among them.
+        child = settings.replace(database_url=dsn, migrate_database_url=admin_dsn, workers=1,
+                                 verify_workers=settings.verify_pool_size)
+        asyncio.run(_prepare(child))
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        return 0 if _supervise(child, settings.workers, stop) else 1
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+# A worker that dies this soon after its start, this many times in a row, is not
+# restarted again: something is wrong that a restart will not mend (a bad key, a
+# port taken), and the whole server exits instead of spinning.
+_QUICK_DEATH_S = 10.0
+_MAX_QUICK_DEATHS = 5
+
+
+def _supervise(child: Settings, workers: int, stop: threading.Event) -> bool:
+    """Run `workers` worker processes until `stop` (True); a worker that dies is restarted.
+
+    A worker can die at any moment (SIGKILL, the OOM killer, a crash in C): the
+    others keep serving the port meanwhile, and since a batch is acknowledged only
+    after it committed, nothing it acknowledged is lost.  Gives up, stopping all,
+    after _MAX_QUICK_DEATHS deaths in a row within _QUICK_DEATH_S of their start
+    (False).
+    """
+    ctx = multiprocessing.get_context("spawn")
+
+    def spawn(i: int) -> tuple[Any, float]:
+        proc = ctx.Process(target=_worker, args=(child,), name=f"rekor-py-worker-{i}")
+        proc.start()
+        return proc, time.monotonic()
+
+    procs = [spawn(i) for i in range(workers)]
+    quick_deaths = 0
+    try:
+        while not stop.wait(0.5):
+            for i, (proc, started) in enumerate(procs):
+                if proc.is_alive():
+                    continue
+                quick = time.monotonic() - started < _QUICK_DEATH_S
+                quick_deaths = quick_deaths + 1 if quick else 0
+                if quick_deaths >= _MAX_QUICK_DEATHS:
+                    log.error("worker %d exited (code %s) %d times in a row within %.0f s "
+                              "of starting; stopping", i, proc.exitcode, quick_deaths,
+                              _QUICK_DEATH_S)
+                    return False
+                log.warning("worker %d (pid %s) exited with code %s; starting a new one",
+                            i, proc.pid, proc.exitcode)
+                procs[i] = spawn(i)
+        return True
+    finally:
+        for proc, _ in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc, _ in procs:
+            proc.join(30)
+
+
+async def _prepare(settings: Settings) -> None:
+    """Open and close the log once: migrations, key file and tree exist afterwards."""
+    from rekor_py.server import open_log
+
+    runtime = await open_log(settings, writable=False)
+    await runtime.close()
