@@ -122,9 +122,10 @@ def key_index_keys(key: X509PublicKey) -> list[str]:
 
 
 def lowered_keys(keys: Iterable[str]) -> list[str]:
-    """Lowercased, in order, without keys over MAX_INDEX_KEY_LENGTH or holding NUL (which
-    PostgreSQL text cannot store); too many refuse the entry."""
-    found = [k.lower() for k in keys if len(k) <= MAX_INDEX_KEY_LENGTH and "\x00" not in k]
+    """Lowercased, in order, without keys over MAX_INDEX_KEY_LENGTH; too many refuse the
+    entry.  A key PostgreSQL cannot store (NUL) refuses it too, in log/prepare.py: dropped
+    here, the entry would be logged yet not findable by that key."""
+    found = [k.lower() for k in keys if len(k) <= MAX_INDEX_KEY_LENGTH]
     check_index_key_count(len(found))
     return found
 
