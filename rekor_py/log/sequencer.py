@@ -17,6 +17,7 @@ reloads it from the tiles inside the locked transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -93,10 +94,8 @@ class Sequencer:
         """Stop taking batches; entries still queued are failed, never acknowledged."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         while not self._queue.empty():
             pending = self._queue.get_nowait()
@@ -112,7 +111,7 @@ class Sequencer:
         the entry was not logged).
         """
         if self._queue.qsize() >= self._max_pending:
-            raise LogFull()
+            raise LogFull
         if self._task is None or self._task.done():
             raise StorageError("the sequencer is not running")
         future: asyncio.Future[Integrated] = asyncio.get_running_loop().create_future()

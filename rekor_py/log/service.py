@@ -47,9 +47,8 @@ class LogService:
 
     @asynccontextmanager
     async def _snapshot(self) -> AsyncIterator[Any]:
-        async with self._pool.acquire() as conn:
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                yield conn
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield conn
 
     async def _head(self, conn: Any) -> log_store.TreeRow:
         tree = await log_store.get_active_tree(conn)
@@ -93,14 +92,14 @@ class LogService:
             if 0 <= log_index < tree.size:
                 row = await log_store.get_entry_by_index(conn, self.tree_id, log_index)
             if row is None:
-                raise EntryNotFound()
+                raise EntryNotFound
             return await self._entry_response(conn, tree, row)
 
     async def get_by_id(self, parsed: ParsedEntryID) -> LogEntry:
         """Raises EntryNotFound for an unknown UUID or another tree's ID."""
         found = await self.find_by_ids([parsed])
         if not found:
-            raise EntryNotFound()
+            raise EntryNotFound
         return found[0]
 
     async def find_by_ids(self, ids: Sequence[ParsedEntryID]) -> list[LogEntry]:

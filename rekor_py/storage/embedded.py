@@ -283,7 +283,7 @@ class EmbeddedPostgres:
         if not pid_path.exists():
             return None
         pid = _read_pid_file(self.pgdata)
-        if pid is not None:
+        if pid is not None:  # noqa: SIM108  a nested conditional expression reads worse
             status = _pid_status(pid.pid, self.pgdata)
         else:
             # Empty or torn file, left by a crash during startup: postgres

@@ -141,9 +141,9 @@ def _json_type(value: object) -> str:
 
 # ---- the one list of enabled kinds: importing a version module registers it ----------
 # (At the bottom because those modules use `register`, defined above.)
+from rekor_py.types.dsse import v0_0_1 as _dsse_v0_0_1  # noqa: E402,F401
 from rekor_py.types.hashedrekord import v0_0_1 as _hashedrekord_v0_0_1  # noqa: E402,F401
 from rekor_py.types.hashedrekord.v0_0_1 import DEFAULT_CLIENT_SIGNING_ALGORITHMS  # noqa: E402
-from rekor_py.types.rekord import v0_0_1 as _rekord_v0_0_1  # noqa: E402,F401
 from rekor_py.types.intoto import v0_0_1 as _intoto_v0_0_1  # noqa: E402,F401
 from rekor_py.types.intoto import v0_0_2 as _intoto_v0_0_2  # noqa: E402,F401
-from rekor_py.types.dsse import v0_0_1 as _dsse_v0_0_1  # noqa: E402,F401
+from rekor_py.types.rekord import v0_0_1 as _rekord_v0_0_1  # noqa: E402,F401

@@ -59,7 +59,8 @@ class FuzzServer:
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(database_url_module: str, tmp_path_factory: pytest.TempPathFactory
+def fuzz_server(database_url_module: str,  # noqa: F811  the imported fixture, by name
+                tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[FuzzServer]:
     data_dir = tmp_path_factory.mktemp("fuzz-serve")
     port = free_port()
