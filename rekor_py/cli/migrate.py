@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Any
 
-from rekor_py.cli.common import EXIT_OK, EXIT_USAGE, fail
-from rekor_py.cli.serve import database_args, settings_from
+from rekor_py.cli.common import EXIT_OK
+from rekor_py.cli.serve import database_args, server_settings
 
 __all__ = ["register", "run"]
 
@@ -19,12 +18,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rekor_py.runner import LOG_FORMAT, migrate
+    from rekor_py.runner import migrate
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    try:
-        settings = settings_from(args)
-    except ValueError as e:
-        return fail(args.command, str(e), EXIT_USAGE)
+    settings = server_settings(args)
+    if isinstance(settings, int):
+        return settings
     migrate(settings)
     return EXIT_OK

@@ -12,7 +12,7 @@ from rekor_py.cli.common import EXIT_USAGE, fail
 if TYPE_CHECKING:  # pydantic-settings takes 0.3 s to import: client commands do not need it
     from rekor_py.config import Settings
 
-__all__ = ["database_args", "register", "run", "settings_from"]
+__all__ = ["database_args", "register", "run", "server_settings", "settings_from"]
 
 
 def database_args(p: argparse.ArgumentParser) -> None:
@@ -51,12 +51,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(overrides, config_file=args.config)
 
 
-def run(args: argparse.Namespace) -> int:
-    from rekor_py.runner import LOG_FORMAT, serve
+def server_settings(args: argparse.Namespace) -> Settings | int:
+    """What `serve` and `migrate` start with: logging set up, and the settings, or
+    the exit code of a bad setting (its one error line already printed)."""
+    from rekor_py.runner import LOG_FORMAT
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
-        settings = settings_from(args)
+        return settings_from(args)
     except ValueError as e:
         return fail(args.command, str(e), EXIT_USAGE)
-    return serve(settings)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rekor_py.runner import serve
+
+    settings = server_settings(args)
+    return settings if isinstance(settings, int) else serve(settings)
