@@ -63,10 +63,11 @@ async def start_log(settings: Settings) -> RunningLog:
     return RunningLog(f"http://{settings.host}:{settings.port}", settings, runtime, runner)
 
 
-def spawn_serve(database_url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def spawn_serve(database_url: str, data_dir: Path, port: int, *,
+                log_dir: Path | None = None) -> subprocess.Popen[bytes]:
     """`python -m rekor_py serve` in its own process; waits until its port answers.
-    Its log goes to data_dir/serve-<port>.log."""
-    log_path = data_dir / f"serve-{port}.log"
+    Its log goes to serve-<port>.log in log_dir (default data_dir)."""
+    log_path = (log_dir or data_dir) / f"serve-{port}.log"
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "rekor_py", "serve", "--database-url", database_url,

@@ -181,6 +181,19 @@ async def test_entries_survive_restart(database_url: str, tmp_path: Path) -> Non
             await again.stop()
 
 
+async def test_serve_creates_a_missing_data_dir(database_url: str, tmp_path: Path) -> None:
+    """`serve --database-url URL --data-dir DIR` where DIR does not exist yet: the
+    server creates it (private) for the keys it creates on first start."""
+    data_dir = tmp_path / "new" / "data"
+    proc = spawn_serve(database_url, data_dir, free_port(), log_dir=tmp_path)
+    try:
+        assert data_dir.stat().st_mode & 0o777 == 0o700
+        assert (data_dir / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+    finally:
+        proc.terminate()
+        await wait_closed(proc)
+
+
 async def test_second_serve_process_appends_to_the_same_tree(log_server: RunningLog,
                                                              database_url: str) -> None:
     port = free_port()
