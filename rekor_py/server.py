@@ -109,9 +109,10 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
     # Migrations and grants run as this role; the server's pool uses `dsn`'s.
     admin_dsn = settings.migrate_database_url or dsn
     if dsn is None or settings.signing_key is None or settings.note_key is None:
-        # Something of ours lives there (the database, or a key created on first
-        # start); private to the server, like the key files in it.
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Something of ours lives there: the database, or a key created on first
+        # start (the key files are 0600).  Not 0700: the embedded PostgreSQL runs
+        # as its own user and must enter it.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     if dsn is None:
         embedded = EmbeddedPostgres(settings.data_dir / "postgres", fsync=settings.fsync)
         admin_dsn = await asyncio.to_thread(embedded.start)

@@ -63,14 +63,16 @@ async def start_log(settings: Settings) -> RunningLog:
     return RunningLog(f"http://{settings.host}:{settings.port}", settings, runtime, runner)
 
 
-def spawn_serve(database_url: str, data_dir: Path, port: int, *,
+def spawn_serve(database_url: str | None, data_dir: Path, port: int, *,
                 log_dir: Path | None = None) -> subprocess.Popen[bytes]:
     """`python -m rekor_py serve` in its own process; waits until its port answers.
-    Its log goes to serve-<port>.log in log_dir (default data_dir)."""
+    No database_url: the embedded PostgreSQL in data_dir.  Its log goes to
+    serve-<port>.log in log_dir (default data_dir)."""
     log_path = (log_dir or data_dir) / f"serve-{port}.log"
+    database = [] if database_url is None else ["--database-url", database_url]
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rekor_py", "serve", "--database-url", database_url,
+            [sys.executable, "-m", "rekor_py", "serve", *database,
              "--data-dir", str(data_dir), "--port", str(port)],
             stdout=log_file, stderr=subprocess.STDOUT,
             env={**os.environ, "REKOR_PY_BATCH_MAX_DELAY_MS": "2"})

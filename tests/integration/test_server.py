@@ -12,6 +12,7 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from sigstore_models.common import v1 as common_v1
 
 from rekor_py import merkle
 from rekor_py.log.checkpoint import parse_checkpoint
+from tests.integration.conftest import postgres_scratch_dir
 from tests.integration.logserver import (
     RunningLog,
     free_port,
@@ -181,17 +183,30 @@ async def test_entries_survive_restart(database_url: str, tmp_path: Path) -> Non
             await again.stop()
 
 
-async def test_serve_creates_a_missing_data_dir(database_url: str, tmp_path: Path) -> None:
-    """`serve --database-url URL --data-dir DIR` where DIR does not exist yet: the
-    server creates it (private) for the keys it creates on first start."""
-    data_dir = tmp_path / "new" / "data"
-    proc = spawn_serve(database_url, data_dir, free_port(), log_dir=tmp_path)
+@pytest.mark.parametrize("embedded", [False, True], ids=["database-url", "embedded"])
+async def test_serve_creates_a_missing_data_dir(embedded: bool, database_url: str,
+                                                tmp_path: Path) -> None:
+    """`serve --data-dir DIR` where DIR does not exist yet: the server creates it, for
+    the keys it makes on first start and (embedded) the database, which runs as its
+    own user and must be able to enter it."""
+    base = postgres_scratch_dir()
+    base.chmod(0o755)  # as a user's data folder would be
+    data_dir = base / "new" / "data"
     try:
-        assert data_dir.stat().st_mode & 0o777 == 0o700
-        assert (data_dir / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+        port = free_port()
+        proc = spawn_serve(None if embedded else database_url, data_dir, port,
+                           log_dir=tmp_path)
+        try:
+            assert (data_dir / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+            async with aiohttp.ClientSession() as session:
+                status, _, _ = await post_entry(session, f"http://127.0.0.1:{port}",
+                                                signed_hashedrekord(b"new data dir"))
+            assert status == 201
+        finally:
+            proc.terminate()
+            await wait_closed(proc)
     finally:
-        proc.terminate()
-        await wait_closed(proc)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 async def test_second_serve_process_appends_to_the_same_tree(log_server: RunningLog,
