@@ -406,6 +406,24 @@ async def test_create_pool(database_url: str) -> None:
         await create_pool(database_url, min_size=3, max_size=2)
 
 
+async def test_pool_rolls_back_a_transaction_left_open(database_url: str) -> None:
+    """create_pool's reset runs no query and relies on asyncpg rolling back first: a
+    connection given back in a transaction (a request cancelled mid-way) comes out of
+    the pool without it, and what that transaction wrote is gone."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as c:
+            await c.execute("CREATE TEMP TABLE IF NOT EXISTS reset_probe (n int)")
+            await c.execute("BEGIN")
+            await c.execute("INSERT INTO reset_probe VALUES (1)")
+            assert c.is_in_transaction()
+        async with pool.acquire() as c:  # max_size=1: the same connection
+            assert not c.is_in_transaction()
+            assert await c.fetchval("SELECT count(*) FROM reset_probe") == 0
+    finally:
+        await pool.close()
+
+
 # ---- EmbeddedPostgres -----------------------------------------------------------------
 
 
