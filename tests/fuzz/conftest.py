@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 
 # The integration tests' PostgreSQL fixtures, shared by name (pytest finds
 # fixtures through the conftest that imports them).
@@ -49,6 +50,13 @@ class FuzzServer:
     def saw(self, operation: str, status: int) -> None:
         key = (operation, status)
         self.answers[key] = self.answers.get(key, 0) + 1
+
+    def tree_size(self, session: requests.Session) -> int:
+        r = session.get(f"{self.url}/api/v1/log", timeout=10)
+        assert r.status_code == 200, r.text
+        size = r.json()["treeSize"]
+        assert isinstance(size, int)
+        return size
 
     def count(self, status: int | None = None) -> int:
         """Fuzz calls answered with `status` (all calls when None)."""

@@ -41,20 +41,12 @@ def _request_body(draw: st.DrawFn) -> bytes:
     return json.dumps(draw(mutated_json(_SEEDS + [draw(_fresh)]))).encode()
 
 
-def _tree_size(session: requests.Session, url: str) -> int:
-    r = session.get(f"{url}/api/v1/log", timeout=10)
-    assert r.status_code == 200, r.text
-    size = r.json()["treeSize"]
-    assert isinstance(size, int)
-    return size
-
-
 @settings(max_examples=fuzz_examples(CI_EXAMPLES), deadline=None,
           suppress_health_check=list(HealthCheck))
 @given(body=_request_body())
 def test_post_damaged_entries(fuzz_server: FuzzServer, body: bytes) -> None:
     with requests.Session() as session:
-        before = _tree_size(session, fuzz_server.url)
+        before = fuzz_server.tree_size(session)
         r = session.post(f"{fuzz_server.url}/api/v1/log/entries", data=body,
                          headers={"Content-Type": "application/json"}, timeout=30)
         fuzz_server.saw("POST /api/v1/log/entries (damaged)", r.status_code)
@@ -62,7 +54,7 @@ def test_post_damaged_entries(fuzz_server: FuzzServer, body: bytes) -> None:
         if r.status_code != 201:
             error: Any = r.json()
             assert error["code"] == r.status_code and isinstance(error["message"], str)
-        after = _tree_size(session, fuzz_server.url)
+        after = fuzz_server.tree_size(session)
         assert after == before + (r.status_code == 201), (r.status_code, r.text)
         if r.status_code == 201:
             assert session.get(fuzz_server.url + r.headers["Location"], timeout=10).status_code == 200

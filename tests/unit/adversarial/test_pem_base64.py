@@ -74,7 +74,7 @@ def test_broken_begin_lines_do_not_recurse(count: int) -> None:
 )
 def test_broken_blocks_take_linear_time(unit: bytes) -> None:
     def run(n: int) -> None:
-        assert decode_pem(unit * n) == (None, unit * n) or unit == b"-----BEGIN X-----\n"
+        assert decode_pem(unit * n) == (None, unit * n)
 
     assert_linear(run, 20_000)
 
