@@ -34,9 +34,9 @@ class PemBlock:
     data: bytes
 
 
-def _line_at(data: bytes, pos: int, stop: int | None = None) -> tuple[bytes, int]:
+def _line_at(data: bytes, pos: int) -> tuple[bytes, int]:
     """Go's getLine at `pos`: (the line without LF/CR and trailing blanks, where the next line starts)."""
-    end = len(data) if stop is None else stop
+    end = len(data)
     i = data.find(b"\n", pos, end)
     if i < 0:
         return data[pos:end].rstrip(b" \t"), end
@@ -108,7 +108,8 @@ def _block_at(data: bytes, pos: int, end_index: int) -> tuple[PemBlock | None, i
         return None, 0
     if data[trailer:trailer_end] != type_name + _DASHES:
         return None, 0
-    if _line_at(data, trailer_end)[0]:
+    rest_of_line, after = _line_at(data, trailer_end)
+    if rest_of_line:
         return None, 0  # only whitespace may follow the END line
     decoded = b""
     if body_end > pos:
@@ -117,7 +118,6 @@ def _block_at(data: bytes, pos: int, end_index: int) -> tuple[PemBlock | None, i
         if found is None:
             return None, 0
         decoded = found
-    after = _line_at(data, trailer_end)[1]
     return PemBlock(type_name.decode("latin-1"), tuple(headers.items()), decoded), after
 
 

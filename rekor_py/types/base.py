@@ -125,10 +125,14 @@ def check_index_key_count(count: int) -> None:
     The entry is refused rather than indexed in part, so that a search never
     silently misses it.
     """
-    limit = limits.current().max_index_keys
-    if count > limit:
-        raise InvalidEntry(limits.limit_error_message("max_index_keys", count, limit,
-                                                      "the number of search index keys of the entry"))
+    check_limit("max_index_keys", count, "the number of search index keys of the entry")
+
+
+def check_limit(name: str, found: int, what: str) -> None:
+    """Raise InvalidEntry naming limits.<name> if `found` exceeds it."""
+    limit = getattr(limits.current(), name)
+    if found > limit:
+        raise InvalidEntry(limits.limit_error_message(name, found, limit, what))
 
 
 def get_object(parent: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:

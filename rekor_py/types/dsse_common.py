@@ -19,13 +19,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rekor_py import limits
 from rekor_py.errors import InvalidEntry
 from rekor_py.pki.base import PKIError, decode_std_base64
 from rekor_py.pki.x509 import X509PublicKey
 from rekor_py.types.base import (
     MAX_INDEX_KEY_LENGTH,
     check_index_key_count,
+    check_limit,
     get_object,
     get_string,
 )
@@ -129,13 +129,6 @@ def lowered_keys(keys: Iterable[str]) -> list[str]:
     check_index_key_count(len(found))
     return found
 
-
-
-def check_limit(name: str, found: int, what: str) -> None:
-    """Raise InvalidEntry naming limits.<name> if `found` exceeds it."""
-    limit = getattr(limits.current(), name)
-    if found > limit:
-        raise InvalidEntry(limits.limit_error_message(name, found, limit, what))
 
 
 def check_envelope_limits(signatures: int, payload_text: str | bytes) -> None:
