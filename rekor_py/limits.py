@@ -12,10 +12,9 @@ A limit that an honest client can reach names itself in the error it raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
 
-__all__ = ["Limits", "configure", "current", "from_mapping", "limit_error_message"]
+__all__ = ["Limits", "configure", "current", "limit_error_message"]
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,6 @@ def configure(limits: Limits) -> None:
     """Set the limits for this process (server start-up, each pool worker)."""
     global _current
     _current = limits
-
-
-def from_mapping(values: dict[str, Any]) -> Limits:
-    """A Limits with the fields present in `values` (others default)."""
-    names = {f.name for f in fields(Limits)}
-    return replace(Limits(), **{k: v for k, v in values.items() if k in names})
 
 
 def limit_error_message(name: str, found: int, limit: int, what: str) -> str:

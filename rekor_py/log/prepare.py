@@ -37,12 +37,9 @@ def decode_json(raw: bytes) -> Any:
     and depth limits (json_limits)."""
     try:
         return json_limits.loads(raw)
-    except json_limits.JSONLimitError as e:
+    except (json_limits.JSONLimitError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        # json_limits turns a RecursionError into a JSONLimitError naming the limit.
         raise InvalidRequest(f"malformed JSON: {e}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidRequest(f"malformed JSON: {e}") from None
-    except RecursionError:
-        raise InvalidRequest("malformed JSON: nested too deeply") from None
 
 
 def prepare_raw(raw: bytes, insertable: frozenset[str] | None,
