@@ -1,0 +1,185 @@
+"""sigstore-go verifies bundles made through rekor-py, and rejects damaged and foreign ones.
+
+`sigverify` (tests/interop/go) is a small program on sigstore-go's own verifier
+(`verify.NewVerifier` with one transparency-log entry and its integrated time, SCTs for
+certificates), reading a trusted root that names our log, the test CA and its CT log.
+Bundles come from sigstore-python's signing steps and from cosign, through a real
+`rekor-py serve`.  Every check runs the program and asserts its exit code and the
+reason it prints.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.interop.conftest import InteropLog, client_env
+from tests.interop.sigstore_bundles import (  # noqa: F401  (fixtures, used by name)
+    BUNDLE_NAMES,
+    PRODUCTION_BUNDLE,
+    PRODUCTION_IDENTITY,
+    PRODUCTION_ROOT,
+    Signed,
+    cosign_bundle,
+    damaged,
+    identity_policy,
+    our_root,
+    pki,
+    python_bundles,
+    root_with_fresh_log_key,
+    sigstore_folder,
+    signed_bundle,
+)
+
+# What sigstore-go says when no tlog entry of the bundle verifies against the trusted
+# root: entries of unknown logs and entries whose SET fails are skipped, then counted.
+NO_VERIFIED_ENTRY = "not enough verified log entries from transparency log: 0 < 1"
+
+
+def sigverify(tools: dict[str, Path], folder: Path, *args: str | Path
+              ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(tools["sigverify"]), *map(str, args)],
+                          env=client_env(folder), capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def assert_ok(done: subprocess.CompletedProcess[str], log_index: int) -> None:
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("OK "), done.stdout
+    assert f"log index {log_index}," in lines[0], lines[0]
+
+
+def assert_fail(done: subprocess.CompletedProcess[str], reason: str) -> None:
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert done.stderr.startswith("FAIL: ") and done.stderr.count("\n") == 1, done.stderr
+    assert reason in done.stderr, done.stderr
+
+
+@pytest.fixture
+def signed(request: pytest.FixtureRequest, name: str) -> Signed:
+    return signed_bundle(request, name)
+
+
+# ---- our bundles verify ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", BUNDLE_NAMES)
+def test_our_bundle_verifies(signed: Signed, our_root: Path, interop_tools: dict[str, Path],
+                             sigstore_folder: Path) -> None:
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
+    assert_ok(done, signed.log_index)
+    if "--key" in signed.policy:
+        assert "signed by the given key" in done.stdout
+    else:
+        assert "identity signer@rekor-py.test (https://oidc.rekor-py.test)" in done.stdout
+
+
+def test_production_bundle_verifies_with_production_root(interop_tools: dict[str, Path],
+                                                         sigstore_folder: Path) -> None:
+    # The control for the foreign-bundle cases: the same program accepts a real entry of
+    # rekor.sigstore.dev against the production trusted root.
+    bundle = json.loads(PRODUCTION_BUNDLE.read_text())
+    digest = base64.b64decode(bundle["messageSignature"]["messageDigest"]["digest"]).hex()
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", PRODUCTION_ROOT,
+                     "--bundle", PRODUCTION_BUNDLE, "--artifact-digest", f"sha256:{digest}",
+                     *PRODUCTION_IDENTITY)
+    assert_ok(done, 79605083)
+
+
+# ---- rejected ------------------------------------------------------------------------
+
+
+def test_foreign_bundle_against_our_root(our_root: Path, interop_tools: dict[str, Path],
+                                         sigstore_folder: Path) -> None:
+    bundle = json.loads(PRODUCTION_BUNDLE.read_text())
+    digest = base64.b64decode(bundle["messageSignature"]["messageDigest"]["digest"]).hex()
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", PRODUCTION_BUNDLE, "--artifact-digest", f"sha256:{digest}",
+                     *PRODUCTION_IDENTITY)
+    assert_fail(done, NO_VERIFIED_ENTRY)
+
+
+@pytest.mark.parametrize("name", ["python-hashedrekord-cert", "python-hashedrekord-key"])
+def test_our_bundle_against_production_root(signed: Signed, interop_tools: dict[str, Path],
+                                            sigstore_folder: Path) -> None:
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", PRODUCTION_ROOT,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
+    assert_fail(done, NO_VERIFIED_ENTRY)
+
+
+DAMAGE_REASONS = {
+    # The SET still verifies, so sigstore-go goes on to the proof and finds another root.
+    "inclusion-proof-hash": "does not match expected root",
+    "checkpoint-signature": "signature on checkpoint did not verify",
+    # A SET that does not verify makes sigstore-go skip the entry.
+    "signed-entry-timestamp": NO_VERIFIED_ENTRY,
+}
+
+
+@pytest.mark.parametrize("how", sorted(DAMAGE_REASONS))
+@pytest.mark.parametrize("name", ["python-hashedrekord-cert", "python-dsse-cert",
+                                  "cosign-hashedrekord-key"])
+def test_damaged_bundle(signed: Signed, how: str, our_root: Path,
+                        interop_tools: dict[str, Path], sigstore_folder: Path) -> None:
+    bad = damaged(signed, how, sigstore_folder)
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", bad, "--artifact", signed.artifact, *signed.policy)
+    assert_fail(done, DAMAGE_REASONS[how])
+
+
+@pytest.mark.parametrize("keep_log_id", [True, False], ids=["our-log-id", "its-own-log-id"])
+@pytest.mark.parametrize("name", ["python-hashedrekord-cert", "cosign-hashedrekord-key"])
+def test_wrong_log_key_in_trusted_root(signed: Signed, keep_log_id: bool, our_root: Path,
+                                       interop_tools: dict[str, Path],
+                                       sigstore_folder: Path) -> None:
+    root = root_with_fresh_log_key(json.loads(our_root.read_text()), keep_log_id)
+    path = sigstore_folder / f"root-fresh-key-{keep_log_id}.json"
+    path.write_text(json.dumps(root))
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", path,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
+    assert_fail(done, NO_VERIFIED_ENTRY)
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("python-hashedrekord-cert", "failed to verify signature"),
+    ("python-hashedrekord-key", "failed to verify signature"),
+    ("python-dsse-cert", "provided artifact digests do not match digests in statement"),
+    ("cosign-hashedrekord-key", "failed to verify signature"),
+])
+def test_other_artifact(signed: Signed, reason: str, our_root: Path,
+                        interop_tools: dict[str, Path], sigstore_folder: Path) -> None:
+    other = sigstore_folder / "other-artifact.txt"
+    other.write_bytes(signed.artifact.read_bytes() + b"!")
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", signed.bundle, "--artifact", other, *signed.policy)
+    assert_fail(done, reason)
+
+
+@pytest.mark.parametrize("name", ["python-hashedrekord-cert"])
+def test_other_identity(signed: Signed, our_root: Path, interop_tools: dict[str, Path],
+                        sigstore_folder: Path) -> None:
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact,
+                     *identity_policy(email="someone-else@rekor-py.test"))
+    assert_fail(done, "failed to verify certificate identity")
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact,
+                     *identity_policy(issuer="https://other-issuer.rekor-py.test"))
+    assert_fail(done, "failed to verify certificate identity")
+
+
+@pytest.mark.parametrize("name", ["python-hashedrekord-key", "cosign-hashedrekord-key"])
+def test_other_key(signed: Signed, our_root: Path, interop_tools: dict[str, Path],
+                   sigstore_folder: Path, interop_log: InteropLog) -> None:
+    # Any PEM key that did not sign: the log's own key will do.
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact,
+                     "--key", interop_log.public_key_pem)
+    assert_fail(done, "transparency log certificate does not match")
