@@ -16,13 +16,12 @@ import hashlib
 import json
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore import dsse
@@ -59,7 +58,6 @@ class Signed:
     artifact: Path
     policy: list[str]
     log_index: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def load(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.bundle.read_text())
@@ -234,6 +232,13 @@ def damaged(signed: Signed, how: str, folder: Path) -> Path:
     return _write(folder, f"{signed.name}-{how}", bundle)
 
 
+def without_set(signed: Signed, folder: Path) -> Path:
+    """`signed`'s bundle without its inclusion promise (the SET)."""
+    bundle = copy.deepcopy(signed.load())
+    del _entry(bundle)["inclusionPromise"]
+    return _write(folder, f"{signed.name}-without-set", bundle)
+
+
 def root_with_fresh_log_key(root: dict[str, Any], keep_log_id: bool) -> dict[str, Any]:
     """`root` with its log's public key replaced by a fresh P-256 key; with `keep_log_id`
     the log ID still names our log (so clients select it and check the signatures)."""
@@ -245,12 +250,6 @@ def root_with_fresh_log_key(root: dict[str, Any], keep_log_id: bool) -> dict[str
         tlog["logId"]["keyId"] = base64.b64encode(hashlib.sha256(fresh).digest()).decode()
     return out
 
-
-def leaf_email(signed: Signed) -> str:
-    raw = signed.load()["verificationMaterial"]["certificate"]["rawBytes"]
-    cert = x509.load_der_x509_certificate(base64.b64decode(raw))
-    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    return str(san.get_values_for_type(x509.RFC822Name)[0])
 
 
 # ---- fixtures shared by the two verifier modules (each gets its own, per module) -------
@@ -309,3 +308,15 @@ def signed_bundle(request: pytest.FixtureRequest, name: str) -> Signed:
         return signed
     bundles: dict[str, Signed] = request.getfixturevalue("python_bundles")
     return bundles[name]
+
+
+def mixed_root(logs_from: Path, pki_from: Path, folder: Path) -> Path:
+    """A trusted root with the transparency logs of one root and the CAs and CT logs of
+    another: a bundle's certificate then passes, and only its log entry is judged."""
+    logs = json.loads(logs_from.read_text())
+    pki_root = json.loads(pki_from.read_text())
+    mixed = dict(logs, certificateAuthorities=pki_root["certificateAuthorities"],
+                 ctlogs=pki_root["ctlogs"])
+    path = folder / f"root-logs-of-{logs_from.stem}-pki-of-{pki_from.stem}.json"
+    path.write_text(json.dumps(mixed, indent=2))
+    return path

@@ -17,23 +17,28 @@ from pathlib import Path
 
 import pytest
 
+from tests.interop import sigstore_bundles
 from tests.interop.conftest import InteropLog, client_env
-from tests.interop.sigstore_bundles import (  # noqa: F401  (fixtures, used by name)
+from tests.interop.sigstore_bundles import (
     BUNDLE_NAMES,
     PRODUCTION_BUNDLE,
     PRODUCTION_IDENTITY,
     PRODUCTION_ROOT,
     Signed,
-    cosign_bundle,
     damaged,
     identity_policy,
-    our_root,
-    pki,
-    python_bundles,
     root_with_fresh_log_key,
-    sigstore_folder,
     signed_bundle,
+    without_set,
 )
+
+# The shared fixtures, bound here so that pytest finds them (module-scoped: this module
+# gets its own log, PKI and bundles).
+cosign_bundle = sigstore_bundles.cosign_bundle
+our_root = sigstore_bundles.our_root
+pki = sigstore_bundles.pki
+python_bundles = sigstore_bundles.python_bundles
+sigstore_folder = sigstore_bundles.sigstore_folder
 
 # What sigstore-go says when no tlog entry of the bundle verifies against the trusted
 # root: entries of unknown logs and entries whose SET fails are skipped, then counted.
@@ -145,6 +150,17 @@ def test_wrong_log_key_in_trusted_root(signed: Signed, keep_log_id: bool, our_ro
     done = sigverify(interop_tools, sigstore_folder, "--trusted-root", path,
                      "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
     assert_fail(done, NO_VERIFIED_ENTRY)
+
+
+@pytest.mark.parametrize("name", ["python-hashedrekord-cert", "python-hashedrekord-key"])
+def test_bundle_without_set(signed: Signed, our_root: Path, interop_tools: dict[str, Path],
+                            sigstore_folder: Path) -> None:
+    # Without a TSA, the SET is what makes integratedTime a timestamp
+    # (WithIntegratedTimestamps(1)); the proof and checkpoint alone do not do.
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", without_set(signed, sigstore_folder),
+                     "--artifact", signed.artifact, *signed.policy)
+    assert_fail(done, "threshold not met for verified log entry integrated timestamps: 0 < 1")
 
 
 @pytest.mark.parametrize("name, reason", [
