@@ -148,6 +148,8 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> Material:
     fpr = gpg.generate(f"Bob <{BOB}>", "ed25519", "sign")
     put("pgp.pub", gpg.export(fpr))
     put("pgp.sig", gpg.sign(fpr, artifact.read_bytes(), armor=True))
+    subprocess.run(["gpgconf", "--homedir", str(gpg.home), "--kill", "gpg-agent"],  # no agent left behind
+                   check=False, capture_output=True, timeout=60)
     ssh = ssh_keygen(work, "ed25519", "carol")
     put("ssh.pub", ssh.public_line)
     put("ssh.sig", ssh.sign(artifact))
