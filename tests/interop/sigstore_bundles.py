@@ -310,6 +310,15 @@ def signed_bundle(request: pytest.FixtureRequest, name: str) -> Signed:
     return bundles[name]
 
 
+def root_with_log_url(root: Path, url: str, folder: Path) -> Path:
+    """`root` with its log's baseUrl replaced by `url` (same key, same log ID)."""
+    data = json.loads(root.read_text())
+    data["tlogs"][0]["baseUrl"] = url
+    path = folder / "root-other-log-url.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
 def mixed_root(logs_from: Path, pki_from: Path, folder: Path) -> Path:
     """A trusted root with the transparency logs of one root and the CAs and CT logs of
     another: a bundle's certificate then passes, and only its log entry is judged."""

@@ -28,6 +28,7 @@ from tests.interop.sigstore_bundles import (
     damaged,
     identity_policy,
     root_with_fresh_log_key,
+    root_with_log_url,
     signed_bundle,
     without_set,
 )
@@ -150,6 +151,18 @@ def test_wrong_log_key_in_trusted_root(signed: Signed, keep_log_id: bool, our_ro
     done = sigverify(interop_tools, sigstore_folder, "--trusted-root", path,
                      "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
     assert_fail(done, NO_VERIFIED_ENTRY)
+
+
+@pytest.mark.parametrize("name", ["python-hashedrekord-cert", "cosign-hashedrekord-key"])
+def test_log_url_in_trusted_root_is_not_compared(signed: Signed, our_root: Path,
+                                                 interop_tools: dict[str, Path],
+                                                 sigstore_folder: Path) -> None:
+    # For a Rekor v1 checkpoint sigstore-go checks the signature with the log's key and
+    # never compares the signer's name with the trusted root's baseUrl (sigstore-js does).
+    root = root_with_log_url(our_root, "https://rekor.elsewhere.test", sigstore_folder)
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", root,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
+    assert_ok(done, signed.log_index)
 
 
 @pytest.mark.parametrize("name", ["python-hashedrekord-cert", "python-hashedrekord-key"])

@@ -33,6 +33,7 @@ from tests.interop.sigstore_bundles import (
     identity_policy,
     mixed_root,
     root_with_fresh_log_key,
+    root_with_log_url,
     signed_bundle,
     without_set,
 )
@@ -175,6 +176,18 @@ def test_wrong_log_key_in_trusted_root(signed: Signed, keep_log_id: bool, our_ro
     done = verify_js(interop_tools, sigstore_folder, "--trusted-root", path,
                      "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
     assert_fail(done, BAD_SET)
+
+
+@pytest.mark.parametrize("name", ["python-hashedrekord-cert", "cosign-hashedrekord-key"])
+def test_log_url_in_trusted_root_must_hold_the_checkpoint_name(
+        signed: Signed, our_root: Path, interop_tools: dict[str, Path],
+        sigstore_folder: Path) -> None:
+    # sigstore-js takes a checkpoint signature only from a log whose baseUrl matches the
+    # signature line's name (ours: host:port, `serve --hostname`), key hint aside.
+    root = root_with_log_url(our_root, "https://rekor.elsewhere.test", sigstore_folder)
+    done = verify_js(interop_tools, sigstore_folder, "--trusted-root", root,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
+    assert_fail(done, "TLOG_INCLUSION_PROOF_ERROR: invalid checkpoint signature")
 
 
 @pytest.mark.parametrize("name", ["python-hashedrekord-cert", "python-hashedrekord-key"])
