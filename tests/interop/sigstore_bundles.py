@@ -104,13 +104,7 @@ def sigstore_python_dsse(log: InteropLog, pki: FulcioPKI, folder: Path) -> Signe
     dsse 0.0.1 entry, test-CA leaf, bundle v0.3."""
     artifact = folder / "python-dsse.txt"
     artifact.write_bytes(b"attested by sigstore-python through rekor-py\n")
-    statement = dsse.Statement(json.dumps({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": artifact.name,
-                     "digest": {"sha256": hashlib.sha256(artifact.read_bytes()).hexdigest()}}],
-        "predicateType": "https://rekor-py.test/predicate/v1",
-        "predicate": {"built-by": "tests/interop"},
-    }).encode())
+    statement = _statement(artifact)
     leaf = pki.issue(SIGNER_EMAIL)
     envelope = dsse._sign(leaf.key, statement)
     client = RekorClient(log.url)
@@ -118,6 +112,77 @@ def sigstore_python_dsse(log: InteropLog, pki: FulcioPKI, folder: Path) -> Signe
     bundle = Bundle._from_parts(leaf.cert, envelope, entry)
     return Signed("python-dsse-cert", _write(folder, "python-dsse", bundle.to_json()),
                   artifact, identity_policy(), entry._inner.log_index)
+
+
+def _statement(artifact: Path) -> dsse.Statement:
+    return dsse.Statement(json.dumps({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": artifact.name,
+                     "digest": {"sha256": hashlib.sha256(artifact.read_bytes()).hexdigest()}}],
+        "predicateType": "https://rekor-py.test/predicate/v1",
+        "predicate": {"built-by": "tests/interop"},
+    }).encode())
+
+
+def bundle_tlog_entry(response: dict[str, Any]) -> dict[str, Any]:
+    """A bundle's tlogEntries[] item from a Rekor v1 LogEntry answer (`{uuid: entry}`),
+    mapped as sigstore-python and rekor's `pkg/tle` map it."""
+    ((_, entry),) = response.items()
+    body = json.loads(base64.b64decode(entry["body"]))
+    proof = entry["verification"]["inclusionProof"]
+    return {
+        "logIndex": str(entry["logIndex"]),
+        "logId": {"keyId": base64.b64encode(bytes.fromhex(entry["logID"])).decode()},
+        "kindVersion": {"kind": body["kind"], "version": body["apiVersion"]},
+        "integratedTime": str(entry["integratedTime"]),
+        "inclusionPromise": {
+            "signedEntryTimestamp": entry["verification"]["signedEntryTimestamp"]},
+        "inclusionProof": {
+            "logIndex": str(proof["logIndex"]),
+            "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
+            "treeSize": str(proof["treeSize"]),
+            "hashes": [base64.b64encode(bytes.fromhex(h)).decode() for h in proof["hashes"]],
+            "checkpoint": {"envelope": proof["checkpoint"]},
+        },
+        "canonicalizedBody": entry["body"],
+    }
+
+
+def intoto_002(log: InteropLog, pki: FulcioPKI, folder: Path) -> Signed:
+    """An intoto 0.0.2 entry (what `@sigstore/cli attest` logs): sigstore-python's DSSE
+    envelope with a test-CA leaf, posted as Rekor's model wants it (payload and signature
+    base64 twice) and bundled here, since sigstore-python's client reads only hashedrekord
+    and dsse answers."""
+    artifact = folder / "intoto-002.txt"
+    artifact.write_bytes(b"attested through rekor-py as intoto 0.0.2\n")
+    leaf = pki.issue(SIGNER_EMAIL)
+    envelope_json = dsse._sign(leaf.key, _statement(artifact)).to_json()
+    env = json.loads(envelope_json)
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    proposed = {"kind": "intoto", "apiVersion": "0.0.2", "spec": {"content": {
+        "envelope": {"payloadType": env["payloadType"], "payload": b64(env["payload"].encode()),
+                     "signatures": [{"sig": b64(sig["sig"].encode()),
+                                     "publicKey": b64(leaf.cert_pem)}
+                                    for sig in env["signatures"]]},
+        "hash": {"algorithm": "sha256",
+                 "value": hashlib.sha256(envelope_json.encode()).hexdigest()}}}}
+    r = requests.post(f"{log.url}/api/v1/log/entries", json=proposed, timeout=30)
+    assert r.status_code == 201, r.text
+    tlog_entry = bundle_tlog_entry(r.json())
+    bundle = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": {"rawBytes": b64(leaf.cert.public_bytes(serialization.Encoding.DER))},
+            "tlogEntries": [tlog_entry],
+            "timestampVerificationData": {},
+        },
+        "dsseEnvelope": env,
+    }
+    return Signed("intoto-002-cert", _write(folder, "intoto-002", bundle), artifact,
+                  identity_policy(), int(tlog_entry["logIndex"]))
 
 
 def sigstore_python_key(log: InteropLog, folder: Path) -> Signed:
@@ -175,6 +240,30 @@ def cosign_key(log: InteropLog, cosign: Path, folder: Path) -> Signed:
     data = json.loads(bundle.read_text())
     index = int(data["verificationMaterial"]["tlogEntries"][0]["logIndex"])
     return Signed("cosign-hashedrekord-key", bundle, artifact, ["--key", f"{prefix}.pub"], index)
+
+
+def cosign_attestation(log: InteropLog, cosign: Path, key: Signed, entry_type: str,
+                       folder: Path) -> Signed:
+    """cosign v2 `attest-blob --key --new-bundle-format --rekor-entry-type dsse|intoto`: an
+    in-toto statement about the artifact in a DSSE envelope, logged as `entry_type`, with
+    the key of the `key` bundle (cosign's)."""
+    home = folder / "cosign-home"
+    env = client_env(home, COSIGN_PASSWORD="")
+    artifact = folder / f"cosign-attested-{entry_type}.txt"
+    artifact.write_bytes(f"attested by cosign through rekor-py ({entry_type})\n".encode())
+    predicate = folder / "predicate.json"
+    predicate.write_text(json.dumps({"built-by": "tests/interop"}))
+    bundle = folder / f"cosign-{entry_type}.sigstore.json"
+    key_pub = Path(key.policy[key.policy.index("--key") + 1])
+    run([str(cosign), "attest-blob", "--yes", "--key", str(key_pub.with_suffix(".key")),
+         "--predicate", str(predicate), "--type", "https://rekor-py.test/predicate/v1",
+         "--rekor-url", log.url, "--tlog-upload=true", "--rekor-entry-type", entry_type,
+         "--new-bundle-format", "--bundle", str(bundle), str(artifact)], env, folder)
+    data = json.loads(bundle.read_text())
+    entry = data["verificationMaterial"]["tlogEntries"][0]
+    assert entry["kindVersion"]["kind"] == entry_type, entry["kindVersion"]
+    return Signed(f"cosign-{entry_type}-key", bundle, artifact, key.policy,
+                  int(entry["logIndex"]))
 
 
 def run(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
@@ -285,6 +374,7 @@ def python_bundles(interop_log: InteropLog, pki: FulcioPKI, sigstore_folder: Pat
         sigstore_python_hashedrekord(interop_log, pki, sigstore_folder),
         sigstore_python_dsse(interop_log, pki, sigstore_folder),
         sigstore_python_key(interop_log, sigstore_folder),
+        intoto_002(interop_log, pki, sigstore_folder),
     ]
     assert len({s.log_index for s in made}) == len(made)
     return {s.name: s for s in made}
@@ -297,15 +387,29 @@ def cosign_bundle(interop_log: InteropLog, interop_tools: dict[str, Path],
     return cosign_key(interop_log, interop_tools["cosign"], sigstore_folder)
 
 
+@pytest.fixture(scope="module")
+def cosign_attestations(interop_log: InteropLog, interop_tools: dict[str, Path],
+                        cosign_bundle: Signed, sigstore_folder: Path) -> dict[str, Signed]:
+    """cosign's attestations with the same key, logged as dsse and as intoto."""
+    made = [cosign_attestation(interop_log, interop_tools["cosign"], cosign_bundle, kind,
+                               sigstore_folder) for kind in ("dsse", "intoto")]
+    return {s.name: s for s in made}
+
+
+# Bundles both verifiers accept.  (cosign's `attest-blob --rekor-entry-type intoto` logs
+# intoto 0.0.1, which neither can check: see test_cosign_intoto_001.)
 BUNDLE_NAMES = ["python-hashedrekord-cert", "python-dsse-cert", "python-hashedrekord-key",
-                "cosign-hashedrekord-key"]
+                "intoto-002-cert", "cosign-hashedrekord-key", "cosign-dsse-key"]
 
 
 def signed_bundle(request: pytest.FixtureRequest, name: str) -> Signed:
     """The bundle called `name`, building only the fixtures it needs."""
-    if name.startswith("cosign-"):
+    if name == "cosign-hashedrekord-key":
         signed: Signed = request.getfixturevalue("cosign_bundle")
         return signed
+    if name.startswith("cosign-"):
+        attestations: dict[str, Signed] = request.getfixturevalue("cosign_attestations")
+        return attestations[name]
     bundles: dict[str, Signed] = request.getfixturevalue("python_bundles")
     return bundles[name]
 

@@ -35,6 +35,7 @@ from tests.interop.sigstore_bundles import (
 
 # The shared fixtures, bound here so that pytest finds them (module-scoped: this module
 # gets its own log, PKI and bundles).
+cosign_attestations = sigstore_bundles.cosign_attestations
 cosign_bundle = sigstore_bundles.cosign_bundle
 our_root = sigstore_bundles.our_root
 pki = sigstore_bundles.pki
@@ -131,7 +132,8 @@ DAMAGE_REASONS = {
 
 @pytest.mark.parametrize("how", sorted(DAMAGE_REASONS))
 @pytest.mark.parametrize("name", ["python-hashedrekord-cert", "python-dsse-cert",
-                                  "cosign-hashedrekord-key"])
+                                  "intoto-002-cert", "cosign-hashedrekord-key",
+                                  "cosign-dsse-key"])
 def test_damaged_bundle(signed: Signed, how: str, our_root: Path,
                         interop_tools: dict[str, Path], sigstore_folder: Path) -> None:
     bad = damaged(signed, how, sigstore_folder)
@@ -181,6 +183,8 @@ def test_bundle_without_set(signed: Signed, our_root: Path, interop_tools: dict[
     ("python-hashedrekord-key", "failed to verify signature"),
     ("python-dsse-cert", "provided artifact digests do not match digests in statement"),
     ("cosign-hashedrekord-key", "failed to verify signature"),
+    ("intoto-002-cert", "provided artifact digests do not match digests in statement"),
+    ("cosign-dsse-key", "provided artifact digests do not match digests in statement"),
 ])
 def test_other_artifact(signed: Signed, reason: str, our_root: Path,
                         interop_tools: dict[str, Path], sigstore_folder: Path) -> None:
@@ -212,3 +216,15 @@ def test_other_key(signed: Signed, our_root: Path, interop_tools: dict[str, Path
                      "--bundle", signed.bundle, "--artifact", signed.artifact,
                      "--key", interop_log.public_key_pem)
     assert_fail(done, "transparency log certificate does not match")
+
+
+def test_cosign_intoto_001(request: pytest.FixtureRequest, our_root: Path,
+                           interop_tools: dict[str, Path], sigstore_folder: Path) -> None:
+    # cosign v2 `attest-blob --rekor-entry-type intoto` logs intoto 0.0.1 (rekor-py, like
+    # Rekor, logs what it is sent); the bundle it writes names a kind this verifier
+    # cannot check.
+    signed = request.getfixturevalue("cosign_attestations")["cosign-intoto-key"]
+    done = sigverify(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
+    assert_fail(done, "entry body is not a recognizable Rekor v1 or Rekor v2 type: "
+                      "intoto implementation for version '0.0.1' not found")

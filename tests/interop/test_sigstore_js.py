@@ -40,6 +40,7 @@ from tests.interop.sigstore_bundles import (
 
 # The shared fixtures, bound here so that pytest finds them (module-scoped: this module
 # gets its own log, PKI and bundles).
+cosign_attestations = sigstore_bundles.cosign_attestations
 cosign_bundle = sigstore_bundles.cosign_bundle
 our_root = sigstore_bundles.our_root
 pki = sigstore_bundles.pki
@@ -156,7 +157,8 @@ DAMAGE_REASONS = {
 
 @pytest.mark.parametrize("how", sorted(DAMAGE_REASONS))
 @pytest.mark.parametrize("name", ["python-hashedrekord-cert", "python-dsse-cert",
-                                  "cosign-hashedrekord-key"])
+                                  "intoto-002-cert", "cosign-hashedrekord-key",
+                                  "cosign-dsse-key"])
 def test_damaged_bundle(signed: Signed, how: str, our_root: Path,
                         interop_tools: dict[str, Path], sigstore_folder: Path) -> None:
     bad = damaged(signed, how, sigstore_folder)
@@ -206,6 +208,8 @@ def test_bundle_without_set(signed: Signed, our_root: Path, interop_tools: dict[
     ("python-hashedrekord-key", "SIGNATURE_ERROR: signature verification failed"),
     ("python-dsse-cert", "is not a subject of the in-toto statement"),
     ("cosign-hashedrekord-key", "SIGNATURE_ERROR: signature verification failed"),
+    ("intoto-002-cert", "is not a subject of the in-toto statement"),
+    ("cosign-dsse-key", "is not a subject of the in-toto statement"),
 ])
 def test_other_artifact(signed: Signed, reason: str, our_root: Path,
                         interop_tools: dict[str, Path], sigstore_folder: Path) -> None:
@@ -237,3 +241,14 @@ def test_other_key(signed: Signed, our_root: Path, interop_tools: dict[str, Path
                      "--bundle", signed.bundle, "--artifact", signed.artifact,
                      "--key", interop_log.public_key_pem)
     assert_fail(done, "SIGNATURE_ERROR: signature verification failed")
+
+
+def test_cosign_intoto_001(request: pytest.FixtureRequest, our_root: Path,
+                           interop_tools: dict[str, Path], sigstore_folder: Path) -> None:
+    # cosign v2 `attest-blob --rekor-entry-type intoto` logs intoto 0.0.1 (rekor-py, like
+    # Rekor, logs what it is sent); the bundle it writes names a kind this verifier
+    # cannot check.
+    signed = request.getfixturevalue("cosign_attestations")["cosign-intoto-key"]
+    done = verify_js(interop_tools, sigstore_folder, "--trusted-root", our_root,
+                     "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
+    assert_fail(done, "TLOG_BODY_ERROR: unsupported intoto version: 0.0.1")
