@@ -4,8 +4,9 @@ and sigstore-js verifiers (test_sigstore_go.py, test_sigstore_js.py).
 The signers are real clients: sigstore-python 4.5.1's own signing steps
 (`RekorClient._build_*_request`, `create_entry`, `Bundle._from_parts`, as `Signer` runs
 them) with a leaf from the test CA instead of Fulcio, and cosign `sign-blob --key
---new-bundle-format`.  A key-signed bundle from sigstore-python's upload is assembled here
-the way cosign does (publicKey hint = base64 SHA-256 of the key's DER SPKI).
+--new-bundle-format` and `attest-blob`.  A key-signed bundle from sigstore-python's upload
+is assembled here the way cosign does (publicKey hint = base64 SHA-256 of the key's DER
+SPKI), and so is an intoto 0.0.2 one, which sigstore-python's client cannot read back.
 """
 
 from __future__ import annotations
