@@ -80,11 +80,14 @@ def _write(folder: Path, name: str, bundle: dict[str, Any] | str) -> Path:
     return path
 
 
-def sigstore_python_hashedrekord(log: InteropLog, pki: FulcioPKI, folder: Path) -> Signed:
-    """sigstore-python's `sign_artifact` steps: hashedrekord, test-CA leaf, bundle v0.3."""
-    artifact = folder / "python-hashedrekord.txt"
-    artifact.write_bytes(b"signed by sigstore-python through rekor-py\n")
-    leaf = pki.issue(SIGNER_EMAIL)
+def sigstore_python_hashedrekord(log: InteropLog, pki: FulcioPKI, folder: Path,
+                                 sct: bool = True) -> Signed:
+    """sigstore-python's `sign_artifact` steps: hashedrekord, test-CA leaf (with an
+    embedded SCT, or none), bundle v0.3."""
+    stem = "python-hashedrekord" + ("" if sct else "-no-sct")
+    artifact = folder / f"{stem}.txt"
+    artifact.write_bytes(f"signed by sigstore-python through rekor-py ({stem})\n".encode())
+    leaf = pki.issue(SIGNER_EMAIL, sct=sct)
     client = RekorClient(log.url)
     digest = hashlib.sha256(artifact.read_bytes()).digest()
     hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest)
@@ -96,7 +99,7 @@ def sigstore_python_hashedrekord(log: InteropLog, pki: FulcioPKI, folder: Path) 
                                   digest=base64.b64encode(digest)),
         signature=base64.b64encode(signature))
     bundle = Bundle._from_parts(leaf.cert, content, entry)
-    return Signed("python-hashedrekord-cert", _write(folder, "python-hashedrekord", bundle.to_json()),
+    return Signed(f"{stem}-cert", _write(folder, stem, bundle.to_json()),
                   artifact, identity_policy(), entry._inner.log_index)
 
 
@@ -376,6 +379,7 @@ def python_bundles(interop_log: InteropLog, pki: FulcioPKI, sigstore_folder: Pat
         sigstore_python_dsse(interop_log, pki, sigstore_folder),
         sigstore_python_key(interop_log, sigstore_folder),
         intoto_002(interop_log, pki, sigstore_folder),
+        sigstore_python_hashedrekord(interop_log, pki, sigstore_folder, sct=False),
     ]
     assert len({s.log_index for s in made}) == len(made)
     return {s.name: s for s in made}

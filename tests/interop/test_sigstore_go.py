@@ -228,3 +228,13 @@ def test_cosign_intoto_001(request: pytest.FixtureRequest, our_root: Path,
                      "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
     assert_fail(done, "entry body is not a recognizable Rekor v1 or Rekor v2 type: "
                       "intoto implementation for version '0.0.1' not found")
+
+
+@pytest.mark.parametrize("name", ["python-hashedrekord-no-sct-cert"])
+def test_leaf_without_sct(signed: Signed, our_root: Path, interop_tools: dict[str, Path],
+                          sigstore_folder: Path) -> None:
+    args: list[str | Path] = ["--trusted-root", our_root, "--bundle", signed.bundle,
+                              "--artifact", signed.artifact, *signed.policy]
+    assert_fail(sigverify(interop_tools, sigstore_folder, *args), "failed to verify signed certificate timestamp")
+    assert_ok(sigverify(interop_tools, sigstore_folder, *args, "--require-sct=false"),
+              signed.log_index)

@@ -252,3 +252,13 @@ def test_cosign_intoto_001(request: pytest.FixtureRequest, our_root: Path,
     done = verify_js(interop_tools, sigstore_folder, "--trusted-root", our_root,
                      "--bundle", signed.bundle, "--artifact", signed.artifact, *signed.policy)
     assert_fail(done, "TLOG_BODY_ERROR: unsupported intoto version: 0.0.1")
+
+
+@pytest.mark.parametrize("name", ["python-hashedrekord-no-sct-cert"])
+def test_leaf_without_sct(signed: Signed, our_root: Path, interop_tools: dict[str, Path],
+                          sigstore_folder: Path) -> None:
+    args: list[str | Path] = ["--trusted-root", our_root, "--bundle", signed.bundle,
+                              "--artifact", signed.artifact, *signed.policy]
+    assert_fail(verify_js(interop_tools, sigstore_folder, *args), "CERTIFICATE_ERROR: expected 1 SCTs, got 0")
+    assert_ok(verify_js(interop_tools, sigstore_folder, *args, "--require-sct=false"),
+              signed.log_index)
