@@ -166,7 +166,7 @@ def intoto_002(log: InteropLog, pki: FulcioPKI, folder: Path) -> Signed:
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode()
 
-    proposed = {"kind": "intoto", "apiVersion": "0.0.2", "spec": {"content": {
+    proposed: dict[str, Any] = {"kind": "intoto", "apiVersion": "0.0.2", "spec": {"content": {
         "envelope": {"payloadType": env["payloadType"], "payload": b64(env["payload"].encode()),
                      "signatures": [{"sig": b64(sig["sig"].encode()),
                                      "publicKey": b64(leaf.cert_pem)}
