@@ -7,6 +7,7 @@
 #   cosign3    github.com/sigstore/cosign/v3/cmd/cosign             (Go; needs Go 1.27, see below)
 #   crane      github.com/google/go-containerregistry/cmd/crane     (Go)
 #   sigverify  tests/interop/go: our verifier built on sigstore-go   (Go)
+#   kubectl-kyverno  tests/interop/kyverno: Kyverno's CLI at the version its go.mod requires (Go)
 #   sigstore-js  tests/interop/js: @sigstore/verify from npm, at its lockfile's versions
 #   registry   Debian's docker-registry package (a real OCI registry on 127.0.0.1)
 #
@@ -85,6 +86,20 @@ if [ -d "$here/go" ]; then
   ln -sfn "$target" "$cache/bin/sigverify"
   echo "sigverify=$cache/bin/sigverify"
 fi
+
+# Kyverno's CLI, built through tests/interop/kyverno/go.mod (Kyverno's own module has a
+# replace directive, so `go install ...@version` refuses it).  The largest build here.
+stamp=$(sources_stamp "$here/kyverno")
+target="$cache/bin/kubectl-kyverno-$stamp"
+if [ ! -x "$target" ]; then
+  log "building kubectl-kyverno ($here/kyverno)"
+  start=$SECONDS
+  (cd "$here/kyverno" && go build -o "$target.tmp" github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno) >&2
+  mv "$target.tmp" "$target"
+  log "built kubectl-kyverno in $((SECONDS - start)) s"
+fi
+ln -sfn "$target" "$cache/bin/kubectl-kyverno"
+echo "kubectl-kyverno=$cache/bin/kubectl-kyverno"
 
 # sigstore-js, installed from the lockfile into the cache (not into the checkout).
 if [ -f "$here/js/package-lock.json" ]; then
