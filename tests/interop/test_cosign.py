@@ -1,0 +1,439 @@
+"""The real cosign v2.6.5 (github.com/sigstore/cosign/v2) against `rekor-py serve`.
+
+Every test runs cosign as a subprocess against one log served over real HTTP on a real
+PostgreSQL (`interop_log`), checks cosign's exit code and what it printed, and checks
+that the log grew by exactly the entries cosign uploaded.  Images live in a real OCI
+registry (Debian's docker-registry on 127.0.0.1, `tests/interop/registry.py`), pushed
+there by the real crane.
+
+Trust is configured as a private deployment configures it, with no public Sigstore
+service (this machine has no route to one): `--rekor-url` names our log; verification
+trusts our log's key through `SIGSTORE_REKOR_PUBLIC_KEY` (old bundles, image signatures)
+or through a `--trusted-root` file naming the log (new bundle format); certificates come
+from the test CA in `tests/tools/fulcio.py`, its CT key given by
+`SIGSTORE_CT_LOG_PUBLIC_KEY_FILE` or by the trusted root.
+
+Limits of cosign v2.6.5 itself, not of the log:
+* `sign-blob` has no `--certificate` flag: a blob signed with a certificate needs Fulcio
+  (keyless), which we do not run.  The certificate flows here are `attest-blob
+  --certificate --certificate-chain` (DSSE) and `sign --certificate` for images
+  (hashedrekord).
+* `verify-blob` with an old-format bundle needs the log key from SIGSTORE_REKOR_PUBLIC_KEY
+  (`--trusted-root` is refused: "only supported with --new-bundle-format").
+* A wrong log key shows as "rekor log public key not found for payload": cosign looks
+  the key up by the entry's log ID (SHA-256 of the key) before checking any signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import io
+import json
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop.conftest import InteropLog
+from tests.interop.cosign import Cosign, fresh_public_key_pem, rekor_body, sha256_hex
+from tests.interop.registry import Registry, running_registry
+from tests.interop.trust import write_trusted_root
+from tests.tools.fulcio import OIDC_ISSUER, FulcioPKI
+
+IDENTITY = "signer@rekor-py.test"
+# The leaf must cover every integratedTime it is checked against; the module runs in
+# well under this.
+LEAF_LIFETIME = datetime.timedelta(minutes=30)
+NO_TRUSTED_ENTRY = "not enough verified log entries from transparency log: 0 < 1"
+PREDICATE = {"buildType": "https://rekor-py.test/build", "builder": {"id": "rekor-py-tests"}}
+
+
+@dataclass
+class Setup:
+    """Everything one module's cosign calls share."""
+
+    log: InteropLog
+    cosign: Cosign
+    work: Path
+    key: Path  # cosign's encrypted private key (generate-key-pair)
+    pub: Path
+    trusted_root: Path  # names our log and the test CA + CT log
+    wrong_root: Path  # the same, with a fresh key in place of our log's
+    wrong_log_key: Path
+    pki: FulcioPKI
+    ca_chain: Path
+    ct_key: Path
+    leaf_key: Path  # the certificate's key, imported into cosign's format
+    leaf_cert: Path
+
+    def artifact(self, name: str, content: bytes | None = None) -> Path:
+        path = self.work / name
+        path.write_bytes(content if content is not None else f"{name} for cosign\n".encode())
+        return path
+
+    def predicate(self) -> Path:
+        path = self.work / "predicate.json"
+        path.write_text(json.dumps(PREDICATE))
+        return path
+
+
+@pytest.fixture(scope="module")
+def setup(interop_tools: dict[str, Path], interop_log: InteropLog,
+          tmp_path_factory: pytest.TempPathFactory) -> Setup:
+    work = tmp_path_factory.mktemp("cosign2")
+    cosign = Cosign(interop_tools["cosign"], work)
+    key, pub = cosign.generate_key_pair("signer")
+    pki = FulcioPKI.create()
+    files = pki.write(work / "ca")
+    log_key = interop_log.public_key_pem.read_bytes()
+    trusted_root = write_trusted_root(work / "trusted_root.json", interop_log.url, log_key, pki)
+    wrong_log_key = fresh_public_key_pem(work / "wrong-rekor.pub")
+    wrong_root = write_trusted_root(work / "wrong_trusted_root.json", interop_log.url,
+                                    wrong_log_key.read_bytes(), pki)
+    leaf = pki.issue(IDENTITY, lifetime=LEAF_LIFETIME)
+    leaf_key, _ = cosign.import_key_pair(leaf.key_pem, "leaf")
+    leaf_cert = work / "leaf.pem"
+    leaf_cert.write_bytes(leaf.cert_pem)
+    return Setup(interop_log, cosign, work, key, pub, trusted_root, wrong_root, wrong_log_key,
+                 pki, files["chain"], files["ct_public_key"], leaf_key, leaf_cert)
+
+
+
+
+def _env_log_key(setup: Setup, key: Path | None = None) -> dict[str, str]:
+    return {"SIGSTORE_REKOR_PUBLIC_KEY": str(key or setup.log.public_key_pem)}
+
+
+def _grew(setup: Setup, before: int, entries: int) -> None:
+    after = setup.log.tree_size()
+    assert after == before + entries, (before, after, setup.log.server_log())
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def _write(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# Blobs, key pair, old bundle format
+
+
+def test_sign_blob_key_old_bundle(setup: Setup) -> None:
+    """sign-blob --key uploads one hashedrekord 0.0.1; verify-blob checks the bundle's SET
+    offline with our log key, and (given only the signature) finds the entry online."""
+    blob = setup.artifact("old-bundle.txt")
+    bundle = setup.work / "old-bundle.json"
+    before = setup.log.tree_size()
+    signed = setup.cosign.ok("sign-blob", "--key", setup.key, "--rekor-url", setup.log.url,
+                             "--bundle", bundle, "--yes", blob)
+    assert f"tlog entry created with index: {before}" in signed.stderr, signed.describe()
+    _grew(setup, before, 1)
+
+    saved = _read(bundle)
+    assert saved["base64Signature"] == signed.stdout.strip()
+    payload = saved["rekorBundle"]["Payload"]
+    assert payload["logIndex"] == before
+    body = rekor_body(payload["body"])
+    assert (body["kind"], body["apiVersion"]) == ("hashedrekord", "0.0.1")
+    assert body["spec"]["data"]["hash"] == {"algorithm": "sha256",
+                                            "value": sha256_hex(blob.read_bytes())}
+
+    env = _env_log_key(setup)
+    ok = setup.cosign.ok("verify-blob", "--key", setup.pub, "--bundle", bundle, "--offline",
+                         blob, env=env)
+    assert "Verified OK" in ok.stderr
+    # No bundle: cosign searches the log (POST /api/v1/log/entries/retrieve) for the entry.
+    signature = setup.work / "old-bundle.sig"
+    signature.write_text(saved["base64Signature"])
+    ok = setup.cosign.ok("verify-blob", "--key", setup.pub, "--signature", signature,
+                         "--rekor-url", setup.log.url, blob, env=env)
+    assert "Verified OK" in ok.stderr
+    _grew(setup, before, 1)
+
+    # Negative controls.
+    wrong = _env_log_key(setup, setup.wrong_log_key)
+    for args in (("--bundle", bundle, "--offline"),
+                 ("--signature", signature, "--rekor-url", setup.log.url)):
+        bad = setup.cosign.fails("verify-blob", "--key", setup.pub, *args, blob, env=wrong)
+        assert "rekor log public key not found for payload" in bad.stderr, bad.describe()
+    tampered = json.loads(json.dumps(saved))
+    tampered["rekorBundle"]["Payload"]["integratedTime"] += 1
+    bad = setup.cosign.fails("verify-blob", "--key", setup.pub, "--offline", "--bundle",
+                             _write(setup.work / "tampered.json", tampered), blob, env=env)
+    assert "unable to verify SET" in bad.stderr, bad.describe()
+    other = setup.artifact("old-bundle-other.txt")
+    bad = setup.cosign.fails("verify-blob", "--key", setup.pub, "--offline", "--bundle",
+                             bundle, other, env=env)
+    assert (f'matching bundle to payload: bundle="{sha256_hex(blob.read_bytes())}", '
+            f'payload="{sha256_hex(other.read_bytes())}"') in bad.stderr, bad.describe()
+    _grew(setup, before, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Blobs, key pair, new (protobuf) bundle format, trusted root
+
+
+def test_sign_blob_key_new_bundle(setup: Setup) -> None:
+    """sign-blob --new-bundle-format writes a v0.3 bundle with our inclusion proof and
+    checkpoint; verify-blob --trusted-root checks SET, proof and checkpoint offline."""
+    blob = setup.artifact("new-bundle.txt")
+    bundle = setup.work / "new-bundle.json"
+    before = setup.log.tree_size()
+    signed = setup.cosign.ok("sign-blob", "--key", setup.key, "--rekor-url", setup.log.url,
+                             "--new-bundle-format", "--bundle", bundle, "--yes", blob)
+    assert f"tlog entry created with index: {before}" in signed.stderr, signed.describe()
+    _grew(setup, before, 1)
+
+    saved = _read(bundle)
+    assert saved["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    entry = saved["verificationMaterial"]["tlogEntries"][0]
+    # protojson leaves zero-valued fields out: the first entry of a log has no logIndex.
+    assert entry.get("logIndex", "0") == str(before)
+    assert entry["kindVersion"] == {"kind": "hashedrekord", "version": "0.0.1"}
+    proof = entry["inclusionProof"]
+    assert proof["treeSize"] == str(before + 1)
+    assert proof["checkpoint"]["envelope"].split("\n")[1] == str(before + 1)
+
+    ok = setup.cosign.ok("verify-blob", "--key", setup.pub, "--bundle", bundle,
+                         "--trusted-root", setup.trusted_root, blob)
+    assert "Verified OK" in ok.stderr
+
+    bad = setup.cosign.fails("verify-blob", "--key", setup.pub, "--bundle", bundle,
+                             "--trusted-root", setup.wrong_root, blob)
+    # sigstore-go finds no trusted log with the entry's log ID, so no entry counts.
+    assert NO_TRUSTED_ENTRY in bad.stderr, bad.describe()
+    tampered = json.loads(json.dumps(saved))
+    root_hash = bytearray(base64.b64decode(proof["rootHash"]))
+    root_hash[0] ^= 1
+    tampered["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"] = \
+        base64.b64encode(bytes(root_hash)).decode()
+    bad = setup.cosign.fails("verify-blob", "--key", setup.pub, "--trusted-root",
+                             setup.trusted_root, "--bundle",
+                             _write(setup.work / "tampered-new.json", tampered), blob)
+    assert "failed to verify log inclusion: calculated root" in bad.stderr, bad.describe()
+    _grew(setup, before, 1)
+
+
+def _signing_config(setup: Setup) -> Path:
+    """A SigningConfig v0.2 naming our log as its one Rekor (v1 API), no CA, no TSA."""
+    config = {
+        "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls": [], "oidcUrls": [], "tsaUrls": [],
+        "rekorTlogUrls": [{"url": setup.log.url, "majorApiVersion": 1,
+                           "validFor": {"start": "2020-01-01T00:00:00Z"},
+                           "operator": "rekor-py tests"}],
+        "rekorTlogConfig": {"selector": "ANY"},
+        "tsaConfig": {"selector": "ANY"},
+    }
+    return _write(setup.work / "signing_config.json", config)
+
+
+def test_sign_blob_signing_config(setup: Setup) -> None:
+    """--signing-config makes cosign v2.6.5 sign through sigstore-go's uploader (it reads
+    the entry by the ETag header of the 201); the bundle verifies with the trusted root."""
+    blob = setup.artifact("signing-config.txt")
+    bundle = setup.work / "signing-config.json"
+    before = setup.log.tree_size()
+    setup.cosign.ok("sign-blob", "--key", setup.key, "--signing-config", _signing_config(setup),
+                    "--trusted-root", setup.trusted_root, "--bundle", bundle, "--yes", blob)
+    _grew(setup, before, 1)
+    entry = _read(bundle)["verificationMaterial"]["tlogEntries"][0]
+    assert entry.get("logIndex", "0") == str(before)
+    body = rekor_body(entry["canonicalizedBody"])
+    assert body["spec"]["data"]["hash"]["value"] == sha256_hex(blob.read_bytes())
+    ok = setup.cosign.ok("verify-blob", "--key", setup.pub, "--bundle", bundle,
+                         "--trusted-root", setup.trusted_root, blob)
+    assert "Verified OK" in ok.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# Blob attestations (in-toto statements in DSSE)
+
+
+@pytest.mark.parametrize("entry_type", ["dsse", "intoto"])
+def test_attest_blob_key(setup: Setup, entry_type: str) -> None:
+    """attest-blob uploads a dsse 0.0.1 (default) or intoto 0.0.1 entry;
+    verify-blob-attestation checks it offline with our log key."""
+    blob = setup.artifact(f"attest-{entry_type}.txt")
+    bundle = setup.work / f"attest-{entry_type}.json"
+    before = setup.log.tree_size()
+    signed = setup.cosign.ok("attest-blob", "--key", setup.key, "--predicate",
+                             setup.predicate(), "--type", "slsaprovenance", "--rekor-url",
+                             setup.log.url, "--rekor-entry-type", entry_type, "--bundle",
+                             bundle, "--yes", blob)
+    assert f"tlog entry created with index: {before}" in signed.stderr, signed.describe()
+    _grew(setup, before, 1)
+    body = rekor_body(_read(bundle)["rekorBundle"]["Payload"]["body"])
+    assert (body["kind"], body["apiVersion"]) == \
+        {"dsse": ("dsse", "0.0.1"), "intoto": ("intoto", "0.0.1")}[entry_type]
+
+    env = _env_log_key(setup)
+    ok = setup.cosign.ok("verify-blob-attestation", "--key", setup.pub, "--bundle", bundle,
+                         "--type", "slsaprovenance", "--offline", blob, env=env)
+    assert "Verified OK" in ok.stderr
+    bad = setup.cosign.fails("verify-blob-attestation", "--key", setup.pub, "--bundle",
+                             bundle, "--type", "slsaprovenance", "--offline", blob,
+                             env=_env_log_key(setup, setup.wrong_log_key))
+    assert "rekor log public key not found for payload" in bad.stderr, bad.describe()
+    _grew(setup, before, 1)
+
+
+def test_attest_blob_certificate(setup: Setup) -> None:
+    """attest-blob with a test-CA certificate (Fulcio-shaped: email SAN, issuer extension,
+    embedded SCT): the dsse entry carries the certificate; verify-blob-attestation checks
+    identity, issuer, chain, SCT and the log entry, in both bundle formats."""
+    blob = setup.artifact("attest-cert.txt")
+    old, new = setup.work / "attest-cert-old.json", setup.work / "attest-cert-new.json"
+    before = setup.log.tree_size()
+    for bundle, extra in ((old, ()), (new, ("--new-bundle-format",))):
+        setup.cosign.ok("attest-blob", "--key", setup.leaf_key, "--certificate",
+                        setup.leaf_cert, "--certificate-chain", setup.ca_chain,
+                        "--predicate", setup.predicate(), "--type", "slsaprovenance",
+                        "--rekor-url", setup.log.url, *extra, "--bundle", bundle, "--yes",
+                        blob)
+    _grew(setup, before, 2)
+    body = rekor_body(_read(old)["rekorBundle"]["Payload"]["body"])
+    assert body["kind"] == "dsse"
+    verifier = base64.b64decode(body["spec"]["signatures"][0]["verifier"])
+    assert verifier == setup.leaf_cert.read_bytes()
+
+    identity = ("--certificate-identity", IDENTITY, "--certificate-oidc-issuer", OIDC_ISSUER,
+                "--type", "slsaprovenance")
+    env = {**_env_log_key(setup), "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE": str(setup.ct_key)}
+    ok = setup.cosign.ok("verify-blob-attestation", "--bundle", old, *identity,
+                         "--certificate-chain", setup.ca_chain, "--offline", blob, env=env)
+    assert "Verified OK" in ok.stderr
+    ok = setup.cosign.ok("verify-blob-attestation", "--bundle", new, *identity,
+                         "--trusted-root", setup.trusted_root, blob)
+    assert "Verified OK" in ok.stderr
+
+    bad = setup.cosign.fails("verify-blob-attestation", "--bundle", old,
+                             "--certificate-identity", "someone-else@rekor-py.test",
+                             "--certificate-oidc-issuer", OIDC_ISSUER, "--type",
+                             "slsaprovenance", "--certificate-chain", setup.ca_chain,
+                             "--offline", blob, env=env)
+    assert "none of the expected identities matched" in bad.stderr, bad.describe()
+    bad = setup.cosign.fails("verify-blob-attestation", "--bundle", new, *identity,
+                             "--trusted-root", setup.wrong_root, blob)
+    assert NO_TRUSTED_ENTRY in bad.stderr, bad.describe()
+    _grew(setup, before, 2)
+
+
+# ---------------------------------------------------------------------------------------
+# Images in a local registry
+
+
+@pytest.fixture(scope="module")
+def registry(interop_tools: dict[str, Path]) -> Iterator[Registry]:
+    with running_registry(interop_tools["registry"]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def image(interop_tools: dict[str, Path], registry: Registry, setup: Setup) -> str:
+    """An image pushed by crane (one layer on an empty base), by digest."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        data = b"an image signed by cosign against rekor-py\n"
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    layer_path = setup.work / "layer.tar"
+    layer_path.write_bytes(layer.getvalue())
+    tag = f"{registry.host}/interop/app:v1"
+    crane = str(interop_tools["crane"])
+    pushed = subprocess.run([crane, "append", "--insecure", "-f", str(layer_path), "-t", tag],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    digest = subprocess.run([crane, "digest", "--insecure", tag], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert digest.returncode == 0 and digest.stdout.startswith("sha256:"), digest.stderr
+    return f"{registry.host}/interop/app@{digest.stdout.strip()}"
+
+
+HTTP = "--allow-http-registry"
+CHECKS_TLOG = "Existence of the claims in the transparency log was verified offline"
+
+
+def test_sign_verify_image_key(setup: Setup, image: str) -> None:
+    """sign --key uploads a hashedrekord for the image's signature payload and stores the
+    SET bundle in the registry; verify --key checks it with our log key."""
+    before = setup.log.tree_size()
+    signed = setup.cosign.ok("sign", "--key", setup.key, "--rekor-url", setup.log.url, HTTP,
+                             "--yes", image)
+    assert f"tlog entry created with index: {before}" in signed.stderr, signed.describe()
+    _grew(setup, before, 1)
+
+    verified = setup.cosign.ok("verify", "--key", setup.pub, HTTP, image,
+                               env=_env_log_key(setup))
+    assert CHECKS_TLOG in verified.stderr, verified.describe()
+    signatures = json.loads(verified.stdout)
+    digest = image.rsplit("@", 1)[1]
+    ours = [s for s in signatures
+            if s["optional"]["Bundle"]["Payload"]["logIndex"] == before]
+    assert len(ours) == 1
+    assert ours[0]["critical"]["image"]["docker-manifest-digest"] == digest
+
+    bad = setup.cosign.fails("verify", "--key", setup.pub, HTTP, image,
+                             env=_env_log_key(setup, setup.wrong_log_key))
+    assert "rekor log public key not found for payload" in bad.stderr, bad.describe()
+    _grew(setup, before, 1)
+
+
+def test_attest_verify_image_key(setup: Setup, image: str) -> None:
+    """attest --key --predicate --type uploads a dsse entry; verify-attestation checks it."""
+    before = setup.log.tree_size()
+    signed = setup.cosign.ok("attest", "--key", setup.key, "--predicate", setup.predicate(),
+                             "--type", "slsaprovenance", "--rekor-url", setup.log.url, HTTP,
+                             "--yes", image)
+    assert f"tlog entry created with index: {before}" in signed.stderr, signed.describe()
+    _grew(setup, before, 1)
+    verified = setup.cosign.ok("verify-attestation", "--key", setup.pub, "--type",
+                               "slsaprovenance", HTTP, image, env=_env_log_key(setup))
+    assert CHECKS_TLOG in verified.stderr, verified.describe()
+    statements = [json.loads(base64.b64decode(json.loads(line)["payload"]))
+                  for line in verified.stdout.splitlines() if line.strip()]
+    assert any(s["predicate"]["builder"] == PREDICATE["builder"] for s in statements)
+    bad = setup.cosign.fails("verify-attestation", "--key", setup.pub, "--type",
+                             "slsaprovenance", HTTP, image,
+                             env=_env_log_key(setup, setup.wrong_log_key))
+    assert "rekor log public key not found for payload" in bad.stderr, bad.describe()
+    _grew(setup, before, 1)
+
+
+def test_sign_verify_image_certificate(setup: Setup, image: str) -> None:
+    """sign --certificate --certificate-chain (a test-CA leaf): the hashedrekord carries
+    the certificate; verify checks identity, issuer and chain, with the log key and CT key
+    from the environment or from a trusted root."""
+    before = setup.log.tree_size()
+    signed = setup.cosign.ok("sign", "--key", setup.leaf_key, "--certificate",
+                             setup.leaf_cert, "--certificate-chain", setup.ca_chain,
+                             "--rekor-url", setup.log.url, HTTP, "--yes", image)
+    assert f"tlog entry created with index: {before}" in signed.stderr, signed.describe()
+    _grew(setup, before, 1)
+
+    identity = ("--certificate-identity", IDENTITY, "--certificate-oidc-issuer", OIDC_ISSUER)
+    env = {**_env_log_key(setup), "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE": str(setup.ct_key)}
+    for args, extra_env in ((("--certificate-chain", setup.ca_chain), env),
+                            (("--trusted-root", setup.trusted_root), {})):
+        verified = setup.cosign.ok("verify", *identity, *args, HTTP, image, env=extra_env)
+        assert CHECKS_TLOG in verified.stderr, verified.describe()
+        subjects = [s["optional"].get("Subject") for s in json.loads(verified.stdout)]
+        assert subjects == [IDENTITY]
+
+    bad = setup.cosign.fails("verify", *identity, "--trusted-root", setup.wrong_root, HTTP,
+                             image)
+    assert "no matching signatures" in bad.stderr, bad.describe()
+    assert "rekor log public key not found for payload" in bad.stderr, bad.describe()
+    _grew(setup, before, 1)
+
