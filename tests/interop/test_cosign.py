@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import io
 import json
 import subprocess
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.interop.conftest import InteropLog
 from tests.interop.cosign import Cosign, fresh_public_key_pem, rekor_body, sha256_hex
@@ -436,4 +439,61 @@ def test_sign_verify_image_certificate(setup: Setup, image: str) -> None:
     assert "no matching signatures" in bad.stderr, bad.describe()
     assert "rekor log public key not found for payload" in bad.stderr, bad.describe()
     _grew(setup, before, 1)
+
+
+
+
+# ---------------------------------------------------------------------------------------
+# Other key types, and uploading the same entry twice
+
+
+def _import_key(setup: Setup, name: str, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+                ) -> tuple[Path, Path]:
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return setup.cosign.import_key_pair(pem, name)
+
+
+def test_sign_blob_p384_sha384(setup: Setup) -> None:
+    """A P-384 key makes cosign hash with SHA-384: the log takes a sha384 hashedrekord and
+    the new bundle verifies.  (cosign verifies with SHA-256 unless told
+    --signature-digest-algorithm sha384; the old bundle format is SHA-256 only, which
+    cosign itself warns about.)"""
+    key, pub = _import_key(setup, "p384", ec.generate_private_key(ec.SECP384R1()))
+    blob = setup.artifact("p384.txt")
+    bundle = setup.work / "p384.json"
+    before = setup.log.tree_size()
+    setup.cosign.ok("sign-blob", "--key", key, "--rekor-url", setup.log.url,
+                    "--new-bundle-format", "--bundle", bundle, "--yes", blob)
+    _grew(setup, before, 1)
+    saved = _read(bundle)
+    assert saved["messageSignature"]["messageDigest"]["algorithm"] == "SHA2_384"
+    body = rekor_body(saved["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"])
+    assert body["spec"]["data"]["hash"] == {
+        "algorithm": "sha384", "value": hashlib.sha384(blob.read_bytes()).hexdigest()}
+    ok = setup.cosign.ok("verify-blob", "--key", pub, "--signature-digest-algorithm",
+                         "sha384", "--bundle", bundle, "--trusted-root", setup.trusted_root,
+                         blob)
+    assert "Verified OK" in ok.stderr
+
+
+def test_sign_blob_twice_same_entry(setup: Setup) -> None:
+    """RSA PKCS#1 v1.5 signatures are deterministic: signing the same blob again proposes
+    the same entry.  The log answers 409 with the existing entry's Location; cosign fetches
+    that entry and uses it (same index), and the log does not grow."""
+    key, pub = _import_key(setup, "rsa", rsa.generate_private_key(65537, 2048))
+    blob = setup.artifact("twice.txt")
+    before = setup.log.tree_size()
+    bundles = [setup.work / "twice-1.json", setup.work / "twice-2.json"]
+    for bundle in bundles:
+        signed = setup.cosign.ok("sign-blob", "--key", key, "--rekor-url", setup.log.url,
+                                 "--bundle", bundle, "--yes", blob)
+        assert f"tlog entry created with index: {before}" in signed.stderr, signed.describe()
+    _grew(setup, before, 1)
+    first, second = (_read(b)["rekorBundle"] for b in bundles)
+    # The same entry; its SET is an ECDSA signature made anew on each read (as in Rekor).
+    assert first["Payload"] == second["Payload"]
+    ok = setup.cosign.ok("verify-blob", "--key", pub, "--bundle", bundles[1], "--offline",
+                         blob, env=_env_log_key(setup))
+    assert "Verified OK" in ok.stderr
 
