@@ -271,14 +271,15 @@ def test_sign_blob_signing_config(setup: Setup) -> None:
 @pytest.mark.parametrize("entry_type", ["dsse", "intoto"])
 def test_attest_blob_key(setup: Setup, entry_type: str) -> None:
     """attest-blob uploads a dsse 0.0.1 (default) or intoto 0.0.1 entry;
-    verify-blob-attestation checks it offline with our log key."""
+    verify-blob-attestation checks it offline with our log key, or finds it in the log."""
     blob = setup.artifact(f"attest-{entry_type}.txt")
     bundle = setup.work / f"attest-{entry_type}.json"
+    envelope = setup.work / f"attest-{entry_type}.dsse.json"
     before = setup.log.tree_size()
     signed = setup.cosign.ok("attest-blob", "--key", setup.key, "--predicate",
                              setup.predicate(), "--type", "slsaprovenance", "--rekor-url",
                              setup.log.url, "--rekor-entry-type", entry_type, "--bundle",
-                             bundle, "--yes", blob)
+                             bundle, "--output-signature", envelope, "--yes", blob)
     assert f"tlog entry created with index: {before}" in signed.stderr, signed.describe()
     _grew(setup, before, 1)
     body = rekor_body(_read(bundle)["rekorBundle"]["Payload"]["body"])
@@ -289,10 +290,17 @@ def test_attest_blob_key(setup: Setup, entry_type: str) -> None:
     ok = setup.cosign.ok("verify-blob-attestation", "--key", setup.pub, "--bundle", bundle,
                          "--type", "slsaprovenance", "--offline", blob, env=env)
     assert "Verified OK" in ok.stderr
-    bad = setup.cosign.fails("verify-blob-attestation", "--key", setup.pub, "--bundle",
-                             bundle, "--type", "slsaprovenance", "--offline", blob,
-                             env=_env_log_key(setup, setup.wrong_log_key))
-    assert "rekor log public key not found for payload" in bad.stderr, bad.describe()
+    # The envelope alone: cosign searches the log with both a dsse and an intoto proposed
+    # entry (POST /api/v1/log/entries/retrieve) and checks what it finds.
+    online = ("--signature", envelope, "--rekor-url", setup.log.url)
+    ok = setup.cosign.ok("verify-blob-attestation", "--key", setup.pub, *online, "--type",
+                         "slsaprovenance", blob, env=env)
+    assert "Verified OK" in ok.stderr
+    wrong = _env_log_key(setup, setup.wrong_log_key)
+    for where in (("--bundle", bundle, "--offline"), online):
+        bad = setup.cosign.fails("verify-blob-attestation", "--key", setup.pub, *where,
+                                 "--type", "slsaprovenance", blob, env=wrong)
+        assert "rekor log public key not found for payload" in bad.stderr, bad.describe()
     _grew(setup, before, 1)
 
 
@@ -614,6 +622,18 @@ def test_v3_sign_blob_certificate(setup: Setup, cosign3: Cosign) -> None:
                         "--trusted-root", setup.trusted_root, blob)
     assert f'expected SAN value "someone@rekor-py.test", got "{IDENTITY}"' in bad.stderr, \
         bad.describe()
+    # cosign v2 finds the same entry online from the signature and certificate alone
+    # (a hashedrekord search that must match the logged certificate PEM), checking chain
+    # and SCT with the CA files and the CT key.
+    signature = setup.work / "v3-cert.sig"
+    signature.write_text(_read(bundle)["messageSignature"]["signature"])
+    ok = setup.cosign.ok("verify-blob", *identity, "--certificate", setup.leaf_cert,
+                         "--certificate-chain", setup.ca_chain, "--signature", signature,
+                         "--rekor-url", setup.log.url, blob,
+                         env={**_env_log_key(setup),
+                              "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE": str(setup.ct_key)})
+    assert "Verified OK" in ok.stderr
+
     assert "x509CertificateChain" in _read(chained)["verificationMaterial"]
     bad = cosign3.fails("verify-blob", *identity, "--bundle", chained, "--trusted-root",
                         setup.trusted_root, blob)
@@ -672,4 +692,5 @@ def test_v3_image(setup: Setup, cosign3: Cosign, image: str) -> None:
                         HTTP, image)
     assert NO_TRUSTED_ENTRY in bad.stderr, bad.describe()
     _grew(setup, before, 3)
+
 
