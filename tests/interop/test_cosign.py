@@ -528,7 +528,9 @@ def cosign3(interop_tools: dict[str, Path], setup: Setup) -> Cosign:
 
 def _v3_entry(bundle: Path) -> dict[str, Any]:
     saved = _read(bundle)
-    assert saved["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    # Both spellings of v0.3 (`bundle create` writes the second).
+    assert saved["mediaType"] in ("application/vnd.dev.sigstore.bundle.v0.3+json",
+                                  "application/vnd.dev.sigstore.bundle+json;version=0.3")
     entries = saved["verificationMaterial"]["tlogEntries"]
     assert len(entries) == 1
     entry: dict[str, Any] = entries[0]
@@ -568,6 +570,45 @@ def test_v3_sign_blob_key(setup: Setup, cosign3: Cosign, service: str) -> None:
                         setup.trusted_root, "--bundle",
                         _write(setup.work / f"v3-{service}-tampered.json", tampered), blob)
     assert "failed to verify log inclusion" in bad.stderr, bad.describe()
+    _grew(setup, before, 1)
+
+
+def test_v3_bundle_upgrade_and_create(setup: Setup, cosign3: Cosign) -> None:
+    """`cosign bundle upgrade` completes a v0.1 bundle (SET only, as older clients wrote
+    them) with an inclusion proof fetched by GET /api/v1/log/entries?logIndex=;
+    `cosign bundle create` rebuilds a bundle from a detached signature by searching the
+    log.  Both results verify offline; the log does not grow."""
+    blob = setup.artifact("v3-upgrade.txt")
+    signed = setup.work / "v3-upgrade-signed.json"
+    before = setup.log.tree_size()
+    cosign3.ok("sign-blob", "--key", setup.key, "--signing-config", _signing_config(setup),
+               "--trusted-root", setup.trusted_root, "--bundle", signed, "--yes", blob)
+    _grew(setup, before, 1)
+
+    old = _read(signed)
+    old["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1"
+    del old["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    upgraded = setup.work / "v3-upgraded.json"
+    done = cosign3.ok("bundle", "upgrade", _write(setup.work / "v3-v01.json", old),
+                      "--rekor-url", setup.log.url, "--out", upgraded)
+    assert f"Fetching missing inclusion proof from Rekor for log index {before}" in \
+        done.stderr, done.describe()
+    entry = _v3_entry(upgraded)
+    assert entry["inclusionProof"]["treeSize"] == str(setup.log.tree_size())
+    assert entry["canonicalizedBody"] == _v3_entry(signed)["canonicalizedBody"]
+    ok = cosign3.ok("verify-blob", "--key", setup.pub, "--bundle", upgraded, "--trusted-root",
+                    setup.trusted_root, blob)
+    assert "Verified OK" in ok.stderr
+
+    signature = setup.work / "v3-upgrade.sig"
+    signature.write_text(_read(signed)["messageSignature"]["signature"])
+    created = setup.work / "v3-created.json"
+    cosign3.ok("bundle", "create", "--artifact", blob, "--signature", signature, "--key",
+               setup.pub, "--rekor-url", setup.log.url, "--out", created)
+    assert _v3_entry(created)["canonicalizedBody"] == _v3_entry(signed)["canonicalizedBody"]
+    ok = cosign3.ok("verify-blob", "--key", setup.pub, "--bundle", created, "--trusted-root",
+                    setup.trusted_root, blob)
+    assert "Verified OK" in ok.stderr
     _grew(setup, before, 1)
 
 
@@ -692,5 +733,7 @@ def test_v3_image(setup: Setup, cosign3: Cosign, image: str) -> None:
                         HTTP, image)
     assert NO_TRUSTED_ENTRY in bad.stderr, bad.describe()
     _grew(setup, before, 3)
+
+
 
 
