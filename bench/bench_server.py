@@ -1,20 +1,19 @@
 """Load generator for the log server: entries/s and latency of POST /api/v1/log/entries.
 
-Signs N hashedrekord entries (P-256, SHA-256) BEFORE the run, starts
+Signs N entries of a workload (bench/workloads.py) BEFORE the run, starts
 `rekor-py serve` as its own process on the embedded PostgreSQL (fsync on, a
 fresh data dir) unless --url is given, then uploads them from C concurrent
 connections and reports entries/s and p50/p90/p99 latency.  Every answer must
 be 201 and the tree must grow by exactly N.
 
-    python bench/bench_server.py [--entries 20000] [--concurrency 64] [--url URL]
+    python bench/bench_server.py [--workload pubkey|fulcio|mixed] [--entries 20000]
+        [--concurrency 64] [--workers 1] [--wrk SECONDS] [--url URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import socket
@@ -27,30 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-
-def presign(n: int) -> list[bytes]:
-    """n distinct valid entries as ready-to-send JSON bodies (a few signing keys)."""
-    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(8)]
-    pems = [k.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
-            for k in keys]
-    bodies = []
-    run = os.urandom(8).hex()
-    for i in range(n):
-        artifact = f"bench {run} {i}".encode()
-        key, pem = keys[i % len(keys)], pems[i % len(keys)]
-        sig = key.sign(artifact, ec.ECDSA(hashes.SHA256()))
-        bodies.append(json.dumps({
-            "apiVersion": "0.0.1", "kind": "hashedrekord",
-            "spec": {"data": {"hash": {"algorithm": "sha256",
-                                       "value": hashlib.sha256(artifact).hexdigest()}},
-                     "signature": {"content": base64.b64encode(sig).decode(),
-                                   "publicKey": {"content": base64.b64encode(pem).decode()}}},
-        }).encode())
-    return bodies
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.workloads import WORKLOADS, presign  # noqa: E402
 
 
 def free_port() -> int:
@@ -145,6 +123,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=20_000)
+    parser.add_argument("--workload", choices=WORKLOADS, default="pubkey",
+                        help="what the entries look like (bench/workloads.py)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--url", help="an already running server (default: start one)")
@@ -155,7 +135,7 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    bodies = presign(args.entries + args.warmup)
+    bodies = presign(args.workload, args.entries + args.warmup)
     print(f"signed {len(bodies)} entries in {time.perf_counter() - t0:.1f} s (before the run)")
     proc = None
     with tempfile.TemporaryDirectory(prefix="rekor-py-bench-") as tmp:
@@ -170,7 +150,7 @@ def main() -> None:
             asyncio.run(run_load(url, bodies[: args.warmup], args.concurrency))
             result = asyncio.run(run_load(url, bodies[args.warmup:], args.concurrency))
             if args.wrk:
-                fresh = presign(int(args.wrk * 2500))  # more than wrk can send
+                fresh = presign(args.workload, int(args.wrk * 2500))  # more than wrk can send
                 wrk = run_wrk(url, fresh, args.concurrency, args.wrk)
                 print(wrk.pop("wrk_output"))
                 result["wrk"] = wrk
@@ -178,6 +158,7 @@ def main() -> None:
             if proc is not None:
                 proc.terminate()
                 proc.wait(60)
+    result["workload"] = args.workload
     result["fsync"] = "on (embedded PostgreSQL default)" if args.url is None else "as configured"
     result["server_workers"] = args.workers if args.url is None else "as configured"
     for k, v in result.items():

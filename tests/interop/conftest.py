@@ -70,7 +70,7 @@ class InteropLog:
 
 
 @pytest.fixture(scope="module")
-def interop_log(database_url_module: str) -> Iterator[InteropLog]:
+def interop_log(database_url_module: str) -> Iterator[InteropLog]:  # noqa: F811
     data_dir = Path(tempfile.mkdtemp(prefix="rekor-py-interop-"))
     port = free_port()
     proc = spawn_serve(database_url_module, data_dir, port)

@@ -31,6 +31,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${REKOR_PY_INTEROP_CACHE:-$HOME/.cache/rekor-py/interop}
 mkdir -p "$cache/bin"
 log() { echo "install-clients: $*" >&2; }
+# One installer at a time per cache (a second waits, then finds the tools built).
+exec 9>"$cache/.lock"
+flock 9
 
 command -v go >/dev/null || { log "error: no Go on PATH (go version finds none)"; exit 1; }
 command -v npm >/dev/null || { log "error: no npm on PATH"; exit 1; }
