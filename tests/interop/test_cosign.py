@@ -1,4 +1,5 @@
-"""The real cosign v2.6.5 (github.com/sigstore/cosign/v2) against `rekor-py serve`.
+"""The real cosign v2.6.5 (github.com/sigstore/cosign/v2) and v3.1.3
+(github.com/sigstore/cosign/v3) against `rekor-py serve`.
 
 Every test runs cosign as a subprocess against one log served over real HTTP on a real
 PostgreSQL (`interop_log`), checks cosign's exit code and what it printed, and checks
@@ -13,7 +14,8 @@ or through a `--trusted-root` file naming the log (new bundle format); certifica
 from the test CA in `tests/tools/fulcio.py`, its CT key given by
 `SIGSTORE_CT_LOG_PUBLIC_KEY_FILE` or by the trusted root.
 
-Limits of cosign v2.6.5 itself, not of the log:
+Limits of cosign v2.6.5 itself, not of the log (v3's are with its tests below, all in
+docs/rekor-compat.md, "Go clients"):
 * `sign-blob` has no `--certificate` flag: a blob signed with a certificate needs Fulcio
   (keyless), which we do not run.  The certificate flows here are `attest-blob
   --certificate --certificate-chain` (DSSE) and `sign --certificate` for images
@@ -79,9 +81,9 @@ class Setup:
         return x509.load_pem_x509_certificate(self.leaf_cert.read_bytes()).public_bytes(
             serialization.Encoding.DER)
 
-    def artifact(self, name: str, content: bytes | None = None) -> Path:
+    def artifact(self, name: str) -> Path:
         path = self.work / name
-        path.write_bytes(content if content is not None else f"{name} for cosign\n".encode())
+        path.write_bytes(f"{name}, signed by cosign\n".encode())
         return path
 
     def predicate(self) -> Path:
@@ -93,7 +95,7 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(interop_tools: dict[str, Path], interop_log: InteropLog,
           tmp_path_factory: pytest.TempPathFactory) -> Setup:
-    work = tmp_path_factory.mktemp("cosign2")
+    work = tmp_path_factory.mktemp("cosign")
     cosign = Cosign(interop_tools["cosign"], work)
     key, pub = cosign.generate_key_pair("signer")
     pki = FulcioPKI.create()
@@ -109,8 +111,6 @@ def setup(interop_tools: dict[str, Path], interop_log: InteropLog,
     leaf_cert.write_bytes(leaf.cert_pem)
     return Setup(interop_log, cosign, work, key, pub, trusted_root, wrong_root, wrong_log_key,
                  pki, files["chain"], files["ct_public_key"], leaf_key, leaf_cert)
-
-
 
 
 def _env_log_key(setup: Setup, key: Path | None = None) -> dict[str, str]:
