@@ -62,7 +62,7 @@ class InteropLog:
         return info
 
     def tree_size(self) -> int:
-        return int(self.log_info()["treeSize"])  # type: ignore[call-overload]
+        return int(str(self.log_info()["treeSize"]))
 
     def server_log(self) -> str:
         """What the server printed (for failure messages)."""

@@ -122,7 +122,7 @@ if ! [ -x /usr/bin/docker-registry ]; then
     export DEBIAN_FRONTEND=noninteractive
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-registry; } >&2
     # The package starts a system-wide registry on :5000; the tests start their own.
-    { systemctl disable --now docker-registry 2>/dev/null || pkill -x docker-registry || true; } >&2
+    { systemctl disable --now docker-registry 2>/dev/null || pkill -u docker-registry -x docker-registry || true; } >&2
   else
     log "error: /usr/bin/docker-registry missing; install Debian's docker-registry package"
     exit 1

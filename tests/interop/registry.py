@@ -7,8 +7,10 @@ crane with `--insecure`, cosign with `--allow-http-registry`.
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -79,3 +81,23 @@ def running_registry(executable: Path) -> Iterator[Registry]:
             proc.kill()
             proc.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def push_image(crane: Path, registry: Registry, work: Path, name: str, content: bytes) -> str:
+    """Pushes an image (one layer holding `content`, on an empty base) with crane and
+    returns its reference by digest, `HOST/NAME@sha256:...`."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    layer_path = work / f"{name.replace('/', '-')}-layer.tar"
+    layer_path.write_bytes(layer.getvalue())
+    tag = f"{registry.host}/{name}:v1"
+    pushed = subprocess.run([str(crane), "append", "--insecure", "-f", str(layer_path),
+                             "-t", tag], capture_output=True, text=True, timeout=60, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    digest = subprocess.run([str(crane), "digest", "--insecure", tag], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert digest.returncode == 0 and digest.stdout.startswith("sha256:"), digest.stderr
+    return f"{registry.host}/{name}@{digest.stdout.strip()}"

@@ -31,10 +31,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import io
 import json
-import subprocess
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.interop.conftest import InteropLog
 from tests.interop.cosign import Cosign, fresh_public_key_pem, rekor_body, sha256_hex
-from tests.interop.registry import Registry, running_registry
+from tests.interop.registry import Registry, push_image, running_registry
 from tests.interop.trust import write_trusted_root
 from tests.tools.fulcio import OIDC_ISSUER, FulcioPKI
 
@@ -358,23 +355,8 @@ def registry(interop_tools: dict[str, Path]) -> Iterator[Registry]:
 @pytest.fixture(scope="module")
 def image(interop_tools: dict[str, Path], registry: Registry, setup: Setup) -> str:
     """An image pushed by crane (one layer on an empty base), by digest."""
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w") as tar:
-        data = b"an image signed by cosign against rekor-py\n"
-        info = tarfile.TarInfo("hello.txt")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    layer_path = setup.work / "layer.tar"
-    layer_path.write_bytes(layer.getvalue())
-    tag = f"{registry.host}/interop/app:v1"
-    crane = str(interop_tools["crane"])
-    pushed = subprocess.run([crane, "append", "--insecure", "-f", str(layer_path), "-t", tag],
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert pushed.returncode == 0, pushed.stderr
-    digest = subprocess.run([crane, "digest", "--insecure", tag], capture_output=True,
-                            text=True, timeout=60, check=False)
-    assert digest.returncode == 0 and digest.stdout.startswith("sha256:"), digest.stderr
-    return f"{registry.host}/interop/app@{digest.stdout.strip()}"
+    return push_image(interop_tools["crane"], registry, setup.work, "interop/app",
+                      b"an image signed by cosign against rekor-py\n")
 
 
 HTTP = "--allow-http-registry"

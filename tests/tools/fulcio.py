@@ -26,6 +26,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 __all__ = ["OIDC_ISSUER", "FulcioPKI", "Leaf", "pem", "spki_der"]
@@ -39,7 +40,7 @@ OID_SCT_LIST = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 _UTC = datetime.UTC
 
 
-def spki_der(key: ec.EllipticCurvePublicKey) -> bytes:
+def spki_der(key: PublicKeyTypes) -> bytes:
     return key.public_bytes(serialization.Encoding.DER,
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 

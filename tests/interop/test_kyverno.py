@@ -1,0 +1,159 @@
+"""Kyverno's CLI (kubectl-kyverno v1.19.1) applying a `verifyImages` policy that names our
+log and its key, against images in a real registry signed by the real cosign with our log.
+
+This is the check an admission controller makes before a Pod runs: the policy names the
+signer's public key, our log's URL and our log's public key (`rekor.pubkey`), so Kyverno
+trusts no public Sigstore service (this machine has none to reach).  `kyverno apply
+--registry` fetches the image's signatures from the registry and verifies them, the tlog
+entry's SET included, with the keys the policy gives.  It exits 0 when every rule
+passes and 1 when one fails, and prints a `pass: N, fail: M` summary.
+
+The policy sets `ctlog.ignoreSCT`: the signatures are made with a key, not a Fulcio
+certificate, so there is no SCT to check.  `mutateDigest`/`verifyDigest` are off: the
+Pod already names the image by digest, and the CLI has no cluster to mutate.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.interop.conftest import InteropLog, client_env
+from tests.interop.cosign import Cosign, fresh_public_key_pem
+from tests.interop.registry import Registry, push_image, running_registry
+
+POLICY = """\
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: verify-signed-images
+spec:
+  validationFailureAction: Enforce
+  background: false
+  rules:
+  - name: signed-with-our-log
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    verifyImages:
+    - imageReferences: ["{registry}/*"]
+      mutateDigest: false
+      verifyDigest: false
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |-
+{signer_key}
+            rekor:
+              url: {log_url}
+              pubkey: |-
+{log_key}
+            ctlog:
+              ignoreSCT: true
+"""
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+  namespace: default
+spec:
+  containers:
+  - name: app
+    image: {image}
+"""
+
+
+@dataclass
+class Setup:
+    log: InteropLog
+    kyverno: Path
+    registry: Registry
+    work: Path
+    signer_pub: Path
+    signed: str  # an image signed by cosign with our log
+    unsigned: str  # an image nobody signed
+
+    def policy(self, *, signer_key: Path | None = None, log_key: Path | None = None) -> Path:
+        text = POLICY.format(
+            registry=self.registry.host, log_url=self.log.url,
+            signer_key=textwrap.indent((signer_key or self.signer_pub).read_text().strip(),
+                                       " " * 14),
+            log_key=textwrap.indent((log_key or self.log.public_key_pem).read_text().strip(),
+                                    " " * 16))
+        path = self.work / f"policy-{abs(hash(text))}.yaml"
+        path.write_text(text)
+        return path
+
+    def apply(self, policy: Path, image: str) -> subprocess.CompletedProcess[str]:
+        pod = self.work / "pod.yaml"
+        pod.write_text(POD.format(image=image))
+        return subprocess.run(
+            [str(self.kyverno), "apply", str(policy), "--resource", str(pod), "--registry"],
+            capture_output=True, text=True, timeout=180, check=False,
+            env=client_env(self.work), cwd=self.work)
+
+
+@pytest.fixture(scope="module")
+def setup(interop_tools: dict[str, Path], interop_log: InteropLog,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    work = tmp_path_factory.mktemp("kyverno")
+    cosign = Cosign(interop_tools["cosign"], work)
+    key, pub = cosign.generate_key_pair("signer")
+    with running_registry(interop_tools["registry"]) as registry:
+        signed = push_image(interop_tools["crane"], registry, work, "apps/signed",
+                            b"an image signed against rekor-py\n")
+        unsigned = push_image(interop_tools["crane"], registry, work, "apps/unsigned",
+                              b"an image nobody signed\n")
+        before = interop_log.tree_size()
+        signing = cosign.ok("sign", "--key", key, "--rekor-url", interop_log.url,
+                            "--allow-http-registry", "--yes", signed)
+        assert f"tlog entry created with index: {before}" in signing.stderr, signing.describe()
+        assert interop_log.tree_size() == before + 1
+        yield Setup(interop_log, interop_tools["kubectl-kyverno"], registry, work, pub,
+                    signed, unsigned)
+
+
+def _summary(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in done.stdout.splitlines() if line.startswith("pass:")]
+    assert len(lines) == 1, done.stdout + done.stderr
+    return lines[0].strip()
+
+
+def test_signed_image_passes(setup: Setup) -> None:
+    done = setup.apply(setup.policy(), setup.signed)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # One rule on the Pod, and Kyverno's autogenerated copy for Pod controllers.
+    assert _summary(done).startswith("pass: 2, fail: 0,"), done.stdout
+
+
+def test_wrong_log_key_fails(setup: Setup) -> None:
+    """Kyverno checks the tlog entry: with another key named as the log's, the same
+    signature is refused."""
+    wrong = fresh_public_key_pem(setup.work / "wrong-rekor.pub")
+    done = setup.apply(setup.policy(log_key=wrong), setup.signed)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "rekor log public key not found for payload" in done.stdout, done.stdout
+    assert _summary(done).startswith("pass: 0, fail: 2,"), done.stdout
+
+
+def test_wrong_signer_key_fails(setup: Setup) -> None:
+    wrong = fresh_public_key_pem(setup.work / "wrong-signer.pub")
+    done = setup.apply(setup.policy(signer_key=wrong), setup.signed)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"unverified image {setup.signed}" in done.stdout, done.stdout
+    assert _summary(done).startswith("pass: 0, fail: 2,"), done.stdout
+
+
+def test_unsigned_image_fails(setup: Setup) -> None:
+    done = setup.apply(setup.policy(), setup.unsigned)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "no signatures found" in done.stdout, done.stdout
+    assert _summary(done).startswith("pass: 0, fail: 2,"), done.stdout
