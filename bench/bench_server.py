@@ -14,20 +14,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.stages import Profile, format_table  # noqa: E402
 from bench.workloads import WORKLOADS, presign  # noqa: E402
 
 
@@ -35,6 +40,102 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class CpuMeter:
+    """CPU seconds of the server's process tree and of PostgreSQL, by class: 'server'
+    (rekor-py serve processes), 'worker' (their verification workers), 'postgres'.
+    PostgreSQL is found by its data directory, inside the server's data dir."""
+
+    def __init__(self, server_pid: int, data_dir: Path) -> None:
+        import psutil  # noqa: PLC0415 - bench extra
+
+        self._psutil = psutil
+        self._root = psutil.Process(server_pid)
+        self.root_pid = server_pid
+        self._data_dir = str(data_dir)
+
+    def _classes(self) -> dict[int, str]:
+        found = {self._root.pid: "server"}
+        for child in self._root.children(recursive=True):
+            cmd = " ".join(child.cmdline())
+            found[child.pid] = "worker" if "multiprocessing" in cmd else (
+                "postgres" if "postgres" in child.name() else "server")
+        for proc in self._psutil.process_iter(["name", "cmdline"]):
+            if proc.info["name"] and proc.info["name"].startswith("postgres"):
+                try:
+                    if self._data_dir in " ".join(proc.info["cmdline"] or []) or \
+                            self._data_dir in (proc.cwd() or ""):
+                        found[proc.pid] = "postgres"
+                except (self._psutil.AccessDenied, self._psutil.NoSuchProcess):
+                    continue
+        return found
+
+    def sample(self) -> dict[int, tuple[str, float]]:
+        out = {}
+        for pid, role in self._classes().items():
+            try:
+                times = self._psutil.Process(pid).cpu_times()
+            except self._psutil.NoSuchProcess:
+                continue
+            out[pid] = (role, times.user + times.system)
+        return out
+
+    @staticmethod
+    def spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+              ) -> dict[str, float]:
+        """CPU seconds by class between two samples (a process that started in between
+        counts from zero; one that ended in between is lost, and so not counted)."""
+        total: dict[str, float] = {}
+        for pid, (role, seconds) in after.items():
+            total[role] = total.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+        return total
+
+
+@dataclass
+class Cost:
+    """What one measured run cost: entries logged, CPU seconds by process class, and the
+    py-spy profile if one was taken."""
+
+    entries: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    profile: Path | None = None
+
+    def per_entry(self) -> dict[str, float]:
+        return {role: round(s * 1e6 / max(self.entries, 1)) for role, s in self.cpu_s.items()}
+
+    def stages(self) -> list[tuple[str, str, float, float]]:
+        if self.profile is None or not self.profile.exists():
+            raise SystemExit("py-spy wrote no profile (is it installed? pip install py-spy)")
+        return Profile.read(self.profile).table(self.cpu_s, self.entries)
+
+
+@contextlib.contextmanager
+def measured(meter: CpuMeter | None, url: str, folder: Path, profile: bool) -> Iterator[Cost]:
+    """Measures the CPU and tree growth of the run inside the block (and profiles it)."""
+    cost = Cost()
+    size_before = asyncio.run(_tree_size(url))
+    before = meter.sample() if meter else {}
+    spy = None
+    if profile and meter is not None:
+        cost.profile = folder / "profile.txt"
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(meter.root_pid),
+                                "--subprocesses", "--format", "raw", "--rate", "100",
+                                "--output", str(cost.profile)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)  # let it attach
+    yield cost
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        spy.wait(60)
+    if meter:
+        cost.cpu_s = CpuMeter.spent(before, meter.sample())
+    cost.entries = asyncio.run(_tree_size(url)) - size_before
+
+
+async def _tree_size(url: str) -> int:
+    async with aiohttp.ClientSession() as session:
+        return await tree_size(session, url)
 
 
 def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -132,7 +233,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--wrk", type=int, metavar="SECONDS",
                         help="also drive the server with wrk for this long (apt-get install wrk)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the server with py-spy during the wrk run (or the client "
+                             "run without --wrk) and print CPU per entry by stage")
     args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average before signing "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     t0 = time.perf_counter()
     bodies = presign(args.workload, args.entries + args.warmup)
@@ -146,14 +252,25 @@ def main() -> None:
             port = free_port()
             proc = start_server(Path(tmp), port, args.workers)
             url = f"http://127.0.0.1:{port}"
+        meter = CpuMeter(proc.pid, Path(tmp)) if proc is not None else None
         try:
             asyncio.run(run_load(url, bodies[: args.warmup], args.concurrency))
-            result = asyncio.run(run_load(url, bodies[args.warmup:], args.concurrency))
+            fresh = presign(args.workload, int(args.wrk * 2500)) if args.wrk else []
+            print(f"load average before the run {os.getloadavg()[0]:.2f}")
+            profiling = args.profile and not args.wrk
+            with measured(meter, url, Path(tmp), profiling) as client_cost:
+                result = asyncio.run(run_load(url, bodies[args.warmup:], args.concurrency))
+            result["cpu_us_per_entry"] = client_cost.per_entry()
             if args.wrk:
-                fresh = presign(args.workload, int(args.wrk * 2500))  # more than wrk can send
-                wrk = run_wrk(url, fresh, args.concurrency, args.wrk)
+                with measured(meter, url, Path(tmp), args.profile) as wrk_cost:
+                    wrk = run_wrk(url, fresh, args.concurrency, args.wrk)
                 print(wrk.pop("wrk_output"))
+                wrk["cpu_us_per_entry"] = wrk_cost.per_entry()
                 result["wrk"] = wrk
+            if args.profile:
+                cost = wrk_cost if args.wrk else client_cost
+                print(f"\nCPU by stage ({cost.entries} entries, py-spy at 100 Hz):")
+                print(format_table(cost.stages(), cost.cpu_s, cost.entries))
         finally:
             if proc is not None:
                 proc.terminate()
