@@ -1,5 +1,5 @@
 """Sigstore bundles made through our log, and damaged copies of them, for the sigstore-go
-and sigstore-js verifiers (test_sigstore_go.py, test_sigstore_js.py).
+and sigstore-js verifiers (test_bundle_verifiers.py).
 
 The signers are real clients: sigstore-python 4.5.1's own signing steps
 (`RekorClient._build_*_request`, `create_entry`, `Bundle._from_parts`, as `Signer` runs
@@ -345,7 +345,8 @@ def root_with_fresh_log_key(root: dict[str, Any], keep_log_id: bool) -> dict[str
 
 
 
-# ---- fixtures shared by the two verifier modules (each gets its own, per module) -------
+# ---- fixtures for the verifier tests (module-scoped: each module that binds them gets its
+# own, on its own log) ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
