@@ -12,7 +12,7 @@ proof that needs no more hashes than it holds; a shorter one is re-read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from rekor_py import merkle
@@ -20,9 +20,11 @@ from rekor_py.errors import StorageError
 from rekor_py.lru import ByteLRU
 from rekor_py.storage import log_store
 
-__all__ = ["TileCache", "consistency_proof", "inclusion_proof"]
+__all__ = ["TileCache", "batch_inclusion_proofs", "consistency_proof", "inclusion_proof"]
 
 TileKey = tuple[int, int]
+# Reads the named tiles from storage (one query).
+TileReader = Callable[[list[TileKey]], Awaitable[dict[TileKey, bytes]]]
 _FULL_TILE_BYTES = merkle.TILE_WIDTH * merkle.HASH_SIZE
 
 
@@ -67,17 +69,29 @@ class TileCache:
     async def tiles_for(self, conn: Any, tree_id: int, plan: merkle.ProofPlan
                         ) -> dict[TileKey, merkle.TileData]:
         """Tiles at least as wide as the plan needs, reading misses in one query."""
+        async def read(missing: list[TileKey]) -> dict[TileKey, bytes]:
+            return await log_store.read_tiles(conn, tree_id, missing)
+
+        return await self.tiles_for_plans([plan], read)
+
+    async def tiles_for_plans(self, plans: Sequence[merkle.ProofPlan], read: TileReader
+                              ) -> dict[TileKey, merkle.TileData]:
+        """Tiles for several plans; `read` is called once, only if some are missing."""
         found: dict[TileKey, merkle.TileData] = {}
+        wanted: dict[TileKey, int] = {}
+        for plan in plans:
+            for tile in plan.tiles:
+                key = (tile.level, tile.index)
+                wanted[key] = max(wanted.get(key, 0), tile.width)
         missing: list[TileKey] = []
-        for tile in plan.tiles:
-            key = (tile.level, tile.index)
+        for key, width in wanted.items():
             data = self._tiles.get(key)
-            if data is not None and _width(data) >= tile.width:
+            if data is not None and _width(data) >= width:
                 found[key] = data
             else:
                 missing.append(key)
         if missing:
-            for key, raw in (await log_store.read_tiles(conn, tree_id, missing)).items():
+            for key, raw in (await read(missing)).items():
                 found[key] = self._put(key, raw)
         return found
 
@@ -96,6 +110,25 @@ async def inclusion_proof(conn: Any, cache: TileCache, tree_id: int, leaf_index:
     except ValueError as e:
         raise StorageError(f"stored tiles do not prove leaf {leaf_index}") from e
     return proof
+
+
+async def batch_inclusion_proofs(read: TileReader, cache: TileCache,
+                                 leaves: Sequence[tuple[int, bytes]], size: int,
+                                 root_hash: bytes) -> list[list[bytes]]:
+    """The audit paths of several leaves (index, leaf hash) at one tree head, each
+    verified against `root_hash`, with the tiles they share fetched once: what a
+    committed batch's entries need for their answers."""
+    plans = [merkle.inclusion_plan(index, size) for index, _ in leaves]
+    tiles = await cache.tiles_for_plans(plans, read)
+    proofs = []
+    for plan, (index, leaf_hash) in zip(plans, leaves, strict=True):
+        try:
+            proof = merkle.fold_proof(plan, tiles)
+            merkle.verify_inclusion(leaf_hash, index, size, proof, root_hash)
+        except ValueError as e:
+            raise StorageError(f"stored tiles do not prove leaf {index}") from e
+        proofs.append(proof)
+    return proofs
 
 
 async def consistency_proof(conn: Any, cache: TileCache, tree_id: int, size1: int,

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,9 +36,14 @@ from rekor_py.logsafe import clip
 from rekor_py.storage import log_store
 from rekor_py.storage.db import is_unavailable
 
-__all__ = ["DuplicateEntry", "Integrated", "PreparedEntry", "Sequencer", "TreeHead"]
+__all__ = ["DuplicateEntry", "Integrated", "PreparedEntry", "Prover", "Sequencer", "TreeHead"]
 
 log = logging.getLogger(__name__)
+
+
+# (leaf index, leaf hash) of each entry of a committed batch, and its head -> their
+# audit paths at that head, in order.
+Prover = Callable[[list[tuple[int, bytes]], TreeHead], Awaitable[list[list[bytes]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,9 @@ class Integrated:
     leaf_index: int
     integrated_time: int
     head: TreeHead
+    # The entry's audit path at `head`, when the batch's proofs could be made at once
+    # (Sequencer.prover); None leaves it to the caller.
+    proof: list[bytes] | None = None
 
 
 class DuplicateEntry(Exception):
@@ -84,6 +92,10 @@ class Sequencer:
         self._task: asyncio.Task[None] | None = None
         # Tile writes of committed batches, for readers that cache tiles.
         self.listeners: list[Any] = []
+        # Makes the audit paths of a committed batch's leaves, (index, leaf hash), at
+        # its head, in one go: one tile lookup (and at most one query) per batch
+        # instead of one per request.
+        self.prover: Prover | None = None
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -209,14 +221,37 @@ class Sequencer:
             self._edge = result.edge
             for listener in self.listeners:
                 listener(self.tree_id, result.tiles)
-            for offset, pending in enumerate(accepted):
-                # A waiter may have gone (its request timed out and was cancelled);
-                # the others must still hear that their entries were logged.
-                if not pending.future.done():
-                    pending.future.set_result(Integrated(tree.size + offset, integrated_time, head))
+            proofs: list[list[bytes]] | None = None
+            try:
+                proofs = await self._prove(accepted, tree.size, head)
+            finally:
+                # Even if cancelled while proving: these entries are logged.
+                for offset, pending in enumerate(accepted):
+                    # A waiter may have gone (its request timed out and was
+                    # cancelled); the others must still hear that their entries
+                    # were logged.
+                    if not pending.future.done():
+                        pending.future.set_result(Integrated(
+                            tree.size + offset, integrated_time, head,
+                            proofs[offset] if proofs is not None else None))
         for pending, leaf_index in duplicates:
             if not pending.future.done():
                 pending.future.set_exception(DuplicateEntry(leaf_index, pending.entry.leaf_hash))
+
+    async def _prove(self, accepted: list[_Pending], first_index: int, head: TreeHead
+                     ) -> list[list[bytes]] | None:
+        """The batch's audit paths, or None (then each request makes its own)."""
+        if self.prover is None:
+            return None
+        leaves = [(first_index + i, p.entry.leaf_hash) for i, p in enumerate(accepted)]
+        try:
+            return await self.prover(leaves, head)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the entries are logged; their proofs can wait
+            log.warning("proofs for a batch of %d entries failed; each request will "
+                        "read its own", len(accepted), exc_info=True)
+            return None
 
     async def _current_edge(self, conn: Any, tree: log_store.TreeRow) -> merkle.RightEdge:
         """The right edge at the locked tree's size: ours, or reloaded from tiles."""

@@ -15,8 +15,13 @@ from rekor_py import merkle
 from rekor_py.api.models import ConsistencyProof, LogEntry, LogInfo
 from rekor_py.errors import EntryNotFound, InvalidProofRequest, ReadOnly, StorageError
 from rekor_py.log.entries import ParsedEntryID, log_entry
-from rekor_py.log.proofs import TileCache, consistency_proof, inclusion_proof
-from rekor_py.log.sequencer import Integrated, PreparedEntry, Sequencer
+from rekor_py.log.proofs import (
+    TileCache,
+    batch_inclusion_proofs,
+    consistency_proof,
+    inclusion_proof,
+)
+from rekor_py.log.sequencer import Integrated, PreparedEntry, Sequencer, TreeHead
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage import log_store
 
@@ -38,6 +43,7 @@ class LogService:
         self.tiles = TileCache()
         if sequencer is not None:
             sequencer.listeners.append(lambda _tree, writes: self.tiles.apply_writes(writes))
+            sequencer.prover = self._prove_batch
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
@@ -67,12 +73,27 @@ class LogService:
         row = log_store.EntryRow(self.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
                                  entry.kind, entry.api_version, done.integrated_time,
                                  entry.attestation)
-        async with self._pool.acquire() as conn:
-            proof = await inclusion_proof(conn, self.tiles, self.tree_id, done.leaf_index,
-                                          entry.leaf_hash, done.head.size, done.head.root_hash)
+        proof = done.proof
+        if proof is None:
+            async with self._pool.acquire() as conn:
+                proof = await inclusion_proof(conn, self.tiles, self.tree_id, done.leaf_index,
+                                              entry.leaf_hash, done.head.size,
+                                              done.head.root_hash)
         return log_entry(row, virtual_index=done.leaf_index, tree_size=done.head.size,
                          root_hash=done.head.root_hash, checkpoint=done.head.checkpoint,
                          proof=proof, signer=self.signer)
+
+    async def _prove_batch(self, leaves: list[tuple[int, bytes]], head: TreeHead
+                           ) -> list[list[bytes]]:
+        """The sequencer's prover: a committed batch's audit paths from the tile cache,
+        which already holds the batch's own tile writes; what it lacks (tiles another
+        process appended to, older tiles) is read in one query."""
+        async def read(missing: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+            async with self._pool.acquire() as conn:
+                return await log_store.read_tiles(conn, self.tree_id, missing)
+
+        return await batch_inclusion_proofs(read, self.tiles, leaves, head.size,
+                                            head.root_hash)
 
     # ---- reads ------------------------------------------------------------------------
 

@@ -1,0 +1,75 @@
+"""The sequencer proves a committed batch at once (Sequencer.prover, LogService's tile
+cache): every acknowledged entry's answer carries an audit path made that way, equal
+to the one a request would read on its own, and a prover that gets it wrong is caught
+(the path is verified against the head) and costs only the shortcut."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from rekor_py import merkle
+from rekor_py.log.prepare import prepare_entry
+from rekor_py.log.prepared import PreparedEntry
+from rekor_py.log.proofs import inclusion_proof
+from rekor_py.log.tree_head import TreeHead
+from tests.integration.logserver import RunningLog, log_settings, signed_hashedrekord, start_log
+
+
+@pytest.fixture
+async def running(database_url: str, tmp_path: Path) -> AsyncIterator[RunningLog]:
+    log = await start_log(log_settings(database_url, tmp_path))
+    try:
+        yield log
+    finally:
+        await log.stop()
+
+
+def _entries(n: int, tag: str) -> list[PreparedEntry]:
+    return [prepare_entry(signed_hashedrekord(f"{tag} {i}".encode()), frozenset({"hashedrekord"}))
+            for i in range(n)]
+
+
+async def test_batch_proofs_equal_per_request_proofs(running: RunningLog) -> None:
+    service = running.runtime.service
+    assert service.sequencer is not None
+    for round_ in range(3):  # batches on top of batches: tiles fill and roll over
+        entries = _entries(120, f"round {round_}")
+        done = await asyncio.gather(*(service.sequencer.submit(e) for e in entries))
+        for entry, integrated in zip(entries, done, strict=True):
+            assert integrated.proof is not None, "the batch was not proved at once"
+            merkle.verify_inclusion(entry.leaf_hash, integrated.leaf_index,
+                                    integrated.head.size, integrated.proof,
+                                    integrated.head.root_hash)
+            async with service.connection() as conn:
+                alone = await inclusion_proof(conn, service.tiles, service.tree_id,
+                                              integrated.leaf_index, entry.leaf_hash,
+                                              integrated.head.size, integrated.head.root_hash)
+            assert integrated.proof == alone
+
+
+async def test_a_wrong_batch_proof_is_caught(running: RunningLog,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A prover whose paths do not verify (a stale or corrupt tile cache) leaves each
+    request to read its own: the answers still carry correct proofs."""
+    service = running.runtime.service
+    assert service.sequencer is not None
+    right = service.sequencer.prover
+    assert right is not None
+
+    async def wrong(leaves: list[tuple[int, bytes]], head: TreeHead) -> list[list[bytes]]:
+        # Another leaf hash for each entry: the paths cannot verify for these leaves.
+        return await right([(index, bytes(32)) for index, _ in leaves], head)
+
+    service.sequencer.prover = wrong
+    entry = _entries(1, "wrong prover")[0]
+    answer = await service.create_entry(entry)
+    body = next(iter(answer.root.values()))
+    proof = body.verification.inclusionProof
+    merkle.verify_inclusion(entry.leaf_hash, proof.logIndex, proof.treeSize,
+                            [bytes.fromhex(h) for h in proof.hashes],
+                            bytes.fromhex(proof.rootHash))
+    assert "proofs for a batch of 1 entries failed" in caplog.text
