@@ -11,7 +11,6 @@ on an error).  It has no flag for the log's public key: it reads the viper key
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import subprocess
@@ -23,8 +22,7 @@ import requests
 
 from tests.interop.conftest import client_env
 
-__all__ = ["RekorCli", "UploadOutput", "consistency_proof", "leaf_hash", "merkle_root",
-           "parse_upload", "server_entry"]
+__all__ = ["RekorCli", "UploadOutput", "parse_upload", "server_entry"]
 
 PUBLIC_KEY_VARIABLE = "REKOR_REKOR_SERVER_PUBLIC_KEY"
 
@@ -84,47 +82,3 @@ def server_entry(url: str, entry_id: str) -> tuple[str, dict[str, Any], bytes]:
     r.raise_for_status()
     ((key, entry),) = r.json().items()
     return key, entry, base64.b64decode(entry["body"])
-
-
-# RFC 6962 section 2.1, written out here so that nothing of the server's Merkle engine is
-# used to check what rekor-cli printed.
-
-def leaf_hash(body: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + body).digest()
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def _split(n: int) -> int:
-    """The largest power of two smaller than n (n > 1)."""
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def merkle_root(leaves: list[bytes]) -> bytes:
-    """MTH(D[n]) over leaf hashes."""
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return leaves[0]
-    k = _split(len(leaves))
-    return _node(merkle_root(leaves[:k]), merkle_root(leaves[k:]))
-
-
-def consistency_proof(m: int, leaves: list[bytes]) -> list[bytes]:
-    """PROOF(m, D[n]) (RFC 6962 section 2.1.2) over leaf hashes."""
-
-    def subproof(m: int, d: list[bytes], complete: bool) -> list[bytes]:
-        n = len(d)
-        if m == n:
-            return [] if complete else [merkle_root(d)]
-        k = _split(n)
-        if m <= k:
-            return subproof(m, d[:k], complete) + [merkle_root(d[k:])]
-        return subproof(m - k, d[k:], False) + [merkle_root(d[:k])]
-
-    return subproof(m, leaves, True)
