@@ -113,10 +113,12 @@ def _b64(data: bytes) -> str:
 # ---- processes -------------------------------------------------------------------------
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int]) -> dict[str, float]:
     """utime+stime of these processes and all their descendants, plus what their
-    children that have exited had used (so processes that come and go are counted)."""
-    total, seen = 0.0, set()
+    children that have exited had used (so processes that come and go are counted),
+    by process name."""
+    total: dict[str, float] = {}
+    seen = set()
     for pid in pids:
         try:
             root = psutil.Process(pid)
@@ -129,7 +131,9 @@ def cpu_seconds(pids: list[int]) -> float:
             seen.add(p.pid)
             with suppress(psutil.NoSuchProcess):
                 t = p.cpu_times()
-                total += t.user + t.system + t.children_user + t.children_system
+                name = p.name()
+                total[name] = total.get(name, 0.0) + (
+                    t.user + t.system + t.children_user + t.children_system)
     return total
 
 
@@ -426,7 +430,9 @@ def measure(name: str, args: argparse.Namespace, warm_file: Path, main_file: Pat
             result = wrk(run.url, run.path, mf, connections, args.seconds)
             size1 = settled_size(run)
             wall = time.perf_counter() - w0
-            cpu = cpu_seconds(run.pids()) - cpu0
+            cpu1 = cpu_seconds(run.pids())
+            by_name = {k: round(v - cpu0.get(k, 0.0), 2) for k, v in cpu1.items()}
+            cpu = sum(by_name.values())
             kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             wrk_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
             others = (machine_busy() - busy0 - cpu - wrk_cpu
@@ -438,7 +444,8 @@ def measure(name: str, args: argparse.Namespace, warm_file: Path, main_file: Pat
         "entries_per_s": created / result["wrk_seconds"],
         "tree_grew_by": grew,
         "all_acknowledged_in_log": created <= grew <= created + in_flight,
-        "cpu_seconds": cpu, "cpu_ms_per_entry": 1000 * cpu / max(grew, 1),
+        "cpu_seconds": cpu, "cpu_seconds_by_process": by_name,
+        "cpu_ms_per_entry": 1000 * cpu / max(grew, 1),
         "wrk_cpu_seconds": wrk_cpu, "others_cores": others, "window_seconds": wall,
         "settings": run.settings})
     return result
@@ -542,6 +549,8 @@ def main() -> None:
                 results.append({"system": name, "error": f"{e}\n{detail}"})
                 continue
             print(r.pop("wrk_output"), end="", flush=True)
+            print(f"tree grew by {r['tree_grew_by']} for {r['created']} answers 201; CPU s by "
+                  f"process: {r['cpu_seconds_by_process']}", flush=True)
             if r["repeats"]:
                 print(f"WARNING: ran out of fresh entries ({r['repeats']} repeats): "
                       "raise --entries", flush=True)
