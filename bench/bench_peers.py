@@ -460,18 +460,21 @@ def install() -> None:
     print(f"peers ready in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    base = next((r for r in results if r["system"] == "rekor-py" and "error" not in r), None)
-    rows = [("system", "conns", "entries/s", "p50 ms", "p99 ms", "non-2xx", "CPU ms/entry",
-             "x rekor-py entries/s", "x rekor-py CPU/entry", "in log", "others' cores")]
+def table(results: list[dict[str, Any]], best: list[dict[str, Any]]) -> str:
+    """One row per result; ratios to rekor-py's row in `best`."""
+    base = next((r for r in best if r["system"] == "rekor-py" and "error" not in r), None)
+    rows = [("system", "round", "conns", "entries/s", "p50 ms", "p99 ms", "non-2xx",
+             "CPU ms/entry", "x rekor-py entries/s", "x rekor-py CPU/entry", "in log",
+             "others' cores")]
     for r in results:
         if "error" in r:
-            rows.append((r["system"], "-", "failed: " + r["error"].splitlines()[0][:60],
-                         *("",) * 8))
+            rows.append((r["system"], str(r.get("round", 1)), "-",
+                         "failed: " + r["error"].splitlines()[0][:60], *("",) * 8))
             continue
         ratio = (f"{r['entries_per_s'] / base['entries_per_s']:.2f}",
                  f"{r['cpu_ms_per_entry'] / base['cpu_ms_per_entry']:.2f}") if base else ("", "")
-        rows.append((r["system"], str(r["connections"]), f"{r['entries_per_s']:,.0f}",
+        rows.append((r["system"], str(r["round"]), str(r["connections"]),
+                     f"{r['entries_per_s']:,.0f}",
                      f"{r.get('p50_ms', math.nan):,.1f}", f"{r.get('p99_ms', math.nan):,.1f}",
                      str(r["non_2xx"] + r["socket_errors"]), f"{r['cpu_ms_per_entry']:.2f}",
                      *ratio, "yes" if r["all_acknowledged_in_log"] else "NO",
@@ -510,6 +513,10 @@ def main() -> None:
                    help="trillian_log_signer --batch_size (its default)")
     p.add_argument("--tiles-checkpoint-interval", default="1s",
                    help="rekor-tiles --checkpoint-interval (its default is Tessera's 10s)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run the systems this many times, alternated (a b c a b c), and "
+                        "report each one's best round: on a shared machine a burst of "
+                        "load elsewhere then costs one round, not the comparison")
     p.add_argument("--no-install", action="store_true",
                    help="don't run bench/peers/install.sh (binaries already in the cache)")
     p.add_argument("--json", type=Path, help="write all figures here")
@@ -541,34 +548,45 @@ def main() -> None:
             v2 = [to_v2(b) for b in bodies]
             files["v2w"].write_bytes(b"\n".join(v2[:warm_n] or v2[:1]) + b"\n")
             files["v2m"].write_bytes(b"\n".join(v2[warm_n:]) + b"\n")
-        for name in only:
-            print(f"\n== {name}", flush=True)
-            try:
-                r = measure(name, args, files["v1w"], files["v1m"], files["v2w"], files["v2m"])
-            except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
-                detail = getattr(e, "stderr", None) or ""
-                print(f"{name} failed: {e}\n{detail}", flush=True)
-                results.append({"system": name, "error": f"{e}\n{detail}"})
-                continue
-            print(r.pop("wrk_output"), end="", flush=True)
-            print(f"tree grew by {r['tree_grew_by']} for {r['created']} answers 201; CPU s by "
-                  f"process: {r['cpu_seconds_by_process']}", flush=True)
-            if r["repeats"]:
-                print(f"WARNING: ran out of fresh entries ({r['repeats']} repeats): "
-                      "raise --entries", flush=True)
-            results.append(r)
+        for rnd in range(1, args.rounds + 1):
+            for name in only:
+                print(f"\n== {name}" + (f", round {rnd}" if args.rounds > 1 else ""),
+                      flush=True)
+                try:
+                    r = measure(name, args, files["v1w"], files["v1m"], files["v2w"],
+                                files["v2m"])
+                except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+                    detail = getattr(e, "stderr", None) or ""
+                    print(f"{name} failed: {e}\n{detail}", flush=True)
+                    results.append({"system": name, "round": rnd, "error": f"{e}\n{detail}"})
+                    continue
+                print(r.pop("wrk_output"), end="", flush=True)
+                print(f"tree grew by {r['tree_grew_by']} for {r['created']} answers 201; "
+                      f"CPU s by process: {r['cpu_seconds_by_process']}", flush=True)
+                if r["repeats"]:
+                    print(f"WARNING: ran out of fresh entries ({r['repeats']} repeats): "
+                          "raise --entries", flush=True)
+                r["round"] = rnd
+                results.append(r)
     print(f"\nworkload {args.workload}, {args.seconds:g} s per system, wrk -t1; load average "
           f"before {' '.join(f'{x:.2f}' for x in load_before)}, after "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {cores} cores")
-    print(table(results))
+    best = [max((r for r in results if r["system"] == name),
+                key=lambda r: r.get("entries_per_s", -1.0)) for name in only]
+    if args.rounds > 1:
+        print("all rounds:")
+        print(table(results, best))
+        print(f"\nthe best of {args.rounds} rounds (highest entries/s) of each system:")
+    print(table(best, best))
     print("CPU ms/entry: utime+stime of all the system's processes (server(s), Trillian, "
           "database) from the start of the run until the tree stopped growing, / entries "
-          "added. others' cores: CPU used meanwhile by processes outside the benchmark.")
+          "added. others' cores: CPU used meanwhile by processes outside the benchmark: "
+          "above ~0.2 the row is depressed by contention.")
     if args.json:
         args.json.write_text(json.dumps({
             "workload": args.workload, "seconds": args.seconds, "cores": cores,
             "load_before": load_before, "load_after": os.getloadavg(),
-            "results": results}, indent=2, default=str))
+            "rounds": args.rounds, "results": results, "best": best}, indent=2, default=str))
     if any("error" in r or not r["all_acknowledged_in_log"] for r in results):
         raise SystemExit(1)
 
