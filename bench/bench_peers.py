@@ -306,7 +306,9 @@ def rekor_tiles(tmp: Path, args: argparse.Namespace) -> Iterator[Running]:
         "--hostname=rekor-tiles.bench.local", "--http-address=127.0.0.1",
         f"--http-port={port}", "--grpc-address=127.0.0.1", f"--grpc-port={free_port()}",
         f"--http-metrics-port={free_port()}", "--log-level=warn",
-        f"--checkpoint-interval={args.tiles_checkpoint_interval}"], log)
+        f"--checkpoint-interval={args.tiles_checkpoint_interval}",
+        f"--batch-max-size={args.tiles_batch_max_size}",
+        f"--pushback-max-outstanding={args.tiles_pushback}"], log)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until("rekor-tiles", lambda: b"SERVING" in http_get(f"{url}/healthz"), [proc],
@@ -320,8 +322,9 @@ def rekor_tiles(tmp: Path, args: argparse.Namespace) -> Iterator[Running]:
         yield Running(url, V2_PATH, lambda: [proc.pid], size, settle=2 * interval + 1,
                       settings={"versions": {"rekor-tiles": TILES_VERSION},
                                 "checkpoint-interval": args.tiles_checkpoint_interval,
-                                "batching/pushback": "defaults (Tessera v1.0.2: batch 256 "
-                                                     "or 250 ms, 4096 outstanding)",
+                                "batch-max-size": args.tiles_batch_max_size,
+                                "pushback-max-outstanding": args.tiles_pushback,
+                                "batch-max-age": "default (Tessera v1.0.2: 250 ms)",
                                 "antispam": "in-memory (default)", "signer": "Ed25519 file"})
     finally:
         stop([proc])
@@ -495,11 +498,11 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=64,
                    help="connections for rekor-py (and Rekor v1 unless --v1-concurrency)")
     p.add_argument("--v1-concurrency", type=int, help="connections for Rekor v1")
-    p.add_argument("--tiles-concurrency", type=int, default=2048,
+    p.add_argument("--tiles-concurrency", type=int, default=4000,
                    help="connections for rekor-tiles, which answers only once a published "
-                        "checkpoint holds the entry (1-3 s): its throughput is about "
+                        "checkpoint holds the entry (2-3 s): its throughput is about "
                         "connections / latency until the server saturates; it pushes back "
-                        "(503) past 4,096 outstanding entries")
+                        "(503) past --tiles-pushback outstanding entries")
     p.add_argument("--only", default=",".join(SYSTEMS),
                    help=f"comma-separated, from {', '.join(SYSTEMS)}; run in this order")
     p.add_argument("--entries", type=int,
@@ -517,6 +520,10 @@ def main() -> None:
                    help="run the systems this many times, alternated (a b c a b c), and "
                         "report each one's best round: on a shared machine a burst of "
                         "load elsewhere then costs one round, not the comparison")
+    p.add_argument("--tiles-batch-max-size", type=int, default=256,
+                   help="rekor-tiles --batch-max-size (Tessera's default)")
+    p.add_argument("--tiles-pushback", type=int, default=4096,
+                   help="rekor-tiles --pushback-max-outstanding (Tessera's default)")
     p.add_argument("--no-install", action="store_true",
                    help="don't run bench/peers/install.sh (binaries already in the cache)")
     p.add_argument("--json", type=Path, help="write all figures here")
