@@ -17,7 +17,11 @@ must have grown by at least the 201s, and by no more than the 201s plus the requ
 still in flight when wrk stopped.
 
     python3 bench/bench_peers.py --workload fulcio --seconds 20 --concurrency 64 \\
-        [--only rekor-v1,rekor-tiles,rekor-py] [--json FILE]
+        [--rounds 2] [--only rekor-v1,rekor-tiles,rekor-py] [--json FILE]
+
+rekor-tiles answers only once a published checkpoint holds the entry (2-3 s), so it
+gets --tiles-concurrency connections (4,000, under Tessera's pushback of 4,096).
+bench/README.md ("Peers") has the settings, why, and figures.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,16 +143,16 @@ def cpu_seconds(pids: list[int]) -> dict[str, float]:
 
 def machine_busy() -> float:
     t = psutil.cpu_times()  # guest time is inside user; steal is not this machine's
-    return t.user + t.nice + t.system + t.irq + t.softirq
+    return float(t.user + t.nice + t.system + t.irq + t.softirq)
 
 
 def wait_until(what: str, ok: Callable[[], bool], procs: list[subprocess.Popen[bytes]],
-               timeout: float = 120, logs: list[Path] = ()) -> None:  # type: ignore[assignment]
+               timeout: float = 120, logs: Sequence[Path] = ()) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for p in procs:
             if p.poll() is not None:
-                raise RuntimeError(f"{what}: {p.args[0]} exited with {p.returncode}\n"
+                raise RuntimeError(f"{what}: {p.args!r} exited with {p.returncode}\n"
                                    + "".join(_tail(log) for log in logs))
         with suppress(Exception):
             if ok():
@@ -169,7 +173,7 @@ def port_open(port: int) -> bool:
 
 def http_get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=5) as r:
-        return r.read()
+        return bytes(r.read())
 
 
 def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
