@@ -58,9 +58,19 @@ class CpuMeter:
     def _classes(self) -> dict[int, str]:
         found = {self._root.pid: "server"}
         for child in self._root.children(recursive=True):
-            cmd = " ".join(child.cmdline())
-            found[child.pid] = "worker" if "multiprocessing" in cmd else (
-                "postgres" if "postgres" in child.name() else "server")
+            try:
+                cmd = " ".join(child.cmdline())
+                if "postgres" in child.name():
+                    found[child.pid] = "postgres"
+                elif "spawn_main" in cmd and not child.children():
+                    # A verification worker: spawned, and spawns nothing itself.
+                    # (`serve --workers N` spawns its server processes too; they have
+                    # verification workers of their own.)
+                    found[child.pid] = "worker"
+                else:
+                    found[child.pid] = "server"
+            except self._psutil.NoSuchProcess:
+                continue
         for proc in self._psutil.process_iter(["name", "cmdline"]):
             if proc.info["name"] and proc.info["name"].startswith("postgres"):
                 try:
