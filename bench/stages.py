@@ -98,8 +98,10 @@ class Profile:
             procs = [i for i, f in enumerate(frames) if f.startswith("process ")]
             if not procs:
                 continue
-            role = "server" if len(procs) == 1 else "worker"
             names = [_name(f) for f in frames[procs[-1] + 1:]]
+            # By what runs, not by depth: `serve --workers N` nests server processes
+            # under a supervisor, and verification workers under those.
+            role = "worker" if any(n.startswith("_worker_main ") for n in names) else "server"
             samples[role][_stage(names)] += int(count)
         return cls(dict(samples))
 
