@@ -66,17 +66,10 @@ class TileCache:
             else:
                 self._tiles.pop(key)  # we missed another process's append
 
-    async def tiles_for(self, conn: Any, tree_id: int, plan: merkle.ProofPlan
-                        ) -> dict[TileKey, merkle.TileData]:
-        """Tiles at least as wide as the plan needs, reading misses in one query."""
-        async def read(missing: list[TileKey]) -> dict[TileKey, bytes]:
-            return await log_store.read_tiles(conn, tree_id, missing)
-
-        return await self.tiles_for_plans([plan], read)
-
     async def tiles_for_plans(self, plans: Sequence[merkle.ProofPlan], read: TileReader
                               ) -> dict[TileKey, merkle.TileData]:
-        """Tiles for several plans; `read` is called once, only if some are missing."""
+        """Tiles at least as wide as the plans need; the misses are read with one call
+        of `read`, made only if some are missing."""
         found: dict[TileKey, merkle.TileData] = {}
         wanted: dict[TileKey, int] = {}
         for plan in plans:
@@ -96,20 +89,23 @@ class TileCache:
         return found
 
 
+def tile_reader(conn: Any, tree_id: int) -> TileReader:
+    """Reads a tree's tiles on an open connection."""
+    async def read(missing: list[TileKey]) -> dict[TileKey, bytes]:
+        return await log_store.read_tiles(conn, tree_id, missing)
+
+    return read
+
+
 async def inclusion_proof(conn: Any, cache: TileCache, tree_id: int, leaf_index: int,
                           leaf_hash: bytes, size: int, root_hash: bytes) -> list[bytes]:
     """The audit path of a stored leaf at tree `size`, verified against `root_hash`.
 
     Raises StorageError if the stored tiles do not prove the leaf (a corrupt tree).
     """
-    plan = merkle.inclusion_plan(leaf_index, size)
-    tiles = await cache.tiles_for(conn, tree_id, plan)
-    try:
-        proof = merkle.fold_proof(plan, tiles)
-        merkle.verify_inclusion(leaf_hash, leaf_index, size, proof, root_hash)
-    except ValueError as e:
-        raise StorageError(f"stored tiles do not prove leaf {leaf_index}") from e
-    return proof
+    proofs = await batch_inclusion_proofs(tile_reader(conn, tree_id), cache,
+                                          [(leaf_index, leaf_hash)], size, root_hash)
+    return proofs[0]
 
 
 async def batch_inclusion_proofs(read: TileReader, cache: TileCache,
@@ -135,7 +131,7 @@ async def consistency_proof(conn: Any, cache: TileCache, tree_id: int, size1: in
                             size2: int) -> list[bytes]:
     """The RFC 6962 consistency proof from size1 to size2 (both <= the tree size)."""
     plan = merkle.consistency_plan(size1, size2)
-    tiles = await cache.tiles_for(conn, tree_id, plan)
+    tiles = await cache.tiles_for_plans([plan], tile_reader(conn, tree_id))
     try:
         return merkle.fold_proof(plan, tiles)
     except ValueError as e:
