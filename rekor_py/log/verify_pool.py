@@ -136,9 +136,14 @@ class _Waiting:
     priority: tuple[int, int]
     job: Job = field(compare=False)
     future: asyncio.Future[PreparedEntry] = field(compare=False)
-    # A job whose worker died under it is tried once more: the worker may have
-    # been killed from outside (the OOM killer, an operator) while idle.
-    retried: bool = field(default=False, compare=False)
+    # The pool's death count when a worker died under this job alone (None: never).
+    # The job is tried again; a later death is charged to it only on a worker
+    # spawned after that one.  An outside kill (the OOM killer, an operator)
+    # often takes several workers at once, and the job, retried on another
+    # doomed worker, is not to blame; a worker started after the first death
+    # was not among them.  Each uncharged death ends a worker that existed at
+    # the first, so a job that does kill workers is refused after a few.
+    died_at: int | None = field(default=None, compare=False)
     # Sent alone, never in a batch: its batch ran past the deadline, and only
     # alone can the job that did it be told apart from its batch-mates.
     alone: bool = field(default=False, compare=False)
@@ -153,6 +158,7 @@ class _Worker:
     proc: BaseProcess
     conn: Connection
     spare: bool
+    born: int  # the pool's death count when it was spawned
     ready: bool = False
     busy: list[_Waiting] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
@@ -202,6 +208,7 @@ class ProcessVerifyPool(VerifyPool):
         self._spare: _Worker | None = None
         self._waiting: list[_Waiting] = []
         self._seq = itertools.count()
+        self._deaths = 0  # workers that died under their jobs, so far
         self._reaping: set[asyncio.Task[None]] = set()
         self._closed = False
         # Workers that died before they were ready, in a row: past
@@ -247,7 +254,7 @@ class ProcessVerifyPool(VerifyPool):
                                  name="rekor-py-verify", daemon=True)
         proc.start()
         child.close()
-        worker = _Worker(proc, parent, spare)
+        worker = _Worker(proc, parent, spare, born=self._deaths)
         self._workers.append(worker)
         if spare:
             self._spare = worker
@@ -346,16 +353,20 @@ class ProcessVerifyPool(VerifyPool):
         batch, worker.busy = worker.busy, []
         if why is not None:
             log.error("verification worker (pid %s) %s", worker.proc.pid, why)
+            if batch:
+                self._deaths += 1
             for waiting in batch:
                 if waiting.future.done():
                     continue
                 if len(batch) > 1:
                     waiting.alone = True  # which one killed it is not known
-                elif waiting.retried:
+                elif waiting.died_at is not None and worker.born >= waiting.died_at:
+                    log.error("an entry of %d bytes killed two verification workers: "
+                              "refused", len(waiting.job[0]))
                     waiting.future.set_exception(RekorError())
                     continue
-                else:
-                    waiting.retried = True
+                elif waiting.died_at is None:
+                    waiting.died_at = self._deaths
                 heapq.heappush(self._waiting, waiting)
         self._retire(worker, kill=True)
         if not worker.ready:
