@@ -9,7 +9,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from rekor_py import limits
-from rekor_py.api.keys import NOTARY, SERVICE, SETTINGS, VERIFIER
+from rekor_py.api import v2 as v2_api
+from rekor_py.api.keys import NOTARY, SERVICE, SETTINGS, V2_LOG, VERIFIER
 from rekor_py.api.problems import body_too_large, error_middleware, json_response
 from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
@@ -21,6 +22,7 @@ from rekor_py.log.c2sp import (
     load_or_create_note_key,
 )
 from rekor_py.log.service import LogService
+from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import make_pool
 from rekor_py.logsafe import clip
 
@@ -113,8 +115,10 @@ def _abandon(task: asyncio.Future[web.StreamResponse]) -> None:
     task.add_done_callback(_done)
 
 
-def create_app(settings: Settings, service: LogService) -> web.Application:
-    """The app; its verification pool starts and stops with it (on_startup, on_cleanup)."""
+def create_app(settings: Settings, service: LogService, v2: V2Log | None = None
+               ) -> web.Application:
+    """The app (with the Rekor v2 API under /api/v2 when `v2` is given); its
+    verification pool starts and stops with it (on_startup, on_cleanup)."""
     bounds = settings.limits
     limits.configure(bounds)  # for anything parsed in this process
     # client_max_size makes aiohttp refuse larger bodies with 413 while reading them.
@@ -137,6 +141,9 @@ def create_app(settings: Settings, service: LogService) -> web.Application:
     app[NOTARY] = tile_notary(settings, service)
     app[TILE_CACHE] = ImmutableCache()
     add_tile_routes(app, settings.tile_prefix)
+    if v2 is not None:
+        app[V2_LOG] = v2
+        app.add_subapp(v2_api.PREFIX, v2_api.v2_app(v2))
     return app
 
 

@@ -137,6 +137,12 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
     # checkpoints (for public witnesses), created on first start (mode 0600).
     note_key: Path | None = None
+    # Serve a Rekor v2 log beside the v1 log: its own tree, written through
+    # POST /api/v2/log/entries, its tiles and checkpoint under /api/v2.
+    rekor_v2: bool = True
+    # None: data_dir/v2-log-key-ed25519.pem, the v2 log's Ed25519 checkpoint key
+    # (as rekor-tiles signs), created on first start (mode 0600).
+    v2_signing_key: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -180,6 +186,10 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     @property
     def note_key_path(self) -> Path:
         return self.note_key or self.data_dir / "note-key-ed25519.pem"
+
+    @property
+    def v2_signing_key_path(self) -> Path:
+        return self.v2_signing_key or self.data_dir / "v2-log-key-ed25519.pem"
 
     def signing_key_password(self) -> bytes | None:
         value = os.environ.get(self.signing_key_password_env)

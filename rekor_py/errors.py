@@ -16,6 +16,7 @@ __all__ = [
     "InvalidProofRequest",
     "InvalidRequest",
     "LogFull",
+    "LogIndexConflict",
     "PayloadTooLarge",
     "ReadOnly",
     "RekorError",
@@ -86,6 +87,18 @@ class ConflictError(RekorError):
         super().__init__(f"{self.message} with UUID {entry_id}")
         self.entry_id = entry_id
         self.location = location
+
+
+class LogIndexConflict(RekorError):
+    """A duplicate entry in the Rekor v2 API: 409 with the index that holds it, in
+    the `x-log-index` header (as rekor-tiles answers)."""
+
+    status = 409
+    message = "an equivalent entry already exists in the transparency log"
+
+    def __init__(self, log_index: int) -> None:
+        super().__init__(f"{self.message} at index {log_index}")
+        self.log_index = log_index
 
 
 class PayloadTooLarge(RekorError):

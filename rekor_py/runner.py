@@ -46,7 +46,7 @@ async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
     from rekor_py.server import open_log
 
     runtime = await open_log(settings)
-    runner = web.AppRunner(create_app(settings, runtime.service), access_log=None)
+    runner = web.AppRunner(create_app(settings, runtime.service, runtime.v2), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)

@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from rekor_py import merkle
 from rekor_py.config import Settings
 from rekor_py.errors import StorageError
+from rekor_py.log.c2sp import load_or_create_note_key
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
-from rekor_py.log.sequencer import Sequencer
+from rekor_py.log.sequencer import HeadSigner, Sequencer
 from rekor_py.log.service import LogService
 from rekor_py.log.signer import LogSigner
+from rekor_py.log.v2_log import V2Log
 from rekor_py.storage import log_store
 from rekor_py.storage.db import create_pool
 from rekor_py.storage.embedded import EmbeddedPostgres
@@ -37,10 +40,13 @@ class LogRuntime:
     service: LogService
     pool: Any
     embedded: EmbeddedPostgres | None
+    # The Rekor v2 log (its own tree), unless Settings.rekor_v2 is off.
+    v2: V2Log | None = None
 
     async def close(self) -> None:
-        if self.service.sequencer is not None:
-            await self.service.sequencer.stop()
+        for service in (self.service, self.v2.service if self.v2 else None):
+            if service is not None and service.sequencer is not None:
+                await service.sequencer.stop()
         await self.pool.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
@@ -54,19 +60,29 @@ def load_signer(settings: Settings) -> LogSigner:
     return LogSigner.load_or_create(settings.signing_key_path, password)
 
 
-async def _active_tree(pool: Any, signer: LogSigner, name: str) -> log_store.TreeRow:
-    """The active tree, created (random positive int63 ID, signed empty head) if none."""
+async def _active_tree(pool: Any, api_major: int,
+                       origin: Callable[[int], str],
+                       sign_empty: Callable[[int, str], str]) -> log_store.TreeRow:
+    """The active tree of Rekor API `api_major`, created if none: a random positive
+    int63 ID, `origin(tree_id)`, and the empty head signed by `sign_empty(tree_id,
+    origin)`."""
     async with pool.acquire() as conn, conn.transaction():
         await log_store.lock_tree_creation(conn)
-        tree = await log_store.get_active_tree(conn)
+        tree = await log_store.get_active_tree(conn, api_major)
         if tree is not None:
             return tree
         tree_id = secrets.randbelow((1 << 63) - 1) + 1
-        empty = Checkpoint(origin_for(name, tree_id), 0, merkle.EMPTY_ROOT)
-        checkpoint = format_checkpoint(empty, signer, name)
-        log.info("creating tree %d", tree_id)
-        return await log_store.create_tree(conn, tree_id, empty.origin, merkle.EMPTY_ROOT,
-                                           checkpoint)
+        tree_origin = origin(tree_id)
+        log.info("creating the Rekor v%d tree %d", api_major, tree_id)
+        return await log_store.create_tree(conn, tree_id, tree_origin, merkle.EMPTY_ROOT,
+                                           sign_empty(tree_id, tree_origin), api_major)
+
+
+async def _v1_tree(pool: Any, signer: LogSigner, name: str) -> log_store.TreeRow:
+    def sign_empty(tree_id: int, origin: str) -> str:
+        return format_checkpoint(Checkpoint(origin, 0, merkle.EMPTY_ROOT), signer, name)
+
+    return await _active_tree(pool, 1, lambda tree_id: origin_for(name, tree_id), sign_empty)
 
 
 async def _existing_tree(pool: Any) -> log_store.TreeRow:
@@ -133,18 +149,64 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
         if settings.read_only:
             tree = await _existing_tree(pool)
         else:
-            tree = await _active_tree(pool, signer, settings.checkpoint_name)
+            tree = await _v1_tree(pool, signer, settings.checkpoint_name)
+        v2 = await _open_v2(pool, settings, writable) if settings.rekor_v2 else None
     except BaseException:
         await pool.close()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         raise
     name = tree_checkpoint_name(tree, settings)
-    sequencer = None
-    if writable and not settings.read_only:
-        sequencer = Sequencer(pool, tree.tree_id, signer, name,
-                              max_delay_s=settings.batch_max_delay_ms / 1000,
-                              max_batch=settings.batch_max_size,
-                              max_pending=settings.max_pending)
-        sequencer.start()
-    return LogRuntime(LogService(pool, tree.tree_id, signer, sequencer, name), pool, embedded)
+    origin = origin_for(name, tree.tree_id)
+
+    def sign_head(size: int, root_hash: bytes) -> str:
+        return format_checkpoint(Checkpoint(origin, size, root_hash), signer, name)
+
+    sequencer = _sequencer(pool, tree, sign_head, settings) if writable else None
+    return LogRuntime(LogService(pool, tree.tree_id, signer, sequencer, name), pool, embedded,
+                      v2)
+
+
+def _sequencer(pool: Any, tree: log_store.TreeRow, sign_head: HeadSigner,
+               settings: Settings) -> Sequencer | None:
+    """The tree's started sequencer, or None on a read-only server."""
+    if settings.read_only:
+        return None
+    sequencer = Sequencer(pool, tree.tree_id, sign_head,
+                          max_delay_s=settings.batch_max_delay_ms / 1000,
+                          max_batch=settings.batch_max_size, max_pending=settings.max_pending)
+    sequencer.start()
+    return sequencer
+
+
+async def _open_v2(pool: Any, settings: Settings, writable: bool) -> V2Log | None:
+    """The Rekor v2 log: its Ed25519 key (created on first start) and its tree, whose
+    origin is the checkpoint name itself (the log URL without its scheme).  None on
+    a read-only server whose database has no v2 tree yet."""
+    path = settings.v2_signing_key_path
+    if settings.read_only and not path.exists():
+        # A replica must sign with the primary's key, never one of its own.
+        log.warning("no Rekor v2 log key at %s: serving the v1 log only", path)
+        return None
+    key = await asyncio.to_thread(load_or_create_note_key, path)
+
+    def sign_empty(tree_id: int, origin: str) -> str:
+        return V2Log.head_signer(origin, key)(0, merkle.EMPTY_ROOT)
+
+    if settings.read_only:
+        async with pool.acquire() as conn:
+            found = await log_store.get_active_tree(conn, 2)
+        if found is None:
+            log.warning("the database holds no Rekor v2 tree: serving the v1 log only")
+            return None
+        tree = found
+    else:
+        tree = await _active_tree(pool, 2, lambda tree_id: settings.checkpoint_name, sign_empty)
+    if tree.origin != settings.checkpoint_name:
+        log.warning("the Rekor v2 tree %d is named %r since its creation; signing with that "
+                    "name, not the configured %r", tree.tree_id, tree.origin,
+                    settings.checkpoint_name)
+    sign_head = V2Log.head_signer(tree.origin, key)
+    sequencer = _sequencer(pool, tree, sign_head, settings) if writable else None
+    service = LogService(pool, tree.tree_id, None, sequencer, tree.origin, api_major=2)
+    return V2Log(service, tree.origin, key)

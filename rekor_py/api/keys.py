@@ -7,6 +7,7 @@ from aiohttp import web
 from rekor_py.config import Settings
 from rekor_py.log.c2sp import CheckpointNotary
 from rekor_py.log.service import LogService
+from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import VerifyPool
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -16,3 +17,5 @@ SERVICE = web.AppKey("service", LogService)
 NOTARY = web.AppKey("notary", CheckpointNotary)
 # Where proposed entries are parsed and verified, off the event loop.
 VERIFIER = web.AppKey("verifier", VerifyPool)
+# The Rekor v2 log (api/v2.py), when the server runs one.
+V2_LOG = web.AppKey("v2_log", V2Log)

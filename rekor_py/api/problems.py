@@ -21,6 +21,7 @@ from rekor_py.errors import (
     ConflictError,
     DatabaseUnavailable,
     EntryNotFound,
+    LogIndexConflict,
     PayloadTooLarge,
     RekorError,
 )
@@ -54,6 +55,8 @@ def rekor_error_response(error: RekorError) -> web.Response:
     headers: dict[str, str] = {}
     if isinstance(error, ConflictError):
         headers["Location"] = error.location
+    if isinstance(error, LogIndexConflict):
+        headers["x-log-index"] = str(error.log_index)
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
     # Our own faults keep their detail in the log: the client gets the fixed message.

@@ -25,7 +25,8 @@ from rekor_py.logsafe import clip
 from rekor_py.types import parse_entry
 from rekor_py.types.base import MAX_INDEX_KEY_LENGTH
 
-__all__ = ["MAX_CANONICAL_BODY", "decode_json", "prepare_entry", "prepare_raw"]
+__all__ = ["MAX_CANONICAL_BODY", "REKOR_V2_REQUEST", "decode_json", "prepare_entry",
+           "prepare_raw"]
 
 # C2SP entry bundles prefix each entry with a uint16 length: a longer canonical
 # body could be logged but never served to tile-based auditors.
@@ -42,9 +43,19 @@ def decode_json(raw: bytes) -> Any:
         raise InvalidRequest(f"malformed JSON: {e}") from None
 
 
+# In a verification job's place of the insertable kinds: the body is a Rekor v2
+# CreateEntryRequest (types/hashedrekord_v2.py), not a v1 proposed entry.
+REKOR_V2_REQUEST = frozenset({"rekor v2 CreateEntryRequest"})
+
+
 def prepare_raw(raw: bytes, insertable: frozenset[str] | None,
                 max_attestation: int) -> PreparedEntry:
-    """decode_json, then prepare_entry."""
+    """decode_json, then prepare_entry (or, for REKOR_V2_REQUEST, the v2 request's
+    own preparation)."""
+    if insertable == REKOR_V2_REQUEST:
+        from rekor_py.types.hashedrekord_v2 import prepare_v2_request
+
+        return prepare_v2_request(decode_json(raw))
     return prepare_entry(decode_json(raw), insertable, max_attestation)
 
 

@@ -28,15 +28,14 @@ import asyncpg  # type: ignore[import-untyped]
 
 from rekor_py import merkle
 from rekor_py.errors import DatabaseUnavailable, InvalidEntry, LogFull, StorageError
-from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.prepared import PreparedEntry
-from rekor_py.log.signer import LogSigner
 from rekor_py.log.tree_head import TreeHead
 from rekor_py.logsafe import clip
 from rekor_py.storage import log_store
 from rekor_py.storage.db import is_unavailable
 
-__all__ = ["DuplicateEntry", "Integrated", "PreparedEntry", "Prover", "Sequencer", "TreeHead"]
+__all__ = ["DuplicateEntry", "HeadSigner", "Integrated", "PreparedEntry", "Prover", "Sequencer",
+           "TreeHead"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +43,9 @@ log = logging.getLogger(__name__)
 # (leaf index, leaf hash) of each entry of a committed batch, and its head -> their
 # audit paths at that head, in order.
 Prover = Callable[[list[tuple[int, bytes]], TreeHead], Awaitable[list[list[bytes]]]]
+# (tree size, root hash) -> the signed checkpoint note stored with that head: a
+# Rekor v1 checkpoint for a v1 tree, a C2SP one for a v2 tree (server.py).
+HeadSigner = Callable[[int, bytes], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +78,12 @@ class _Pending:
 class Sequencer:
     """Owns the write path of one tree in this process (see the module docstring)."""
 
-    def __init__(self, pool: Any, tree_id: int, signer: LogSigner, checkpoint_name: str, *,
+    def __init__(self, pool: Any, tree_id: int, sign_head: HeadSigner, *,
                  max_delay_s: float = 0.005, max_batch: int = 512,
                  max_pending: int = 20_000) -> None:
         self._pool = pool
         self.tree_id = tree_id
-        self._signer = signer
-        self._name = checkpoint_name
-        self._origin = origin_for(checkpoint_name, tree_id)
+        self._sign_note = sign_head
         self._max_delay = max_delay_s
         self._max_batch = max_batch
         self._max_pending = max_pending
@@ -300,9 +300,7 @@ class Sequencer:
             await log_store.insert_index_keys(conn, keys)
 
     def _sign_head(self, size: int, root_hash: bytes) -> TreeHead:
-        note = format_checkpoint(Checkpoint(self._origin, size, root_hash), self._signer,
-                                 self._name)
-        return TreeHead(self.tree_id, size, root_hash, note)
+        return TreeHead(self.tree_id, size, root_hash, self._sign_note(size, root_hash))
 
 
 def _root(error: BaseException) -> BaseException:

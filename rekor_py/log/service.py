@@ -7,6 +7,7 @@ from the same tree state.  Writes go through the Sequencer.  No HTTP here.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,13 +30,16 @@ __all__ = ["LogService"]
 
 
 class LogService:
-    """One active tree (sharding comes later: virtual index == leaf index)."""
+    """One active tree (sharding comes later: virtual index == leaf index), of the
+    Rekor API `api_major`: the v1 tree signs SETs with `signer`; the v2 tree has none."""
 
-    def __init__(self, pool: Any, tree_id: int, signer: LogSigner,
-                 sequencer: Sequencer | None, checkpoint_name: str) -> None:
+    def __init__(self, pool: Any, tree_id: int, signer: LogSigner | None,
+                 sequencer: Sequencer | None, checkpoint_name: str, *,
+                 api_major: int = 1) -> None:
         self._pool = pool
         self.tree_id = tree_id
-        self.signer = signer
+        self.api_major = api_major
+        self._signer = signer
         # The name the tree's checkpoints carry (server.tree_checkpoint_name): one
         # name for every process serving the tree, whatever its own host:port.
         self.checkpoint_name = checkpoint_name
@@ -56,29 +60,42 @@ class LogService:
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             yield conn
 
+    @property
+    def signer(self) -> LogSigner:
+        """The v1 log key (SETs, Rekor checkpoints); StorageError on the v2 tree."""
+        if self._signer is None:
+            raise StorageError(f"the Rekor v{self.api_major} tree has no SET signer")
+        return self._signer
+
     async def _head(self, conn: Any) -> log_store.TreeRow:
-        tree = await log_store.get_active_tree(conn)
+        tree = await log_store.get_active_tree(conn, self.api_major)
         if tree is None or tree.tree_id != self.tree_id:
             raise StorageError("the active tree is missing")
         return tree
 
     # ---- writes -----------------------------------------------------------------------
 
-    async def create_entry(self, entry: PreparedEntry) -> LogEntry:
-        """Append an entry and answer its LogEntry, with the proof against the
-        head that first contained it.  Raises DuplicateEntry, LogFull, StorageError."""
+    async def append(self, entry: PreparedEntry) -> tuple[Integrated, list[bytes]]:
+        """Append an entry: where it went, the head that first contained it, and its
+        audit path at that head.  Raises ReadOnly, DuplicateEntry, LogFull, StorageError."""
         if self.sequencer is None:
             raise ReadOnly("this log server is read-only: send writes to a writable server")
         done: Integrated = await self.sequencer.submit(entry)
-        row = log_store.EntryRow(self.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
-                                 entry.kind, entry.api_version, done.integrated_time,
-                                 entry.attestation)
         proof = done.proof
         if proof is None:
             async with self._pool.acquire() as conn:
                 proof = await inclusion_proof(conn, self.tiles, self.tree_id, done.leaf_index,
                                               entry.leaf_hash, done.head.size,
                                               done.head.root_hash)
+        return done, proof
+
+    async def create_entry(self, entry: PreparedEntry) -> LogEntry:
+        """Append an entry and answer its LogEntry, with the proof against the
+        head that first contained it.  Raises DuplicateEntry, LogFull, StorageError."""
+        done, proof = await self.append(entry)
+        row = log_store.EntryRow(self.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
+                                 entry.kind, entry.api_version, done.integrated_time,
+                                 entry.attestation)
         return log_entry(row, virtual_index=done.leaf_index, tree_size=done.head.size,
                          root_hash=done.head.root_hash, checkpoint=done.head.checkpoint,
                          proof=proof, signer=self.signer)
@@ -169,6 +186,11 @@ class LogService:
             proof = await consistency_proof(conn, self.tiles, self.tree_id, first_size,
                                             last_size)
         return ConsistencyProof(hashes=[h.hex() for h in proof], rootHash=tree.root_hash.hex())
+
+    async def created_at(self) -> datetime.datetime:
+        """When the tree was created: where its key's validity starts for clients."""
+        async with self._pool.acquire() as conn:
+            return await log_store.tree_created_at(conn, self.tree_id)
 
     def public_key_pem(self) -> bytes:
         return self.signer.public_key_pem

@@ -16,6 +16,7 @@ a client mistake.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -43,6 +44,7 @@ __all__ = [
     "lock_tree_creation",
     "read_entry_bodies",
     "read_tiles",
+    "tree_created_at",
     "update_tree_head",
 ]
 
@@ -60,6 +62,7 @@ class TreeRow:
     size: int
     root_hash: bytes
     checkpoint: str
+    api_major: int = 1  # the Rekor API the tree serves (tables.trees)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class TileWriteLike(Protocol):
     def hashes(self) -> bytes: ...
 
 
-_TREE_COLUMNS = "tree_id, origin, state, size, root_hash, checkpoint"
+_TREE_COLUMNS = "tree_id, origin, state, size, root_hash, checkpoint, api_major"
 _ENTRY_COLUMNS = (
     "tree_id", "leaf_index", "leaf_hash", "body", "kind", "api_version", "integrated_time", "attestation",
 )
@@ -98,16 +101,17 @@ _ENTRY_SELECT = "e." + ", e.".join(_ENTRY_COLUMNS)
 
 
 async def create_tree(
-    conn: Connection, tree_id: int, origin: str, root_hash_empty: bytes, checkpoint: str
+    conn: Connection, tree_id: int, origin: str, root_hash_empty: bytes, checkpoint: str,
+    api_major: int = 1,
 ) -> TreeRow:
-    """Insert a new, empty, active tree.
+    """Insert a new, empty, active tree serving Rekor API `api_major`.
 
-    Raises StorageError if the tree id is taken or another tree is active.
+    Raises StorageError if the tree id is taken or another tree of that API is active.
     """
     row = await _guarded(conn.fetchrow(
-        f"INSERT INTO trees (tree_id, origin, state, size, root_hash, checkpoint) "
-        f"VALUES ($1, $2, 'active', 0, $3, $4) RETURNING {_TREE_COLUMNS}",
-        tree_id, origin, root_hash_empty, checkpoint,
+        f"INSERT INTO trees (tree_id, origin, state, size, root_hash, checkpoint, api_major) "
+        f"VALUES ($1, $2, 'active', 0, $3, $4, $5) RETURNING {_TREE_COLUMNS}",
+        tree_id, origin, root_hash_empty, checkpoint, api_major,
     ))
     assert row is not None  # INSERT ... RETURNING returns the row
     return _tree(row)
@@ -124,10 +128,21 @@ async def lock_tree_creation(conn: Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _TREE_CREATION_LOCK)
 
 
-async def get_active_tree(conn: Connection) -> TreeRow | None:
-    """The tree that takes new entries, or None before the first start."""
-    row = await conn.fetchrow(f"SELECT {_TREE_COLUMNS} FROM trees WHERE state = 'active'")
+async def get_active_tree(conn: Connection, api_major: int = 1) -> TreeRow | None:
+    """The tree that takes new entries of Rekor API `api_major`, or None before
+    the first start."""
+    row = await conn.fetchrow(
+        f"SELECT {_TREE_COLUMNS} FROM trees WHERE state = 'active' AND api_major = $1",
+        api_major)
     return _tree(row) if row is not None else None
+
+
+async def tree_created_at(conn: Connection, tree_id: int) -> datetime.datetime:
+    """When the tree was created (the start of its key's validity, for clients)."""
+    created = await conn.fetchval("SELECT created_at FROM trees WHERE tree_id = $1", tree_id)
+    if created is None:
+        raise StorageError(f"tree {tree_id} does not exist")
+    return created  # type: ignore[no-any-return]
 
 
 async def lock_tree(conn: Connection, tree_id: int) -> TreeRow:
@@ -383,7 +398,7 @@ def _unique(items: Sequence[_H]) -> list[_H]:
 def _tree(r: Record) -> TreeRow:
     return TreeRow(
         tree_id=r["tree_id"], origin=r["origin"], state=r["state"], size=r["size"],
-        root_hash=bytes(r["root_hash"]), checkpoint=r["checkpoint"],
+        root_hash=bytes(r["root_hash"]), checkpoint=r["checkpoint"], api_major=r["api_major"],
     )
 
 

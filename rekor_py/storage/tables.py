@@ -72,17 +72,21 @@ trees = Table(
     # The latest signed checkpoint note, exactly as served.
     Column("checkpoint", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The Rekor API the tree serves: 1 (/api/v1, Rekor checkpoints, SETs) or 2
+    # (/api/v2, c2sp tlog-tiles, hashedrekord 0.0.2 only).
+    Column("api_major", SmallInteger, nullable=False, server_default=text("1")),
     PrimaryKeyConstraint("tree_id"),
     CheckConstraint("state IN ('active', 'frozen')", name="state"),
+    CheckConstraint("api_major IN (1, 2)", name="api_major"),
     CheckConstraint("size >= 0", name="size"),
     CheckConstraint(f"length(root_hash) = {HASH_SIZE}", name="root_hash"),
 )
 
-# At most one tree takes new entries (Rekor's active shard); the others are
-# frozen.  A partial unique index on the constant state value enforces it.
+# At most one tree per API takes new entries (Rekor's active shard); the others
+# are frozen.  A partial unique index over the active rows enforces it.
 Index(
     "uq_trees_one_active",
-    trees.c.state,
+    trees.c.api_major,
     unique=True,
     postgresql_where=text("state = 'active'"),
 )

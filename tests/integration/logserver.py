@@ -57,7 +57,7 @@ def log_settings(database_url: str, data_dir: Path, **overrides: Any) -> Setting
 
 async def start_log(settings: Settings) -> RunningLog:
     runtime = await open_log(settings)
-    runner = web.AppRunner(create_app(settings, runtime.service), access_log=None)
+    runner = web.AppRunner(create_app(settings, runtime.service, runtime.v2), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
     return RunningLog(f"http://{settings.host}:{settings.port}", settings, runtime, runner)

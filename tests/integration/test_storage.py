@@ -69,7 +69,7 @@ async def tree_conn(conn: asyncpg.Connection) -> asyncpg.Connection:
 
 
 async def test_migrations_apply(conn: asyncpg.Connection) -> None:
-    assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision() == "0001"
+    assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision() == "0002"
     tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables == {"alembic_version", "trees", "entries", "tiles", "index_keys"}
 
@@ -78,7 +78,7 @@ async def test_migrate_twice_is_a_no_op(database_url: str) -> None:
     await migrate(database_url)
     c = await asyncpg.connect(database_url)
     try:
-        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0001",)]
+        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0002",)]
     finally:
         await c.close()
 
@@ -107,7 +107,7 @@ async def test_concurrent_migrations_in_two_processes(empty_database_url: str) -
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
     c = await asyncpg.connect(empty_database_url)
     try:
-        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0001",)]
+        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0002",)]
     finally:
         await c.close()
 
@@ -165,6 +165,20 @@ async def test_only_one_active_tree(tree_conn: asyncpg.Connection) -> None:
     await ls.create_tree(tree_conn, OTHER_TREE, "o2", merkle.EMPTY_ROOT, "cp")
     active = await ls.get_active_tree(tree_conn)
     assert active is not None and active.tree_id == OTHER_TREE
+
+
+async def test_one_active_tree_per_api(tree_conn: asyncpg.Connection) -> None:
+    """A Rekor v2 tree is active beside the v1 tree; a second one of either API is not."""
+    v2 = await ls.create_tree(tree_conn, OTHER_TREE, "rekor.example", merkle.EMPTY_ROOT, "cp",
+                              api_major=2)
+    assert v2.api_major == 2
+    assert await ls.get_active_tree(tree_conn, 2) == v2
+    assert (await ls.get_active_tree(tree_conn)).tree_id == TREE  # type: ignore[union-attr]
+    with pytest.raises(StorageError):
+        await ls.create_tree(tree_conn, 12345, "o3", merkle.EMPTY_ROOT, "cp", api_major=2)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await tree_conn.execute("INSERT INTO trees (tree_id, origin, root_hash, checkpoint, "
+                                "api_major, state) VALUES (9, 'o', $1, 'c', 3, 'frozen')", h(0))
 
 
 async def test_lock_tree_needs_transaction_and_tree(tree_conn: asyncpg.Connection) -> None:
