@@ -11,7 +11,9 @@ This module owns the order and content of the checks.  For every tree row:
 3. no leaf hash appears twice in the tree;
 4. the root recomputed at the stored size equals the trees row's root_hash;
 5. the stored checkpoint parses, names the tree's origin, size and root, and
-   its signature verifies under the log key (when a key was given).
+   its signature verifies under the log key (when a key was given): the v1
+   log key for a Rekor v1 tree, the v2 log's Ed25519 key (a C2SP note line
+   named by the tree's origin) for a Rekor v2 tree.
 
 Then, across trees: entries and tiles belong to existing trees, and every
 index_keys row points at an existing entry.  Checks stop at the first
@@ -31,9 +33,12 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, NoReturn, Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
 from rekor_py import merkle
 from rekor_py.audit.report import Discrepancy, DiscrepancyFound, FsckReport, TreeSummary
 from rekor_py.audit.tiles import TileChecker, expected_tile_counts
+from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from rekor_py.log.signer import LogVerifier
 from rekor_py.storage import audit_queries as queries
@@ -55,11 +60,13 @@ class _Connection(Connection, Protocol):
 
 
 async def fsck(conn: _Connection, verifier: LogVerifier | None, *, progress: Progress | None = None,
-               page_size: int = DEFAULT_PAGE_SIZE) -> FsckReport:
+               page_size: int = DEFAULT_PAGE_SIZE,
+               v2_key: ed25519.Ed25519PublicKey | None = None) -> FsckReport:
     """Check every tree in the database; the report's `problem` is the first discrepancy.
 
     Requires a connection outside any transaction and page_size >= 1.  With
-    verifier None, checkpoint signatures are not checked (the caller says so).
+    verifier None (v2_key None), the checkpoint signatures of v1 (v2) trees are
+    not checked (the caller says so).
     Raises asyncpg errors for a database without the rekor-py schema.
     """
     if page_size < 1:
@@ -72,7 +79,8 @@ async def fsck(conn: _Connection, verifier: LogVerifier | None, *, progress: Pro
             for row in trees:
                 summary = _summary(row)
                 report.trees.append(summary)
-                await _check_tree(conn, row, summary, verifier, progress, page_size)
+                key = verifier if row["api_major"] == 1 else v2_key
+                await _check_tree(conn, row, summary, key, progress, page_size)
             await _check_ownership(conn, [t.tree_id for t in report.trees])
     except DiscrepancyFound as e:
         report.problem = e.discrepancy
@@ -82,12 +90,12 @@ async def fsck(conn: _Connection, verifier: LogVerifier | None, *, progress: Pro
 
 def _summary(row: Record) -> TreeSummary:
     return TreeSummary(tree_id=row["tree_id"], origin=row["origin"], state=row["state"],
-                       size=row["size"])
+                       size=row["size"], api_major=row["api_major"])
 
 
 async def _check_tree(conn: _Connection, row: Record, summary: TreeSummary,
-                      verifier: LogVerifier | None, progress: Progress | None,
-                      page_size: int) -> None:
+                      verifier: LogVerifier | ed25519.Ed25519PublicKey | None,
+                      progress: Progress | None, page_size: int) -> None:
     tree_id, size = summary.tree_id, summary.size
 
     async def read(keys: Any) -> dict[tuple[int, int], bytes]:
@@ -178,7 +186,7 @@ async def _check_unique_leaves(conn: _Connection, tree_id: int) -> None:
 
 
 def _check_checkpoint(text: str, summary: TreeSummary, root: bytes,
-                      verifier: LogVerifier | None) -> None:
+                      verifier: LogVerifier | ed25519.Ed25519PublicKey | None) -> None:
     """The stored checkpoint parses and commits to the tree's origin, size and root."""
     tree_id, where = summary.tree_id, "checkpoint"
     try:
@@ -198,13 +206,21 @@ def _check_checkpoint(text: str, summary: TreeSummary, root: bytes,
         _fail("checkpoint_root", tree_id, where,
               f"tree {tree_id}: the checkpoint's root hash differs from the tree's root",
               expected=root.hex(), found=cp.root_hash.hex())
-    if verifier is not None:
+    if isinstance(verifier, LogVerifier):
         try:
             verify_checkpoint(text, verifier)
         except CheckpointError as e:
             _fail("checkpoint_signature", tree_id, where,
                   f"tree {tree_id}: the checkpoint signature does not verify: {e}",
                   expected=f"a valid signature by log key {verifier.log_id_hex}")
+    elif verifier is not None:
+        note_key = NoteVerifier.ed25519(cp.origin, verifier)
+        try:
+            verify_c2sp_checkpoint(text, [note_key])
+        except CheckpointError as e:
+            _fail("checkpoint_signature", tree_id, where,
+                  f"tree {tree_id}: the checkpoint signature does not verify: {e}",
+                  expected=f"a valid signature by the v2 log key {note_key.vkey}")
 
 
 async def _check_ownership(conn: _Connection, tree_ids: list[int]) -> None:

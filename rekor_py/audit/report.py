@@ -54,6 +54,7 @@ class TreeSummary:
     entries_checked: int = 0
     tiles_checked: int = 0
     checkpoint_verified: bool = False
+    api_major: int = 1  # the Rekor API the tree serves
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

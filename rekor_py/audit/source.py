@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from rekor_py.config import Settings
 from rekor_py.log.signer import KeyFileError, LogSigner, LogVerifier
 from rekor_py.storage.audit_queries import other_clients
 from rekor_py.storage.embedded import EmbeddedPostgres
 
-__all__ = ["SourceError", "load_verifier", "open_database"]
+__all__ = ["SourceError", "load_v2_key", "load_verifier", "open_database"]
 
 
 class SourceError(Exception):
@@ -60,6 +62,26 @@ def load_verifier(settings: Settings, public_key: Path | None) -> KeySource:
         return KeySource(signer.verifier, f"log key {path}")
     except KeyFileError as e:
         raise SourceError(str(e)) from e
+
+
+def load_v2_key(settings: Settings, public_key: Path | None
+                ) -> tuple[ed25519.Ed25519PublicKey | None, str]:
+    """The Rekor v2 log's Ed25519 public key (--v2-public-key, else the data dir's
+    v2 log key) and a note saying where it came from, or None: not found.
+
+    Raises SourceError for a named file that is missing or holds another key type."""
+    path = public_key or settings.v2_signing_key_path
+    if public_key is None and not path.exists():
+        return None, f"no v2 log key ({path} does not exist): v2 checkpoints NOT checked"
+    data = _read(path)
+    try:
+        key: Any = (serialization.load_pem_public_key(data) if public_key is not None
+                    else serialization.load_pem_private_key(data, None).public_key())
+    except (ValueError, TypeError) as e:
+        raise SourceError(f"{path} is not a PEM key: {e}") from e
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise SourceError(f"{path} is not an Ed25519 key")
+    return key, f"v2 log key {path}"
 
 
 def _read(path: Path) -> bytes:

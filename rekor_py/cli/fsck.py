@@ -21,6 +21,8 @@ from rekor_py.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Progress, fail
 # The database and crypto stack, and config (pydantic-settings), are imported in run(),
 # not here: the parser imports every command module, and client commands should start fast.
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     from rekor_py.audit.fsck import Progress as FsckProgress
     from rekor_py.audit.report import FsckReport
     from rekor_py.config import Settings
@@ -44,6 +46,9 @@ def register(subparsers: Any) -> None:
                    help="PEM public key of the log (default: the data dir's signing key)")
     p.add_argument("--signing-key", type=Path,
                    help="the log's PEM private key, as for serve (only its public half is used)")
+    p.add_argument("--v2-public-key", type=Path,
+                   help="PEM public key of the Rekor v2 log (default: the data dir's v2 log "
+                        "key)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -52,18 +57,19 @@ def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     import asyncpg  # type: ignore[import-untyped]
 
-    from rekor_py.audit.source import SourceError, load_verifier
+    from rekor_py.audit.source import SourceError, load_v2_key, load_verifier
     from rekor_py.config import load_settings
 
     try:
         settings = load_settings({"data_dir": args.data_dir, "database_url": args.database_url,
                                   "signing_key": args.signing_key})
         key = load_verifier(settings, args.public_key)
+        v2_key, v2_note = load_v2_key(settings, args.v2_public_key)
     except (ValueError, SourceError) as e:
         return _cannot_check(str(e), args.json)
     progress = _TreeProgress() if sys.stderr.isatty() else None
     try:
-        report = asyncio.run(_check(settings, key.verifier, progress))
+        report = asyncio.run(_check(settings, key.verifier, v2_key, progress))
     except SourceError as e:
         return _cannot_check(str(e), args.json)
     except asyncpg.UndefinedTableError as e:
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.finish()
-    report.key_note = key.note
+    report.key_note = f"{key.note}; {v2_note}"
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -83,12 +89,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _check(settings: Settings, verifier: LogVerifier | None,
+                 v2_key: ed25519.Ed25519PublicKey | None,
                  progress: FsckProgress | None) -> FsckReport:
     from rekor_py.audit.fsck import fsck
     from rekor_py.audit.source import open_database
 
     async with open_database(settings) as conn:
-        return await fsck(conn, verifier, progress=progress)
+        return await fsck(conn, verifier, progress=progress, v2_key=v2_key)
 
 
 def _cannot_check(message: str, as_json: bool) -> int:
