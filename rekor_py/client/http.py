@@ -89,6 +89,10 @@ class RekorClient:
             query += f"&treeID={urllib.parse.quote(tree_id)}"
         return self._request("GET", f"/api/v1/log/proof?{query}").json()
 
+    def trust_config(self) -> Any:
+        """The server's ClientTrustConfig (rekor-py's GET /api/v1/trustConfig)."""
+        return self._request("GET", "/api/v1/trustConfig").json()
+
     def public_key(self, tree_id: str | None = None) -> bytes:
         path = "/api/v1/log/publicKey"
         if tree_id is not None:

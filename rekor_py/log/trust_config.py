@@ -36,8 +36,11 @@ __all__ = [
     "CLIENT_TRUST_CONFIG_MEDIA_TYPE",
     "LogInstance",
     "TimestampAuthorityInstance",
+    "certificate_authority",
     "client_trust_config",
     "key_details",
+    "service",
+    "v1_log_id",
 ]
 
 CLIENT_TRUST_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
@@ -87,8 +90,7 @@ class LogInstance:
         }
 
     def service(self) -> dict[str, Any]:
-        return {"url": self.base_url, "majorApiVersion": self.api_major,
-                "validFor": {"start": _time(self.valid_from)}, "operator": self.operator}
+        return service(self.base_url, self.valid_from, self.operator, self.api_major)
 
 
 def v1_log_id(public_key_der: bytes) -> bytes:
@@ -121,9 +123,19 @@ class TimestampAuthorityInstance:
         }
 
     def service(self) -> dict[str, Any]:
-        return {"url": self.url, "majorApiVersion": 1,
-                "validFor": {"start": _time(self.chain[0].not_valid_before_utc)},
-                "operator": self.operator}
+        return service(self.url, self.chain[0].not_valid_before_utc, self.operator)
+
+
+def certificate_authority(url: str, chain: Sequence[x509.Certificate]) -> dict[str, Any]:
+    """A trustedRoot.certificateAuthorities item (a Fulcio): its chain, leaf first."""
+    return TimestampAuthorityInstance(url, chain, "").trusted()
+
+
+def service(url: str, valid_from: datetime.datetime, operator: str,
+            api_major: int = 1) -> dict[str, Any]:
+    """A signingConfig Service (caUrls, oidcUrls items)."""
+    return {"url": url, "majorApiVersion": api_major,
+            "validFor": {"start": _time(valid_from)}, "operator": operator}
 
 
 def client_trust_config(logs: Sequence[LogInstance],
