@@ -25,10 +25,10 @@ from rekor_py.log.search import (
     subject_key,
 )
 
-__all__ = ["HASH_PATTERN", "search_index"]
+__all__ = ["HASH_PATTERN", "search_criteria", "search_index"]
 
 
-def _criteria(query: SearchIndex) -> list[Criterion]:
+def search_criteria(query: SearchIndex) -> list[Criterion]:
     """The lookup keys of each criterion given, in Rekor's order: hash, publicKey,
     email, subject.  Raises 400 for a public key that does not parse."""
     criteria: list[Criterion] = []
@@ -47,5 +47,5 @@ def _criteria(query: SearchIndex) -> list[Criterion]:
 
 async def search_index(request: web.Request) -> web.Response:
     query = parse_request(SearchIndex, await read_json(request))
-    found = await find_entry_ids(request.app[SERVICE], _criteria(query), query.operator)
+    found = await find_entry_ids(request.app[SERVICE], search_criteria(query), query.operator)
     return json_response(found)

@@ -46,6 +46,7 @@ __all__ = [
     "Criterion",
     "Operator",
     "SearchIndexError",
+    "find_entries",
     "find_entry_ids",
     "hash_key",
     "public_key_key",
@@ -109,7 +110,16 @@ def subject_key(value: str) -> str:
 
 async def find_entry_ids(service: LogService, criteria: Sequence[Criterion],
                          operator: Operator) -> list[str]:
-    """80-hex entry IDs matching the criteria, in log order.
+    """80-hex entry IDs matching the criteria, in log order (see find_entries)."""
+    return [entry_id(tree_id, leaf_hash)
+            for tree_id, _, leaf_hash in await find_entries(service, criteria, operator)]
+
+
+async def find_entries(service: LogService, criteria: Sequence[Criterion],
+                       operator: Operator) -> list[tuple[int, int, bytes]]:
+    """(tree ID, leaf index, leaf hash) of the entries matching the criteria, in log
+    order, among the entries of `service`'s API (a v1 search never finds a v2
+    entry, nor the reverse).
 
     An entry matches a criterion when it holds any of the criterion's keys.
     `or`: entries matching any criterion; `and`: entries matching every one.
@@ -129,12 +139,12 @@ async def find_entry_ids(service: LogService, criteria: Sequence[Criterion],
         hashes[where] = leaf_hash
     sets = [set().union(*(by_key.get(key, set()) for key in criterion)) for criterion in criteria]
     hits = set.intersection(*sets) if operator == "and" else set.union(*sets)
-    return [entry_id(tree_id, hashes[(tree_id, index)]) for tree_id, index in sorted(hits)]
+    return [(tree_id, index, hashes[(tree_id, index)]) for tree_id, index in sorted(hits)]
 
 
 async def _search(service: LogService, keys: list[str]) -> list[tuple[str, int, int, bytes]]:
     try:
         async with service.connection() as conn:
-            return await log_store.find_index_entries(conn, keys)
+            return await log_store.find_index_entries(conn, keys, service.api_major)
     except (OSError, asyncpg.PostgresError) as e:
         raise SearchIndexError(f"index read failed: {type(e).__name__}") from e

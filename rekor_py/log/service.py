@@ -122,6 +122,23 @@ class LogService:
                          root_hash=tree.root_hash, checkpoint=tree.checkpoint, proof=proof,
                          signer=self.signer)
 
+    async def entries_with_proofs(self, leaf_indexes: Sequence[int]
+                                  ) -> tuple[log_store.TreeRow,
+                                             list[tuple[log_store.EntryRow, list[bytes]]]]:
+        """The current head, and each entry at `leaf_indexes` inside it with its audit
+        path at that head, read in one snapshot (indexes beyond the head are skipped)."""
+        async with self._snapshot() as conn:
+            tree = await self._head(conn)
+            found = []
+            for index in leaf_indexes:
+                row = (await log_store.get_entry_by_index(conn, self.tree_id, index)
+                       if 0 <= index < tree.size else None)
+                if row is not None:
+                    proof = await inclusion_proof(conn, self.tiles, self.tree_id, index,
+                                                  row.leaf_hash, tree.size, tree.root_hash)
+                    found.append((row, proof))
+            return tree, found
+
     async def get_by_index(self, log_index: int) -> LogEntry:
         """Raises EntryNotFound beyond the end of the log."""
         async with self._snapshot() as conn:

@@ -265,9 +265,10 @@ async def insert_index_keys(conn: Connection, rows: Sequence[tuple[str, int, int
     ))
 
 
-async def find_index_entries(conn: Connection, keys: Sequence[str]
+async def find_index_entries(conn: Connection, keys: Sequence[str], api_major: int = 1
                              ) -> list[tuple[str, int, int, bytes]]:
-    """(key, tree_id, leaf_index, leaf_hash) of every entry holding one of `keys`.
+    """(key, tree_id, leaf_index, leaf_hash) of every entry holding one of `keys`, in
+    the trees of Rekor API `api_major`.
 
     Index keys are written in their entry's own transaction, so every row found
     names a committed entry inside the tree head."""
@@ -276,8 +277,9 @@ async def find_index_entries(conn: Connection, keys: Sequence[str]
     rows = await conn.fetch(
         "SELECT k.key, k.tree_id, k.leaf_index, e.leaf_hash FROM index_keys k "
         "JOIN entries e ON e.tree_id = k.tree_id AND e.leaf_index = k.leaf_index "
+        "JOIN trees t ON t.tree_id = k.tree_id AND t.api_major = $2 "
         "WHERE k.key = ANY($1::text[])",
-        list(keys),
+        list(keys), api_major,
     )
     return [(r["key"], r["tree_id"], r["leaf_index"], bytes(r["leaf_hash"])) for r in rows]
 
