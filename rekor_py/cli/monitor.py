@@ -42,7 +42,11 @@ __all__ = ["register", "run", "run_monitor"]
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("monitor", help="verify a log's growth and watch for keys/emails")
     p.add_argument("--url", required=True, help="the log server (Rekor API) URL")
-    p.add_argument("--tiles-url", help="the tile API prefix URL (default: --url)")
+    p.add_argument("--tiles-url", help="the tile API prefix URL (default: --url, or "
+                                       "--url/api/v2 with --api 2)")
+    p.add_argument("--api", type=int, choices=(1, 2), default=1,
+                   help="the log's Rekor API: 1 (default) or 2 (a Rekor v2 log: its "
+                        "checkpoint carries only its Ed25519 line, no v1 log key)")
     p.add_argument("--state", required=True, type=Path, help="state file (JSON)")
     p.add_argument("--key", type=Path,
                    help="the log's PEM public key (default on first run: fetched from the log)")
@@ -66,27 +70,34 @@ def run(args: argparse.Namespace) -> int:
         key_pem = args.key.read_bytes() if args.key is not None else None
     except (OSError, PKIError) as e:
         return fail("monitor", str(e), EXIT_USAGE)
-    return asyncio.run(run_monitor(args.url, args.state, watch, tiles_url=args.tiles_url,
+    if args.api == 2 and key_pem is not None:
+        return fail("monitor", "--key is the v1 log key; a Rekor v2 log is pinned by --vkey",
+                    EXIT_USAGE)
+    tiles_url = args.tiles_url
+    if tiles_url is None and args.api == 2:
+        tiles_url = args.url.rstrip("/") + "/api/v2"
+    return asyncio.run(run_monitor(args.url, args.state, watch, tiles_url=tiles_url,
                                    key_pem=key_pem, vkeys=args.vkey,
-                                   interval=args.interval))
+                                   interval=args.interval, api=args.api))
 
 
 async def run_monitor(url: str, state_path: Path, watch: Watchlist, *,
                       tiles_url: str | None = None, key_pem: bytes | None = None,
-                      vkeys: list[str] | None = None, interval: float | None = None) -> int:
+                      vkeys: list[str] | None = None, interval: float | None = None,
+                      api: int = 1) -> int:
     """The command: one pass, or a pass every `interval` seconds until inconsistent."""
     from rekor_py.monitor.fetch import TileFetcher
 
     async with TileFetcher(url, tiles_url) as fetcher:
         while True:
-            code = await _one_pass(fetcher, state_path, watch, key_pem, vkeys or [])
+            code = await _one_pass(fetcher, state_path, watch, key_pem, vkeys or [], api)
             if interval is None or code in (EXIT_FAILED, EXIT_USAGE):
                 return code
             await asyncio.sleep(interval)
 
 
 async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
-                    key_pem: bytes | None, vkeys: list[str]) -> int:
+                    key_pem: bytes | None, vkeys: list[str], api: int) -> int:
     from rekor_py.log.checkpoint import CheckpointError
     from rekor_py.log.signer import KeyFileError
     from rekor_py.monitor.check import LogInconsistent, check_log
@@ -97,7 +108,7 @@ async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
     try:
         state = load_state(state_path)
         if state is None:
-            state = await _first_state(fetcher, key_pem, vkeys)
+            state = await _first_state(fetcher, key_pem, vkeys, api)
         elif key_pem is not None and not _pins(state, key_pem):
             raise StateError(f"--key is not the log key pinned in {state_path}")
     except (StateError, KeyFileError, CheckpointError) as e:
@@ -148,8 +159,10 @@ def _pins(state: MonitorState, key_pem: bytes) -> bool:
 
 
 async def _first_state(fetcher: TileFetcher, key_pem: bytes | None,
-                       vkeys: list[str]) -> MonitorState:
-    """Pin the origin (from the current checkpoint) and the keys (flags, else the log's)."""
+                       vkeys: list[str], api: int) -> MonitorState:
+    """Pin the origin (from the current checkpoint) and the keys (flags, else the log's:
+    for a v1 log its log key and the Ed25519 vkeys it serves, for a v2 log the
+    vkeys alone)."""
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     from rekor_py.log.c2sp import SIG_ECDSA, NoteVerifier
@@ -158,10 +171,13 @@ async def _first_state(fetcher: TileFetcher, key_pem: bytes | None,
     from rekor_py.monitor.state import MonitorState
 
     origin = parse_checkpoint(await fetcher.checkpoint()).checkpoint.origin
-    log_key = LogVerifier.from_pem(key_pem or await fetcher.log_public_key())
-    key = log_key.public_key
-    verifiers = [NoteVerifier.ed25519(origin, key) if isinstance(key, ed25519.Ed25519PublicKey)
-                 else NoteVerifier.ecdsa(origin, log_key)]  # RSA: KeyFileError (no C2SP type)
+    verifiers = []
+    if api == 1:
+        log_key = LogVerifier.from_pem(key_pem or await fetcher.log_public_key())
+        key = log_key.public_key
+        verifiers.append(NoteVerifier.ed25519(origin, key)
+                         if isinstance(key, ed25519.Ed25519PublicKey)
+                         else NoteVerifier.ecdsa(origin, log_key))  # RSA: KeyFileError
     if not vkeys:
         served = [NoteVerifier.from_vkey(v) for v in await fetcher.vkeys()]
         verifiers += [v for v in served if v.name == origin and v.sig_type != SIG_ECDSA]

@@ -1,8 +1,10 @@
 """Matching entries against watched public keys and email addresses.
 
 Only hashedrekord bodies are looked into (other kinds never match): the key is
-the PEM in spec.signature.publicKey.content (base64), parsed by rekor_py.pki's
-x509 format, which takes a public key, a certificate or a chain.  A watched
+the PEM in spec.signature.publicKey.content (base64) of a 0.0.1 body (Rekor
+v1), or the DER certificate or public key of a 0.0.2 body's verifier (Rekor
+v2), parsed by rekor_py.pki's x509 format, which takes a public key, a
+certificate or a chain.  A watched
 key matches when the entry's signing key (the leaf certificate's, for a
 certificate) has the same SubjectPublicKeyInfo; an email matches a leaf
 certificate SAN, case-insensitively.  Parsed keys are cached by their text
@@ -18,10 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from rekor_py.lru import ByteLRU
 from rekor_py.pki.base import PKIError
+from rekor_py.pki.pem import encode_pem
 from rekor_py.pki.x509 import X509PublicKey
 
 __all__ = ["Match", "Watchlist", "key_spki"]
@@ -90,7 +94,7 @@ class Watchlist:
             return cached[0]
         value: tuple[bytes, frozenset[str]] | None
         try:
-            pem = base64.b64decode(content, validate=True)
+            pem = _as_pem(base64.b64decode(content, validate=True))
             key = X509PublicKey.from_bytes(pem)
             spki = key.public_key.public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -101,17 +105,42 @@ class Watchlist:
         return value
 
 
+# Where a hashedrekord body holds its key, by apiVersion: 0.0.1 (Rekor v1) has a
+# base64 PEM, 0.0.2 (Rekor v2) a base64 DER certificate or public key.
+_KEY_PATHS: dict[str, list[tuple[str, ...]]] = {
+    "0.0.1": [("spec", "signature", "publicKey", "content")],
+    "0.0.2": [("spec", "hashedRekordV002", "signature", "verifier", "x509Certificate",
+               "rawBytes"),
+              ("spec", "hashedRekordV002", "signature", "verifier", "publicKey", "rawBytes")],
+}
+
+
 def _hashedrekord_key(body: bytes) -> str | None:
-    """spec.signature.publicKey.content of a hashedrekord body, or None."""
+    """The base64 key (PEM or DER) of a hashedrekord body, or None."""
     try:
         obj: Any = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         return None
     if not isinstance(obj, dict) or obj.get("kind") != "hashedrekord":
         return None
-    node: Any = obj
-    for name in ("spec", "signature", "publicKey", "content"):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(name)
-    return node if isinstance(node, str) else None
+    version = obj.get("apiVersion")
+    for path in _KEY_PATHS.get(version if isinstance(version, str) else "", []):
+        node: Any = obj
+        for name in path:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, str):
+            return node
+    return None
+
+
+def _as_pem(data: bytes) -> bytes:
+    """A DER certificate or SubjectPublicKeyInfo as PEM (the x509 format's input);
+    PEM as is."""
+    if data.lstrip().startswith(b"-----"):
+        return data
+    try:
+        x509.load_der_x509_certificate(data)
+        label = "CERTIFICATE"
+    except ValueError:
+        label = "PUBLIC KEY"
+    return encode_pem(label, data)

@@ -32,7 +32,7 @@ from sigstore.models import TransparencyLogEntry
 from sigstore_models.common import v1 as common_v1
 from sigstore_models.rekor.v1 import TransparencyLogEntry as Inner
 
-from rekor_py import merkle
+from rekor_py import cli, merkle
 from rekor_py.audit.fsck import fsck
 from rekor_py.audit.source import load_v2_key, load_verifier
 from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
@@ -219,6 +219,25 @@ async def test_v2_search_finds_v2_entries_with_proofs(log_server: RunningLog) ->
     async with aiohttp.ClientSession() as s, \
             s.get(f"{url}/api/v1/log/entries/{v1_ids[0]}") as r:
         assert r.status == 200
+
+
+async def test_monitor_follows_the_v2_log(log_server: RunningLog, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`rekor-py monitor --api 2`: pins the v2 log's Ed25519 vkey, verifies its
+    checkpoints and tiles, and finds the watched email in v2 bodies."""
+    url = log_server.url
+    state = tmp_path / "monitor.json"
+    args = ["monitor", "--once", "--url", url, "--api", "2", "--state", str(state),
+            "--watch-email", "signer@example.com"]
+    for i in range(3):
+        await _create(url, v2_request(b"watched %d" % i))
+    assert await asyncio.to_thread(cli.main, args) == 0
+    out = capsys.readouterr().out
+    assert out.count("match: ") == 3 and "email signer@example.com" in out
+    assert "size 3 (3 new entries verified, 3 matches)" in out
+    await _create(url, v2_request(b"watched 3"))
+    assert await asyncio.to_thread(cli.main, args) == 0
+    assert "size 4 (1 new entries verified, 1 matches)" in capsys.readouterr().out
 
 
 async def test_v1_and_v2_writers_at_once_then_fsck(log_server: RunningLog,
