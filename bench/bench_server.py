@@ -1,13 +1,16 @@
-"""Load generator for the log server: entries/s and latency of POST /api/v1/log/entries.
+"""Load generator for the log server: entries/s and latency of POST /api/v1/log/entries
+(and of POST /api/v2/log/entries, for the `-v2` workloads).
 
 Signs N entries of a workload (bench/workloads.py) BEFORE the run, starts
 `rekor-py serve` as its own process on the embedded PostgreSQL (fsync on, a
 fresh data dir) unless --url is given, then uploads them from C concurrent
 connections and reports entries/s and p50/p90/p99 latency.  Every answer must
-be 201 and the tree must grow by exactly N.
+be 201 and the tree must grow by exactly N.  Several comma-separated workloads
+run one after the other on the same server (e.g. `--workload fulcio,fulcio-v2`:
+Rekor v1 and v2 writes in one run), with their ratios to the first.
 
-    python bench/bench_server.py [--workload pubkey|fulcio|mixed] [--entries 20000]
-        [--concurrency 64] [--workers 1] [--wrk SECONDS] [--url URL]
+    python bench/bench_server.py [--workload pubkey|fulcio|mixed|fulcio-v2[,...]]
+        [--entries 20000] [--concurrency 64] [--workers 1] [--wrk SECONDS] [--url URL]
 """
 
 from __future__ import annotations
@@ -121,10 +124,11 @@ class Cost:
 
 
 @contextlib.contextmanager
-def measured(meter: CpuMeter | None, url: str, folder: Path, profile: bool) -> Iterator[Cost]:
+def measured(meter: CpuMeter | None, url: str, folder: Path, profile: bool,
+             api: int = 1) -> Iterator[Cost]:
     """Measures the CPU and tree growth of the run inside the block (and profiles it)."""
     cost = Cost()
-    size_before = asyncio.run(_tree_size(url))
+    size_before = asyncio.run(_tree_size(url, api))
     before = meter.sample() if meter else {}
     spy = None
     if profile and meter is not None:
@@ -140,12 +144,17 @@ def measured(meter: CpuMeter | None, url: str, folder: Path, profile: bool) -> I
         spy.wait(60)
     if meter:
         cost.cpu_s = CpuMeter.spent(before, meter.sample())
-    cost.entries = asyncio.run(_tree_size(url)) - size_before
+    cost.entries = asyncio.run(_tree_size(url, api)) - size_before
 
 
-async def _tree_size(url: str) -> int:
+async def _tree_size(url: str, api: int = 1) -> int:
     async with aiohttp.ClientSession() as session:
-        return await tree_size(session, url)
+        return await tree_size(session, url, api)
+
+
+def api_of(workload: str) -> int:
+    """The Rekor API a workload's bodies are for."""
+    return 2 if workload.endswith("-v2") else 1
 
 
 def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -166,23 +175,27 @@ def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[by
     raise SystemExit("serve did not start")
 
 
-async def tree_size(session: aiohttp.ClientSession, url: str) -> int:
+async def tree_size(session: aiohttp.ClientSession, url: str, api: int = 1) -> int:
+    if api == 2:  # the v2 tree's size: the second line of its checkpoint
+        async with session.get(f"{url}/api/v2/checkpoint") as r:
+            return int((await r.text()).split("\n")[1])
     async with session.get(f"{url}/api/v1/log") as r:
         return int((await r.json())["treeSize"])
 
 
-async def run_load(url: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
+async def run_load(url: str, bodies: list[bytes], concurrency: int,
+                   api: int = 1) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     queue = iter(bodies)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        before = await tree_size(session, url)
+        before = await tree_size(session, url, api)
 
         async def worker() -> None:
             for body in queue:
                 t0 = time.perf_counter()
-                async with session.post(f"{url}/api/v1/log/entries", data=body,
+                async with session.post(f"{url}/api/v{api}/log/entries", data=body,
                                         headers={"Content-Type": "application/json"}) as r:
                     await r.read()
                     statuses[r.status] = statuses.get(r.status, 0) + 1
@@ -191,7 +204,7 @@ async def run_load(url: str, bodies: list[bytes], concurrency: int) -> dict[str,
         start = time.perf_counter()
         await asyncio.gather(*[worker() for _ in range(concurrency)])
         elapsed = time.perf_counter() - start
-        grown = await tree_size(session, url) - before
+        grown = await tree_size(session, url, api) - before
     latencies.sort()
     q = statistics.quantiles(latencies, n=100)
     return {"entries": len(bodies), "concurrency": concurrency, "seconds": elapsed,
@@ -200,7 +213,8 @@ async def run_load(url: str, bodies: list[bytes], concurrency: int) -> dict[str,
             "statuses": statuses, "tree_grew_by": grown}
 
 
-def run_wrk(url: str, bodies: list[bytes], concurrency: int, seconds: int) -> dict[str, Any]:
+def run_wrk(url: str, bodies: list[bytes], concurrency: int, seconds: int,
+            api: int = 1) -> dict[str, Any]:
     """The same load from wrk (C, one thread, `concurrency` connections): the
     Python client costs ~0.3 core, which this 2-core machine takes from the server."""
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
@@ -209,7 +223,8 @@ def run_wrk(url: str, bodies: list[bytes], concurrency: int, seconds: int) -> di
     out = subprocess.run(
         ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script),
          url], capture_output=True, text=True, check=True,
-        env={**os.environ, "REKOR_PY_BENCH_BODIES": f.name}).stdout
+        env={**os.environ, "REKOR_PY_BENCH_BODIES": f.name,
+             "REKOR_PY_BENCH_PATH": f"/api/v{api}/log/entries"}).stdout
     os.unlink(f.name)
     result: dict[str, Any] = {"wrk_output": out}
     for line in out.splitlines():
@@ -234,8 +249,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=20_000)
-    parser.add_argument("--workload", choices=WORKLOADS, default="pubkey",
-                        help="what the entries look like (bench/workloads.py)")
+    parser.add_argument("--workload", default="pubkey",
+                        help=f"what the entries look like (bench/workloads.py): one of "
+                             f"{', '.join(WORKLOADS)}, or several, comma-separated, run one "
+                             f"after the other on the same server")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--url", help="an already running server (default: start one)")
@@ -247,13 +264,18 @@ def main() -> None:
                         help="profile the server with py-spy during the wrk run (or the client "
                              "run without --wrk) and print CPU per entry by stage")
     args = parser.parse_args()
+    workloads = args.workload.split(",")
+    if unknown := [w for w in workloads if w not in WORKLOADS]:
+        parser.error(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
     print(f"machine: {os.cpu_count()} cores, load average before signing "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     t0 = time.perf_counter()
-    bodies = presign(args.workload, args.entries + args.warmup)
-    print(f"signed {len(bodies)} entries in {time.perf_counter() - t0:.1f} s (before the run)")
+    bodies = {w: presign(w, args.entries + args.warmup) for w in workloads}
+    print(f"signed {sum(map(len, bodies.values()))} entries in {time.perf_counter() - t0:.1f} s "
+          f"(before the run)")
     proc = None
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="rekor-py-bench-") as tmp:
         # As root the embedded PostgreSQL runs as its own user: let it in.
         os.chmod(tmp, 0o755)
@@ -264,38 +286,64 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
         meter = CpuMeter(proc.pid, Path(tmp)) if proc is not None else None
         try:
-            asyncio.run(run_load(url, bodies[: args.warmup], args.concurrency))
-            fresh = presign(args.workload, int(args.wrk * 2500)) if args.wrk else []
-            print(f"load average before the run {os.getloadavg()[0]:.2f}")
-            profiling = args.profile and not args.wrk
-            with measured(meter, url, Path(tmp), profiling) as client_cost:
-                result = asyncio.run(run_load(url, bodies[args.warmup:], args.concurrency))
-            result["cpu_us_per_entry"] = client_cost.per_entry()
-            if args.wrk:
-                with measured(meter, url, Path(tmp), args.profile) as wrk_cost:
-                    wrk = run_wrk(url, fresh, args.concurrency, args.wrk)
-                print(wrk.pop("wrk_output"))
-                wrk["cpu_us_per_entry"] = wrk_cost.per_entry()
-                result["wrk"] = wrk
-            if args.profile:
-                cost = wrk_cost if args.wrk else client_cost
-                print(f"\nCPU by stage ({cost.entries} entries, py-spy at 100 Hz):")
-                print(format_table(cost.stages(), cost.cpu_s, cost.entries))
+            for workload in workloads:
+                results[workload] = _measure(args, workload, bodies[workload], url, meter,
+                                             Path(tmp))
         finally:
             if proc is not None:
                 proc.terminate()
                 proc.wait(60)
-    result["workload"] = args.workload
-    result["fsync"] = "on (embedded PostgreSQL default)" if args.url is None else "as configured"
-    result["server_workers"] = args.workers if args.url is None else "as configured"
-    for k, v in result.items():
-        print(f"  {k:15} {v:.1f}" if isinstance(v, float) else f"  {k:15} {v}")
-    ok = result["statuses"] == {201: args.entries} and result["tree_grew_by"] == args.entries
-    print("all answers 201 and the tree grew by exactly N:", ok)
+    ok = True
+    for workload, result in results.items():
+        print(f"\n{workload}:")
+        result["fsync"] = "on (embedded PostgreSQL default)" if args.url is None else "as configured"
+        result["server_workers"] = args.workers if args.url is None else "as configured"
+        for k, v in result.items():
+            print(f"  {k:15} {v:.1f}" if isinstance(v, float) else f"  {k:15} {v}")
+        good = result["statuses"] == {201: args.entries} and result["tree_grew_by"] == args.entries
+        print("  all answers 201 and the tree grew by exactly N:", good)
+        ok = ok and good
+    if len(results) > 1:
+        _print_ratios(results)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(json.dumps(results if len(results) > 1 else results[workloads[0]],
+                                        indent=2))
     if not ok:
         raise SystemExit(1)
+
+
+def _measure(args: argparse.Namespace, workload: str, bodies: list[bytes], url: str,
+             meter: CpuMeter | None, folder: Path) -> dict[str, Any]:
+    """Warm up, then one client run (and a wrk run) of `workload` on the server at `url`."""
+    api = api_of(workload)
+    asyncio.run(run_load(url, bodies[: args.warmup], args.concurrency, api))
+    fresh = presign(workload, int(args.wrk * 2500)) if args.wrk else []
+    print(f"{workload}: load average before the run {os.getloadavg()[0]:.2f}")
+    profiling = args.profile and not args.wrk
+    with measured(meter, url, folder, profiling, api) as client_cost:
+        result = asyncio.run(run_load(url, bodies[args.warmup:], args.concurrency, api))
+    result["cpu_us_per_entry"] = client_cost.per_entry()
+    if args.wrk:
+        with measured(meter, url, folder, args.profile, api) as wrk_cost:
+            wrk = run_wrk(url, fresh, args.concurrency, args.wrk, api)
+        print(wrk.pop("wrk_output"))
+        wrk["cpu_us_per_entry"] = wrk_cost.per_entry()
+        result["wrk"] = wrk
+    if args.profile:
+        cost = wrk_cost if args.wrk else client_cost
+        print(f"\nCPU by stage ({cost.entries} entries, py-spy at 100 Hz):")
+        print(format_table(cost.stages(), cost.cpu_s, cost.entries))
+    result["workload"] = workload
+    return result
+
+
+def _print_ratios(results: dict[str, dict[str, Any]]) -> None:
+    first, base = next(iter(results.items()))
+    print(f"\nratios to {first} (same server, same run):")
+    for workload, result in results.items():
+        print(f"  {workload:12} entries/s {result['entries_per_s'] / base['entries_per_s']:.2f}x"
+              f"  p50 {result['p50_ms'] / base['p50_ms']:.2f}x"
+              f"  p99 {result['p99_ms'] / base['p99_ms']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
   a test CA (tests/tools/fulcio.py), so nothing about the key or chain repeats.
 - `mixed`: a third each of `fulcio` hashedrekord, rekord with a PGP detached signature
   (gpg, 4 keys), and dsse envelopes (fresh P-256 key per entry, in-toto statements).
+- `fulcio-v2`: the `fulcio` entries as Rekor v2 requests (hashedRekordRequestV002 with
+  the DER certificate), for POST /api/v2/log/entries.
 
 Everything is signed before the run, in as many processes as there are cores; the
 server's work is then the only work measured.
@@ -28,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.tools.fulcio import FulcioPKI
 from tests.tools.gpg import GnuPG
 
-WORKLOADS = ("pubkey", "fulcio", "mixed")
+WORKLOADS = ("pubkey", "fulcio", "mixed", "fulcio-v2")
 
 _pki: FulcioPKI | None = None  # one test CA per worker process (set by _init)
 
@@ -67,6 +69,18 @@ def _fulcio_one(run: str, i: int) -> bytes:
     leaf = _pki.issue(f"signer-{i}@bench.rekor-py.test")
     artifact = f"bench {run} {i}".encode()
     return _hashedrekord(artifact, leaf.sign(artifact), leaf.cert_pem)
+
+
+def _fulcio_v2_one(run: str, i: int) -> bytes:
+    assert _pki is not None
+    leaf = _pki.issue(f"signer-{i}@bench.rekor-py.test")
+    artifact = f"bench {run} {i}".encode()
+    der = leaf.cert.public_bytes(serialization.Encoding.DER)
+    return json.dumps({"hashedRekordRequestV002": {
+        "digest": _b64(hashlib.sha256(artifact).digest()),
+        "signature": {"content": _b64(leaf.sign(artifact)),
+                      "verifier": {"x509Certificate": {"rawBytes": _b64(der)},
+                                   "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}}).encode()
 
 
 def _dsse_one(run: str, i: int) -> bytes:
@@ -114,7 +128,8 @@ def _init() -> None:
 
 def _per_entry_chunk(args: tuple[str, range, str]) -> list[bytes]:
     run, indexes, kind = args
-    make: Callable[[str, int], bytes] = {"fulcio": _fulcio_one, "dsse": _dsse_one}[kind]
+    make: Callable[[str, int], bytes] = {"fulcio": _fulcio_one, "dsse": _dsse_one,
+                                         "fulcio-v2": _fulcio_v2_one}[kind]
     return [make(run, i) for i in indexes]
 
 
@@ -133,9 +148,9 @@ def presign(workload: str, n: int) -> list[bytes]:
         if workload == "pubkey":
             parts = pool.map(_pubkey_chunk, [(run, r) for r in _chunks(n, cores)])
             return [b for part in parts for b in part]
-        if workload == "fulcio":
+        if workload in ("fulcio", "fulcio-v2"):
             parts = pool.map(_per_entry_chunk,
-                             [(run, r, "fulcio") for r in _chunks(n, cores * 4)])
+                             [(run, r, workload) for r in _chunks(n, cores * 4)])
             return [b for part in parts for b in part]
         # mixed: interleave the three kinds so every batch holds all of them.
         third = n // 3
