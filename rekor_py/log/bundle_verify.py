@@ -22,6 +22,10 @@ Checks, in order, each failure naming its part:
 2. inclusion proof: leaf_hash(body) at the proof's leaf index folds to rootHash.
 3. checkpoint: signed by the verifier's key; its size and root equal the proof's.
 4. signed entry timestamp: over {body, integratedTime, logID, logIndex (virtual)}.
+
+A Rekor v2 entry (`verify_v2_tlog_entry`) travels in the bundle shape with
+`integratedTime` "0" and no SET; its log ID is the 32-byte Ed25519 note key ID
+of the log's origin, and its checkpoint is a C2SP note signed by that key.
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rekor_py import merkle
-from rekor_py.log.checkpoint import CheckpointError, verify_checkpoint
+from rekor_py.log.c2sp import SIG_ED25519, NoteVerifier, ed25519_log_id, verify_c2sp_checkpoint
+from rekor_py.log.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
 from rekor_py.log.set import verify_set
 from rekor_py.log.signer import LogVerifier, SignatureError
 
-__all__ = ["EntryVerificationError", "TlogEntry", "verify_tlog_entry"]
+__all__ = ["EntryVerificationError", "TlogEntry", "verify_tlog_entry", "verify_v2_tlog_entry"]
 
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 _DECIMAL_RE = re.compile(r"0|[1-9][0-9]{0,18}")
@@ -148,6 +153,28 @@ def verify_tlog_entry(entry: TlogEntry, verifier: LogVerifier, *, require_set: b
         raise EntryVerificationError("signed entry timestamp", str(e)) from e
 
 
+def verify_v2_tlog_entry(entry: TlogEntry, log_key: NoteVerifier) -> None:
+    """Verify a Rekor v2 entry: its log ID is `log_key`'s (the Ed25519 note key of
+    the log's origin, all 32 bytes), its inclusion proof, and its checkpoint,
+    signed by `log_key` for that proof's tree size and root.  A v2 entry has no
+    SET.  Raises EntryVerificationError as verify_tlog_entry does."""
+    if log_key.sig_type != SIG_ED25519:
+        raise EntryVerificationError("log ID", "a Rekor v2 log key is an Ed25519 note key")
+    log_id = ed25519_log_id(log_key.name, log_key.key)
+    if entry.log_id != log_id:
+        raise EntryVerificationError(
+            "log ID", f"entry log ID {entry.log_id.hex()} is not the key's {log_id.hex()}")
+    _verify_inclusion(entry)
+    try:
+        cp = verify_c2sp_checkpoint(entry.checkpoint, [log_key])
+    except CheckpointError as e:
+        raise EntryVerificationError("checkpoint", str(e)) from e
+    if cp.origin != log_key.name:
+        raise EntryVerificationError("checkpoint", f"checkpoint origin {cp.origin!r} is not "
+                                                   f"the log's {log_key.name!r}")
+    _check_head(entry, cp)
+
+
 def _verify_inclusion(entry: TlogEntry) -> None:
     if not entry.proof_log_index < entry.tree_size:
         raise EntryVerificationError(
@@ -165,6 +192,11 @@ def _verify_checkpoint(entry: TlogEntry, verifier: LogVerifier, name: str | None
         cp = verify_checkpoint(entry.checkpoint, verifier, name=name)
     except CheckpointError as e:
         raise EntryVerificationError("checkpoint", str(e)) from e
+    _check_head(entry, cp)
+
+
+def _check_head(entry: TlogEntry, cp: Checkpoint) -> None:
+    """The checkpoint is of the proof's tree size and root."""
     if cp.size != entry.tree_size:
         raise EntryVerificationError(
             "checkpoint", f"checkpoint size {cp.size} != proof tree size {entry.tree_size}")

@@ -62,6 +62,7 @@ __all__ = [
     "NoteVerifier",
     "c2sp_origin",
     "ed25519_key_id",
+    "ed25519_log_id",
     "format_c2sp_checkpoint",
     "load_or_create_note_key",
     "verify_c2sp_checkpoint",
@@ -78,9 +79,15 @@ def c2sp_origin(checkpoint_name: str, tile_prefix: str) -> str:
     return (checkpoint_name + tile_prefix).rstrip("/")
 
 
+def ed25519_log_id(name: str, raw_key: bytes) -> bytes:
+    """SHA-256(name ‖ 0x0A ‖ 0x01 ‖ raw key): all 32 bytes, the log ID Sigstore
+    clients give a Rekor v2 log (its first 4 bytes are the note key ID)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([SIG_ED25519]) + raw_key).digest()
+
+
 def ed25519_key_id(name: str, raw_key: bytes) -> bytes:
     """SHA-256(name ‖ 0x0A ‖ 0x01 ‖ raw key)[:4] (c2sp.org/signed-note)."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([SIG_ED25519]) + raw_key).digest()[:4]
+    return ed25519_log_id(name, raw_key)[:_KEY_ID_SIZE]
 
 
 def _ed25519_raw(key: ed25519.Ed25519PublicKey) -> bytes:

@@ -19,7 +19,6 @@ fields as decimal strings, bytes as standard base64, unset fields present
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from rekor_py.log.c2sp import NoteSigner, format_c2sp_checkpoint
+from rekor_py.log.c2sp import NoteSigner, ed25519_log_id, format_c2sp_checkpoint
 from rekor_py.log.checkpoint import Checkpoint
 from rekor_py.log.sequencer import HeadSigner
 from rekor_py.log.service import LogService
@@ -78,7 +77,7 @@ class V2Log:
     @property
     def log_id(self) -> bytes:
         """SHA-256(origin ‖ 0x0A ‖ 0x01 ‖ raw key): all 32 bytes of the note key ID."""
-        return hashlib.sha256(self.origin.encode() + b"\n\x01" + self.public_key_raw).digest()
+        return ed25519_log_id(self.origin, self.public_key_raw)
 
 
 def transparency_log_entry(log_id: bytes, leaf_index: int, body: bytes, tree_size: int,
