@@ -37,8 +37,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 _MIGRATION_LOCK_KEY = int.from_bytes(b"rekorpy\x01", "big", signed=True)
 
 
-async def migrate(dsn: str) -> None:
-    """Upgrade the database at `dsn` to the newest migration.
+async def migrate(dsn: str, revision: str = "head") -> None:
+    """Upgrade the database at `dsn` to the newest migration (or to `revision`).
 
     Safe to call from several processes at once.  Raises the SQLAlchemy/asyncpg
     error if the database cannot be reached or a migration fails.
@@ -48,7 +48,7 @@ async def migrate(dsn: str) -> None:
     try:
         async with engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, revision)
     finally:
         await engine.dispose()
 
@@ -70,11 +70,11 @@ async def schema_revision(conn: Connection) -> str | None:
     return None if version is None else str(version)
 
 
-def _upgrade(connection: SyncConnection) -> None:
+def _upgrade(connection: SyncConnection, revision: str) -> None:
     # migrations/env.py picks the connection up from here: it opens none itself.
     config = _config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def _config() -> Config:

@@ -83,6 +83,27 @@ async def test_migrate_twice_is_a_no_op(database_url: str) -> None:
         await c.close()
 
 
+async def test_upgrade_keeps_a_v1_log(empty_database_url: str) -> None:
+    """A database with a log at revision 0001 (before Rekor v2 trees): after the
+    upgrade its tree is the active v1 tree, and a v2 tree can join it."""
+    await migrate(empty_database_url, "0001")
+    c = await asyncpg.connect(empty_database_url)
+    try:
+        await c.execute("INSERT INTO trees (tree_id, origin, root_hash, checkpoint) "
+                        "VALUES ($1, 'old - 1', $2, 'cp')", TREE, h(0))
+        await c.execute("INSERT INTO trees (tree_id, origin, root_hash, checkpoint, state) "
+                        "VALUES ($1, 'older - 2', $2, 'cp', 'frozen')", OTHER_TREE, h(1))
+        await migrate(empty_database_url)
+        assert await c.fetchval("SELECT version_num FROM alembic_version") == "0002"
+        v1 = await ls.get_active_tree(c)
+        assert v1 is not None and (v1.tree_id, v1.api_major) == (TREE, 1)
+        assert await ls.get_active_tree(c, 2) is None
+        await ls.create_tree(c, 99, "rekor.example", merkle.EMPTY_ROOT, "cp", api_major=2)
+        assert (await ls.get_active_tree(c, 2)).tree_id == 99  # type: ignore[union-attr]
+    finally:
+        await c.close()
+
+
 async def test_concurrent_migrations_in_one_process(empty_database_url: str) -> None:
     await asyncio.gather(*(migrate(empty_database_url) for _ in range(3)))
     c = await asyncpg.connect(empty_database_url)
