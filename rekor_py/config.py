@@ -188,6 +188,13 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
         return self.note_key or self.data_dir / "note-key-ed25519.pem"
 
     @property
+    def v2_checkpoint_name(self) -> str:
+        """The Rekor v2 log's origin: `hostname`, else the host without the port.
+        sigstore-go names a v2 checkpoint's key by the log URL's host alone (no
+        port), and sigstore-js and sigstore-python accept any name the URL holds."""
+        return self.hostname or self.host
+
+    @property
     def v2_signing_key_path(self) -> Path:
         return self.v2_signing_key or self.data_dir / "v2-log-key-ed25519.pem"
 

@@ -181,7 +181,7 @@ def _sequencer(pool: Any, tree: log_store.TreeRow, sign_head: HeadSigner,
 
 async def _open_v2(pool: Any, settings: Settings, writable: bool) -> V2Log | None:
     """The Rekor v2 log: its Ed25519 key (created on first start) and its tree, whose
-    origin is the checkpoint name itself (the log URL without its scheme).  None on
+    origin is Settings.v2_checkpoint_name (see there).  None on
     a read-only server whose database has no v2 tree yet."""
     path = settings.v2_signing_key_path
     if settings.read_only and not path.exists():
@@ -201,11 +201,12 @@ async def _open_v2(pool: Any, settings: Settings, writable: bool) -> V2Log | Non
             return None
         tree = found
     else:
-        tree = await _active_tree(pool, 2, lambda tree_id: settings.checkpoint_name, sign_empty)
-    if tree.origin != settings.checkpoint_name:
+        tree = await _active_tree(pool, 2, lambda tree_id: settings.v2_checkpoint_name,
+                                  sign_empty)
+    if tree.origin != settings.v2_checkpoint_name:
         log.warning("the Rekor v2 tree %d is named %r since its creation; signing with that "
                     "name, not the configured %r", tree.tree_id, tree.origin,
-                    settings.checkpoint_name)
+                    settings.v2_checkpoint_name)
     sign_head = V2Log.head_signer(tree.origin, key)
     sequencer = _sequencer(pool, tree, sign_head, settings) if writable else None
     service = LogService(pool, tree.tree_id, None, sequencer, tree.origin, api_major=2)

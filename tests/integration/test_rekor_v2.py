@@ -112,7 +112,7 @@ async def test_sigstore_python_v2_client_round_trip(log_server: RunningLog) -> N
         assert inner.kind_version.kind == "hashedrekord"
         assert inner.kind_version.version == "0.0.2"
     # The log ID clients find the log by: the note key ID of the checkpoint line.
-    origin = log_server.settings.checkpoint_name
+    origin = log_server.settings.v2_checkpoint_name
     note_key = NoteVerifier.ed25519(origin, key)
     assert entries[0]._inner.log_id.key_id[:4] == note_key.key_id
     # A keyring without the v2 key (the v1 log's key instead) refuses the entry.
@@ -146,7 +146,7 @@ async def test_v2_answer_shape_tiles_and_checkpoint(log_server: RunningLog) -> N
         async with s.get(f"{url}/api/v2/checkpoint.vkeys") as r:
             vkey = (await r.text()).strip()
         verified = verify_c2sp_checkpoint(checkpoint, [NoteVerifier.from_vkey(vkey)])
-        assert verified.origin == log_server.settings.checkpoint_name and verified.size == 1
+        assert verified.origin == log_server.settings.v2_checkpoint_name and verified.size == 1
         async with s.get(f"{url}/api/v2/tile/entries/000.p/1") as r:
             assert r.status == 200
             bundle = await r.read()
