@@ -55,10 +55,19 @@ def _args(p: argparse.ArgumentParser) -> None:
                    help="entry type: hashedrekord (default) or rekord (sends the artifact)")
     p.add_argument("--pki-format", default="x509",
                    help="signature format: x509 (default); rekord also takes pgp, ssh, minisign")
+    p.add_argument("--api", type=int, choices=(1, 2), default=1,
+                   help="the Rekor API to write through: 1 (default) or 2 (hashedrekord "
+                        "0.0.2 to the server's Rekor v2 log; --log-key is its Ed25519 key)")
+    p.add_argument("--save", type=Path, metavar="FILE",
+                   help="with --api 2: write the verified TransparencyLogEntry here")
     log_key_arg(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.api == 2:
+        from rekor_py.cli.upload_v2 import run_v2
+
+        return run_v2(args, client(args))
     proposal = _proposal(args)
     rekor = client(args)
     response = rekor.create_entry(proposal.proposed)

@@ -76,6 +76,19 @@ class RekorClient:
             raise APIError(0, f"unexpected Location from the server: {location[:200]!r}")
         return self.get_entry_by_uuid(location[len(prefix):])
 
+    def create_v2_entry(self, request: dict[str, Any]) -> Response:
+        """POST /api/v2/log/entries (Rekor v2): 201 or 409 come back; others raise."""
+        return self._request("POST", "/api/v2/log/entries", request, accept=(201, 409))
+
+    def search_v2(self, query: dict[str, Any]) -> Any:
+        """rekor-py's POST /api/v2/index/retrieve: v2 entries with their proofs."""
+        return self._request("POST", "/api/v2/index/retrieve", query).json()
+
+    def v2_vkeys(self) -> str:
+        """The v2 log's checkpoint verifier keys, one a line."""
+        return self._request("GET", "/api/v2/checkpoint.vkeys",
+                             accept_type="text/plain").body.decode("utf-8", "replace")
+
     def search_index(self, query: dict[str, Any]) -> Any:
         return self._request("POST", "/api/v1/index/retrieve", query).json()
 

@@ -21,7 +21,7 @@ from rekor_py.errors import RekorError
 from rekor_py.types import parse_entry
 
 __all__ = ["ENTRY_TYPES", "InputError", "Proposal", "artifact_digest", "hashedrekord_proposal",
-           "read_file", "rekord_proposal"]
+           "read_file", "rekord_proposal", "signature_bytes"]
 
 ENTRY_TYPES = ("hashedrekord", "rekord")  # the kinds `upload` builds from files
 _MAX_INPUT = 64 * 1024 * 1024
@@ -74,7 +74,7 @@ def artifact_digest(artifact: Path | None, artifact_hash: str | None) -> tuple[s
     return match.group(1), match.group(2).lower()
 
 
-def _signature_bytes(raw: bytes) -> bytes:
+def signature_bytes(raw: bytes) -> bytes:
     """Raw signature bytes; a file of base64 text is decoded (DER never looks like that)."""
     if _B64_TEXT_RE.fullmatch(raw):
         try:
@@ -94,7 +94,7 @@ def hashedrekord_proposal(digest: tuple[str, str], signature: bytes,
         "spec": {
             "data": {"hash": {"algorithm": algorithm, "value": value}},
             "signature": {
-                "content": base64.b64encode(_signature_bytes(signature)).decode(),
+                "content": base64.b64encode(signature_bytes(signature)).decode(),
                 "publicKey": {"content": base64.b64encode(public_key).decode()},
             },
         },
@@ -109,7 +109,7 @@ def rekord_proposal(artifact: bytes, signature: bytes, public_key: bytes,
     as they are (armor and all).  Raises InputError.
     """
     if pki_format == "x509":
-        signature = _signature_bytes(signature)
+        signature = signature_bytes(signature)
     return _checked({
         "apiVersion": "0.0.1",
         "kind": "rekord",
