@@ -137,6 +137,11 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
     # checkpoints (for public witnesses), created on first start (mode 0600).
     note_key: Path | None = None
+    # The RFC 3161 timestamp authority's ECDSA key and its PEM certificate chain (TSA
+    # certificate first, root last).  None: data_dir/tsa-signing-key.pem and
+    # data_dir/tsa-chain.pem, created on first start; a path given must exist.
+    tsa_key: Path | None = None
+    tsa_chain: Path | None = None
 
     @classmethod
     def settings_customise_sources(
