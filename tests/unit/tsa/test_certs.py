@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import os
+import pickle
 import stat
 from pathlib import Path
 
@@ -165,3 +167,18 @@ def test_check_chain_refuses_a_broken_or_short_chain() -> None:
         check_chain([leaf, other_root], key)
     with pytest.raises(KeyFileError, match="at least its root"):
         check_chain([leaf], key)
+
+
+def test_concurrent_first_starts_agree_on_one_key_and_chain(tmp_path: Path) -> None:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        chains = set(pool.map(lambda _: TimestampAuthority.load_or_create(tmp_path).chain_pem,
+                              range(8)))
+    assert chains == {(tmp_path / DEFAULT_CHAIN_FILE).read_bytes()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DEFAULT_CHAIN_FILE, DEFAULT_KEY_FILE]
+
+
+def test_the_authority_keeps_its_key_to_itself(tmp_path: Path) -> None:
+    tsa = TimestampAuthority.load_or_create(tmp_path)
+    with pytest.raises(TypeError):
+        pickle.dumps(tsa)
+    assert "PRIVATE" not in repr(tsa)

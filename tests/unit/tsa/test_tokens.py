@@ -203,3 +203,15 @@ def test_sigstore_python_verifies(tsa: TimestampAuthority, other_tsa: TimestampA
     assert verifier._verify_signed_timestamp(response, _MESSAGE + b"!") is None
     foreign = rfc3161_client.decode_timestamp_response(other_tsa.respond(request.as_bytes()))
     assert verifier._verify_signed_timestamp(foreign, _MESSAGE) is None
+
+
+def test_gen_time_comes_from_the_clock_to_the_second() -> None:
+    moment = datetime.datetime(2031, 5, 6, 7, 8, 9, 987654, tzinfo=datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    tsa = TimestampAuthority(key, create_chain(key, moment), clock=lambda: moment)
+    request = TimestampRequestBuilder().data(_MESSAGE).build()
+    response = rfc3161_client.decode_timestamp_response(tsa.respond(request.as_bytes()))
+    assert response.tst_info.gen_time == moment.replace(microsecond=0)
+    assert response.tst_info.accuracy.seconds == 1
+    # Verified at genTime, as sigstore-python does: the chain is valid then.
+    assert _verifier(tsa, request).verify_message(response, _MESSAGE)
