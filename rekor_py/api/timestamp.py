@@ -19,6 +19,7 @@ from aiohttp import web
 
 from rekor_py.errors import PayloadTooLarge
 from rekor_py.tsa import TimestampAuthority
+from rekor_py.tsa.request import MAX_JSON_REQUEST_BYTES
 
 __all__ = ["CERTCHAIN_PATH", "TIMESTAMP_PATH", "TSA", "add_timestamp_routes"]
 
@@ -32,11 +33,10 @@ REPLY_TYPE = "application/timestamp-reply"
 CHAIN_TYPE = "application/pem-certificate-chain"
 
 # A TimeStampReq is about 100 bytes (a SHA-512 digest, a nonce, a policy): 64 KiB
-# leaves room for any honest one.  The JSON form is smaller still; sigstore's TSA caps
-# it at 1 KiB because a decimal nonce costs time quadratic in its digits, and we keep
-# its bound so a request one server takes the other takes too.
+# leaves room for any honest one.  The JSON form keeps sigstore's TSA's bound
+# (tsa/request.py).
 MAX_QUERY_BYTES = 64 * 1024
-MAX_JSON_BYTES = 1024
+MAX_JSON_BYTES = MAX_JSON_REQUEST_BYTES
 
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes:
