@@ -14,6 +14,7 @@ from rekor_py.api.keys import NOTARY, SERVICE, SETTINGS, V2_LOG, VERIFIER
 from rekor_py.api.problems import body_too_large, error_middleware, json_response
 from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
+from rekor_py.api.timestamp import add_timestamp_routes
 from rekor_py.config import Settings
 from rekor_py.log.c2sp import (
     CheckpointNotary,
@@ -25,6 +26,8 @@ from rekor_py.log.service import LogService
 from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import make_pool
 from rekor_py.logsafe import clip
+from rekor_py.tsa import TimestampAuthority
+from rekor_py.tsa.authority import DEFAULT_CHAIN_FILE, DEFAULT_KEY_FILE
 
 __all__ = ["BODY_TIMEOUT_MESSAGE", "HANDLER_TIMEOUT_MESSAGE", "body_limit", "create_app"]
 
@@ -144,7 +147,26 @@ def create_app(settings: Settings, service: LogService, v2: V2Log | None = None
     if v2 is not None:
         app[V2_LOG] = v2
         app.add_subapp(v2_api.PREFIX, v2_api.v2_app(v2))
+    tsa = timestamp_authority(settings)
+    if tsa is not None:
+        add_timestamp_routes(app, tsa)
     return app
+
+
+def timestamp_authority(settings: Settings) -> TimestampAuthority | None:
+    """The RFC 3161 TSA (tsa/): its key and chain, created in the data dir on first
+    start.  A read-only server (a replica) serves it only with the files present:
+    it must sign under the chain clients were given, never one of its own."""
+    if settings.read_only:
+        key = settings.tsa_key or settings.data_dir / DEFAULT_KEY_FILE
+        chain = settings.tsa_chain or settings.data_dir / DEFAULT_CHAIN_FILE
+        if not (key.exists() and chain.exists()):
+            log.warning("no timestamp authority key and chain (%s, %s): not serving "
+                        "/api/v1/timestamp", key, chain)
+            return None
+    if settings.tsa_key is None or settings.tsa_chain is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return TimestampAuthority.from_settings(settings)
 
 
 def tile_notary(settings: Settings, service: LogService) -> CheckpointNotary:

@@ -143,6 +143,11 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # None: data_dir/v2-log-key-ed25519.pem, the v2 log's Ed25519 checkpoint key
     # (as rekor-tiles signs), created on first start (mode 0600).
     v2_signing_key: Path | None = None
+    # The RFC 3161 timestamp authority's ECDSA key and its PEM certificate chain (TSA
+    # certificate first, root last).  None: data_dir/tsa-signing-key.pem and
+    # data_dir/tsa-chain.pem, created on first start; a path given must exist.
+    tsa_key: Path | None = None
+    tsa_chain: Path | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -38,7 +38,7 @@ from rekor_py.log.search import find_entries
 from rekor_py.log.sequencer import DuplicateEntry
 from rekor_py.log.v2_log import V2Log, transparency_log_entry
 
-__all__ = ["PREFIX", "v2_app"]
+__all__ = ["PREFIX", "add_v2_routes", "v2_app"]
 
 PREFIX = "/api/v2"
 
@@ -80,6 +80,13 @@ async def search_index(request: web.Request) -> web.Response:
         for row, proof in found])
 
 
+def add_v2_routes(app: web.Application) -> None:
+    """The routes of the sub-application, relative to PREFIX."""
+    app.router.add_post("/log/entries", create_entry)
+    app.router.add_post("/index/retrieve", search_index)
+    add_tile_routes(app, "")
+
+
 def v2_app(v2: V2Log) -> web.Application:
     """The sub-application to mount at PREFIX."""
     app = web.Application()
@@ -87,7 +94,5 @@ def v2_app(v2: V2Log) -> web.Application:
     app[SERVICE] = v2.service
     app[NOTARY] = CheckpointNotary(v2.origin, [v2.note_signer])
     app[TILE_CACHE] = ImmutableCache()
-    app.router.add_post("/log/entries", create_entry)
-    app.router.add_post("/index/retrieve", search_index)
-    add_tile_routes(app, "")
+    add_v2_routes(app)
     return app

@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 from aiohttp import web
 
+from rekor_py.api import v2 as v2_api
 from rekor_py.api.openapi import _rendered, openapi_document
 from rekor_py.api.routes import add_routes, add_tile_routes
+from rekor_py.api.timestamp import add_timestamp_routes
+from rekor_py.api.v2 import add_v2_routes
+from rekor_py.tsa import TimestampAuthority
 from rekor_py.types import KNOWN_KINDS, registered
 
 # aiohttp serves all four tile templates with one route ({path:.+}).
@@ -23,32 +28,41 @@ _TILE_TEMPLATE = re.compile(r"/tile/.*")
 _PARAM = re.compile(r"\{[^}]*\}")
 
 
-def _routed(prefix: str) -> set[tuple[str, str]]:
-    app = web.Application()
-    add_routes(app)
-    add_tile_routes(app, prefix)
+def _routes(app: web.Application, mounted_at: str = "") -> set[tuple[str, str]]:
     routed = set()
     for route in app.router.routes():
         if route.method == "HEAD":
             continue  # aiohttp adds HEAD beside each GET
         path = route.resource.canonical if route.resource else ""
-        routed.add((route.method, _PARAM.sub("{}", path)))
+        routed.add((route.method, _PARAM.sub("{}", mounted_at + path)))
     return routed
+
+
+def _routed(prefix: str, tsa_dir: Path) -> set[tuple[str, str]]:
+    app = web.Application()
+    add_routes(app)
+    add_tile_routes(app, prefix)
+    add_timestamp_routes(app, TimestampAuthority.load_or_create(tsa_dir))  # any TSA will do
+    v2 = web.Application()
+    add_v2_routes(v2)
+    return _routes(app) | _routes(v2, v2_api.PREFIX)
 
 
 def _documented(prefix: str) -> set[tuple[str, str]]:
     doc = openapi_document(prefix)
     found = set()
     for path, item in doc["paths"].items():
-        if _TILE_TEMPLATE.fullmatch(path.removeprefix(prefix)):
-            path = f"{prefix}/tile/{{}}"
+        for base in (prefix, v2_api.PREFIX):
+            if _TILE_TEMPLATE.fullmatch(path.removeprefix(base)):
+                path = f"{base}/tile/{{}}"
+                break
         found |= {(method.upper(), _PARAM.sub("{}", path)) for method in item}
     return found
 
 
-def test_every_route_documented_and_every_operation_routed() -> None:
+def test_every_route_documented_and_every_operation_routed(tmp_path: Path) -> None:
     for prefix in ("", "/tiles"):
-        assert _documented(prefix) == _routed(prefix)
+        assert _documented(prefix) == _routed(prefix, tmp_path)
 
 
 def test_documented_kinds_are_the_registered_ones() -> None:
