@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from rekor_py.errors import SigningError
+from rekor_py.statefile import create_new_file
 
 __all__ = [
     "KeyFileError",
@@ -266,29 +267,12 @@ class LogSigner:
         return cls.from_pem(data, password)
 
     def _create_file(self, path: Path, password: bytes | str | None) -> bool:
-        """Write our key to `path` atomically; False if `path` appeared meanwhile."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        """Write our key to `path` atomically (0600); False if `path` appeared
+        meanwhile (never replace a key)."""
         try:
-            fd = os.open(tmp, flags, 0o600)
-        except OSError as e:
-            raise KeyFileError(f"cannot create key file in {path.parent}: {e.strerror}") from e
-        try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), 0o600)  # the umask could only have removed bits
-                f.write(self.private_pem(password))
-                f.flush()
-                os.fsync(f.fileno())
-            # link(2) fails if the target exists, unlike rename(2): never replace a key.
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
+            return create_new_file(path, self.private_pem(password), 0o600)
         except OSError as e:
             raise KeyFileError(f"cannot create key file {path}: {e.strerror}") from e
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
-        return True
 
     def private_pem(self, password: bytes | str | None = None) -> bytes:
         """The private key as PKCS#8 PEM, encrypted when a password is given."""
@@ -358,17 +342,3 @@ def _secret(password: bytes | str | None) -> bytes | None:
     """A password as bytes; an empty one means none."""
     secret = password.encode() if isinstance(password, str) else password
     return secret or None
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a new directory entry durable (best effort where O_DIRECTORY is missing)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -22,7 +22,6 @@ the last is self-signed, and the leaf is valid now.  Raises KeyFileError.
 from __future__ import annotations
 
 import datetime
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from rekor_py.log.signer import KeyFileError, LogSigner, _fsync_dir
+from rekor_py.log.signer import KeyFileError, LogSigner
+from rekor_py.statefile import create_new_file
 
 __all__ = [
     "ROOT_VALIDITY",
@@ -175,28 +175,6 @@ def _read_chain(path: Path) -> list[x509.Certificate]:
         raise KeyFileError(f"TSA chain {path} is not a PEM certificate chain") from e
 
 
-def _create_public_file(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` atomically (mode 0644); False if `path` appeared meanwhile."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                     0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # link(2), not rename(2): a chain another process published first is kept.
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    except OSError as e:
-        raise KeyFileError(f"cannot create TSA chain {path}: {e.strerror}") from e
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-    return True
-
-
 def load_or_create_chain(path: Path, key: ec.EllipticCurvePrivateKey, *,
                          create: bool = True) -> list[x509.Certificate]:
     """The checked chain at `path`; with `create`, a new one for `key` when it is missing."""
@@ -207,7 +185,10 @@ def load_or_create_chain(path: Path, key: ec.EllipticCurvePrivateKey, *,
             raise KeyFileError(f"TSA chain file {path} does not exist") from None
         # False when another process of this server published its chain first: read
         # whichever won, so all processes serve one chain.
-        _create_public_file(path, chain_pem(create_chain(key)))
+        try:
+            create_new_file(path, chain_pem(create_chain(key)), 0o644)
+        except OSError as e:
+            raise KeyFileError(f"cannot create TSA chain {path}: {e.strerror}") from e
         chain = _read_chain(path)
     except OSError as e:
         raise KeyFileError(f"cannot read TSA chain {path}: {e.strerror}") from e
