@@ -214,6 +214,21 @@ class X509PublicKey:
         return cls._parse(data)
 
     @classmethod
+    def from_der(cls, der: bytes, *, certificate: bool) -> Self:
+        """A DER SubjectPublicKeyInfo, or with `certificate` a DER certificate, parsed
+        as Go's x509.ParsePKIXPublicKey / ParseCertificate accept them (Rekor v2's
+        verifiers); raises InvalidKeyError, InputLimitError past limits.max_key_bytes."""
+        der = bytes(der)
+        limit = limits.current().max_key_bytes
+        if len(der) > limit:
+            raise InputLimitError(limits.limit_error_message("max_key_bytes", len(der), limit,
+                                                             "the public key size in bytes"))
+        if certificate:
+            cert = _parse_certificate(der)
+            return cls(_leaf_key(cert), (cert,))
+        return cls(_parse_spki(der), ())
+
+    @classmethod
     def _parse(cls, data: bytes) -> Self:
         trimmed = data.strip(b" \t\n\r\v\f")
         block, rest = decode_pem(trimmed)
