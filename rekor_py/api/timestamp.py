@@ -40,16 +40,18 @@ MAX_JSON_BYTES = MAX_JSON_REQUEST_BYTES
 
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes:
-    """The body, refused with 413 past `limit` bytes (before reading, when declared)."""
+    """The body, refused with 413 past `limit` bytes (before reading, when declared).
+
+    request.read(), not request.content: the app's body-deadline middleware has
+    usually read the body already (aiohttp keeps it for read()), and the app's
+    client_max_size bounds what read() takes."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"timestamp request of {declared} bytes is over {limit} bytes")
-    body = bytearray()
-    while chunk := await request.content.read(limit + 1 - len(body)):
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"timestamp request is over {limit} bytes")
-    return bytes(body)
+    body = await request.read()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"timestamp request is over {limit} bytes")
+    return body
 
 
 async def post_timestamp(request: web.Request) -> web.Response:

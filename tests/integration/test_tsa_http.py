@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from rfc3161_client import TimestampRequestBuilder, VerifierBuilder
 
 from rekor_py.api.problems import error_middleware
+from rekor_py.app import body_deadline, body_limit
 from rekor_py.api.timestamp import MAX_JSON_BYTES, MAX_QUERY_BYTES, add_timestamp_routes
 from rekor_py.tsa import TimestampAuthority
 
@@ -32,7 +33,9 @@ _QUERY = {"Content-Type": "application/timestamp-query"}
 
 @pytest.fixture
 async def tsa_url(tmp_path: Path) -> AsyncIterator[str]:
-    app = web.Application(middlewares=[error_middleware])
+    # The server's own middlewares: the body deadline reads the body before the handler.
+    app = web.Application(middlewares=[error_middleware, body_limit(4 << 20),
+                                       body_deadline(30)])
     add_timestamp_routes(app, TimestampAuthority.load_or_create(tmp_path))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -29,14 +29,15 @@ import (
 )
 
 type options struct {
-	trustedRoot    string
-	bundle         string
-	artifact       string
-	artifactDigest string
-	key            string
-	identity       string
-	issuer         string
-	requireSCT     bool
+	trustedRoot     string
+	bundle          string
+	artifact        string
+	artifactDigest  string
+	key             string
+	identity        string
+	issuer          string
+	requireSCT      bool
+	signedTimestamp bool
 }
 
 func main() {
@@ -50,6 +51,8 @@ func main() {
 	fs.StringVar(&o.identity, "certificate-identity", "", "expected certificate SAN")
 	fs.StringVar(&o.issuer, "certificate-oidc-issuer", "", "expected OIDC issuer extension")
 	fs.BoolVar(&o.requireSCT, "require-sct", true, "require an embedded SCT from a CT log of the trusted root")
+	fs.BoolVar(&o.signedTimestamp, "signed-timestamp", false,
+		"require an RFC 3161 timestamp from a TSA of the trusted root instead of a log's integrated time (Rekor v2 entries have none)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
@@ -107,9 +110,11 @@ func run(o options) (string, error) {
 		identityOpt = verify.WithCertificateIdentity(id)
 	}
 
-	verifierOpts := []verify.VerifierOption{
-		verify.WithTransparencyLog(1),
-		verify.WithIntegratedTimestamps(1),
+	verifierOpts := []verify.VerifierOption{verify.WithTransparencyLog(1)}
+	if o.signedTimestamp {
+		verifierOpts = append(verifierOpts, verify.WithSignedTimestamps(1))
+	} else {
+		verifierOpts = append(verifierOpts, verify.WithIntegratedTimestamps(1))
 	}
 	if o.requireSCT && o.key == "" {
 		verifierOpts = append(verifierOpts, verify.WithSignedCertificateTimestamps(1))
