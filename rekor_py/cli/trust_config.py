@@ -55,18 +55,22 @@ def run(args: argparse.Namespace) -> int:
     operator = "the organization"
     if (args.fulcio_url is None) != (args.fulcio_chain is None):
         raise UsageError("--fulcio-url and --fulcio-chain go together")
+    # The CT log has run beside the CA since the CA's root was made (SCTs older than
+    # a key's validFor.start are refused); without a chain, from now on.
+    ct_since = now
     if args.fulcio_chain is not None:
         chain = x509.load_pem_x509_certificates(read_file(args.fulcio_chain, "Fulcio chain"))
         root["certificateAuthorities"].append(certificate_authority(args.fulcio_url, chain))
         signing["caUrls"].append(service(args.fulcio_url, chain[0].not_valid_before_utc,
                                          operator))
+        ct_since = min(c.not_valid_before_utc for c in chain)
     if (args.ctlog_url is None) != (args.ctlog_key is None):
         raise UsageError("--ctlog-url and --ctlog-key go together")
     if args.ctlog_key is not None:
         key = serialization.load_pem_public_key(read_file(args.ctlog_key, "CT log key"))
         der = key.public_bytes(serialization.Encoding.DER,
                                serialization.PublicFormat.SubjectPublicKeyInfo)
-        root["ctlogs"].append(LogInstance(args.ctlog_url, 1, der, _sha256(der), now,
+        root["ctlogs"].append(LogInstance(args.ctlog_url, 1, der, _sha256(der), ct_since,
                                           operator).trusted())
     if args.oidc_url is not None:
         signing["oidcUrls"].append(service(args.oidc_url, now, operator))

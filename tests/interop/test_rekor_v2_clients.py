@@ -114,8 +114,11 @@ def v2_trust(interop_log: InteropLog, v2_pki: FulcioPKI, v2_folder: Path) -> Pat
 
 @pytest.fixture(scope="module")
 def v2_signed(interop_log: InteropLog, v2_pki: FulcioPKI, v2_folder: Path) -> V2Signed:
-    return sign_v2(interop_log.url, f"{interop_log.url}/api/v1/timestamp", v2_pki, v2_folder,
-                   "python-v2")
+    tsa_url = f"{interop_log.url}/api/v1/timestamp"
+    # Entries before it, so that its inclusion proof has hashes to damage.
+    for i in range(2):
+        sign_v2(interop_log.url, tsa_url, v2_pki, v2_folder, f"python-v2-filler-{i}")
+    return sign_v2(interop_log.url, tsa_url, v2_pki, v2_folder, "python-v2")
 
 
 def _python(folder: Path, config: Path, bundle: Path, artifact: Path
@@ -184,11 +187,22 @@ def _damaged(signed: V2Signed, folder: Path, name: str, how: Any) -> Path:
     return path
 
 
-def _flip_root(bundle: dict[str, Any]) -> None:
+def _flip(value: str) -> str:
+    raw = bytearray(base64.b64decode(value))
+    raw[0] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def _flip_proof_hash(bundle: dict[str, Any]) -> None:
+    """The proof then folds to another root than the checkpoint's."""
     proof = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
-    root = bytearray(base64.b64decode(proof["rootHash"]))
-    root[0] ^= 1
-    proof["rootHash"] = base64.b64encode(bytes(root)).decode()
+    proof["hashes"][0] = _flip(proof["hashes"][0])
+
+
+def _flip_root_field(bundle: dict[str, Any]) -> None:
+    """Only the proof's rootHash field, not the signed checkpoint that also holds it."""
+    proof = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    proof["rootHash"] = _flip(proof["rootHash"])
 
 
 @pytest.fixture(scope="module")
@@ -196,8 +210,9 @@ def foreign_timestamp(interop_log: InteropLog, v2_pki: FulcioPKI, v2_folder: Pat
                       v2_signed: V2Signed, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundle with its timestamp replaced by one from another TSA (a second server's,
     with its own key and chain) over the same signature."""
-    from rekor_py.tsa import TimestampAuthority
     from rfc3161_client import TimestampRequestBuilder
+
+    from rekor_py.tsa import TimestampAuthority
 
     other = TimestampAuthority.load_or_create(tmp_path_factory.mktemp("other-tsa"))
     bundle = v2_signed.load()
@@ -216,11 +231,13 @@ def test_every_verifier_refuses_the_controls(interop_tools: dict[str, Path],
                                              v2_folder: Path, foreign_timestamp: Path) -> None:
     other_artifact = v2_folder / "other.txt"
     other_artifact.write_bytes(b"not what was signed\n")
-    bad_root = _damaged(v2_signed, v2_folder, "root", _flip_root)
+    assert v2_signed.load()["verificationMaterial"]["tlogEntries"][0]["inclusionProof"][
+        "hashes"], "the proof must have hashes to damage"
     root = trusted_root_of(v2_trust)
     cases = {
         "another artifact": (v2_signed.bundle, other_artifact),
-        "wrong inclusion root": (bad_root, v2_signed.artifact),
+        "a proof that folds to another root": (
+            _damaged(v2_signed, v2_folder, "proof-hash", _flip_proof_hash), v2_signed.artifact),
         "timestamp from another TSA": (foreign_timestamp, v2_signed.artifact),
     }
     for case, (bundle, artifact) in cases.items():
@@ -231,6 +248,20 @@ def test_every_verifier_refuses_the_controls(interop_tools: dict[str, Path],
         }
         for client, done in outcomes.items():
             assert done.returncode != 0, (case, client, done.stdout)
+
+
+def test_a_wrong_root_hash_field(interop_tools: dict[str, Path], v2_signed: V2Signed,
+                                 v2_trust: Path, v2_folder: Path) -> None:
+    """inclusionProof.rootHash differs from the signed checkpoint's root.  sigstore-python
+    compares the two and refuses; sigstore-go and sigstore-js fold the proof to the
+    checkpoint's root and never read the field, so for them the bundle still verifies
+    (what they check is signed; recorded in docs/rekor-v2.md)."""
+    bundle = _damaged(v2_signed, v2_folder, "root-field", _flip_root_field)
+    root = trusted_root_of(v2_trust)
+    assert _python(v2_folder, v2_trust, bundle, v2_signed.artifact).returncode != 0
+    for done in (_go(interop_tools, v2_folder, root, bundle, v2_signed.artifact),
+                 _js(interop_tools, v2_folder, root, bundle, v2_signed.artifact)):
+        assert done.returncode == 0, done.stderr
 
 
 def test_the_trust_config_names_both_logs_and_the_tsa(v2_trust: Path) -> None:
