@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from rfc3161_client import TimestampRequestBuilder, VerifierBuilder
 
 from rekor_py.api.problems import error_middleware
-from rekor_py.app import body_deadline, body_limit
 from rekor_py.api.timestamp import MAX_JSON_BYTES, MAX_QUERY_BYTES, add_timestamp_routes
+from rekor_py.app import body_deadline, body_limit
 from rekor_py.tsa import TimestampAuthority
 
 _MESSAGE = b"signature bytes of a bundle"
