@@ -130,19 +130,19 @@ def _python(folder: Path, config: Path, bundle: Path, artifact: Path
         env=client_env(folder), capture_output=True, text=True, timeout=120, check=False)
 
 
-def _go(tools: dict[str, Path], folder: Path, root: Path, bundle: Path, artifact: Path
-        ) -> subprocess.CompletedProcess[str]:
+def _go(tools: dict[str, Path], folder: Path, root: Path, bundle: Path, artifact: Path,
+        email: str = SIGNER_EMAIL) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(tools["sigverify"]), "--trusted-root", str(root), "--bundle", str(bundle),
-         "--artifact", str(artifact), "--signed-timestamp", *identity_policy()],
+         "--artifact", str(artifact), "--signed-timestamp", *identity_policy(email)],
         env=client_env(folder), capture_output=True, text=True, timeout=60, check=False)
 
 
-def _js(tools: dict[str, Path], folder: Path, root: Path, bundle: Path, artifact: Path
-        ) -> subprocess.CompletedProcess[str]:
+def _js(tools: dict[str, Path], folder: Path, root: Path, bundle: Path, artifact: Path,
+        email: str = SIGNER_EMAIL) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["node", str(tools["sigstore-js"] / "verify.mjs"), "--trusted-root", str(root),
-         "--bundle", str(bundle), "--artifact", str(artifact), *identity_policy()],
+         "--bundle", str(bundle), "--artifact", str(artifact), *identity_policy(email)],
         env=client_env(folder), capture_output=True, text=True, timeout=60, check=False)
 
 

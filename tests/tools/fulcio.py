@@ -160,12 +160,22 @@ class FulcioPKI:
         """A leaf for `email` with a fresh P-256 key (or `key`), valid for `lifetime`
         from `not_before` (default: a minute ago, to absorb clock steps)."""
         key = key or ec.generate_private_key(ec.SECP256R1())
+        return Leaf(self.certify(key.public_key(), email, issuer=issuer, not_before=not_before,
+                                 lifetime=lifetime, sct=sct), key)
+
+    def certify(self, public_key: ec.EllipticCurvePublicKey, email: str, *,
+                issuer: str = OIDC_ISSUER, not_before: datetime.datetime | None = None,
+                lifetime: datetime.timedelta = datetime.timedelta(minutes=10),
+                sct: bool = True) -> x509.Certificate:
+        """The leaf certificate of `issue` for a key whose private half someone else
+        holds (what a Fulcio does with a CSR's key)."""
+        key = public_key
         start = not_before or (datetime.datetime.now(_UTC).replace(microsecond=0)
                                - datetime.timedelta(minutes=1))
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([])).issuer_name(self.intermediate.subject)
-            .public_key(key.public_key())
+            .public_key(key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(start).not_valid_after(start + lifetime)
             .add_extension(x509.KeyUsage(
@@ -174,7 +184,7 @@ class FulcioPKI:
                 crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]),
                            critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key),
                            critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                 self.intermediate_key.public_key()), critical=False)
@@ -185,12 +195,12 @@ class FulcioPKI:
             .add_extension(x509.UnrecognizedExtension(
                 OID_ISSUER_V2, _der(0x0C, issuer.encode())), critical=False))
         if not sct:
-            return Leaf(builder.sign(self.intermediate_key, hashes.SHA256()), key)
+            return builder.sign(self.intermediate_key, hashes.SHA256())
         precert = builder.sign(self.intermediate_key, hashes.SHA256())
         sct_list = self._sct_list(precert.tbs_certificate_bytes)
         final = builder.add_extension(
             x509.UnrecognizedExtension(OID_SCT_LIST, _der(0x04, sct_list)), critical=False)
-        return Leaf(final.sign(self.intermediate_key, hashes.SHA256()), key)
+        return final.sign(self.intermediate_key, hashes.SHA256())
 
     def _sct_list(self, precert_tbs: bytes) -> bytes:
         """A SignedCertificateTimestampList holding one v1 precert SCT over `precert_tbs`."""
