@@ -1,4 +1,5 @@
-"""Keyless signing with the real sigstore-python 4.5.1 CLI against our server.
+"""Keyless signing with the real sigstore-python 4.5.1 CLI and sigstore-js
+(@sigstore/sign 4.1.1) against our server.
 
 `sigstore --trust-config FILE sign --identity-token T` asks the Fulcio stand-in
 (tests/tools/fulcio_server.py) for a certificate, then writes to the log and asks
@@ -6,10 +7,12 @@ the TSA that the signing config names.  The trust file is what `rekor-py
 trust-config` writes, plus the stand-in's URL: it lists the v2 log first, so
 sigstore-python (which takes the highest API version per operator) signs through
 Rekor v2 and our TSA; with the v2 log taken out, the same CLI signs through
-Rekor v1.  Each bundle is verified by sigstore-python's CLI, sigstore-go and
-sigstore-js, and the v2 entry is found by the v2 search.  Controls: a token for
-another audience is refused by the stand-in, a verification policy naming
-another identity fails.
+Rekor v1.  sigstore-js's `bundleBuilderFromSigningConfig` signs through the v2
+log and the TSA from the same file.  Each bundle is verified by sigstore-python's
+CLI, sigstore-go and sigstore-js (so each client verifies the other's bundle),
+and the v2 entries are found by the v2 search.  Controls: a token for another
+audience is refused by the stand-in, a verification policy naming another
+identity fails.
 """
 
 from __future__ import annotations
@@ -128,3 +131,33 @@ def test_the_stand_in_refuses_a_token_for_another_audience(
     token = fulcio.issuer.token(EMAIL, audience="not-sigstore")
     done, _, bundle = _sign(tmp_path, config, token, "wrong-audience")
     assert done.returncode != 0 and not bundle.exists()
+
+
+def test_sigstore_js_signs_through_rekor_v2(interop_log: InteropLog,
+                                            interop_tools: dict[str, Path],
+                                            keyless: tuple[FulcioServer, Path, Path],
+                                            tmp_path: Path) -> None:
+    fulcio, config, _ = keyless
+    artifact = tmp_path / "js.txt"
+    artifact.write_bytes(b"signed keylessly by sigstore-js through rekor-py\n")
+    bundle = tmp_path / "js.sigstore.json"
+    done = subprocess.run(
+        ["node", str(interop_tools["sigstore-js"] / "sign.mjs"), "--trust-config", str(config),
+         "--identity-token", fulcio.issuer.token(EMAIL), "--artifact", str(artifact),
+         "--bundle", str(bundle)],
+        env=client_env(tmp_path), capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "hashedrekord 0.0.2" in done.stdout, done.stdout
+    entry = _entry(bundle)
+    assert json.loads(bundle.read_text())["verificationMaterial"][
+        "timestampVerificationData"]["rfc3161Timestamps"]
+    # sigstore-python verifies sigstore-js's bundle; sigstore-go and sigstore-js too.
+    verified = _verify(tmp_path, config, bundle, artifact)
+    assert verified.returncode == 0, verified.stderr
+    root = trusted_root_of(config)
+    for check in (_go(interop_tools, tmp_path, root, bundle, artifact, EMAIL),
+                  _js(interop_tools, tmp_path, root, bundle, artifact, EMAIL)):
+        assert check.returncode == 0, check.stderr
+    found = requests.post(f"{interop_log.url}/api/v2/index/retrieve",
+                          json={"email": EMAIL}, timeout=30).json()
+    assert entry["logIndex"] in [e["logIndex"] for e in found]

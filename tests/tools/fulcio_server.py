@@ -1,13 +1,15 @@
 """A Fulcio and an OIDC issuer for keyless signing in tests, with no public service.
 
 `OIDCIssuer.token(email)` mints an identity token (an ES256 JWT with the claims
-sigstore-python reads: iss, sub, aud "sigstore", iat, nbf, exp, email,
-email_verified).  `FulcioServer` answers Fulcio's `POST /api/v2/signingCert` as
-sigstore-python 4.5.1 calls it: the token as a Bearer credential, verified
-against the issuer's key (signature, audience, issuer, expiry: 401 otherwise),
-and a PEM CSR whose signature proves possession of its key (400 otherwise); the
-answer is a leaf from `FulcioPKI` for the token's email, with an embedded SCT,
-and its chain, in `signedCertificateEmbeddedSct.chain.certificates`.
+sigstore-python and sigstore-js read: iss, sub, aud "sigstore", iat, nbf, exp,
+email, email_verified).  `FulcioServer` answers Fulcio's `POST /api/v2/signingCert`
+as both call it: the token (a Bearer credential from sigstore-python, in
+`credentials.oidcIdentityToken` from sigstore-js) is verified against the
+issuer's key (signature, audience, issuer, expiry: 401 otherwise), and so is the
+proof that the client holds the key (a PEM CSR's signature, or a signature over
+the email in `publicKeyRequest.proofOfPossession`: 400 otherwise).  The answer is
+a leaf from `FulcioPKI` for the token's email, with an embedded SCT, and its
+chain, in `signedCertificateEmbeddedSct.chain.certificates`.
 
 It runs in a thread (the stdlib's ThreadingHTTPServer on 127.0.0.1), so tests
 that call client CLIs in subprocesses need no event loop.
@@ -26,6 +28,8 @@ from typing import Any
 
 import jwt
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.tools.fulcio import OIDC_ISSUER, FulcioPKI, pem
@@ -73,10 +77,21 @@ class FulcioServer:
         self._httpd.server_close()
 
     def signing_cert(self, authorization: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """(status, JSON answer) for a signingCert request."""
+        """(status, JSON answer) for a signingCert request: a Bearer token and a CSR
+        (sigstore-python), or the token in `credentials` and a public key with a proof
+        of possession, a signature over the token's email (sigstore-js)."""
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return 400, {"code": 3, "message": "the request is not JSON"}
+        if not isinstance(request, dict):
+            return 400, {"code": 3, "message": "the request is not a JSON object"}
         scheme, _, token = authorization.partition(" ")
+        credentials = request.get("credentials")
+        if scheme != "Bearer" and isinstance(credentials, dict):
+            scheme, token = "Bearer", str(credentials.get("oidcIdentityToken") or "")
         if scheme != "Bearer" or not token:
-            return 401, {"code": 16, "message": "missing bearer token"}
+            return 401, {"code": 16, "message": "missing identity token"}
         try:
             claims = jwt.decode(token, self.issuer.public_key, algorithms=["ES256"],
                                 audience=AUDIENCE, issuer=self.issuer.issuer)
@@ -84,21 +99,45 @@ class FulcioServer:
             return 401, {"code": 16, "message": f"invalid identity token: {e}"}
         if not claims.get("email_verified") or not isinstance(claims.get("email"), str):
             return 400, {"code": 3, "message": "the token has no verified email"}
-        try:
-            request = json.loads(body)
-            csr = x509.load_pem_x509_csr(base64.b64decode(
-                request["certificateSigningRequest"], validate=True))
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            return 400, {"code": 3, "message": "expected a base64 PEM certificateSigningRequest"}
-        if not csr.is_signature_valid:
-            return 400, {"code": 3, "message": "the CSR's signature does not verify"}
-        key = csr.public_key()
-        if not isinstance(key, ec.EllipticCurvePublicKey):
-            return 400, {"code": 3, "message": "only ECDSA keys are certified here"}
+        key = (self._csr_key(request) if "certificateSigningRequest" in request
+               else self._proven_key(request, claims["email"]))
+        if isinstance(key, str):
+            return 400, {"code": 3, "message": key}
         leaf = self.pki.certify(key, claims["email"], issuer=self.issuer.issuer)
         self.issued.append(leaf)
         chain = [pem(c).decode() for c in (leaf, *self.pki.chain)]
         return 201, {"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}}
+
+    @staticmethod
+    def _csr_key(request: dict[str, Any]) -> ec.EllipticCurvePublicKey | str:
+        """The key of a CSR whose signature verifies, or what is wrong."""
+        try:
+            csr = x509.load_pem_x509_csr(base64.b64decode(
+                request["certificateSigningRequest"], validate=True))
+        except (ValueError, TypeError, binascii.Error):
+            return "expected a base64 PEM certificateSigningRequest"
+        if not csr.is_signature_valid:
+            return "the CSR's signature does not verify"
+        key = csr.public_key()
+        return key if isinstance(key, ec.EllipticCurvePublicKey) else "only ECDSA keys here"
+
+    @staticmethod
+    def _proven_key(request: dict[str, Any], email: str) -> ec.EllipticCurvePublicKey | str:
+        """publicKeyRequest's key, if its proofOfPossession is its signature over the
+        identity (the email), or what is wrong."""
+        try:
+            wanted = request["publicKeyRequest"]
+            key = serialization.load_pem_public_key(wanted["publicKey"]["content"].encode())
+            proof = base64.b64decode(wanted["proofOfPossession"], validate=True)
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            return "expected a publicKeyRequest with a PEM key and a base64 proofOfPossession"
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return "only ECDSA keys here"
+        try:
+            key.verify(proof, email.encode(), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return "the proof of possession does not verify"
+        return key
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
