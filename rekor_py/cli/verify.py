@@ -1,6 +1,6 @@
 """`rekor-py verify`: verify an entry's inclusion proof, checkpoint and SET, fetched
 or saved by `get --save`; with `--api 2`, a Rekor v2 TransparencyLogEntry saved by
-`upload --api 2 --save` (or a bundle's tlog entry), verified with the v2 log's key."""
+`upload --api 2 --save`, or a Sigstore bundle's entry, verified with the v2 log's key."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise InputError(f"entry {args.entry} is not JSON: {e}") from None
         if args.api == 2:
+            if isinstance(data, dict) and "verificationMaterial" in data:
+                data = _bundle_entry(data)
             return _verify_v2(args, data)
         answer = parse_log_entry_answer(data)
         if args.log_key is None:
@@ -79,3 +81,12 @@ def _verify_v2(args: argparse.Namespace, data: Any) -> int:
     print(f"Rekor v2 entry at index {entry.log_index}")
     print(f"Verified: inclusion proof at tree size {entry.tree_size}, checkpoint")
     return EXIT_OK
+
+
+def _bundle_entry(bundle: dict[str, Any]) -> Any:
+    """The tlog entry of a Sigstore bundle (its first)."""
+    entries = bundle["verificationMaterial"].get("tlogEntries") \
+        if isinstance(bundle["verificationMaterial"], dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InputError("the bundle has no transparency log entry")
+    return entries[0]

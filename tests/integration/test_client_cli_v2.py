@@ -46,6 +46,13 @@ async def test_upload_save_and_verify_a_v2_entry(log: RunningLog, tmp_path: Path
     assert run.code == 0, run.err
     assert run.json()["logIndex"] == int(entry["logIndex"])
 
+    # The same entry inside a Sigstore bundle.
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                                  "verificationMaterial": {"tlogEntries": [entry]}}))
+    run = await cli(log, "verify", "--api", "2", "--entry", bundle, "--log-key", pem)
+    assert run.code == 0, run.err
+
     # Again: 409, found through the v2 search, verified the same way.
     run = await cli(log, *signed.upload_args(), "--api", "2", "--json")
     assert run.code == 0, run.err

@@ -161,3 +161,27 @@ def test_sigstore_js_signs_through_rekor_v2(interop_log: InteropLog,
     found = requests.post(f"{interop_log.url}/api/v2/index/retrieve",
                           json={"email": EMAIL}, timeout=30).json()
     assert entry["logIndex"] in [e["logIndex"] for e in found]
+
+
+def test_sigstore_python_attests_through_rekor_v2(keyless: tuple[FulcioServer, Path, Path],
+                                                  tmp_path: Path) -> None:
+    """`sigstore attest`: a DSSE envelope, logged in Rekor v2 as a hashedrekord over the
+    envelope's PAE (v2 has no dsse kind), verified by `sigstore verify identity`."""
+    fulcio, config, _ = keyless
+    artifact = tmp_path / "attested.txt"
+    artifact.write_bytes(b"an artifact with an SLSA provenance\n")
+    predicate = tmp_path / "predicate.json"
+    predicate.write_text(json.dumps({
+        "buildDefinition": {"buildType": "https://rekor-py.test/build",
+                            "externalParameters": {"ref": "refs/heads/main"}},
+        "runDetails": {"builder": {"id": "https://ci.rekor-py.test"}}}))
+    bundle = tmp_path / "attested.sigstore.json"
+    done = _sigstore(tmp_path, config, "attest", "--predicate", predicate, "--predicate-type",
+                     "https://slsa.dev/provenance/v1", "--identity-token",
+                     fulcio.issuer.token(EMAIL), "--bundle", bundle, artifact)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(bundle.read_text())
+    assert "dsseEnvelope" in data
+    assert _entry(bundle)["kindVersion"] == {"kind": "hashedrekord", "version": "0.0.2"}
+    verified = _verify(tmp_path, config, bundle, artifact)
+    assert verified.returncode == 0, verified.stderr
