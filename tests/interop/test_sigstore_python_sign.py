@@ -85,6 +85,21 @@ def _entry(bundle: Path) -> dict[str, Any]:
     return entry
 
 
+def _verified_and_found(log: InteropLog, tools: dict[str, Path], folder: Path, config: Path,
+                        bundle: Path, artifact: Path) -> None:
+    """sigstore-python's CLI, sigstore-go and sigstore-js verify the v2 bundle, and
+    rekor-py's v2 search finds its entry by the signer's email."""
+    verified = _verify(folder, config, bundle, artifact)
+    assert verified.returncode == 0, verified.stderr
+    root = trusted_root_of(config)
+    for done in (_go(tools, folder, root, bundle, artifact, EMAIL),
+                 _js(tools, folder, root, bundle, artifact, EMAIL)):
+        assert done.returncode == 0, done.stderr
+    found = requests.post(f"{log.url}/api/v2/index/retrieve", json={"email": EMAIL},
+                          timeout=30).json()
+    assert _entry(bundle)["logIndex"] in [e["logIndex"] for e in found]
+
+
 def test_sign_through_rekor_v2_and_the_tsa(interop_log: InteropLog, interop_tools: dict[str, Path],
                                            keyless: tuple[FulcioServer, Path, Path],
                                            tmp_path: Path) -> None:
@@ -97,16 +112,7 @@ def test_sign_through_rekor_v2_and_the_tsa(interop_log: InteropLog, interop_tool
     assert len(material["timestampVerificationData"]["rfc3161Timestamps"]) == 1
     assert fulcio.issued, "the certificate came from the stand-in"
 
-    verified = _verify(tmp_path, config, bundle, artifact)
-    assert verified.returncode == 0, verified.stderr
-    root = trusted_root_of(config)
-    for done in (_go(interop_tools, tmp_path, root, bundle, artifact, EMAIL),
-                 _js(interop_tools, tmp_path, root, bundle, artifact, EMAIL)):
-        assert done.returncode == 0, done.stderr
-    # rekor-py's v2 search finds it by the signer's email.
-    found = requests.post(f"{interop_log.url}/api/v2/index/retrieve",
-                          json={"email": EMAIL}, timeout=30).json()
-    assert entry["logIndex"] in [e["logIndex"] for e in found]
+    _verified_and_found(interop_log, interop_tools, tmp_path, config, bundle, artifact)
     # Another identity in the policy: refused.
     other = _verify(tmp_path, config, bundle, artifact, email="someone@rekor-py.test")
     assert other.returncode != 0
@@ -148,19 +154,11 @@ def test_sigstore_js_signs_through_rekor_v2(interop_log: InteropLog,
         env=client_env(tmp_path), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "hashedrekord 0.0.2" in done.stdout, done.stdout
-    entry = _entry(bundle)
+    assert _entry(bundle)["kindVersion"]["version"] == "0.0.2"
     assert json.loads(bundle.read_text())["verificationMaterial"][
         "timestampVerificationData"]["rfc3161Timestamps"]
     # sigstore-python verifies sigstore-js's bundle; sigstore-go and sigstore-js too.
-    verified = _verify(tmp_path, config, bundle, artifact)
-    assert verified.returncode == 0, verified.stderr
-    root = trusted_root_of(config)
-    for check in (_go(interop_tools, tmp_path, root, bundle, artifact, EMAIL),
-                  _js(interop_tools, tmp_path, root, bundle, artifact, EMAIL)):
-        assert check.returncode == 0, check.stderr
-    found = requests.post(f"{interop_log.url}/api/v2/index/retrieve",
-                          json={"email": EMAIL}, timeout=30).json()
-    assert entry["logIndex"] in [e["logIndex"] for e in found]
+    _verified_and_found(interop_log, interop_tools, tmp_path, config, bundle, artifact)
 
 
 def test_sigstore_python_attests_through_rekor_v2(keyless: tuple[FulcioServer, Path, Path],
