@@ -19,13 +19,16 @@ from rekor_py.config import Settings
 from rekor_py.log.c2sp import (
     CheckpointNotary,
     NoteSigner,
+    TreeNotaries,
     c2sp_origin,
     load_or_create_note_key,
 )
+from rekor_py.log.checkpoint import origin_for
 from rekor_py.log.service import LogService
 from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import make_pool
 from rekor_py.logsafe import clip
+from rekor_py.storage.log_store import TreeRow
 from rekor_py.tsa import TimestampAuthority
 from rekor_py.tsa.authority import DEFAULT_CHAIN_FILE, DEFAULT_KEY_FILE
 
@@ -141,7 +144,7 @@ def create_app(settings: Settings, service: LogService, v2: V2Log | None = None
     app.on_startup.append(start_pool)
     app.on_cleanup.append(stop_pool)
     add_routes(app)
-    app[NOTARY] = tile_notary(settings, service)
+    app[NOTARY] = tile_notaries(settings, service)
     app[TILE_CACHE] = ImmutableCache()
     add_tile_routes(app, settings.tile_prefix)
     if v2 is not None:
@@ -169,16 +172,23 @@ def timestamp_authority(settings: Settings) -> TimestampAuthority | None:
     return TimestampAuthority.from_settings(settings)
 
 
-def tile_notary(settings: Settings, service: LogService) -> CheckpointNotary:
-    """The C2SP checkpoint signers: the log key (if it has a signed-note type), then
-    the Ed25519 note key (Settings.note_key_path, created on first start), for the
-    origin `<tree's checkpoint name><tile prefix>`."""
+def tile_notaries(settings: Settings, service: LogService) -> TreeNotaries:
+    """The C2SP checkpoint signers of each tree: the tree's log key (if it has a
+    signed-note type), then the Ed25519 note key (Settings.note_key_path, created
+    on first start).  The origin is `<tree's checkpoint name><tile prefix>` for
+    the log's first tree; a tree started by a rotation is another C2SP log, so
+    its origin adds " - <tree ID>" as Rekor's checkpoints do."""
     # The tree's name, not this process's host:port: every server of one tree
     # must sign the same C2SP origin (as for the v1 checkpoints).
-    origin = c2sp_origin(service.checkpoint_name, settings.tile_prefix)
+    base = c2sp_origin(service.checkpoint_name, settings.tile_prefix)
     if settings.note_key is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     note_key = load_or_create_note_key(settings.note_key_path)
-    log_key = NoteSigner.for_log_key(origin, service.signer)
-    signers = [s for s in (log_key, NoteSigner.ed25519(origin, note_key)) if s is not None]
-    return CheckpointNotary(origin, signers)
+
+    def make(tree: TreeRow) -> CheckpointNotary:
+        origin = base if tree.virtual_offset == 0 else origin_for(base, tree.tree_id)
+        log_key = NoteSigner.for_log_key(origin, service.signer_for(tree))
+        signers = [s for s in (log_key, NoteSigner.ed25519(origin, note_key)) if s is not None]
+        return CheckpointNotary(origin, signers)
+
+    return TreeNotaries(make)

@@ -94,6 +94,9 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     migrate_database_url: str | None = None
     # None: data_dir/signing-key.pem, an ECDSA P-256 key created on first start.
     signing_key: Path | None = None
+    # More v1 log keys, PEM files (same password), for shards that a rotation put
+    # under a new key (log/shards.py); None: data_dir/log-keys.
+    log_keys_dir: Path | None = None
     # The name of the environment variable that holds the key's password.
     signing_key_password_env: str = "REKOR_PY_SIGNING_KEY_PASSWORD"
     # The checkpoint name; None means host:port as clients reach the server
@@ -187,6 +190,10 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key or self.data_dir / "signing-key.pem"
+
+    @property
+    def log_keys_path(self) -> Path:
+        return self.log_keys_dir or self.data_dir / "log-keys"
 
     @property
     def note_key_path(self) -> Path:

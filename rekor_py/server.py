@@ -23,6 +23,7 @@ from rekor_py.log.c2sp import load_or_create_note_key
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.sequencer import HeadSigner, Sequencer
 from rekor_py.log.service import LogService
+from rekor_py.log.shards import LogKeyring, v1_head_signer
 from rekor_py.log.signer import LogSigner
 from rekor_py.log.v2_log import V2Log
 from rekor_py.storage import log_store
@@ -62,7 +63,8 @@ def load_signer(settings: Settings) -> LogSigner:
 
 async def _active_tree(pool: Any, api_major: int,
                        origin: Callable[[int], str],
-                       sign_empty: Callable[[int, str], str]) -> log_store.TreeRow:
+                       sign_empty: Callable[[int, str], str],
+                       log_id: bytes | None = None) -> log_store.TreeRow:
     """The active tree of Rekor API `api_major`, created if none: a random positive
     int63 ID, `origin(tree_id)`, and the empty head signed by `sign_empty(tree_id,
     origin)`."""
@@ -75,14 +77,23 @@ async def _active_tree(pool: Any, api_major: int,
         tree_origin = origin(tree_id)
         log.info("creating the Rekor v%d tree %d", api_major, tree_id)
         return await log_store.create_tree(conn, tree_id, tree_origin, merkle.EMPTY_ROOT,
-                                           sign_empty(tree_id, tree_origin), api_major)
+                                           sign_empty(tree_id, tree_origin), api_major,
+                                           log_id=log_id)
+
+
+def load_keyring(settings: Settings, signer: LogSigner) -> LogKeyring:
+    """The configured key and the PEM files of Settings.log_keys_path."""
+    password = settings.signing_key_password()
+    return LogKeyring(signer, settings.log_keys_path,
+                      lambda pem: LogSigner.from_pem(pem, password))
 
 
 async def _v1_tree(pool: Any, signer: LogSigner, name: str) -> log_store.TreeRow:
     def sign_empty(tree_id: int, origin: str) -> str:
         return format_checkpoint(Checkpoint(origin, 0, merkle.EMPTY_ROOT), signer, name)
 
-    return await _active_tree(pool, 1, lambda tree_id: origin_for(name, tree_id), sign_empty)
+    return await _active_tree(pool, 1, lambda tree_id: origin_for(name, tree_id), sign_empty,
+                              log_id=signer.log_id)
 
 
 async def _existing_tree(pool: Any) -> log_store.TreeRow:
@@ -145,6 +156,7 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
             await asyncio.to_thread(embedded.stop)
         raise
     signer = await asyncio.to_thread(load_signer, settings)
+    keyring = await asyncio.to_thread(load_keyring, settings, signer)
     try:
         if settings.read_only:
             tree = await _existing_tree(pool)
@@ -157,14 +169,17 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
             await asyncio.to_thread(embedded.stop)
         raise
     name = tree_checkpoint_name(tree, settings)
-    origin = origin_for(name, tree.tree_id)
-
-    def sign_head(size: int, root_hash: bytes) -> str:
-        return format_checkpoint(Checkpoint(origin, size, root_hash), signer, name)
-
+    try:
+        tree_signer = keyring.signer_for(tree)
+    except StorageError:
+        await pool.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
+    sign_head = v1_head_signer(name, tree.tree_id, tree_signer)
     sequencer = _sequencer(pool, tree, sign_head, settings) if writable else None
-    return LogRuntime(LogService(pool, tree.tree_id, signer, sequencer, name), pool, embedded,
-                      v2)
+    service = LogService(pool, tree.tree_id, tree_signer, sequencer, name, keyring=keyring)
+    return LogRuntime(service, pool, embedded, v2)
 
 
 def _sequencer(pool: Any, tree: log_store.TreeRow, sign_head: HeadSigner,

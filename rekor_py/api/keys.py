@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from rekor_py.config import Settings
-from rekor_py.log.c2sp import CheckpointNotary
+from rekor_py.log.c2sp import TreeNotaries
 from rekor_py.log.service import LogService
 from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import VerifyPool
@@ -14,7 +14,7 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", LogService)
 # The tile API's C2SP checkpoint signer (its tile cache's key is in api/tiles.py,
 # next to the cache class, which would otherwise import this module circularly).
-NOTARY = web.AppKey("notary", CheckpointNotary)
+NOTARY = web.AppKey("notary", TreeNotaries)
 # Where proposed entries are parsed and verified, off the event loop.
 VERIFIER = web.AppKey("verifier", VerifyPool)
 # The Rekor v2 log (api/v2.py), when the server runs one.

@@ -53,16 +53,17 @@ _GZIP_LEVEL = 1
 
 class ImmutableCache:
     """LRU of response bodies that never change (full tiles and full bundles), bounded by bytes.
+    Keys name the tree: after a rotation the same path is another tree's tile.
 
     A full entry bundle can weigh megabytes, so a count bound did not bound memory."""
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self._items: ByteLRU[tuple[str, int, int], bytes] = ByteLRU(max_bytes, lambda _, v: len(v))
+        self._items: ByteLRU[tuple[str, int, int, int], bytes] = ByteLRU(max_bytes, lambda _, v: len(v))
 
-    def get(self, key: tuple[str, int, int]) -> bytes | None:
+    def get(self, key: tuple[str, int, int, int]) -> bytes | None:
         return self._items.get(key)
 
-    def put(self, key: tuple[str, int, int], value: bytes) -> None:
+    def put(self, key: tuple[str, int, int, int], value: bytes) -> None:
         self._items.put(key, value)
 
 
@@ -110,13 +111,15 @@ def _octets(body: bytes, tile: TileID, **headers: str) -> web.Response:
 
 async def get_checkpoint(request: web.Request) -> web.Response:
     head = await request.app[SERVICE].head()
-    text = request.app[NOTARY].checkpoint(head.size, head.root_hash)
+    text = request.app[NOTARY].for_tree(head).checkpoint(head.size, head.root_hash)
     return web.Response(text=text, content_type="text/plain", charset="utf-8",
                         headers={"Cache-Control": _SHORT})
 
 
 async def get_vkeys(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[NOTARY].vkeys(), content_type="text/plain",
+    head = await request.app[SERVICE].head()
+    return web.Response(text=request.app[NOTARY].for_tree(head).vkeys(),
+                        content_type="text/plain",
                         charset="utf-8", headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -124,25 +127,24 @@ async def get_tile(request: web.Request) -> web.Response:
     bundle, tile = _parse_tile_path("tile/" + request.match_info["path"])
     if bundle:
         return await _entry_bundle(request, tile)
-    cache = request.app[TILE_CACHE]
-    key = ("tile", tile.level, tile.index)
-    data = cache.get(key) if tile.is_full else None
+    cache, service = request.app[TILE_CACHE], request.app[SERVICE]
+    data = cache.get(("tile", service.tree_id, tile.level, tile.index)) if tile.is_full else None
     if data is None:
-        data = await request.app[SERVICE].read_tile(tile)
+        tree_id, data = await service.read_tile(tile)
         if data is None:
             raise web.HTTPNotFound
         if tile.is_full:
-            cache.put(key, data)
+            cache.put(("tile", tree_id, tile.level, tile.index), data)
     return _octets(data, tile)
 
 
 async def _entry_bundle(request: web.Request, tile: TileID) -> web.Response:
     gzip = _accepts_gzip(request)
-    cache = request.app[TILE_CACHE]
-    key = ("bundle-gz" if gzip else "bundle", 0, tile.index)
-    data = cache.get(key) if tile.is_full else None
+    cache, service = request.app[TILE_CACHE], request.app[SERVICE]
+    kind = "bundle-gz" if gzip else "bundle"
+    data = cache.get((kind, service.tree_id, 0, tile.index)) if tile.is_full else None
     if data is None:
-        bodies = await request.app[SERVICE].read_entry_bundle(tile)
+        tree_id, bodies = await service.read_entry_bundle(tile)
         if bodies is None:
             raise web.HTTPNotFound
         data = encode_entry_bundle(bodies)
@@ -150,7 +152,7 @@ async def _entry_bundle(request: web.Request, tile: TileID) -> web.Response:
             data = (await asyncio.to_thread(_gzip, data)
                     if len(data) > _THREAD_COMPRESS_BYTES else _gzip(data))
         if tile.is_full:
-            cache.put(key, data)
+            cache.put((kind, tree_id, 0, tile.index), data)
     headers = {"Vary": "Accept-Encoding"}
     if gzip:
         headers["Content-Encoding"] = "gzip"

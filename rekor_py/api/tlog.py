@@ -14,15 +14,16 @@ from rekor_py.errors import InvalidProofRequest, InvalidRequest
 _TREE_ID = re.compile(r"[0-9]{1,19}")
 
 
-def _check_tree_id(request: web.Request, error: type[InvalidRequest]) -> None:
-    """An optional treeID must name our tree (single shard for now)."""
+async def _tree_id(request: web.Request, error: type[InvalidRequest]) -> int | None:
+    """The optional treeID: one of the log's shards (frozen or active), else `error`."""
     raw = request.query.get("treeID")
     if raw is None:
-        return
+        return None
     if not _TREE_ID.fullmatch(raw):
         raise error(f"invalid tree ID specified: {raw[:40]}")
-    if int(raw) != request.app[SERVICE].tree_id:
+    if (await request.app[SERVICE].shards()).by_id(int(raw)) is None:
         raise error(f"no log range found for tree ID {int(raw)}")
+    return int(raw)
 
 
 async def get_log_info(request: web.Request) -> web.Response:
@@ -30,15 +31,15 @@ async def get_log_info(request: web.Request) -> web.Response:
 
 
 async def get_log_proof(request: web.Request) -> web.Response:
-    _check_tree_id(request, InvalidProofRequest)
+    tree_id = await _tree_id(request, InvalidProofRequest)
     first = query_int(request, "firstSize", default=1, minimum=1)
     last = query_int(request, "lastSize", minimum=1)
-    return json_response(await request.app[SERVICE].consistency(first, last))
+    return json_response(await request.app[SERVICE].consistency(first, last, tree_id))
 
 
 async def get_public_key(request: web.Request) -> web.Response:
-    _check_tree_id(request, InvalidRequest)
-    return web.Response(body=request.app[SERVICE].public_key_pem(),
+    tree_id = await _tree_id(request, InvalidRequest)
+    return web.Response(body=await request.app[SERVICE].public_key_pem(tree_id),
                         content_type="application/x-pem-file")
 
 

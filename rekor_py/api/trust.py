@@ -9,6 +9,8 @@ Behind a proxy that rewrites either, fetch it through the public URL (or use
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp import web
 
 from rekor_py.api.keys import SERVICE, SETTINGS, V2_LOG
@@ -25,12 +27,20 @@ __all__ = ["get_trust_config", "log_instances", "timestamp_authorities"]
 
 
 async def log_instances(app: web.Application, base_url: str) -> list[LogInstance]:
-    """The v1 log and, when served, the v2 log."""
+    """The v1 log, one instance per key its shards were signed with (a key that a
+    rotation retired is valid until that rotation), and, when served, the v2 log."""
     service = app[SERVICE]
     operator = app[SETTINGS].checkpoint_name
-    der = service.signer.verifier.spki_der
-    logs = [LogInstance(base_url, 1, der, v1_log_id(der), await service.created_at(),
-                        operator)]
+    logs: list[LogInstance] = []
+    trees = (await service.shards()).trees
+    for tree in trees:
+        der = service.signer_for(tree).verifier.spki_der
+        if logs and logs[-1].public_key_der == der:
+            continue  # the same key goes on signing
+        if logs:
+            logs[-1] = dataclasses.replace(logs[-1], valid_until=tree.created_at)
+        assert tree.created_at is not None  # the column is NOT NULL
+        logs.append(LogInstance(base_url, 1, der, v1_log_id(der), tree.created_at, operator))
     v2 = app.get(V2_LOG)
     if v2 is not None:
         logs.append(LogInstance(base_url, 2, v2.public_key_der, v2.log_id,

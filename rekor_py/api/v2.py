@@ -32,7 +32,7 @@ from rekor_py.api.problems import json_response
 from rekor_py.api.routes import add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
 from rekor_py.errors import InvalidRequest, LogIndexConflict
-from rekor_py.log.c2sp import CheckpointNotary
+from rekor_py.log.c2sp import CheckpointNotary, TreeNotaries
 from rekor_py.log.prepare import REKOR_V2_REQUEST
 from rekor_py.log.search import find_entries
 from rekor_py.log.sequencer import DuplicateEntry
@@ -92,7 +92,7 @@ def v2_app(v2: V2Log) -> web.Application:
     app = web.Application()
     app[V2_LOG] = v2
     app[SERVICE] = v2.service
-    app[NOTARY] = CheckpointNotary(v2.origin, [v2.note_signer])
+    app[NOTARY] = TreeNotaries.fixed(CheckpointNotary(v2.origin, [v2.note_signer]))
     app[TILE_CACHE] = ImmutableCache()
     add_v2_routes(app)
     return app

@@ -29,7 +29,7 @@ the key is source.py's business; printing the report is the command's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, NoReturn, Protocol
 
@@ -61,12 +61,15 @@ class _Connection(Connection, Protocol):
 
 async def fsck(conn: _Connection, verifier: LogVerifier | None, *, progress: Progress | None = None,
                page_size: int = DEFAULT_PAGE_SIZE,
-               v2_key: ed25519.Ed25519PublicKey | None = None) -> FsckReport:
+               v2_key: ed25519.Ed25519PublicKey | None = None,
+               more_keys: Sequence[LogVerifier] = ()) -> FsckReport:
     """Check every tree in the database; the report's `problem` is the first discrepancy.
 
     Requires a connection outside any transaction and page_size >= 1.  With
     verifier None (v2_key None), the checkpoint signatures of v1 (v2) trees are
-    not checked (the caller says so).
+    not checked (the caller says so).  A v1 tree that records its key (a shard
+    made by a rotation) is checked with that key, found among `verifier` and
+    `more_keys`; a tree that records none, with `verifier`.
     Raises asyncpg errors for a database without the rekor-py schema.
     """
     if page_size < 1:
@@ -76,16 +79,49 @@ async def fsck(conn: _Connection, verifier: LogVerifier | None, *, progress: Pro
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             trees = await queries.list_trees(conn)
+            _check_shards([r for r in trees if r["api_major"] == 1])
+            keys = {k.log_id: k for k in (verifier, *more_keys) if k is not None}
             for row in trees:
                 summary = _summary(row)
                 report.trees.append(summary)
-                key = verifier if row["api_major"] == 1 else v2_key
+                key = (_tree_key(row, verifier, keys) if row["api_major"] == 1 else v2_key)
                 await _check_tree(conn, row, summary, key, progress, page_size)
             await _check_ownership(conn, [t.tree_id for t in report.trees])
     except DiscrepancyFound as e:
         report.problem = e.discrepancy
     report.elapsed_seconds = time.monotonic() - started
     return report
+
+
+def _check_shards(trees: list[Record]) -> None:
+    """The v1 trees tile the log's virtual index: each starts where the shards
+    before it end (frozen ones in order, the active one last)."""
+    ordered = sorted(trees, key=lambda r: (r["virtual_offset"], r["state"] == "active"))
+    expected = 0
+    for i, row in enumerate(ordered):
+        if row["state"] == "active" and i != len(ordered) - 1:
+            _fail("shard_order", row["tree_id"], "trees row",
+                  f"tree {row['tree_id']} is active but shards start after it",
+                  expected="the active tree last", found=f"position {i + 1} of {len(ordered)}")
+        if row["virtual_offset"] != expected:
+            _fail("shard_offset", row["tree_id"], "trees row",
+                  f"tree {row['tree_id']}'s first log index is not where the shards "
+                  f"before it end", expected=str(expected), found=str(row["virtual_offset"]))
+        expected += row["size"]
+
+
+def _tree_key(row: Record, verifier: LogVerifier | None,
+              keys: dict[bytes, LogVerifier]) -> LogVerifier | None:
+    """The key that checks a v1 tree's checkpoint (None: not checked)."""
+    if row["log_id"] is None or not keys:
+        return verifier
+    key = keys.get(bytes(row["log_id"]))
+    if key is None:
+        _fail("checkpoint_key", row["tree_id"], "trees row",
+              f"tree {row['tree_id']} is signed by key {bytes(row['log_id']).hex()}, "
+              "which was not given", expected="its public key (--public-key)",
+              found=", ".join(sorted(k.hex() for k in keys)))
+    return key
 
 
 def _summary(row: Record) -> TreeSummary:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,23 @@ def load_verifier(settings: Settings, public_key: Path | None) -> KeySource:
         return KeySource(signer.verifier, f"log key {path}")
     except KeyFileError as e:
         raise SourceError(str(e)) from e
+
+
+def load_more_keys(settings: Settings, public_keys: Sequence[Path]) -> list[LogVerifier]:
+    """Keys of shards a rotation put under new keys: the named PEM public keys, and
+    the public halves of the log-keys folder's private keys (log/shards.py).
+    Raises SourceError for a named file that does not load."""
+    try:
+        keys = [LogVerifier.from_pem(_read(p)) for p in public_keys]
+    except KeyFileError as e:
+        raise SourceError(str(e)) from e
+    folder = settings.log_keys_path
+    for path in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
+        try:
+            keys.append(LogSigner.from_pem(_read(path), settings.signing_key_password()).verifier)
+        except (KeyFileError, SourceError):
+            continue  # a private key this command cannot open: name it with --public-key
+    return keys
 
 
 def load_v2_key(settings: Settings, public_key: Path | None

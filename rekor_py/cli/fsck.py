@@ -21,6 +21,8 @@ from rekor_py.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Progress, fail
 # The database and crypto stack, and config (pydantic-settings), are imported in run(),
 # not here: the parser imports every command module, and client commands should start fast.
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     from rekor_py.audit.fsck import Progress as FsckProgress
@@ -42,8 +44,10 @@ def register(subparsers: Any) -> None:
                    help="the log's data dir: its embedded database (attached to if running, "
                         "else started for the check) and signing-key.pem")
     p.add_argument("--database-url", help="postgresql://... instead of the embedded database")
-    p.add_argument("--public-key", type=Path,
-                   help="PEM public key of the log (default: the data dir's signing key)")
+    p.add_argument("--public-key", type=Path, action="append",
+                   help="PEM public key of the log (default: the data dir's signing key); "
+                        "repeat it for the keys of shards a rotation put under new keys "
+                        "(default: also the keys in the data dir's log-keys folder)")
     p.add_argument("--signing-key", type=Path,
                    help="the log's PEM private key, as for serve (only its public half is used)")
     p.add_argument("--v2-public-key", type=Path,
@@ -57,19 +61,26 @@ def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     import asyncpg  # type: ignore[import-untyped]
 
-    from rekor_py.audit.source import SourceError, load_v2_key, load_verifier
+    from rekor_py.audit.source import (
+        SourceError,
+        load_more_keys,
+        load_v2_key,
+        load_verifier,
+    )
     from rekor_py.config import load_settings
 
     try:
         settings = load_settings({"data_dir": args.data_dir, "database_url": args.database_url,
                                   "signing_key": args.signing_key})
-        key = load_verifier(settings, args.public_key)
+        named = args.public_key or []
+        key = load_verifier(settings, named[0] if named else None)
+        more = load_more_keys(settings, named[1:])
         v2_key, v2_note = load_v2_key(settings, args.v2_public_key)
     except (ValueError, SourceError) as e:
         return _cannot_check(str(e), args.json)
     progress = _TreeProgress() if sys.stderr.isatty() else None
     try:
-        report = asyncio.run(_check(settings, key.verifier, v2_key, progress))
+        report = asyncio.run(_check(settings, key.verifier, v2_key, progress, more))
     except SourceError as e:
         return _cannot_check(str(e), args.json)
     except asyncpg.UndefinedTableError as e:
@@ -90,12 +101,14 @@ def run(args: argparse.Namespace) -> int:
 
 async def _check(settings: Settings, verifier: LogVerifier | None,
                  v2_key: ed25519.Ed25519PublicKey | None,
-                 progress: FsckProgress | None) -> FsckReport:
+                 progress: FsckProgress | None,
+                 more_keys: Sequence[LogVerifier] = ()) -> FsckReport:
     from rekor_py.audit.fsck import fsck
     from rekor_py.audit.source import open_database
 
     async with open_database(settings) as conn:
-        return await fsck(conn, verifier, progress=progress, v2_key=v2_key)
+        return await fsck(conn, verifier, progress=progress, v2_key=v2_key,
+                          more_keys=more_keys)
 
 
 def _cannot_check(message: str, as_json: bool) -> int:

@@ -53,8 +53,10 @@ from rekor_py.log.checkpoint import (
     parse_checkpoint,
 )
 from rekor_py.log.signer import KeyFileError, LogSigner, LogVerifier, SignatureError
+from rekor_py.storage.log_store import TreeRow
 
 __all__ = [
+    "TreeNotaries",
     "SIG_ECDSA",
     "SIG_ED25519",
     "CheckpointNotary",
@@ -272,3 +274,24 @@ class CheckpointNotary:
         text = format_c2sp_checkpoint(Checkpoint(self.origin, size, root_hash), self.signers)
         self._last = (size, root_hash, text)
         return text
+
+
+class TreeNotaries:
+    """The C2SP checkpoint notary of each tree a tile API serves, made once per tree
+    by `make`.  A Rekor v1 rotation starts a new tree, which is a new C2SP log
+    (another origin, maybe another key) at the same URLs."""
+
+    def __init__(self, make: Callable[[TreeRow], CheckpointNotary]) -> None:
+        self._make = make
+        self._by_tree: dict[int, CheckpointNotary] = {}
+
+    @classmethod
+    def fixed(cls, notary: CheckpointNotary) -> TreeNotaries:
+        """One notary whatever the tree (a log that never rotates: Rekor v2)."""
+        return cls(lambda _tree: notary)
+
+    def for_tree(self, tree: TreeRow) -> CheckpointNotary:
+        notary = self._by_tree.get(tree.tree_id)
+        if notary is None:
+            notary = self._by_tree[tree.tree_id] = self._make(tree)
+        return notary

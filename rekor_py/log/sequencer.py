@@ -63,10 +63,15 @@ class Integrated:
 class DuplicateEntry(Exception):
     """The leaf is already in the tree at `leaf_index` (Rekor answers 409)."""
 
-    def __init__(self, leaf_index: int, leaf_hash: bytes) -> None:
+    def __init__(self, leaf_index: int, leaf_hash: bytes, tree_id: int = 0) -> None:
         super().__init__(f"leaf {leaf_hash.hex()} already at index {leaf_index}")
         self.leaf_index = leaf_index
         self.leaf_hash = leaf_hash
+        self.tree_id = tree_id
+
+
+class TreeFrozen(Exception):
+    """The tree was frozen by a rotation (rekor-py shard rotate) since the last batch."""
 
 
 @dataclass(slots=True)
@@ -96,6 +101,9 @@ class Sequencer:
         # its head, in one go: one tile lookup (and at most one query) per batch
         # instead of one per request.
         self.prover: Prover | None = None
+        # After a rotation froze our tree: the new active tree's ID and head signer
+        # (LogService follows rotations for v1 trees); None: a frozen tree fails.
+        self.on_frozen: Callable[[], Awaitable[tuple[int, HeadSigner]]] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -158,6 +166,14 @@ class Sequencer:
             return
         except asyncio.CancelledError:
             raise
+        except TreeFrozen:
+            # The rotation committed between our batches: the batch's transaction
+            # rolled back untouched, so it goes whole to the new tree.
+            if await self._follow_rotation():
+                await self._commit_isolating(batch)
+            else:
+                self._fail(batch, StorageError("the log's tree is frozen"))
+            return
         except Exception as e:  # noqa: BLE001 - sorted out below
             self._edge = None  # reload from storage next time
             if is_unavailable(e):
@@ -180,6 +196,25 @@ class Sequencer:
         middle = len(batch) // 2
         for half in (batch[:middle], batch[middle:]):
             await self._commit_isolating(half)
+
+    async def _follow_rotation(self) -> bool:
+        """Move to the tree that replaced ours; False if there is none to move to."""
+        if self.on_frozen is None:
+            log.error("tree %d is frozen and this sequencer cannot follow a rotation",
+                      self.tree_id)
+            return False
+        try:
+            tree_id, sign_head = await self.on_frozen()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - logged; the batch is failed, not lost
+            log.exception("tree %d is frozen and its successor cannot be loaded", self.tree_id)
+            return False
+        if tree_id == self.tree_id:
+            return False
+        log.info("tree %d is frozen: appending to tree %d", self.tree_id, tree_id)
+        self.tree_id, self._sign_note, self._edge = tree_id, sign_head, None
+        return True
 
     def _fail_one(self, pending: _Pending, error: Exception) -> None:
         entry = pending.entry
@@ -206,6 +241,8 @@ class Sequencer:
         integrated_time = int(time.time())
         async with self._pool.acquire() as conn, conn.transaction():
             tree = await log_store.lock_tree(conn, self.tree_id)
+            if tree.state != "active":
+                raise TreeFrozen
             edge = await self._current_edge(conn, tree)
             accepted, duplicates = await self._split_duplicates(conn, batch, tree.size)
             head, result = None, None
@@ -236,7 +273,8 @@ class Sequencer:
                             proofs[offset] if proofs is not None else None))
         for pending, leaf_index in duplicates:
             if not pending.future.done():
-                pending.future.set_exception(DuplicateEntry(leaf_index, pending.entry.leaf_hash))
+                pending.future.set_exception(
+                    DuplicateEntry(leaf_index, pending.entry.leaf_hash, self.tree_id))
 
     async def _prove(self, accepted: list[_Pending], first_index: int, head: TreeHead
                      ) -> list[list[bytes]] | None:

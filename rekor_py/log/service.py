@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from rekor_py import merkle
-from rekor_py.api.models import ConsistencyProof, LogEntry, LogInfo
+from rekor_py.api.models import ConsistencyProof, InactiveShard, LogEntry, LogInfo
 from rekor_py.errors import EntryNotFound, InvalidProofRequest, ReadOnly, StorageError
 from rekor_py.log.entries import ParsedEntryID, log_entry
 from rekor_py.log.proofs import (
@@ -22,7 +22,8 @@ from rekor_py.log.proofs import (
     consistency_proof,
     inclusion_proof,
 )
-from rekor_py.log.sequencer import Integrated, PreparedEntry, Sequencer, TreeHead
+from rekor_py.log.sequencer import HeadSigner, Integrated, PreparedEntry, Sequencer, TreeHead
+from rekor_py.log.shards import LogKeyring, Shards, v1_head_signer
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage import log_store
 
@@ -30,24 +31,46 @@ __all__ = ["LogService"]
 
 
 class LogService:
-    """One active tree (sharding comes later: virtual index == leaf index), of the
-    Rekor API `api_major`: the v1 tree signs SETs with `signer`; the v2 tree has none."""
+    """The trees (shards) of one log, of the Rekor API `api_major`: the v1 log signs
+    SETs and checkpoints with its keyring's keys and follows rotations
+    (log/shards.py); the v2 log is one tree with no SET signer."""
 
     def __init__(self, pool: Any, tree_id: int, signer: LogSigner | None,
                  sequencer: Sequencer | None, checkpoint_name: str, *,
-                 api_major: int = 1) -> None:
+                 api_major: int = 1, keyring: LogKeyring | None = None) -> None:
         self._pool = pool
+        # The active tree as last seen (a rotation moves it; _shards_in notices).
         self.tree_id = tree_id
         self.api_major = api_major
+        if keyring is None and signer is not None:
+            keyring = LogKeyring(signer)
+        self._keyring = keyring
         self._signer = signer
         # The name the tree's checkpoints carry (server.tree_checkpoint_name): one
         # name for every process serving the tree, whatever its own host:port.
         self.checkpoint_name = checkpoint_name
         self.sequencer = sequencer
-        self.tiles = TileCache()
+        # Per tree: a frozen shard's tiles never change, the active one's grow.
+        self._tile_caches: dict[int, TileCache] = {}
+        # What never changes about a tree once created (offset, key), by tree ID.
+        self._trees: dict[int, log_store.TreeRow] = {}
         if sequencer is not None:
-            sequencer.listeners.append(lambda _tree, writes: self.tiles.apply_writes(writes))
+            sequencer.listeners.append(
+                lambda tree, writes: self.tiles_of(tree).apply_writes(writes))
             sequencer.prover = self._prove_batch
+            if keyring is not None:
+                sequencer.on_frozen = self._follow_rotation
+
+    def tiles_of(self, tree_id: int) -> TileCache:
+        cache = self._tile_caches.get(tree_id)
+        if cache is None:
+            cache = self._tile_caches[tree_id] = TileCache()
+        return cache
+
+    @property
+    def tiles(self) -> TileCache:
+        """The active tree's tile cache."""
+        return self.tiles_of(self.tree_id)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
@@ -62,16 +85,53 @@ class LogService:
 
     @property
     def signer(self) -> LogSigner:
-        """The v1 log key (SETs, Rekor checkpoints); StorageError on the v2 tree."""
+        """The active tree's key (SETs, Rekor checkpoints); StorageError on the v2 tree."""
         if self._signer is None:
             raise StorageError(f"the Rekor v{self.api_major} tree has no SET signer")
         return self._signer
 
+    def signer_for(self, tree: log_store.TreeRow) -> LogSigner:
+        if self._keyring is None:
+            raise StorageError(f"the Rekor v{self.api_major} tree has no SET signer")
+        return self._keyring.signer_for(tree)
+
+    async def _shards_in(self, conn: Any) -> Shards:
+        """The log's trees as `conn` sees them; adopts a new active tree."""
+        shards = Shards.of(await log_store.list_trees(conn, self.api_major))
+        for tree in shards.trees:
+            self._trees.setdefault(tree.tree_id, tree)
+        if shards.active.tree_id != self.tree_id:
+            self._adopt(shards.active)
+        return shards
+
+    def _adopt(self, tree: log_store.TreeRow) -> None:
+        if self._keyring is not None:
+            self._signer = self._keyring.signer_for(tree)
+        self.tree_id = tree.tree_id
+
     async def _head(self, conn: Any) -> log_store.TreeRow:
-        tree = await log_store.get_active_tree(conn, self.api_major)
-        if tree is None or tree.tree_id != self.tree_id:
-            raise StorageError("the active tree is missing")
+        return (await self._shards_in(conn)).active
+
+    async def shards(self) -> Shards:
+        async with self._snapshot() as conn:
+            return await self._shards_in(conn)
+
+    async def _tree(self, tree_id: int) -> log_store.TreeRow:
+        """A tree's unchanging parts (offset, key); StorageError if it is unknown."""
+        tree = self._trees.get(tree_id)
+        if tree is None:
+            shards = await self.shards()
+            tree = shards.by_id(tree_id)
+            if tree is None:
+                raise StorageError(f"tree {tree_id} is not a tree of this log")
         return tree
+
+    async def _follow_rotation(self) -> tuple[int, HeadSigner]:
+        """The sequencer's hook after a rotation: the new active tree and its signer."""
+        async with self._pool.acquire() as conn:
+            active = (await self._shards_in(conn)).active
+        return active.tree_id, v1_head_signer(self.checkpoint_name, active.tree_id,
+                                              self.signer_for(active))
 
     # ---- writes -----------------------------------------------------------------------
 
@@ -83,9 +143,10 @@ class LogService:
         done: Integrated = await self.sequencer.submit(entry)
         proof = done.proof
         if proof is None:
+            tree_id = done.head.tree_id
             async with self._pool.acquire() as conn:
-                proof = await inclusion_proof(conn, self.tiles, self.tree_id, done.leaf_index,
-                                              entry.leaf_hash, done.head.size,
+                proof = await inclusion_proof(conn, self.tiles_of(tree_id), tree_id,
+                                              done.leaf_index, entry.leaf_hash, done.head.size,
                                               done.head.root_hash)
         return done, proof
 
@@ -93,12 +154,14 @@ class LogService:
         """Append an entry and answer its LogEntry, with the proof against the
         head that first contained it.  Raises DuplicateEntry, LogFull, StorageError."""
         done, proof = await self.append(entry)
-        row = log_store.EntryRow(self.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
+        tree = await self._tree(done.head.tree_id)
+        row = log_store.EntryRow(tree.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
                                  entry.kind, entry.api_version, done.integrated_time,
                                  entry.attestation)
-        return log_entry(row, virtual_index=done.leaf_index, tree_size=done.head.size,
-                         root_hash=done.head.root_hash, checkpoint=done.head.checkpoint,
-                         proof=proof, signer=self.signer)
+        return log_entry(row, virtual_index=tree.virtual_offset + done.leaf_index,
+                         tree_size=done.head.size, root_hash=done.head.root_hash,
+                         checkpoint=done.head.checkpoint, proof=proof,
+                         signer=self.signer_for(tree))
 
     async def _prove_batch(self, leaves: list[tuple[int, bytes]], head: TreeHead
                            ) -> list[list[bytes]]:
@@ -107,20 +170,26 @@ class LogService:
         process appended to, older tiles) is read in one query."""
         async def read(missing: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
             async with self._pool.acquire() as conn:
-                return await log_store.read_tiles(conn, self.tree_id, missing)
+                return await log_store.read_tiles(conn, head.tree_id, missing)
 
-        return await batch_inclusion_proofs(read, self.tiles, leaves, head.size,
-                                            head.root_hash)
+        return await batch_inclusion_proofs(read, self.tiles_of(head.tree_id), leaves,
+                                            head.size, head.root_hash)
 
     # ---- reads ------------------------------------------------------------------------
 
+    async def _proof(self, conn: Any, tree: log_store.TreeRow, row: log_store.EntryRow
+                     ) -> list[bytes]:
+        return await inclusion_proof(conn, self.tiles_of(tree.tree_id), tree.tree_id,
+                                     row.leaf_index, row.leaf_hash, tree.size, tree.root_hash)
+
     async def _entry_response(self, conn: Any, tree: log_store.TreeRow,
                               row: log_store.EntryRow) -> LogEntry:
-        proof = await inclusion_proof(conn, self.tiles, self.tree_id, row.leaf_index,
-                                      row.leaf_hash, tree.size, tree.root_hash)
-        return log_entry(row, virtual_index=row.leaf_index, tree_size=tree.size,
-                         root_hash=tree.root_hash, checkpoint=tree.checkpoint, proof=proof,
-                         signer=self.signer)
+        """The entry with its proof against its own tree's head (a frozen shard's
+        final checkpoint), its virtual index, and its tree's key."""
+        return log_entry(row, virtual_index=tree.virtual_offset + row.leaf_index,
+                         tree_size=tree.size, root_hash=tree.root_hash,
+                         checkpoint=tree.checkpoint, proof=await self._proof(conn, tree, row),
+                         signer=self.signer_for(tree))
 
     async def entries_with_proofs(self, leaf_indexes: Sequence[int]
                                   ) -> tuple[log_store.TreeRow,
@@ -131,46 +200,58 @@ class LogService:
             tree = await self._head(conn)
             found = []
             for index in leaf_indexes:
-                row = (await log_store.get_entry_by_index(conn, self.tree_id, index)
+                row = (await log_store.get_entry_by_index(conn, tree.tree_id, index)
                        if 0 <= index < tree.size else None)
                 if row is not None:
-                    proof = await inclusion_proof(conn, self.tiles, self.tree_id, index,
-                                                  row.leaf_hash, tree.size, tree.root_hash)
-                    found.append((row, proof))
+                    found.append((row, await self._proof(conn, tree, row)))
             return tree, found
 
     async def get_by_index(self, log_index: int) -> LogEntry:
-        """Raises EntryNotFound beyond the end of the log."""
+        """The entry at virtual index `log_index`, in whichever shard holds it.
+        Raises EntryNotFound beyond the end of the log."""
         async with self._snapshot() as conn:
-            tree = await self._head(conn)
+            where = (await self._shards_in(conn)).locate(log_index)
             row = None
-            if 0 <= log_index < tree.size:
-                row = await log_store.get_entry_by_index(conn, self.tree_id, log_index)
-            if row is None:
+            if where is not None:
+                row = await log_store.get_entry_by_index(conn, where[0].tree_id, where[1])
+            if row is None or where is None:
                 raise EntryNotFound
-            return await self._entry_response(conn, tree, row)
+            return await self._entry_response(conn, where[0], row)
 
     async def get_by_id(self, parsed: ParsedEntryID) -> LogEntry:
-        """Raises EntryNotFound for an unknown UUID or another tree's ID."""
+        """Raises EntryNotFound for an unknown UUID or another log's tree ID."""
         found = await self.find_by_ids([parsed])
         if not found:
             raise EntryNotFound
         return found[0]
 
     async def find_by_ids(self, ids: Sequence[ParsedEntryID]) -> list[LogEntry]:
-        """Entries for each ID that exists, in request order; misses are omitted."""
-        wanted = [p for p in ids if p.tree_id in (None, self.tree_id)]
-        if not wanted:
+        """Entries for each ID that exists, in request order; misses are omitted.  A
+        bare UUID (no tree ID) finds the entry in the newest shard that holds it."""
+        if not ids:
             return []
         async with self._snapshot() as conn:
-            tree = await self._head(conn)
+            shards = await self._shards_in(conn)
+            wanted = [p for p in ids if p.tree_id is None or shards.by_id(p.tree_id)]
+            if not wanted:
+                return []
             rows = await log_store.get_entries_by_leaf_hash(conn, [p.leaf_hash for p in wanted])
-            by_hash = {r.leaf_hash: r for r in rows if r.tree_id == self.tree_id}
+            found: dict[tuple[int, bytes], tuple[log_store.TreeRow, log_store.EntryRow]] = {}
+            newest: dict[bytes, tuple[log_store.TreeRow, log_store.EntryRow]] = {}
+            for row in rows:
+                tree = shards.by_id(row.tree_id)
+                if tree is None or row.leaf_index >= tree.size:
+                    continue
+                found[(row.tree_id, row.leaf_hash)] = (tree, row)
+                best = newest.get(row.leaf_hash)
+                if best is None or best[0].virtual_offset <= tree.virtual_offset:
+                    newest[row.leaf_hash] = (tree, row)
             out = []
             for p in wanted:
-                row = by_hash.get(p.leaf_hash)
-                if row is not None and row.leaf_index < tree.size:
-                    out.append(await self._entry_response(conn, tree, row))
+                hit = (newest.get(p.leaf_hash) if p.tree_id is None
+                       else found.get((p.tree_id, p.leaf_hash)))
+                if hit is not None:
+                    out.append(await self._entry_response(conn, *hit))
             return out
 
     async def find_by_indexes(self, indexes: Sequence[int]) -> list[LogEntry]:
@@ -183,34 +264,51 @@ class LogService:
         return out
 
     async def log_info(self) -> LogInfo:
+        """The active tree's head, and each frozen shard's final one (Rekor's
+        `inactiveShards`, null when there is none)."""
         async with self._snapshot() as conn:
-            tree = await self._head(conn)
+            shards = await self._shards_in(conn)
+        tree = shards.active
+        inactive = [InactiveShard(rootHash=t.root_hash.hex(), signedTreeHead=t.checkpoint,
+                                  treeID=str(t.tree_id), treeSize=t.size)
+                    for t in shards.inactive]
         return LogInfo(rootHash=tree.root_hash.hex(), signedTreeHead=tree.checkpoint,
-                       treeID=str(self.tree_id), treeSize=tree.size)
+                       treeID=str(tree.tree_id), treeSize=tree.size,
+                       inactiveShards=inactive or None)
 
-    async def consistency(self, first_size: int, last_size: int) -> ConsistencyProof:
+    async def consistency(self, first_size: int, last_size: int,
+                          tree_id: int | None = None) -> ConsistencyProof:
         """Rekor's getLogProof (docs/rekor-compat.md#api-proof): the proof from first_size
-        to last_size, and the CURRENT root."""
+        to last_size in tree `tree_id` (default: the active one), and that tree's
+        CURRENT root.  Raises InvalidProofRequest for a tree not of this log."""
         if first_size > last_size:
             raise InvalidProofRequest(
                 f"firstSize({first_size}) must be less than lastSize({last_size})")
         async with self._snapshot() as conn:
-            tree = await self._head(conn)
+            shards = await self._shards_in(conn)
+            tree = shards.active if tree_id is None else shards.by_id(tree_id)
+            if tree is None:
+                raise InvalidProofRequest(f"no log range found for tree ID {tree_id}")
             if last_size > tree.size:
                 raise InvalidProofRequest(
                     f"the tree size requested({last_size}) was greater than what is "
                     f"currently observable({tree.size})")
-            proof = await consistency_proof(conn, self.tiles, self.tree_id, first_size,
-                                            last_size)
+            proof = await consistency_proof(conn, self.tiles_of(tree.tree_id), tree.tree_id,
+                                            first_size, last_size)
         return ConsistencyProof(hashes=[h.hex() for h in proof], rootHash=tree.root_hash.hex())
 
-    async def created_at(self) -> datetime.datetime:
-        """When the tree was created: where its key's validity starts for clients."""
+    async def created_at(self, tree_id: int | None = None) -> datetime.datetime:
+        """When the tree (default: the active one) was created: where its key's
+        validity starts for clients."""
         async with self._pool.acquire() as conn:
-            return await log_store.tree_created_at(conn, self.tree_id)
+            return await log_store.tree_created_at(conn, tree_id or self.tree_id)
 
-    def public_key_pem(self) -> bytes:
-        return self.signer.public_key_pem
+    async def public_key_pem(self, tree_id: int | None = None) -> bytes:
+        """The key of tree `tree_id` (default: the active tree).  Raises StorageError
+        for a tree not of this log."""
+        if tree_id is None:
+            return self.signer.public_key_pem
+        return self.signer_for(await self._tree(tree_id)).public_key_pem
 
     # ---- the tile API (C2SP tlog-tiles) -------------------------------------------------
 
@@ -219,27 +317,29 @@ class LogService:
         async with self._snapshot() as conn:
             return await self._head(conn)
 
-    async def read_tile(self, tile: merkle.TileID) -> bytes | None:
-        """The first tile.width hashes of a hash tile, or None if the committed tree
-        does not hold that many yet (read in one snapshot with the head)."""
+    async def read_tile(self, tile: merkle.TileID) -> tuple[int, bytes | None]:
+        """The active tree's ID and the first tile.width hashes of its hash tile, or
+        None if it does not hold that many yet (read in one snapshot with the head)."""
         async with self._snapshot() as conn:
-            if not _tile_exists(tile, (await self._head(conn)).size):
-                return None
-            found = await log_store.read_tiles(conn, self.tree_id, [(tile.level, tile.index)])
+            head = await self._head(conn)
+            if not _tile_exists(tile, head.size):
+                return head.tree_id, None
+            found = await log_store.read_tiles(conn, head.tree_id, [(tile.level, tile.index)])
         data = found.get((tile.level, tile.index), b"")
         if len(data) < tile.width * merkle.HASH_SIZE:
-            raise StorageError(f"tile {tile.path} of tree {self.tree_id} is short")
-        return data[: tile.width * merkle.HASH_SIZE]
+            raise StorageError(f"tile {tile.path} of tree {head.tree_id} is short")
+        return head.tree_id, data[: tile.width * merkle.HASH_SIZE]
 
-    async def read_entry_bundle(self, tile: merkle.TileID) -> list[bytes] | None:
-        """The canonical bodies behind level-0 tile `tile` (its first tile.width
-        leaves), or None if the committed tree does not hold them all yet."""
+    async def read_entry_bundle(self, tile: merkle.TileID) -> tuple[int, list[bytes] | None]:
+        """The active tree's ID and the canonical bodies behind its level-0 tile
+        `tile` (its first tile.width leaves), or None if it does not hold them all."""
         async with self._snapshot() as conn:
-            if tile.level != 0 or not _tile_exists(tile, (await self._head(conn)).size):
-                return None
+            head = await self._head(conn)
+            if tile.level != 0 or not _tile_exists(tile, head.size):
+                return head.tree_id, None
             start = tile.index * merkle.TILE_WIDTH
-            return await log_store.read_entry_bodies(conn, self.tree_id, start,
-                                                     start + tile.width)
+            return head.tree_id, await log_store.read_entry_bodies(conn, head.tree_id, start,
+                                                                   start + tile.width)
 
 
 def _tile_exists(tile: merkle.TileID, size: int) -> bool:

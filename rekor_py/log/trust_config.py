@@ -78,14 +78,19 @@ class LogInstance:
     log_id: bytes
     valid_from: datetime.datetime
     operator: str
+    # A key a rotation retired: it verifies the entries of its frozen shards only.
+    valid_until: datetime.datetime | None = None
 
     def trusted(self) -> dict[str, Any]:
         key = serialization.load_der_public_key(self.public_key_der)
+        valid_for = {"start": _time(self.valid_from)}
+        if self.valid_until is not None:
+            valid_for["end"] = _time(self.valid_until)
         return {
             "baseUrl": self.base_url,
             "hashAlgorithm": "SHA2_256",
             "publicKey": {"rawBytes": _b64(self.public_key_der), "keyDetails": key_details(key),
-                          "validFor": {"start": _time(self.valid_from)}},
+                          "validFor": valid_for},
             "logId": {"keyId": _b64(self.log_id)},
         }
 
@@ -160,7 +165,7 @@ def client_trust_config(logs: Sequence[LogInstance],
             "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
             "caUrls": list(ca_urls),
             "oidcUrls": list(oidc_urls),
-            "rekorTlogUrls": [log.service() for log in ordered],
+            "rekorTlogUrls": [log.service() for log in ordered if log.valid_until is None],
             "tsaUrls": [tsa.service() for tsa in tsas],
             # ANY: one log and one timestamp suffice.  sigstore-js signs through
             # a Rekor v2 log only with this selector.

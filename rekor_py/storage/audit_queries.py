@@ -30,8 +30,8 @@ _TREE_TABLES = ("entries", "tiles")
 async def list_trees(conn: Connection) -> list[Record]:
     """Every tree row, by tree_id."""
     return await conn.fetch(
-        "SELECT tree_id, origin, state, size, root_hash, checkpoint, api_major FROM trees "
-        "ORDER BY tree_id"
+        "SELECT tree_id, origin, state, size, root_hash, checkpoint, api_major, virtual_offset, "
+        "log_id FROM trees ORDER BY tree_id"
     )
 
 

@@ -35,11 +35,13 @@ __all__ = [
     "create_tree",
     "find_index_entries",
     "find_leaf_indexes",
+    "freeze_tree",
     "get_active_tree",
     "get_entries_by_leaf_hash",
     "get_entry_by_index",
     "insert_entries",
     "insert_index_keys",
+    "list_trees",
     "lock_tree",
     "lock_tree_creation",
     "read_entry_bodies",
@@ -63,6 +65,9 @@ class TreeRow:
     root_hash: bytes
     checkpoint: str
     api_major: int = 1  # the Rekor API the tree serves (tables.trees)
+    virtual_offset: int = 0  # the log-wide index of its leaf 0 (Rekor shards)
+    log_id: bytes | None = None  # its key's SHA-256(SPKI); None: the configured key
+    created_at: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,8 @@ class TileWriteLike(Protocol):
     def hashes(self) -> bytes: ...
 
 
-_TREE_COLUMNS = "tree_id, origin, state, size, root_hash, checkpoint, api_major"
+_TREE_COLUMNS = ("tree_id, origin, state, size, root_hash, checkpoint, api_major, "
+                 "virtual_offset, log_id, created_at")
 _ENTRY_COLUMNS = (
     "tree_id", "leaf_index", "leaf_hash", "body", "kind", "api_version", "integrated_time", "attestation",
 )
@@ -102,16 +108,18 @@ _ENTRY_SELECT = "e." + ", e.".join(_ENTRY_COLUMNS)
 
 async def create_tree(
     conn: Connection, tree_id: int, origin: str, root_hash_empty: bytes, checkpoint: str,
-    api_major: int = 1,
+    api_major: int = 1, *, virtual_offset: int = 0, log_id: bytes | None = None,
 ) -> TreeRow:
-    """Insert a new, empty, active tree serving Rekor API `api_major`.
+    """Insert a new, empty, active tree serving Rekor API `api_major`, whose leaf 0
+    is the log's entry `virtual_offset`, signed by the key `log_id`.
 
     Raises StorageError if the tree id is taken or another tree of that API is active.
     """
     row = await _guarded(conn.fetchrow(
-        f"INSERT INTO trees (tree_id, origin, state, size, root_hash, checkpoint, api_major) "
-        f"VALUES ($1, $2, 'active', 0, $3, $4, $5) RETURNING {_TREE_COLUMNS}",
-        tree_id, origin, root_hash_empty, checkpoint, api_major,
+        f"INSERT INTO trees (tree_id, origin, state, size, root_hash, checkpoint, api_major, "
+        f"virtual_offset, log_id) "
+        f"VALUES ($1, $2, 'active', 0, $3, $4, $5, $6, $7) RETURNING {_TREE_COLUMNS}",
+        tree_id, origin, root_hash_empty, checkpoint, api_major, virtual_offset, log_id,
     ))
     assert row is not None  # INSERT ... RETURNING returns the row
     return _tree(row)
@@ -135,6 +143,26 @@ async def get_active_tree(conn: Connection, api_major: int = 1) -> TreeRow | Non
         f"SELECT {_TREE_COLUMNS} FROM trees WHERE state = 'active' AND api_major = $1",
         api_major)
     return _tree(row) if row is not None else None
+
+
+async def list_trees(conn: Connection, api_major: int = 1) -> list[TreeRow]:
+    """Every tree (shard) of Rekor API `api_major`, in the order of the log's
+    virtual index: frozen ones first, the active one last."""
+    rows = await conn.fetch(
+        f"SELECT {_TREE_COLUMNS} FROM trees WHERE api_major = $1 "
+        f"ORDER BY virtual_offset, state = 'active', created_at", api_major)
+    return [_tree(r) for r in rows]
+
+
+async def freeze_tree(conn: Connection, tree_id: int, log_id: bytes | None) -> None:
+    """Freeze the (locked) tree: its current checkpoint becomes its final one.
+    Records its key's `log_id` if none was recorded yet."""
+    _require_transaction(conn, "freeze_tree")
+    status = await _guarded(conn.execute(
+        "UPDATE trees SET state = 'frozen', log_id = COALESCE(log_id, $2) "
+        "WHERE tree_id = $1 AND state = 'active'", tree_id, log_id))
+    if status != "UPDATE 1":
+        raise StorageError(f"tree {tree_id} is not active")
 
 
 async def tree_created_at(conn: Connection, tree_id: int) -> datetime.datetime:
@@ -401,6 +429,9 @@ def _tree(r: Record) -> TreeRow:
     return TreeRow(
         tree_id=r["tree_id"], origin=r["origin"], state=r["state"], size=r["size"],
         root_hash=bytes(r["root_hash"]), checkpoint=r["checkpoint"], api_major=r["api_major"],
+        virtual_offset=r["virtual_offset"],
+        log_id=bytes(r["log_id"]) if r["log_id"] is not None else None,
+        created_at=r["created_at"],
     )
 
 

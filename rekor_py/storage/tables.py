@@ -75,11 +75,19 @@ trees = Table(
     # The Rekor API the tree serves: 1 (/api/v1, Rekor checkpoints, SETs) or 2
     # (/api/v2, c2sp tlog-tiles, hashedrekord 0.0.2 only).
     Column("api_major", SmallInteger, nullable=False, server_default=text("1")),
+    # Rekor shards: the virtual (log-wide) index of the tree's leaf 0, i.e. the
+    # final sizes of the trees before it summed; and SHA-256 of the SPKI of the
+    # key that signs the tree (NULL: the server's configured key, for trees
+    # created before shards existed).
+    Column("virtual_offset", BigInteger, nullable=False, server_default=text("0")),
+    Column("log_id", LargeBinary, nullable=True),
     PrimaryKeyConstraint("tree_id"),
     CheckConstraint("state IN ('active', 'frozen')", name="state"),
     CheckConstraint("api_major IN (1, 2)", name="api_major"),
     CheckConstraint("size >= 0", name="size"),
     CheckConstraint(f"length(root_hash) = {HASH_SIZE}", name="root_hash"),
+    CheckConstraint("virtual_offset >= 0", name="virtual_offset"),
+    CheckConstraint(f"log_id IS NULL OR length(log_id) = {HASH_SIZE}", name="log_id"),
 )
 
 # At most one tree per API takes new entries (Rekor's active shard); the others

@@ -141,6 +141,7 @@ class Ack:
     root_hash: bytes
     checkpoint: str
     url: str
+    at: float = field(default_factory=time.monotonic, compare=False)  # when it arrived
 
 
 @dataclass
