@@ -39,7 +39,7 @@ async def get_log_proof(request: web.Request) -> web.Response:
 
 async def get_public_key(request: web.Request) -> web.Response:
     tree_id = await _tree_id(request, InvalidRequest)
-    return web.Response(body=await request.app[SERVICE].public_key_pem(tree_id),
+    return web.Response(body=await request.app[SERVICE].tree_public_key_pem(tree_id),
                         content_type="application/x-pem-file")
 
 

@@ -303,11 +303,15 @@ class LogService:
         async with self._pool.acquire() as conn:
             return await log_store.tree_created_at(conn, tree_id or self.tree_id)
 
-    async def public_key_pem(self, tree_id: int | None = None) -> bytes:
-        """The key of tree `tree_id` (default: the active tree).  Raises StorageError
+    def public_key_pem(self) -> bytes:
+        """The active tree's key."""
+        return self.signer.public_key_pem
+
+    async def tree_public_key_pem(self, tree_id: int | None) -> bytes:
+        """The key of tree `tree_id` (None: the active tree).  Raises StorageError
         for a tree not of this log."""
         if tree_id is None:
-            return self.signer.public_key_pem
+            return self.public_key_pem()
         return self.signer_for(await self._tree(tree_id)).public_key_pem
 
     # ---- the tile API (C2SP tlog-tiles) -------------------------------------------------

@@ -140,14 +140,17 @@ async def test_monitor_catches_a_fork(postgres_admin_dsn: str, database_url: str
             assert state.read_text() == good  # nothing saved from the forked log
         finally:
             await log_b.stop()
-    # A log with the same origin but another key: the signature does not verify.
-    log_c = await start_log(log_settings(database_url, _dir(tmp_path / "other-keys"),
-                                         hostname="fork.test"))
-    try:
-        code, out = await _monitor(capsys, "--url", log_c.url, "--state", str(state))
-        assert code == 1 and "checkpoint does not verify" in out
-    finally:
-        await log_c.stop()
+    # A log with the same origin but another key: the signature does not verify.  (A
+    # server refuses to sign the first log's tree with a key it was not created with.)
+    async with scratch_database(postgres_admin_dsn) as third_db:
+        await migrate(third_db)
+        log_c = await start_log(log_settings(third_db, _dir(tmp_path / "other-keys"),
+                                             hostname="fork.test"))
+        try:
+            code, out = await _monitor(capsys, "--url", log_c.url, "--state", str(state))
+            assert code == 1 and "checkpoint does not verify" in out
+        finally:
+            await log_c.stop()
 
 
 async def test_monitor_catches_a_rewritten_entry(database_url: str, tmp_path: Path,
