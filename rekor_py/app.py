@@ -22,8 +22,8 @@ from rekor_py.log.c2sp import (
     TreeNotaries,
     c2sp_origin,
     load_or_create_note_key,
+    shard_c2sp_origin,
 )
-from rekor_py.log.checkpoint import origin_for
 from rekor_py.log.service import LogService
 from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import make_pool
@@ -177,7 +177,7 @@ def tile_notaries(settings: Settings, service: LogService) -> TreeNotaries:
     signed-note type), then the Ed25519 note key (Settings.note_key_path, created
     on first start).  The origin is `<tree's checkpoint name><tile prefix>` for
     the log's first tree; a tree started by a rotation is another C2SP log, so
-    its origin adds " - <tree ID>" as Rekor's checkpoints do."""
+    its origin adds "/<tree ID>" (log/c2sp.py shard_c2sp_origin)."""
     # The tree's name, not this process's host:port: every server of one tree
     # must sign the same C2SP origin (as for the v1 checkpoints).
     base = c2sp_origin(service.checkpoint_name, settings.tile_prefix)
@@ -186,7 +186,7 @@ def tile_notaries(settings: Settings, service: LogService) -> TreeNotaries:
     note_key = load_or_create_note_key(settings.note_key_path)
 
     def make(tree: TreeRow) -> CheckpointNotary:
-        origin = base if tree.virtual_offset == 0 else origin_for(base, tree.tree_id)
+        origin = base if tree.virtual_offset == 0 else shard_c2sp_origin(base, tree.tree_id)
         log_key = NoteSigner.for_log_key(origin, service.signer_for(tree))
         signers = [s for s in (log_key, NoteSigner.ed25519(origin, note_key)) if s is not None]
         return CheckpointNotary(origin, signers)

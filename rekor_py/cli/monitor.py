@@ -102,6 +102,7 @@ async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
     from rekor_py.log.signer import KeyFileError
     from rekor_py.monitor.check import LogInconsistent, check_log
     from rekor_py.monitor.fetch import FetchError
+    from rekor_py.monitor.rotation import follow_rotation
     from rekor_py.monitor.state import MonitorState, load_state, save_state
     from rekor_py.statefile import StateError
 
@@ -131,7 +132,15 @@ async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
         print(match.format(), flush=True)
 
     try:
+        if api == 1:
+            followed = await follow_rotation(fetcher, state, watch, report)
+            if followed is not None:
+                state, line = followed
+                save_state(state_path, state)  # the frozen tree's end is checked
+                print(line, flush=True)
         result = await check_log(fetcher, state, watch, progress, on_match=report)
+    except StateError as e:
+        return fail("monitor", str(e), EXIT_USAGE)
     except LogInconsistent as e:
         print(e.evidence(), end="")
         return EXIT_FAILED
@@ -141,7 +150,8 @@ async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
         if bar is not None:
             bar.finish()
     try:
-        save_state(state_path, MonitorState(state.origin, state.verifiers, result.text))
+        save_state(state_path, MonitorState(state.origin, state.verifiers, result.text,
+                                            state.first_index))
     except StateError as e:
         return fail("monitor", str(e), EXIT_USAGE)
     cp = result.checkpoint

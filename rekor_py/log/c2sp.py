@@ -56,6 +56,7 @@ from rekor_py.log.signer import KeyFileError, LogSigner, LogVerifier, SignatureE
 from rekor_py.storage.log_store import TreeRow
 
 __all__ = [
+    "shard_c2sp_origin",
     "TreeNotaries",
     "SIG_ECDSA",
     "SIG_ED25519",
@@ -79,6 +80,13 @@ _VKEY_RE = re.compile(r"([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})")
 def c2sp_origin(checkpoint_name: str, tile_prefix: str) -> str:
     """The tile API's origin: the URL prefix without scheme, "<name><prefix>"."""
     return (checkpoint_name + tile_prefix).rstrip("/")
+
+
+def shard_c2sp_origin(base: str, tree_id: int) -> str:
+    """The tile API's origin for a v1 tree that a rotation started: "<base>/<tree ID>".
+    Not Rekor's " - <tree ID>": a signed-note key name, which the origin is for our
+    note keys, may hold no space."""
+    return f"{base}/{tree_id}"
 
 
 def ed25519_log_id(name: str, raw_key: bytes) -> bytes:

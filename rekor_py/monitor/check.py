@@ -124,7 +124,7 @@ async def check_log(fetcher: TileFetcher, state: MonitorState, watch: Watchlist,
         raise fail(str(e)) from e
     if new.size > old.size:
         await _walk_entries(fetcher, old, new, watch, fail, progress,
-                            on_match or result.matches.append)
+                            on_match or result.matches.append, state.first_index)
     return result
 
 
@@ -166,7 +166,7 @@ async def _bundle(fetcher: TileFetcher, tile: TileID) -> tuple[bytes, bytes]:
 async def _walk_entries(fetcher: TileFetcher, old: Checkpoint, new: Checkpoint,
                         watch: Watchlist, fail: Fail,
                         progress: Callable[[int, int], None] | None,
-                        report: Callable[[Match], None]) -> None:
+                        report: Callable[[Match], None], first_index: int = 0) -> None:
     tiles = _level0_tiles(old, new)
     pending: deque[tuple[TileID, asyncio.Future[tuple[bytes, bytes]]]] = deque()
 
@@ -187,7 +187,8 @@ async def _walk_entries(fetcher: TileFetcher, old: Checkpoint, new: Checkpoint,
                                                              fail, proof_tiles)
             start = tile.index * merkle.TILE_WIDTH
             skip = max(old.size - start, 0)
-            for match in watch.scan(start + skip, entries[skip:], leaves[32 * skip:]):
+            for match in watch.scan(first_index + start + skip, entries[skip:],
+                                    leaves[32 * skip:]):
                 report(match)
             if progress is not None:
                 progress(start + tile.width - old.size, new.size - old.size)

@@ -97,6 +97,10 @@ class TileFetcher:
         raw = await self._get(f"{self.tiles_url}/checkpoint.vkeys", _MAX_KEY_BYTES)
         return [line for line in raw.decode(errors="replace").splitlines() if line.strip()]
 
+    async def get_api(self, path: str, cap: int) -> bytes:
+        """GET `path` (starting with /api/) of the Rekor API, at most `cap` bytes."""
+        return await self._get(f"{self.url}{path}", cap)
+
     async def log_public_key(self) -> bytes:
         """The log's PEM key from the Rekor API (GET /api/v1/log/publicKey)."""
         return await self._get(f"{self.url}/api/v1/log/publicKey", _MAX_KEY_BYTES)

@@ -34,6 +34,9 @@ class MonitorState:
     origin: str
     verifiers: tuple[NoteVerifier, ...]
     checkpoint: str | None = None
+    # The log index of the watched tree's leaf 0: after a rotation the tree is a
+    # later shard of the log (rekor_py/monitor/rotation.py).
+    first_index: int = 0
 
     def to_json(self) -> str:
         return json.dumps({
@@ -41,6 +44,7 @@ class MonitorState:
             "origin": self.origin,
             "verifiers": [v.vkey for v in self.verifiers],
             "checkpoint": self.checkpoint,
+            "first_index": self.first_index,
         }, indent=1) + "\n"
 
     @classmethod
@@ -49,14 +53,19 @@ class MonitorState:
         try:
             obj: Any = json.loads(text)
             if not isinstance(obj, dict) or obj.get("format") != STATE_FORMAT \
-                    or set(obj) != {"format", "origin", "verifiers", "checkpoint"}:
+                    or set(obj) - {"first_index"} != {"format", "origin", "verifiers",
+                                                      "checkpoint"}:
                 raise StateError(f"not a {STATE_FORMAT} state")
             origin, vkeys, checkpoint = obj["origin"], obj["verifiers"], obj["checkpoint"]
             if not isinstance(origin, str) or not isinstance(vkeys, list) or not vkeys \
                     or not all(isinstance(v, str) for v in vkeys) \
                     or not (checkpoint is None or isinstance(checkpoint, str)):
                 raise StateError("state has fields of the wrong type")
-            return cls(origin, tuple(NoteVerifier.from_vkey(v) for v in vkeys), checkpoint)
+            first = obj.get("first_index", 0)  # absent in states from before shards
+            if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+                raise StateError("state has a bad first_index")
+            return cls(origin, tuple(NoteVerifier.from_vkey(v) for v in vkeys), checkpoint,
+                       first)
         except (ValueError, KeyError) as e:
             if isinstance(e, StateError):
                 raise

@@ -179,7 +179,7 @@ async def test_rotation_serves_every_shard_with_its_own_key(database_url: str,
             status, text = await _get(session, f"{url}/checkpoint")
             assert status == 200
             lines = text.decode().splitlines()
-            assert lines[0].endswith(f" - {info['treeID']}") and lines[1] == "4"
+            assert lines[0].endswith(f"/{info['treeID']}") and lines[1] == "4"
     finally:
         await server.stop()
 
