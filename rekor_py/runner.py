@@ -78,7 +78,8 @@ async def _migrate(settings: Settings) -> None:
     try:
         await apply(dsn)
     finally:
-        await asyncio.to_thread(embedded.stop)
+        if embedded.started:  # not the database of a server that is running
+            await asyncio.to_thread(embedded.stop)
 
 
 def _run(coro: Any) -> None:

@@ -116,8 +116,8 @@ async def _run(settings: Settings, action: str, new_key: bool,
         return out
     finally:
         await pool.close()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)  # only if this command started it
+        if embedded is not None and embedded.started:  # not a running server's
+            await asyncio.to_thread(embedded.stop)
 
 
 def _new_signer(settings: Settings, new_key: bool, new_key_file: Path | None
