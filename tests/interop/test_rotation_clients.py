@@ -22,8 +22,8 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.interop.rekor_cli import RekorCli, parse_upload
 from tests.integration.logserver import free_port, spawn_serve
+from tests.interop.rekor_cli import RekorCli, parse_upload
 
 
 @pytest.fixture
