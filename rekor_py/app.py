@@ -10,7 +10,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from rekor_py import limits
 from rekor_py.api import v2 as v2_api
-from rekor_py.api.keys import NOTARY, SERVICE, SETTINGS, V2_LOG, VERIFIER
+from rekor_py.api.keys import NOTARY, PUBLISHER, SERVICE, SETTINGS, V2_LOG, VERIFIER
 from rekor_py.api.problems import body_too_large, error_middleware, json_response
 from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
@@ -31,6 +31,8 @@ from rekor_py.logsafe import clip
 from rekor_py.storage.log_store import TreeRow
 from rekor_py.tsa import TimestampAuthority
 from rekor_py.tsa.authority import DEFAULT_CHAIN_FILE, DEFAULT_KEY_FILE
+from rekor_py.witness.policy import parse_policy
+from rekor_py.witness.publisher import Publisher
 
 __all__ = ["BODY_TIMEOUT_MESSAGE", "HANDLER_TIMEOUT_MESSAGE", "body_limit", "create_app"]
 
@@ -147,13 +149,45 @@ def create_app(settings: Settings, service: LogService, v2: V2Log | None = None
     app[NOTARY] = tile_notaries(settings, service)
     app[TILE_CACHE] = ImmutableCache()
     add_tile_routes(app, settings.tile_prefix)
+    v2_sub = None
     if v2 is not None:
         app[V2_LOG] = v2
-        app.add_subapp(v2_api.PREFIX, v2_api.v2_app(v2))
+        v2_sub = v2_api.v2_app(v2)
+    if settings.witness_policy is not None:
+        add_witnessing(app, settings, v2_sub)
+    if v2_sub is not None:
+        app.add_subapp(v2_api.PREFIX, v2_sub)
     tsa = timestamp_authority(settings)
     if tsa is not None:
         add_timestamp_routes(app, tsa)
     return app
+
+
+def add_witnessing(app: web.Application, settings: Settings,
+                   v2_sub: web.Application | None) -> None:
+    """A witnessing Publisher for the v1 log and the v2 log (rekor_py/witness/), run
+    with the app; raises PolicyError for a bad policy file."""
+    assert settings.witness_policy is not None
+    policy = parse_policy(settings.witness_policy.read_text())
+    for target in (app, v2_sub):
+        if target is None:
+            continue
+        publisher = Publisher(
+            target[SERVICE], target[NOTARY], policy, target[SERVICE].pool,
+            fail_closed=settings.witness_fail_closed,
+            interval_s=settings.witness_interval_ms / 1000,
+            timeout_s=settings.witness_timeout_s, wait_s=settings.witness_wait_s,
+            writable=not settings.read_only)
+        target[PUBLISHER] = publisher
+
+        async def start(_app: web.Application, p: Publisher = publisher) -> None:
+            await p.start()
+
+        async def stop(_app: web.Application, p: Publisher = publisher) -> None:
+            await p.stop()
+
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
 
 
 def timestamp_authority(settings: Settings) -> TimestampAuthority | None:

@@ -140,6 +140,17 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
     # checkpoints (for public witnesses), created on first start (mode 0600).
     note_key: Path | None = None
+    # Witnessing (rekor_py/witness/): a c2sp.org/tlog-policy file naming witnesses
+    # with their URLs and the quorum.  None: no witnesses.  Each new head is sent
+    # to them at most every witness_interval_ms; a request waits witness_timeout_s.
+    # Fail-open (default) publishes a head whatever they answered; fail-closed
+    # publishes only heads with the quorum, and a POST waits up to witness_wait_s
+    # for one holding its entry, else 503.
+    witness_policy: Path | None = None
+    witness_fail_closed: bool = False
+    witness_interval_ms: float = Field(default=1000.0, ge=10)
+    witness_timeout_s: float = Field(default=5.0, gt=0)
+    witness_wait_s: float = Field(default=10.0, gt=0)
     # Serve a Rekor v2 log beside the v1 log: its own tree, written through
     # POST /api/v2/log/entries, its tiles and checkpoint under /api/v2.
     rekor_v2: bool = True

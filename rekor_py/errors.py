@@ -138,3 +138,12 @@ class DatabaseUnavailable(StorageError):
     status = 503
     message = "the log's database is unavailable, retry later"
     retry_after = 1
+
+
+class WitnessQuorumPending(RekorError):
+    """Fail-closed witnessing: the entry is logged, but no checkpoint holding it got
+    its witness quorum in time; the client retries and gets 409 with the entry."""
+
+    status = 503
+    message = "the entry is logged but not yet cosigned by the witness quorum; retry later"
+    retry_after = 1

@@ -8,7 +8,7 @@ import re
 
 from aiohttp import web
 
-from rekor_py.api.keys import SERVICE, SETTINGS, VERIFIER
+from rekor_py.api.keys import PUBLISHER, SERVICE, SETTINGS, VERIFIER
 from rekor_py.api.models import SearchLogQuery, parse_request
 from rekor_py.api.params import query_int, read_body, read_json
 from rekor_py.api.problems import json_response
@@ -31,6 +31,11 @@ async def create_entry(request: web.Request) -> web.Response:
         existing = entry_id(dup.tree_id or service.tree_id, dup.leaf_hash)
         raise ConflictError(existing, f"/api/v1/log/entries/{existing}") from None
     new_id = next(iter(response))
+    publisher = request.app.get(PUBLISHER)
+    if publisher is not None and publisher.fail_closed:
+        # Acknowledge only once a checkpoint holding the entry has its witness quorum.
+        proof = response[new_id].verification.inclusionProof
+        await publisher.wait_published(int(new_id[:16], 16), proof.treeSize)
     return json_response(response, status=201,
                          headers={"ETag": new_id, "Location": f"{request.path}/{new_id}"})
 

@@ -9,6 +9,7 @@ from rekor_py.log.c2sp import TreeNotaries
 from rekor_py.log.service import LogService
 from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import VerifyPool
+from rekor_py.witness.publisher import Publisher
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", LogService)
@@ -19,3 +20,5 @@ NOTARY = web.AppKey("notary", TreeNotaries)
 VERIFIER = web.AppKey("verifier", VerifyPool)
 # The Rekor v2 log (api/v2.py), when the server runs one.
 V2_LOG = web.AppKey("v2_log", V2Log)
+# Witnessing (rekor_py/witness/publisher.py), when a witness policy is set.
+PUBLISHER = web.AppKey("publisher", Publisher)

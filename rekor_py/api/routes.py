@@ -14,6 +14,9 @@ def add_routes(app: web.Application) -> None:
         web.get("/api/v1/log", tlog.get_log_info),
         web.get("/api/v1/log/publicKey", tlog.get_public_key),
         web.get("/api/v1/log/proof", tlog.get_log_proof),
+        # Ours: the active tree's C2SP checkpoint, with witness cosignatures when
+        # witnesses are configured, beside Rekor's tree head (same as <tiles>/checkpoint).
+        web.get("/api/v1/log/checkpoint", tiles.get_checkpoint),
         web.post("/api/v1/log/entries", entries.create_entry),
         web.get("/api/v1/log/entries", entries.get_entry_by_index),
         web.get("/api/v1/log/entries/{entry_uuid}", entries.get_entry_by_uuid),

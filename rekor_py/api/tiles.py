@@ -29,10 +29,11 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from rekor_py.api.keys import NOTARY, SERVICE
+from rekor_py.api.keys import NOTARY, PUBLISHER, SERVICE
 from rekor_py.errors import InvalidRequest, StorageError
 from rekor_py.log.tile_path import TileID, parse_tile_path
 from rekor_py.lru import ByteLRU
+from rekor_py.witness.publisher import cosigned_note
 
 __all__ = [
     "TILE_CACHE",
@@ -111,7 +112,18 @@ def _octets(body: bytes, tile: TileID, **headers: str) -> web.Response:
 
 async def get_checkpoint(request: web.Request) -> web.Response:
     head = await request.app[SERVICE].head()
-    text = request.app[NOTARY].for_tree(head).checkpoint(head.size, head.root_hash)
+    notary = request.app[NOTARY].for_tree(head)
+    text = notary.checkpoint(head.size, head.root_hash)
+    publisher = request.app.get(PUBLISHER)
+    if publisher is not None:
+        # With witnesses, the latest head published after its witnessing round, with
+        # its cosignatures (fail-closed: only heads that got the quorum).
+        published = await publisher.published(head.tree_id)
+        if published is not None:
+            text = cosigned_note(notary.checkpoint(published.size, published.root_hash),
+                                 published)
+        elif publisher.fail_closed:
+            raise web.HTTPNotFound(text="no checkpoint has its witness quorum yet\n")
     return web.Response(text=text, content_type="text/plain", charset="utf-8",
                         headers={"Cache-Control": _SHORT})
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from rekor_py.api.index import search_criteria
-from rekor_py.api.keys import NOTARY, SERVICE, V2_LOG, VERIFIER
+from rekor_py.api.keys import NOTARY, PUBLISHER, SERVICE, V2_LOG, VERIFIER
 from rekor_py.api.models import SearchIndex, parse_request
 from rekor_py.api.params import read_body, read_json
 from rekor_py.api.problems import json_response
@@ -52,6 +52,9 @@ async def create_entry(request: web.Request) -> web.Response:
         done, proof = await v2.service.append(prepared)
     except DuplicateEntry as dup:
         raise LogIndexConflict(dup.leaf_index) from None
+    publisher = request.app.get(PUBLISHER)
+    if publisher is not None and publisher.fail_closed:
+        await publisher.wait_published(done.head.tree_id, done.head.size)
     entry = transparency_log_entry(v2.log_id, done.leaf_index, prepared.body, done.head.size,
                                    done.head.root_hash, proof, done.head.checkpoint)
     return json_response(entry, status=201)

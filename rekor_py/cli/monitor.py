@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from rekor_py.monitor.fetch import TileFetcher
     from rekor_py.monitor.state import MonitorState
     from rekor_py.monitor.watch import Match, Watchlist
+    from rekor_py.witness.policy import WitnessPolicy
 
 __all__ = ["register", "run", "run_monitor"]
 
@@ -53,6 +54,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--vkey", action="append", default=[],
                    help="a C2SP verifier key to require too (default on first run: "
                         "the log's Ed25519 key from <tiles>/checkpoint.vkeys)")
+    p.add_argument("--witness-policy", type=Path, metavar="FILE",
+                   help="accept a checkpoint only with cosignatures from a quorum of the "
+                        "witnesses of this c2sp.org/tlog-policy file")
     p.add_argument("--watch-email", action="append", default=[], metavar="E")
     p.add_argument("--watch-key", action="append", default=[], type=Path, metavar="PEM")
     mode = p.add_mutually_exclusive_group()
@@ -64,11 +68,14 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from rekor_py.monitor.watch import Watchlist
     from rekor_py.pki.base import PKIError
+    from rekor_py.witness.policy import PolicyError, parse_policy
 
     try:
         watch = Watchlist(args.watch_email, [p.read_bytes() for p in args.watch_key])
         key_pem = args.key.read_bytes() if args.key is not None else None
-    except (OSError, PKIError) as e:
+        policy = (parse_policy(args.witness_policy.read_text())
+                  if args.witness_policy is not None else None)
+    except (OSError, PKIError, PolicyError, UnicodeDecodeError) as e:
         return fail("monitor", str(e), EXIT_USAGE)
     if args.api == 2 and key_pem is not None:
         return fail("monitor", "--key is the v1 log key; a Rekor v2 log is pinned by --vkey",
@@ -78,32 +85,35 @@ def run(args: argparse.Namespace) -> int:
         tiles_url = args.url.rstrip("/") + "/api/v2"
     return asyncio.run(run_monitor(args.url, args.state, watch, tiles_url=tiles_url,
                                    key_pem=key_pem, vkeys=args.vkey,
-                                   interval=args.interval, api=args.api))
+                                   interval=args.interval, api=args.api, policy=policy))
 
 
 async def run_monitor(url: str, state_path: Path, watch: Watchlist, *,
                       tiles_url: str | None = None, key_pem: bytes | None = None,
                       vkeys: list[str] | None = None, interval: float | None = None,
-                      api: int = 1) -> int:
+                      api: int = 1, policy: WitnessPolicy | None = None) -> int:
     """The command: one pass, or a pass every `interval` seconds until inconsistent."""
     from rekor_py.monitor.fetch import TileFetcher
 
     async with TileFetcher(url, tiles_url) as fetcher:
         while True:
-            code = await _one_pass(fetcher, state_path, watch, key_pem, vkeys or [], api)
+            code = await _one_pass(fetcher, state_path, watch, key_pem, vkeys or [], api,
+                                   policy)
             if interval is None or code in (EXIT_FAILED, EXIT_USAGE):
                 return code
             await asyncio.sleep(interval)
 
 
 async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
-                    key_pem: bytes | None, vkeys: list[str], api: int) -> int:
+                    key_pem: bytes | None, vkeys: list[str], api: int,
+                    policy: WitnessPolicy | None = None) -> int:
     from rekor_py.log.checkpoint import CheckpointError
     from rekor_py.log.signer import KeyFileError
     from rekor_py.monitor.check import LogInconsistent, check_log
     from rekor_py.monitor.fetch import FetchError
     from rekor_py.monitor.rotation import follow_rotation
     from rekor_py.monitor.state import MonitorState, load_state, save_state
+    from rekor_py.monitor.witnesses import NotWitnessed
     from rekor_py.statefile import StateError
 
     try:
@@ -138,10 +148,11 @@ async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
                 state, line = followed
                 save_state(state_path, state)  # the frozen tree's end is checked
                 print(line, flush=True)
-        result = await check_log(fetcher, state, watch, progress, on_match=report)
+        result = await check_log(fetcher, state, watch, progress, on_match=report,
+                                 policy=policy)
     except StateError as e:
         return fail("monitor", str(e), EXIT_USAGE)
-    except LogInconsistent as e:
+    except (LogInconsistent, NotWitnessed) as e:
         print(e.evidence(), end="")
         return EXIT_FAILED
     except FetchError as e:
@@ -155,8 +166,10 @@ async def _one_pass(fetcher: TileFetcher, state_path: Path, watch: Watchlist,
     except StateError as e:
         return fail("monitor", str(e), EXIT_USAGE)
     cp = result.checkpoint
+    witnessed = (f"; cosigned by {', '.join(result.witnesses)}" if policy is not None
+                 else "")
     print(f"ok: {cp.origin} size {cp.size} ({result.new_entries} new entries verified, "
-          f"{matches} matches)", flush=True)
+          f"{matches} matches{witnessed})", flush=True)
     return EXIT_OK
 
 

@@ -72,6 +72,11 @@ class LogService:
         """The active tree's tile cache."""
         return self.tiles_of(self.tree_id)
 
+    @property
+    def pool(self) -> Any:
+        """The asyncpg pool (witnessing keeps its own rows in the same database)."""
+        return self._pool
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
         """A pooled connection, for reads outside the snapshot helpers (search)."""

@@ -38,6 +38,8 @@ from rekor_py.log.tree_head import NotExtending, check_consistency, check_growth
 from rekor_py.monitor.fetch import TileFetcher, parse_entry_bundle
 from rekor_py.monitor.state import MonitorState
 from rekor_py.monitor.watch import Match, Watchlist
+from rekor_py.monitor.witnesses import check_witnesses
+from rekor_py.witness.policy import WitnessPolicy
 
 __all__ = ["CheckResult", "LogInconsistent", "check_log"]
 
@@ -81,6 +83,7 @@ class CheckResult:
     checkpoint: Checkpoint
     text: str
     matches: list[Match] = field(default_factory=list)
+    witnesses: list[str] = field(default_factory=list)  # who cosigned, by policy name
 
     @property
     def new_entries(self) -> int:
@@ -93,7 +96,8 @@ Tiles = dict[tuple[int, int], bytes]
 
 async def check_log(fetcher: TileFetcher, state: MonitorState, watch: Watchlist,
                     progress: Callable[[int, int], None] | None = None, *,
-                    on_match: Callable[[Match], None] | None = None) -> CheckResult:
+                    on_match: Callable[[Match], None] | None = None,
+                    policy: WitnessPolicy | None = None) -> CheckResult:
     """Run steps 1-3 against the log's current checkpoint; the caller saves state.
 
     `progress(done, total)` is called as new entries are verified.  Each match is
@@ -114,6 +118,8 @@ async def check_log(fetcher: TileFetcher, state: MonitorState, watch: Watchlist,
     if new.origin != state.origin:
         raise fail(f"origin changed from {state.origin!r} to {new.origin!r}")
     result = CheckResult(old.size, new, text)
+    if policy is not None:  # before anything else: an unwitnessed head is not accepted
+        result.witnesses = check_witnesses(policy, text, new.body())
     try:
         needs_proof = check_growth(old, new)
         if needs_proof:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Awaitable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
@@ -67,7 +67,8 @@ class TreeRow:
     api_major: int = 1  # the Rekor API the tree serves (tables.trees)
     virtual_offset: int = 0  # the log-wide index of its leaf 0 (Rekor shards)
     log_id: bytes | None = None  # its key's SHA-256(SPKI); None: the configured key
-    created_at: datetime.datetime | None = None
+    # When it was created; not part of a row's identity (tests compare rows).
+    created_at: datetime.datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

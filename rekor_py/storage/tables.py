@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -34,11 +35,13 @@ __all__ = [
     "HASH_SIZE",
     "MAX_TILE_BYTES",
     "NAMING_CONVENTION",
+    "cosignatures",
     "entries",
     "index_keys",
     "metadata",
     "tiles",
     "trees",
+    "witnessed_heads",
 ]
 
 # Duplicated from rekor_py.merkle on purpose: the schema must not import the C
@@ -152,4 +155,33 @@ index_keys = Table(
     Column("leaf_index", BigInteger, nullable=False),
     PrimaryKeyConstraint("key", "tree_id", "leaf_index"),
     ForeignKeyConstraint(["tree_id", "leaf_index"], ["entries.tree_id", "entries.leaf_index"]),
+)
+
+# Witnessing (rekor_py/witness/): a head is published once its round of
+# add-checkpoint requests ended; `quorum` says whether the policy was met.
+witnessed_heads = Table(
+    "witnessed_heads",
+    metadata,
+    Column("tree_id", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("quorum", Boolean, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("tree_id", "size"),
+    ForeignKeyConstraint(["tree_id"], ["trees.tree_id"]),
+    CheckConstraint(f"length(root_hash) = {HASH_SIZE}", name="root_hash"),
+)
+
+# Each witness's verified cosignature line of a published head.
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("tree_id", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("witness", Text, nullable=False),
+    Column("key_id", LargeBinary, nullable=False),
+    Column("cosigned_at", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    PrimaryKeyConstraint("tree_id", "size", "witness", "key_id"),
+    ForeignKeyConstraint(["tree_id", "size"], ["witnessed_heads.tree_id", "witnessed_heads.size"]),
 )

@@ -26,6 +26,7 @@ REKOR_CLI_VERSION=v1.5.4
 COSIGN_VERSION=v2.6.5
 COSIGN3_VERSION=v3.1.3
 CRANE_VERSION=v0.22.1
+TORCHWOOD_VERSION=v0.6.1
 NEWER_GO=go1.27.3
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,6 +72,9 @@ go_install rekor-cli github.com/sigstore/rekor/cmd/rekor-cli "$REKOR_CLI_VERSION
 go_install cosign github.com/sigstore/cosign/v2/cmd/cosign "$COSIGN_VERSION"
 go_install cosign3 github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN3_VERSION" "$NEWER_GO"
 go_install crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
+# A witness written by others (c2sp.org/tlog-witness; SQLite through cgo).
+go_install litewitness filippo.io/torchwood/cmd/litewitness "$TORCHWOOD_VERSION"
+go_install witnessctl filippo.io/torchwood/cmd/witnessctl "$TORCHWOOD_VERSION"
 
 # Our sigstore-go verifier (tests/interop/go), built from this checkout.
 if [ -d "$here/go" ]; then
