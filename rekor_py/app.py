@@ -169,6 +169,14 @@ def add_witnessing(app: web.Application, settings: Settings,
     with the app; raises PolicyError for a bad policy file."""
     assert settings.witness_policy is not None
     policy = parse_policy(settings.witness_policy.read_text())
+    if v2_sub is not None:
+        v1_origin = c2sp_origin(app[SERVICE].checkpoint_name, settings.tile_prefix)
+        if v1_origin == v2_sub[V2_LOG].origin:
+            # A witness keeps one state per origin: two trees under one name would
+            # look like a fork to it.
+            raise ValueError(f"the v1 tile API and the Rekor v2 log are both named "
+                             f"{v1_origin!r}: set --tile-prefix (or turn Rekor v2 off) "
+                             "to witness them")
     for target in (app, v2_sub):
         if target is None:
             continue
