@@ -354,6 +354,13 @@ def open_pkcs11_key(uri: Pkcs11Uri, *, default_module: str | None,
     cache_key = (module, token_part, pin)
     with _SESSIONS_LOCK:
         session = _SESSIONS.get(cache_key)
+        # A token has one user PIN, and a login covers the whole process: a second key
+        # of a logged-in token given another PIN would open without one (C_Login says
+        # "already logged in").  Say that its PIN is wrong instead.
+        if session is None and any(m == module and t == token_part
+                                   for m, t, _ in _SESSIONS):
+            raise KeyFileError(f"PKCS#11 token {_token_selector(token_part)}: wrong PIN (not "
+                               "the PIN this server logged in to the token with)")
         if session is None:
             session = TokenSession(module, token_part, pin)
             _SESSIONS[cache_key] = session

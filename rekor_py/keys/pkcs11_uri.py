@@ -55,9 +55,8 @@ class Pkcs11Uri:
     pin_source: str | None = None
 
     def describe(self) -> str:
-        """The key's name for error messages: token and object, never the PIN."""
-        parts = [f"{k}={v!r}" for k, v in (("token", self.token), ("object", self.object))
-                 if v is not None]
+        """The key's name for error messages: object and id, never the PIN."""
+        parts = [f"object={self.object!r}"] if self.object is not None else []
         if self.id is not None:
             parts.append(f"id={self.id.hex()}")
         return ", ".join(parts) or "(no selector)"
