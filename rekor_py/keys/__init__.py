@@ -75,11 +75,20 @@ def check_uri_keys(settings: Settings) -> None:
     """Open every key given as a URI once, before anything else starts, so that a
     wrong PIN, a missing object or a bad URI stops `serve` with one error line.
     Raises KeyFileError."""
+    from rekor_py.tsa.certs import check_key
+
     for name, label in KEY_SETTINGS:
         if name == "v2_signing_key" and not settings.rekor_v2:
             continue
         uri = uri_of(getattr(settings, name))
-        if uri is not None:
+        if uri is None:
+            continue
+        if name in ("note_key", "v2_signing_key"):
+            open_note_key(settings, uri, label)
+        elif name == "tsa_key":
+            key = open_uri_key(uri, settings, label)
+            check_key(key, f"{label}: {key!r}")
+        else:
             open_uri_key(uri, settings, label)
 
 
