@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import hashlib
 import os
 import subprocess
 import sys
