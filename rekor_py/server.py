@@ -25,7 +25,7 @@ from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.sequencer import HeadSigner, Sequencer
 from rekor_py.log.service import LogService
 from rekor_py.log.shards import LogKeyring, v1_head_signer
-from rekor_py.log.signer import LogSigner
+from rekor_py.log.signer import LogSigner, Signer, signs_in_memory
 from rekor_py.log.v2_log import V2Log
 from rekor_py.storage import log_store
 from rekor_py.storage.db import create_pool
@@ -182,19 +182,22 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
             await asyncio.to_thread(embedded.stop)
         raise
     sign_head = v1_head_signer(name, tree.tree_id, tree_signer)
-    sequencer = _sequencer(pool, tree, sign_head, settings) if writable else None
+    sequencer = (_sequencer(pool, tree, sign_head, settings, tree_signer.signer) if writable
+                 else None)
     service = LogService(pool, tree.tree_id, tree_signer, sequencer, name, keyring=keyring)
     return LogRuntime(service, pool, embedded, v2)
 
 
 def _sequencer(pool: Any, tree: log_store.TreeRow, sign_head: HeadSigner,
-               settings: Settings) -> Sequencer | None:
-    """The tree's started sequencer, or None on a read-only server."""
+               settings: Settings, key: Signer) -> Sequencer | None:
+    """The tree's started sequencer (signing heads with `key`), or None on a read-only
+    server."""
     if settings.read_only:
         return None
     sequencer = Sequencer(pool, tree.tree_id, sign_head,
                           max_delay_s=settings.batch_max_delay_ms / 1000,
-                          max_batch=settings.batch_max_size, max_pending=settings.max_pending)
+                          max_batch=settings.batch_max_size, max_pending=settings.max_pending,
+                          sign_off_loop=not signs_in_memory(key))
     sequencer.start()
     return sequencer
 
@@ -228,6 +231,6 @@ async def _open_v2(pool: Any, settings: Settings, writable: bool) -> V2Log | Non
                     "name, not the configured %r", tree.tree_id, tree.origin,
                     settings.v2_checkpoint_name)
     sign_head = V2Log.head_signer(tree.origin, key)
-    sequencer = _sequencer(pool, tree, sign_head, settings) if writable else None
+    sequencer = _sequencer(pool, tree, sign_head, settings, key) if writable else None
     service = LogService(pool, tree.tree_id, None, sequencer, tree.origin, api_major=2)
     return V2Log(service, tree.origin, key)

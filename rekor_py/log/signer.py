@@ -53,6 +53,7 @@ __all__ = [
     "SignatureError",
     "Signer",
     "as_signer",
+    "signs_in_memory",
 ]
 
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
@@ -136,6 +137,13 @@ def as_signer(key: Signer | PrivateKey) -> Signer:
     if isinstance(key, Signer):
         return key
     raise KeyFileError(f"unsupported private key type {type(key).__name__}")
+
+
+def signs_in_memory(signer: Signer) -> bool:
+    """True for a key in this process (microseconds, CPU only); False for one in a
+    token or service, whose calls wait on a device or network and so are made off
+    the event loop (the sequencer and the log service hand them to a thread)."""
+    return isinstance(signer, FileKey)
 
 
 def _check_public_key(key: object) -> PublicKey:

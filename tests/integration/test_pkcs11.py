@@ -18,6 +18,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -107,9 +108,20 @@ async def hsm_log(hsm: SoftHsm, database_url: str, tmp_path: Path
     await server.stop()
 
 
-async def test_keys_in_the_token_sign_what_clients_verify(hsm: SoftHsm, hsm_log: RunningLog,
-                                                          tmp_path: Path) -> None:
+async def test_keys_in_the_token_sign_what_clients_verify(
+        hsm: SoftHsm, hsm_log: RunningLog, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     url = hsm_log.url
+    # Which threads the token is asked to sign from: SETs and heads must not block
+    # the event loop's thread.
+    threads: list[str] = []
+    original_sign = Pkcs11Key.sign
+
+    def recording_sign(self: Pkcs11Key, message: bytes) -> bytes:
+        threads.append(threading.current_thread().name)
+        return original_sign(self, message)
+
+    monkeypatch.setattr(Pkcs11Key, "sign", recording_sign)
     log_key = _read_public(hsm, "log-p256", tmp_path)
     note_key = _read_public(hsm, "note-ed25519", tmp_path)
     v2_key = _read_public(hsm, "v2-ed25519", tmp_path)
@@ -130,6 +142,7 @@ async def test_keys_in_the_token_sign_what_clients_verify(hsm: SoftHsm, hsm_log:
     for i in range(3):
         body = EntryRequestBody(signed_hashedrekord(b"in the token %d" % i))
         entries.append(await asyncio.to_thread(client.create_entry, body))
+    assert threads and threading.main_thread().name not in threads, threads
     keyring = _keyring(log_key, common_v1.PublicKeyDetails.PKIX_ECDSA_P256_SHA_256)
     for entry in entries:
         entry._verify(keyring)
