@@ -13,6 +13,7 @@ operators to, so the documented commands are what the tests run.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -94,6 +95,7 @@ def softhsm_token() -> SoftHsm:
     if shutil.which("pkcs11-tool") is None:
         pytest.skip("pkcs11-tool is not installed (apt-get install opensc)")
     folder = Path(tempfile.mkdtemp(prefix="rekor-py-softhsm-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     (folder / "tokens").mkdir()
     conf = folder / "softhsm2.conf"
     conf.write_text(textwrap.dedent(f"""\
