@@ -16,7 +16,7 @@ from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
 from rekor_py.api.timestamp import add_timestamp_routes
 from rekor_py.config import Settings
-from rekor_py.keys import open_note_key
+from rekor_py.keys import open_note_key, open_uri_key, uri_of
 from rekor_py.log.c2sp import (
     CheckpointNotary,
     NoteSigner,
@@ -211,7 +211,10 @@ def timestamp_authority(settings: Settings) -> TimestampAuthority | None:
             return None
     if settings.tsa_key is None or settings.tsa_chain is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return TimestampAuthority.from_settings(settings)
+    uri = uri_of(settings.tsa_key)
+    # A key URI (a token) is opened here: tsa/ sits below keys/ and does not import it.
+    in_token = open_uri_key(uri, settings, "REKOR_PY_TSA_KEY") if uri is not None else None
+    return TimestampAuthority.from_settings(settings, in_token)
 
 
 def tile_notaries(settings: Settings, service: LogService) -> TreeNotaries:

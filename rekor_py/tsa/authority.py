@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from cryptography import x509
 
-from rekor_py.log.signer import PrivateKey, Signer
+from rekor_py.log.signer import KeyFileError, PrivateKey, Signer
 from rekor_py.tsa import certs
 from rekor_py.tsa.request import (
     TimestampRequest,
@@ -81,15 +81,15 @@ class TimestampAuthority:
         return cls(key, chain)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TimestampAuthority:
-        """From Settings.tsa_key (a path or a key URI) and tsa_chain (default: created in
-        data_dir)."""
-        from rekor_py.keys import open_uri_key, uri_of
-
-        uri = uri_of(settings.tsa_key)
-        key: Path | Signer | None = (open_uri_key(uri, settings, "REKOR_PY_TSA_KEY")
-                                     if uri is not None else settings.tsa_key_file)
-        return cls.load_or_create(settings.data_dir, key, settings.tsa_chain)
+    def from_settings(cls, settings: Settings, key: Signer | None = None) -> TimestampAuthority:
+        """From Settings.tsa_key and tsa_chain (default: created in data_dir).  A tsa_key
+        that is a key URI must be opened by the caller (rekor_py.keys) and given as
+        `key`; raises KeyFileError if it is not."""
+        if key is None and isinstance(settings.tsa_key, str):
+            raise KeyFileError(f"the TSA key {settings.tsa_key.partition(':')[0]}: URI "
+                               "must be opened with rekor_py.keys.open_uri_key")
+        return cls.load_or_create(settings.data_dir, key or settings.tsa_key_file,
+                                  settings.tsa_chain)
 
     @property
     def chain(self) -> tuple[x509.Certificate, ...]:
