@@ -56,9 +56,9 @@ def load_verifier(settings: Settings, public_key: Path | None) -> KeySource:
             return KeySource(verifier, f"public key {public_key}")
         path = settings.signing_key_path
         if isinstance(path, str):  # a key URI: the token holds the public key too
-            from rekor_py.keys import open_uri_key
+            from rekor_py.keys import open_uri_key, redact
             return KeySource(LogVerifier(open_uri_key(path, settings, "--signing-key")
-                                         .public_key), f"log key {path}")
+                                         .public_key), f"log key {redact(path)}")
         if settings.signing_key is None and not path.exists():
             return KeySource(None, f"no log key ({path} does not exist; pass --public-key PEM): "
                                    f"checkpoint signatures NOT checked")
@@ -93,13 +93,13 @@ def load_v2_key(settings: Settings, public_key: Path | None
     Raises SourceError for a named file that is missing or holds another key type."""
     location = public_key or settings.v2_signing_key_path
     if isinstance(location, str):  # a key URI: the token holds the public key too
-        from rekor_py.keys import open_note_key
+        from rekor_py.keys import open_note_key, redact
         try:
             key_in_token = open_note_key(settings, location, "REKOR_PY_V2_SIGNING_KEY")
         except KeyFileError as e:
             raise SourceError(str(e)) from e
         assert isinstance(key_in_token.public_key, ed25519.Ed25519PublicKey)  # open_note_key
-        return key_in_token.public_key, f"v2 log key {location}"
+        return key_in_token.public_key, f"v2 log key {redact(location)}"
     path = location
     if public_key is None and not path.exists():
         return None, f"no v2 log key ({path} does not exist): v2 checkpoints NOT checked"

@@ -10,6 +10,7 @@ more entry (docs/keys.md says how).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +20,21 @@ from rekor_py.log.signer import KeyFileError, Signer
 if TYPE_CHECKING:
     from rekor_py.config import Settings
 
-__all__ = ["KEY_SETTINGS", "check_uri_keys", "open_note_key", "open_uri_key", "scheme_of",
-           "uri_of"]
+__all__ = ["KEY_SETTINGS", "check_uri_keys", "open_note_key", "open_uri_key", "redact",
+           "scheme_of", "uri_of"]
 
 
 def uri_of(location: Path | str | None) -> str | None:
     """The key URI of a key setting, or None for a file path (Settings keeps URIs as str)."""
     return location if isinstance(location, str) else None
+
+
+_SECRET_RE = re.compile(r"(pin-value=)[^&;]*", re.IGNORECASE)
+
+
+def redact(uri: str) -> str:
+    """`uri` fit for a log line or a report: any pin-value replaced by "***"."""
+    return _SECRET_RE.sub(r"\1***", uri)
 
 
 def scheme_of(uri: str) -> str:

@@ -161,3 +161,18 @@ def test_public_keys_are_the_tokens(hsm: SoftHsm, tmp_path: Path) -> None:
     assert isinstance(_open(hsm, hsm.uri("log-p384"), tmp_path).public_key,
                       ec.EllipticCurvePublicKey)
     assert isinstance(_open(hsm, hsm.uri("log-rsa"), tmp_path).public_key, rsa.RSAPublicKey)
+
+
+def test_fsck_reads_public_keys_from_the_token(hsm: SoftHsm, tmp_path: Path) -> None:
+    """rekor-py fsck's key sources take the same URIs as serve."""
+    from rekor_py.audit.source import SourceError, load_v2_key, load_verifier
+
+    settings = Settings(data_dir=tmp_path, signing_key=hsm.uri("log-p256"),
+                        v2_signing_key=hsm.uri("v2-ed25519"))
+    found = load_verifier(settings, None)
+    assert found.verifier == LogVerifier(_open(hsm, hsm.uri("log-p256"), tmp_path).public_key)
+    v2_key, note = load_v2_key(settings, None)
+    assert v2_key is not None and "pkcs11:" in note
+    assert "pin-value=***" in note and hsm.pin not in note and hsm.pin not in found.note
+    with pytest.raises(SourceError, match="not an Ed25519 key"):
+        load_v2_key(settings.replace(v2_signing_key=hsm.uri("tsa-p256")), None)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rekor_py.config import Settings
-from rekor_py.keys import open_uri_key
+from rekor_py.keys import open_uri_key, redact
 from rekor_py.keys.pkcs11_uri import Pkcs11UriError, parse_pkcs11_uri
 from rekor_py.log.signer import KeyFileError
 
@@ -75,3 +75,9 @@ def test_no_module_is_an_error(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     with pytest.raises(KeyFileError, match="no PKCS#11 module: give module-path="):
         open_uri_key("pkcs11:token=t;object=k", settings, "--signing-key")
+
+
+def test_redact_hides_the_pin() -> None:
+    assert (redact("pkcs11:object=k?module-path=/m.so&PIN-VALUE=12%2034&x=1")
+            == "pkcs11:object=k?module-path=/m.so&PIN-VALUE=***&x=1")
+    assert redact("pkcs11:object=k?pin-source=/run/pin") == "pkcs11:object=k?pin-source=/run/pin"
