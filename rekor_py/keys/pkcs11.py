@@ -364,4 +364,10 @@ def open_pkcs11_key(uri: Pkcs11Uri, *, default_module: str | None,
         if session is None:
             session = TokenSession(module, token_part, pin)
             _SESSIONS[cache_key] = session
-    return Pkcs11Key(session, uri)
+    try:
+        return Pkcs11Key(session, uri)
+    except (p11e.PKCS11Error, SigningError) as e:
+        # A token that answers the inspection or the probe signature with an error:
+        # name the key and the PKCS#11 error, not a traceback.
+        raise KeyFileError(f"PKCS#11 key {uri.describe()} in token {session.label!r}: "
+                           f"{type(e).__name__} {e}".rstrip()) from e

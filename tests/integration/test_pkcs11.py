@@ -48,6 +48,7 @@ from tests.integration.logserver import (
     RunningLog,
     free_port,
     log_settings,
+    post_entry,
     signed_hashedrekord,
     start_log,
 )
@@ -295,3 +296,47 @@ def test_bad_pkcs11_configuration_is_one_line_exit_2(hsm: SoftHsm, tmp_path: Pat
     assert message.format(**values) in lines[0]
     assert hsm.pin not in lines[0] or "0000" in uri
     assert not (tmp_path / "data" / "postgres").exists()
+
+
+async def test_rotation_from_a_token_key_to_a_file_key(hsm: SoftHsm, database_url: str,
+                                                       tmp_path: Path) -> None:
+    """A shard signed in the token, then a rotation to a key file: entries of both
+    shards verify with sigstore-python, each under its own key, and the sequencer
+    signs off the event loop only while the active key is in the token."""
+    from tests.integration.test_shards import (
+        _rotate_with_new_key,
+        _sigstore_entry,
+        _sigstore_keyring,
+    )
+
+    server = await start_log(log_settings(database_url, tmp_path / "data",
+                                          signing_key=hsm.uri("log-p256")))
+    try:
+        sequencer = server.runtime.service.sequencer
+        assert sequencer is not None and sequencer.sign_off_loop
+        async with aiohttp.ClientSession() as s:
+            for i in range(2):
+                status, _, _ = await post_entry(s, server.url,
+                                                signed_hashedrekord(b"token shard %d" % i))
+                assert status == 201
+            new_signer, _ = await _rotate_with_new_key(server)
+            for i in range(2):
+                status, _, _ = await post_entry(s, server.url,
+                                                signed_hashedrekord(b"file shard %d" % i))
+                assert status == 201
+            assert not sequencer.sign_off_loop  # the new shard's key is in memory
+            token_key = LogVerifier(_read_public(hsm, "log-p256", tmp_path))
+            both = _sigstore_keyring(token_key, new_signer.verifier)
+            log_ids = []
+            for index in range(4):
+                async with s.get(f"{server.url}/api/v1/log/entries",
+                                 params={"logIndex": str(index)}) as r:
+                    assert r.status == 200
+                    entry = await r.json()
+                _sigstore_entry(entry)._verify(both)
+                log_ids.append(next(iter(entry.values()))["logID"])
+            assert log_ids == [token_key.log_id_hex] * 2 + [new_signer.log_id_hex] * 2
+            with pytest.raises(Exception, match="(?i)verif|signature|key"):
+                _sigstore_entry(entry)._verify(_sigstore_keyring(token_key))
+    finally:
+        await server.stop()
