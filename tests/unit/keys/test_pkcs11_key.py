@@ -21,7 +21,12 @@ from rekor_py.log.c2sp import (
     format_c2sp_checkpoint,
     verify_c2sp_checkpoint,
 )
-from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, verify_checkpoint
+from rekor_py.log.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    format_checkpoint,
+    verify_checkpoint,
+)
 from rekor_py.log.set import sign_set, verify_set
 from rekor_py.log.signer import KeyFileError, LogSigner, LogVerifier, Signer
 from tests.tools.softhsm import SoftHsm, softhsm_token
@@ -176,3 +181,17 @@ def test_fsck_reads_public_keys_from_the_token(hsm: SoftHsm, tmp_path: Path) -> 
     assert "pin-value=***" in note and hsm.pin not in note and hsm.pin not in found.note
     with pytest.raises(SourceError, match="not an Ed25519 key"):
         load_v2_key(settings.replace(v2_signing_key=hsm.uri("tsa-p256")), None)
+
+
+def test_witness_cosigns_with_a_token_key(hsm: SoftHsm, tmp_path: Path) -> None:
+    from rekor_py.witness.cosignature import CosignatureSigner
+
+    body = b"log.example\n3\n" + b"A" * 43 + b"=\n"
+    key = _open(hsm, hsm.uri("note-ed25519"), tmp_path)
+    signer = CosignatureSigner("witness.example", key)
+    found = signer.verifier.find(signer.cosign(body, timestamp=1_700_000_000), body)
+    assert found is not None and found.timestamp == 1_700_000_000
+    with pytest.raises(CheckpointError, match="does not verify"):
+        signer.verifier.find(signer.cosign(body), body + b"x")
+    with pytest.raises(KeyFileError, match="must be Ed25519"):
+        CosignatureSigner("witness.example", _open(hsm, hsm.uri("log-p256"), tmp_path))
