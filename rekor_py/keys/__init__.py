@@ -52,7 +52,8 @@ def _open_pkcs11(uri: str, settings: Settings) -> Signer:
 
     module = str(settings.pkcs11_module) if settings.pkcs11_module is not None else None
     return open_pkcs11_key(parse_pkcs11_uri(uri), default_module=module,
-                           pin_env_value=os.environ.get(settings.pkcs11_pin_env) or None)
+                           pin_env_value=os.environ.get(settings.pkcs11_pin_env) or None,
+                           pin_env_name=settings.pkcs11_pin_env)
 
 
 # scheme -> opener(uri, settings).  An opener returns a Signer whose `sign` applies the

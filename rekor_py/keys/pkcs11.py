@@ -341,7 +341,8 @@ def _pin(uri: Pkcs11Uri, pin_env_value: str | None) -> str | None:
 
 
 def open_pkcs11_key(uri: Pkcs11Uri, *, default_module: str | None,
-                    pin_env_value: str | None) -> Pkcs11Key:
+                    pin_env_value: str | None,
+                    pin_env_name: str = "REKOR_PY_PKCS11_PIN") -> Pkcs11Key:
     """The key `uri` names, its token opened and logged in (or the session this
     process already has to it).  Raises KeyFileError with one clear line."""
     module = uri.module_path or default_module
@@ -349,6 +350,11 @@ def open_pkcs11_key(uri: Pkcs11Uri, *, default_module: str | None,
         raise KeyFileError("no PKCS#11 module: give module-path= in the URI or set "
                            "REKOR_PY_PKCS11_MODULE")
     pin = _pin(uri, pin_env_value)
+    if pin is None:
+        # Without a login a token shows no private keys: say what is missing rather
+        # than "no such key".
+        raise KeyFileError(f"no PIN for the PKCS#11 key {uri.describe()}: give pin-source= "
+                           f"or pin-value= in the URI, or set ${pin_env_name}")
     token_part = Pkcs11Uri(token=uri.token, manufacturer=uri.manufacturer, serial=uri.serial,
                            model=uri.model, slot_id=uri.slot_id)
     cache_key = (module, token_part, pin)

@@ -119,9 +119,12 @@ def test_select_by_id_and_pin_sources(hsm: SoftHsm, tmp_path: Path,
      "cannot read the PKCS#11 pin-source /nonexistent/pin"),
     ("pkcs11:token={label};object=log-p256;type=public?module-path={module}",
      "type=private"),
+    ("pkcs11:token={label};object=log-p256?module-path={module}",
+     r"no PIN for the PKCS#11 key object='log-p256': .* or set \$REKOR_PY_PKCS11_PIN"),
 ])
-def test_open_errors_are_one_line(hsm: SoftHsm, tmp_path: Path, uri: str,
-                                  message: str) -> None:
+def test_open_errors_are_one_line(hsm: SoftHsm, tmp_path: Path, uri: str, message: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REKOR_PY_PKCS11_PIN", raising=False)
     text = uri.format(label=hsm.label, module=hsm.module, pin=hsm.pin)
     with pytest.raises(KeyFileError, match="^--signing-key: .*" + message) as info:
         _open(hsm, text, tmp_path)
