@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -43,7 +44,7 @@ from rekor_py.keys.pkcs11 import Pkcs11Key
 from rekor_py.log.c2sp import NoteVerifier, c2sp_origin, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import verify_checkpoint
 from rekor_py.log.set import verify_set
-from rekor_py.log.signer import LogVerifier
+from rekor_py.log.signer import LogSigner, LogVerifier
 from tests.integration.logserver import (
     RunningLog,
     free_port,
@@ -340,3 +341,35 @@ async def test_rotation_from_a_token_key_to_a_file_key(hsm: SoftHsm, database_ur
                 _sigstore_entry(entry)._verify(_sigstore_keyring(token_key))
     finally:
         await server.stop()
+
+
+def test_keys_show_prints_what_serve_would_publish(hsm: SoftHsm, tmp_path: Path) -> None:
+    def keys_show(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "rekor_py", "keys", "show", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    done = keys_show(hsm.uri("log-p256"), "--json")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    verifier = LogVerifier(_read_public(hsm, "log-p256", tmp_path))
+    assert LogVerifier.from_pem(shown["publicKey"]) == verifier
+    assert (shown["logID"], shown["keyHint"]) == (verifier.log_id_hex, verifier.key_hint.hex())
+    assert shown["algorithm"] == "ecdsa-secp256r1"
+    assert "pin-value=***" in shown["key"] and hsm.pin not in done.stdout
+
+    note = keys_show(hsm.uri("note-ed25519"), "--note-name", "log.example")
+    assert note.returncode == 0, note.stderr
+    note_key = _read_public(hsm, "note-ed25519", tmp_path)
+    assert isinstance(note_key, ed25519.Ed25519PublicKey)
+    assert f"vkey: {NoteVerifier.ed25519('log.example', note_key).vkey}\n" in note.stdout
+
+    key_file = tmp_path / "log.pem"
+    signer = LogSigner.generate()
+    key_file.write_bytes(signer.private_pem())
+    from_file = keys_show(str(key_file), "--json")
+    assert json.loads(from_file.stdout)["logID"] == signer.log_id_hex
+
+    wrong = keys_show(hsm.uri("log-p256", pin=False, pin_value="0000"))
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().splitlines() == [
+        f"rekor-py keys: error: key: PKCS#11 token '{hsm.label}': wrong PIN"]
