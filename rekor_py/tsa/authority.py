@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from cryptography import x509
 
-from rekor_py.log.signer import KeyFileError, PrivateKey, Signer
+from rekor_py.log.signer import KeyFileError, PrivateKey, Signer, signs_in_memory
 from rekor_py.tsa import certs
 from rekor_py.tsa.request import (
     TimestampRequest,
@@ -104,6 +104,11 @@ class TimestampAuthority:
     def certificate(self) -> x509.Certificate:
         """The TSA certificate, whose key signs the tokens."""
         return self._chain[0]
+
+    @property
+    def signs_in_memory(self) -> bool:
+        """False for a key in a token: callers on an event loop sign in a thread."""
+        return signs_in_memory(self._key)
 
     @property
     def policy(self) -> str:

@@ -186,10 +186,12 @@ async def test_keys_in_the_token_sign_what_clients_verify(
     # TSA: sigstore-python's TSA client; rfc3161-client checks the token under the chain,
     # whose TSA certificate certifies the token's key.
     signature = b"a signature to timestamp"
+    threads.clear()
     response = await asyncio.to_thread(
         TimestampAuthorityClient(f"{url}/api/v1/timestamp").request_timestamp, signature)
     async with aiohttp.ClientSession() as s, s.get(f"{url}/api/v1/timestamp/certchain") as r:
         leaf, root = x509.load_pem_x509_certificates(await r.read())
+    assert threads and threading.main_thread().name not in threads, threads
     assert leaf.public_key() == tsa_key
     tsa = rfc3161_client.VerifierBuilder().tsa_certificate(leaf).add_root_certificate(root).build()
     assert tsa.verify_message(response, signature)
