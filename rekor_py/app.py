@@ -16,12 +16,12 @@ from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
 from rekor_py.api.timestamp import add_timestamp_routes
 from rekor_py.config import Settings
+from rekor_py.keys import open_note_key, open_uri_key, uri_of
 from rekor_py.log.c2sp import (
     CheckpointNotary,
     NoteSigner,
     TreeNotaries,
     c2sp_origin,
-    load_or_create_note_key,
     shard_c2sp_origin,
 )
 from rekor_py.log.service import LogService
@@ -205,13 +205,16 @@ def timestamp_authority(settings: Settings) -> TimestampAuthority | None:
     if settings.read_only:
         key = settings.tsa_key or settings.data_dir / DEFAULT_KEY_FILE
         chain = settings.tsa_chain or settings.data_dir / DEFAULT_CHAIN_FILE
-        if not (key.exists() and chain.exists()):
+        if not ((isinstance(key, str) or key.exists()) and chain.exists()):
             log.warning("no timestamp authority key and chain (%s, %s): not serving "
                         "/api/v1/timestamp", key, chain)
             return None
     if settings.tsa_key is None or settings.tsa_chain is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return TimestampAuthority.from_settings(settings)
+    uri = uri_of(settings.tsa_key)
+    # A key URI (a token) is opened here: tsa/ sits below keys/ and does not import it.
+    in_token = open_uri_key(uri, settings, "REKOR_PY_TSA_KEY") if uri is not None else None
+    return TimestampAuthority.from_settings(settings, in_token)
 
 
 def tile_notaries(settings: Settings, service: LogService) -> TreeNotaries:
@@ -225,7 +228,7 @@ def tile_notaries(settings: Settings, service: LogService) -> TreeNotaries:
     base = c2sp_origin(service.checkpoint_name, settings.tile_prefix)
     if settings.note_key is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    note_key = load_or_create_note_key(settings.note_key_path)
+    note_key = open_note_key(settings, settings.note_key_path, "REKOR_PY_NOTE_KEY")
 
     def make(tree: TreeRow) -> CheckpointNotary:
         origin = base if tree.virtual_offset == 0 else shard_c2sp_origin(base, tree.tree_id)

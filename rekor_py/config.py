@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -38,6 +39,12 @@ __all__ = ["CONFIG_ENV", "ENV_PREFIX", "Settings", "SettingsError", "load_settin
 ENV_PREFIX = "REKOR_PY_"
 # The config file's path, when not given with --config.
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
+
+
+# A key setting is a file path or a key URI ("pkcs11:...", docs/keys.md): a scheme of
+# two or more letters, so that no path (not even "C:...") reads as one.
+_KEY_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
+_KEY_SETTINGS = ("signing_key", "note_key", "v2_signing_key", "tsa_key")
 
 
 class SettingsError(ValueError):
@@ -93,7 +100,9 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # the server's own role then needs only SELECT, INSERT, UPDATE on the log's tables.
     migrate_database_url: str | None = None
     # None: data_dir/signing-key.pem, an ECDSA P-256 key created on first start.
-    signing_key: Path | None = None
+    # Each key setting is a PEM file (a Path) or a key URI such as "pkcs11:token=...;
+    # object=..." (a str; rekor_py/keys/, docs/keys.md).
+    signing_key: Path | str | None = None
     # More v1 log keys, PEM files (same password), for shards that a rotation put
     # under a new key (log/shards.py); None: data_dir/log-keys.
     log_keys_dir: Path | None = None
@@ -139,7 +148,7 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     tile_prefix: str = ""
     # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
     # checkpoints (for public witnesses), created on first start (mode 0600).
-    note_key: Path | None = None
+    note_key: Path | str | None = None
     # Witnessing (rekor_py/witness/): a c2sp.org/tlog-policy file naming witnesses
     # with their URLs and the quorum.  None: no witnesses.  Each new head is sent
     # to them at most every witness_interval_ms; a request waits witness_timeout_s.
@@ -156,12 +165,17 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     rekor_v2: bool = True
     # None: data_dir/v2-log-key-ed25519.pem, the v2 log's Ed25519 checkpoint key
     # (as rekor-tiles signs), created on first start (mode 0600).
-    v2_signing_key: Path | None = None
+    v2_signing_key: Path | str | None = None
     # The RFC 3161 timestamp authority's ECDSA key and its PEM certificate chain (TSA
     # certificate first, root last).  None: data_dir/tsa-signing-key.pem and
     # data_dir/tsa-chain.pem, created on first start; a path given must exist.
-    tsa_key: Path | None = None
+    tsa_key: Path | str | None = None
     tsa_chain: Path | None = None
+    # PKCS#11 keys: the module (shared library) when a URI has no module-path, and the
+    # name of the environment variable holding the PIN when a URI has neither
+    # pin-value nor pin-source.
+    pkcs11_module: Path | None = None
+    pkcs11_pin_env: str = "REKOR_PY_PKCS11_PIN"
 
     @classmethod
     def settings_customise_sources(
@@ -172,6 +186,14 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
         # Keyword arguments only: load_settings gathers the other sources itself,
         # so that it can say which one a bad value came from.
         return (init_settings,)
+
+    @field_validator(*_KEY_SETTINGS, mode="before")
+    @classmethod
+    def _key_location(cls, value: Any) -> Any:
+        """A key URI stays text; anything else is a path."""
+        if isinstance(value, str) and not _KEY_URI_RE.match(value):
+            return Path(value)
+        return value
 
     @field_validator("insertable_kinds", mode="before")
     @classmethod
@@ -199,7 +221,8 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
         return self.hostname or f"{self.host}:{self.port}"
 
     @property
-    def signing_key_path(self) -> Path:
+    def signing_key_path(self) -> Path | str:
+        """The log key's file, or its URI (a str)."""
         return self.signing_key or self.data_dir / "signing-key.pem"
 
     @property
@@ -207,7 +230,8 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
         return self.log_keys_dir or self.data_dir / "log-keys"
 
     @property
-    def note_key_path(self) -> Path:
+    def note_key_path(self) -> Path | str:
+        """The note key's file, or its URI (a str)."""
         return self.note_key or self.data_dir / "note-key-ed25519.pem"
 
     @property
@@ -218,8 +242,14 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
         return self.hostname or self.host
 
     @property
-    def v2_signing_key_path(self) -> Path:
+    def v2_signing_key_path(self) -> Path | str:
+        """The v2 log key's file, or its URI (a str)."""
         return self.v2_signing_key or self.data_dir / "v2-log-key-ed25519.pem"
+
+    @property
+    def tsa_key_file(self) -> Path | None:
+        """tsa_key when it is a file (None: the default file, or a URI)."""
+        return self.tsa_key if isinstance(self.tsa_key, Path) else None
 
     def signing_key_password(self) -> bytes | None:
         value = os.environ.get(self.signing_key_password_env)

@@ -14,17 +14,18 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rekor_py import merkle
 from rekor_py.config import Settings
 from rekor_py.errors import StorageError
-from rekor_py.log.c2sp import load_or_create_note_key
+from rekor_py.keys import open_note_key, open_uri_key, uri_of
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.sequencer import HeadSigner, Sequencer
 from rekor_py.log.service import LogService
 from rekor_py.log.shards import LogKeyring, v1_head_signer
-from rekor_py.log.signer import LogSigner
+from rekor_py.log.signer import LogSigner, Signer, signs_in_memory
 from rekor_py.log.v2_log import V2Log
 from rekor_py.storage import log_store
 from rekor_py.storage.db import create_pool
@@ -54,11 +55,15 @@ class LogRuntime:
 
 
 def load_signer(settings: Settings) -> LogSigner:
-    """--signing-key (must exist) or the data dir's key, created on first start."""
+    """--signing-key (a key URI, or a file that must exist) or the data dir's key,
+    created on first start."""
+    uri = uri_of(settings.signing_key)
+    if uri is not None:
+        return LogSigner(open_uri_key(uri, settings, "--signing-key"))
     password = settings.signing_key_password()
-    if settings.signing_key is not None:
+    if isinstance(settings.signing_key, Path):
         return LogSigner.from_pem(settings.signing_key.read_bytes(), password)
-    return LogSigner.load_or_create(settings.signing_key_path, password)
+    return LogSigner.load_or_create(settings.data_dir / "signing-key.pem", password)
 
 
 async def _active_tree(pool: Any, api_major: int,
@@ -177,19 +182,22 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
             await asyncio.to_thread(embedded.stop)
         raise
     sign_head = v1_head_signer(name, tree.tree_id, tree_signer)
-    sequencer = _sequencer(pool, tree, sign_head, settings) if writable else None
+    sequencer = (_sequencer(pool, tree, sign_head, settings, tree_signer.signer) if writable
+                 else None)
     service = LogService(pool, tree.tree_id, tree_signer, sequencer, name, keyring=keyring)
     return LogRuntime(service, pool, embedded, v2)
 
 
 def _sequencer(pool: Any, tree: log_store.TreeRow, sign_head: HeadSigner,
-               settings: Settings) -> Sequencer | None:
-    """The tree's started sequencer, or None on a read-only server."""
+               settings: Settings, key: Signer) -> Sequencer | None:
+    """The tree's started sequencer (signing heads with `key`), or None on a read-only
+    server."""
     if settings.read_only:
         return None
     sequencer = Sequencer(pool, tree.tree_id, sign_head,
                           max_delay_s=settings.batch_max_delay_ms / 1000,
-                          max_batch=settings.batch_max_size, max_pending=settings.max_pending)
+                          max_batch=settings.batch_max_size, max_pending=settings.max_pending,
+                          sign_off_loop=not signs_in_memory(key))
     sequencer.start()
     return sequencer
 
@@ -199,11 +207,11 @@ async def _open_v2(pool: Any, settings: Settings, writable: bool) -> V2Log | Non
     origin is Settings.v2_checkpoint_name (see there).  None on
     a read-only server whose database has no v2 tree yet."""
     path = settings.v2_signing_key_path
-    if settings.read_only and not path.exists():
+    if settings.read_only and isinstance(path, Path) and not path.exists():
         # A replica must sign with the primary's key, never one of its own.
         log.warning("no Rekor v2 log key at %s: serving the v1 log only", path)
         return None
-    key = await asyncio.to_thread(load_or_create_note_key, path)
+    key = await asyncio.to_thread(open_note_key, settings, path, "REKOR_PY_V2_SIGNING_KEY")
 
     def sign_empty(tree_id: int, origin: str) -> str:
         return V2Log.head_signer(origin, key)(0, merkle.EMPTY_ROOT)
@@ -223,6 +231,6 @@ async def _open_v2(pool: Any, settings: Settings, writable: bool) -> V2Log | Non
                     "name, not the configured %r", tree.tree_id, tree.origin,
                     settings.v2_checkpoint_name)
     sign_head = V2Log.head_signer(tree.origin, key)
-    sequencer = _sequencer(pool, tree, sign_head, settings) if writable else None
+    sequencer = _sequencer(pool, tree, sign_head, settings, key) if writable else None
     service = LogService(pool, tree.tree_id, None, sequencer, tree.origin, api_major=2)
     return V2Log(service, tree.origin, key)

@@ -15,6 +15,9 @@ loop.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from aiohttp import web
 
 from rekor_py.errors import PayloadTooLarge
@@ -57,14 +60,17 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes:
 async def post_timestamp(request: web.Request) -> web.Response:
     tsa = request.app[TSA]
     content_type = request.content_type
+    respond: Callable[[bytes], bytes]
     if content_type == QUERY_TYPE:
-        reply = tsa.respond(await _read_bounded(request, MAX_QUERY_BYTES))
+        respond, body = tsa.respond, await _read_bounded(request, MAX_QUERY_BYTES)
     elif content_type == "application/json":
-        reply = tsa.respond_json(await _read_bounded(request, MAX_JSON_BYTES))
+        respond, body = tsa.respond_json, await _read_bounded(request, MAX_JSON_BYTES)
     else:
         raise web.HTTPUnsupportedMediaType(
             reason=f"unsupported media type {content_type!r}; "
                    f"use {QUERY_TYPE} or application/json")
+    # A key in a token signs in a thread: a slow device must not stall the event loop.
+    reply = respond(body) if tsa.signs_in_memory else await asyncio.to_thread(respond, body)
     return web.Response(body=reply, content_type=REPLY_TYPE)
 
 

@@ -55,6 +55,10 @@ def load_verifier(settings: Settings, public_key: Path | None) -> KeySource:
             verifier = LogVerifier.from_pem(_read(public_key))
             return KeySource(verifier, f"public key {public_key}")
         path = settings.signing_key_path
+        if isinstance(path, str):  # a key URI: the token holds the public key too
+            from rekor_py.keys import open_uri_key, redact
+            return KeySource(LogVerifier(open_uri_key(path, settings, "--signing-key")
+                                         .public_key), f"log key {redact(path)}")
         if settings.signing_key is None and not path.exists():
             return KeySource(None, f"no log key ({path} does not exist; pass --public-key PEM): "
                                    f"checkpoint signatures NOT checked")
@@ -87,7 +91,16 @@ def load_v2_key(settings: Settings, public_key: Path | None
     v2 log key) and a note saying where it came from, or None: not found.
 
     Raises SourceError for a named file that is missing or holds another key type."""
-    path = public_key or settings.v2_signing_key_path
+    location = public_key or settings.v2_signing_key_path
+    if isinstance(location, str):  # a key URI: the token holds the public key too
+        from rekor_py.keys import open_note_key, redact
+        try:
+            key_in_token = open_note_key(settings, location, "REKOR_PY_V2_SIGNING_KEY")
+        except KeyFileError as e:
+            raise SourceError(str(e)) from e
+        assert isinstance(key_in_token.public_key, ed25519.Ed25519PublicKey)  # open_note_key
+        return key_in_token.public_key, f"v2 log key {redact(location)}"
+    path = location
     if public_key is None and not path.exists():
         return None, f"no v2 log key ({path} does not exist): v2 checkpoints NOT checked"
     data = _read(path)

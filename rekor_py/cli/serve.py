@@ -31,8 +31,11 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--hostname",
                        help="checkpoint name; default host:port as clients reach the server")
     database_args(serve)
-    serve.add_argument("--signing-key", type=Path,
-                       help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD)")
+    # Not type=Path: a key URI ("pkcs11:...;object=...?module-path=/...") must reach
+    # the settings as written (Path would fold its "//" and read it as a path).
+    serve.add_argument("--signing-key",
+                       help="PEM private key (password from $REKOR_PY_SIGNING_KEY_PASSWORD), "
+                            "or a PKCS#11 URI 'pkcs11:token=...;object=...' (docs/keys.md)")
     serve.add_argument("--tile-prefix",
                        help="URL prefix of the C2SP tile API, e.g. /tlog (default: the root)")
     serve.add_argument("--read-only", action="store_const", const=True, default=None,
@@ -64,7 +67,17 @@ def server_settings(args: argparse.Namespace) -> Settings | int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rekor_py.keys import check_uri_keys
+    from rekor_py.log.signer import KeyFileError
     from rekor_py.runner import serve
 
     settings = server_settings(args)
-    return settings if isinstance(settings, int) else serve(settings)
+    if isinstance(settings, int):
+        return settings
+    try:
+        # Keys in a token first: a wrong PIN or a missing key is one line, before the
+        # database starts.  A key file that cannot be loaded fails the same way.
+        check_uri_keys(settings)
+        return serve(settings)
+    except KeyFileError as e:
+        return fail(args.command, str(e), EXIT_USAGE)

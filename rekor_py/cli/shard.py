@@ -35,8 +35,10 @@ def register(subparsers: Any) -> None:
                        ("rotate", "freeze the active tree and start a new shard")):
         a = actions.add_parser(name, help=text)
         database_args(a)
-        a.add_argument("--signing-key", type=Path,
-                       help="the log's key as `serve` has it (default: the data dir's)")
+        # Not type=Path: a pkcs11: URI must reach the settings as written (docs/keys.md).
+        a.add_argument("--signing-key",
+                       help="the log's key as `serve` has it, a PEM file or a key URI "
+                            "(default: the data dir's)")
         a.add_argument("--json", action="store_true", help="print JSON")
         if name == "rotate":
             new = a.add_mutually_exclusive_group()

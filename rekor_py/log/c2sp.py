@@ -52,7 +52,15 @@ from rekor_py.log.checkpoint import (
     NoteSignature,
     parse_checkpoint,
 )
-from rekor_py.log.signer import KeyFileError, LogSigner, LogVerifier, SignatureError
+from rekor_py.log.signer import (
+    FileKey,
+    KeyFileError,
+    LogSigner,
+    LogVerifier,
+    SignatureError,
+    Signer,
+    as_signer,
+)
 from rekor_py.storage.log_store import TreeRow
 
 __all__ = [
@@ -185,8 +193,13 @@ class NoteSigner:
     sign: Callable[[bytes], bytes]
 
     @classmethod
-    def ed25519(cls, name: str, key: ed25519.Ed25519PrivateKey) -> NoteSigner:
-        return cls(NoteVerifier.ed25519(name, key.public_key()), key.sign)
+    def ed25519(cls, name: str, key: Signer | ed25519.Ed25519PrivateKey) -> NoteSigner:
+        """An Ed25519 key (in memory or in a token) as a type 0x01 signer."""
+        signer = as_signer(key)
+        public = signer.public_key
+        if not isinstance(public, ed25519.Ed25519PublicKey):
+            raise KeyFileError(f"a type 0x01 note key must be Ed25519, not {signer!r}")
+        return cls(NoteVerifier.ed25519(name, public), signer.sign)
 
     @classmethod
     def for_log_key(cls, name: str, signer: LogSigner) -> NoteSigner | None:
@@ -234,7 +247,7 @@ def verify_c2sp_checkpoint(text: str, verifiers: Sequence[NoteVerifier]) -> Chec
     return signed.checkpoint
 
 
-def load_or_create_note_key(path: Path) -> ed25519.Ed25519PrivateKey:
+def load_or_create_note_key(path: Path) -> FileKey:
     """The Ed25519 note key at `path` (unencrypted PEM), created there (0600) if absent.
 
     Reuses LogSigner's file handling: refuses symlinks, non-regular files and
@@ -246,8 +259,8 @@ def load_or_create_note_key(path: Path) -> ed25519.Ed25519PrivateKey:
     except FileNotFoundError:
         fresh = LogSigner(ed25519.Ed25519PrivateKey.generate())
         loaded = fresh if fresh._create_file(path, None) else LogSigner._load_file(path, None)
-    key = loaded._key
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
+    key = loaded.signer
+    if not isinstance(key, FileKey) or not isinstance(key.public_key, ed25519.Ed25519PublicKey):
         raise KeyFileError(f"note key {path} is not an Ed25519 key")
     return key
 

@@ -85,10 +85,14 @@ class Sequencer:
 
     def __init__(self, pool: Any, tree_id: int, sign_head: HeadSigner, *,
                  max_delay_s: float = 0.005, max_batch: int = 512,
-                 max_pending: int = 20_000) -> None:
+                 max_pending: int = 20_000, sign_off_loop: bool = False) -> None:
         self._pool = pool
         self.tree_id = tree_id
         self._sign_note = sign_head
+        # A key in a token (log/signer.py signs_in_memory): sign the head in a thread,
+        # so that a slow device stalls this batch only, not every request.  Set again
+        # by whoever hands the sequencer another tree's signer (a rotation).
+        self.sign_off_loop = sign_off_loop
         self._max_delay = max_delay_s
         self._max_batch = max_batch
         self._max_pending = max_pending
@@ -250,7 +254,9 @@ class Sequencer:
                 result = merkle.append_leaves(edge, [p.entry.leaf_hash for p in accepted])
                 await self._write(conn, accepted, tree.size, integrated_time)
                 await log_store.append_tile_hashes(conn, self.tree_id, result.tiles)
-                head = self._sign_head(result.edge.size, result.root_hash)
+                head = (await asyncio.to_thread(self._sign_head, result.edge.size,
+                                                result.root_hash) if self.sign_off_loop
+                        else self._sign_head(result.edge.size, result.root_hash))
                 await log_store.update_tree_head(conn, self.tree_id, tree.size, head.size,
                                                  head.root_hash, head.checkpoint)
         # Committed: only now may anyone hear about it.

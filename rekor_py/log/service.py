@@ -7,6 +7,7 @@ from the same tree state.  Writes go through the Sequencer.  No HTTP here.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from rekor_py.log.proofs import (
 )
 from rekor_py.log.sequencer import HeadSigner, Integrated, PreparedEntry, Sequencer, TreeHead
 from rekor_py.log.shards import LogKeyring, Shards, v1_head_signer
-from rekor_py.log.signer import LogSigner
+from rekor_py.log.signer import LogSigner, signs_in_memory
 from rekor_py.storage import log_store
 
 __all__ = ["LogService"]
@@ -135,8 +136,10 @@ class LogService:
         """The sequencer's hook after a rotation: the new active tree and its signer."""
         async with self._pool.acquire() as conn:
             active = (await self._shards_in(conn)).active
-        return active.tree_id, v1_head_signer(self.checkpoint_name, active.tree_id,
-                                              self.signer_for(active))
+        signer = self.signer_for(active)
+        if self.sequencer is not None:
+            self.sequencer.sign_off_loop = not signs_in_memory(signer.signer)
+        return active.tree_id, v1_head_signer(self.checkpoint_name, active.tree_id, signer)
 
     # ---- writes -----------------------------------------------------------------------
 
@@ -163,10 +166,24 @@ class LogService:
         row = log_store.EntryRow(tree.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
                                  entry.kind, entry.api_version, done.integrated_time,
                                  entry.attestation)
-        return log_entry(row, virtual_index=tree.virtual_offset + done.leaf_index,
-                         tree_size=done.head.size, root_hash=done.head.root_hash,
-                         checkpoint=done.head.checkpoint, proof=proof,
-                         signer=self.signer_for(tree))
+        return await self._log_entry(row, virtual_index=tree.virtual_offset + done.leaf_index,
+                                     tree_size=done.head.size, root_hash=done.head.root_hash,
+                                     checkpoint=done.head.checkpoint, proof=proof,
+                                     signer=self.signer_for(tree))
+
+    @staticmethod
+    async def _log_entry(row: log_store.EntryRow, *, virtual_index: int, tree_size: int,
+                         root_hash: bytes, checkpoint: str, proof: list[bytes],
+                         signer: LogSigner) -> LogEntry:
+        """log_entry with its SET; signed in a thread when the key is in a token."""
+        if signs_in_memory(signer.signer):
+            return log_entry(row, virtual_index=virtual_index, tree_size=tree_size,
+                             root_hash=root_hash, checkpoint=checkpoint, proof=proof,
+                             signer=signer)
+        return await asyncio.to_thread(
+            lambda: log_entry(row, virtual_index=virtual_index, tree_size=tree_size,
+                              root_hash=root_hash, checkpoint=checkpoint, proof=proof,
+                              signer=signer))
 
     async def _prove_batch(self, leaves: list[tuple[int, bytes]], head: TreeHead
                            ) -> list[list[bytes]]:
@@ -191,10 +208,11 @@ class LogService:
                               row: log_store.EntryRow) -> LogEntry:
         """The entry with its proof against its own tree's head (a frozen shard's
         final checkpoint), its virtual index, and its tree's key."""
-        return log_entry(row, virtual_index=tree.virtual_offset + row.leaf_index,
-                         tree_size=tree.size, root_hash=tree.root_hash,
-                         checkpoint=tree.checkpoint, proof=await self._proof(conn, tree, row),
-                         signer=self.signer_for(tree))
+        return await self._log_entry(row, virtual_index=tree.virtual_offset + row.leaf_index,
+                                     tree_size=tree.size, root_hash=tree.root_hash,
+                                     checkpoint=tree.checkpoint,
+                                     proof=await self._proof(conn, tree, row),
+                                     signer=self.signer_for(tree))
 
     async def entries_with_proofs(self, leaf_indexes: Sequence[int]
                                   ) -> tuple[log_store.TreeRow,

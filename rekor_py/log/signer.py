@@ -1,8 +1,12 @@
 """The log's signing key: load or create it, sign with it, and name it.
 
-This module owns the private key and the identifiers derived from its public half
-(docs/rekor-compat.md#identifiers and #log-key).  It leaves the formats that get
-signed to checkpoint.py (signed notes) and set.py (signed entry timestamps).
+This module owns the `Signer` protocol (a public key and `sign(message)`), its
+in-memory implementation `FileKey`, and the identifiers derived from the public
+half (docs/rekor-compat.md#identifiers and #log-key).  Keys held elsewhere (a
+PKCS#11 token, see rekor_py/keys/) implement the same protocol; everything that
+signs (checkpoints, SETs, C2SP notes, TSA tokens) signs only through it
+(docs/keys.md).  It leaves the formats that get signed to checkpoint.py (signed
+notes) and set.py (signed entry timestamps).
 
 Identifiers, for every key type:
 
@@ -30,7 +34,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import NoReturn, TypeAlias
+from typing import NoReturn, Protocol, TypeAlias, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -40,12 +44,16 @@ from rekor_py.errors import SigningError
 from rekor_py.statefile import create_new_file
 
 __all__ = [
+    "FileKey",
     "KeyFileError",
     "LogSigner",
     "LogVerifier",
     "PrivateKey",
     "PublicKey",
     "SignatureError",
+    "Signer",
+    "as_signer",
+    "signs_in_memory",
 ]
 
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
@@ -64,6 +72,78 @@ class SignatureError(ValueError):
 
 class KeyFileError(ValueError):
     """A key cannot be loaded: unreadable, unsafe permissions, wrong password, bad type."""
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """A signing key wherever it lives: its public half and a `sign` that applies the
+    scheme its type dictates (module docstring).  Implementations must be safe to
+    call from several threads, so that callers may sign off the event loop, and
+    raise SigningError (rekor_py.errors) when the key cannot sign."""
+
+    @property
+    def public_key(self) -> PublicKey: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+class FileKey:
+    """A private key held in this process's memory (loaded from a PEM file or made
+    here): the Signer for keys that are not in a token.  cryptography's keys are
+    safe to use from several threads."""
+
+    __slots__ = ("_key", "_public")
+
+    def __init__(self, key: PrivateKey) -> None:
+        if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+                          | rsa.RSAPrivateKey):
+            raise KeyFileError(f"unsupported private key type {type(key).__name__}")
+        self._public = _check_public_key(key.public_key())
+        self._key = key
+
+    @property
+    def private_key(self) -> PrivateKey:
+        return self._key
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        """Sign `message` with the scheme of the key's type; raises SigningError."""
+        key = self._key
+        try:
+            if isinstance(key, ec.EllipticCurvePrivateKey):
+                return key.sign(message, ec.ECDSA(hashes.SHA256()))
+            if isinstance(key, rsa.RSAPrivateKey):
+                return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+            return key.sign(message)
+        except Exception as e:  # a local key should never fail; be explicit if it does
+            raise SigningError from e
+
+    def __repr__(self) -> str:
+        return f"FileKey({_algorithm(self._public)})"
+
+    def __reduce__(self) -> NoReturn:
+        # Pickling would copy the private key into whatever stores the pickle.
+        raise TypeError("FileKey cannot be pickled")
+
+
+def as_signer(key: Signer | PrivateKey) -> Signer:
+    """`key` as a Signer: a cryptography private key is wrapped in a FileKey."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+                  | rsa.RSAPrivateKey):
+        return FileKey(key)
+    if isinstance(key, Signer):
+        return key
+    raise KeyFileError(f"unsupported private key type {type(key).__name__}")
+
+
+def signs_in_memory(signer: Signer) -> bool:
+    """True for a key in this process (microseconds, CPU only); False for one in a
+    token or service, whose calls wait on a device or network and so are made off
+    the event loop (the sequencer and the log service hand them to a thread)."""
+    return isinstance(signer, FileKey)
 
 
 def _check_public_key(key: object) -> PublicKey:
@@ -180,16 +260,14 @@ class LogVerifier:
 
 
 class LogSigner:
-    """The log's private key.  Build with generate/from_pem/load_or_create."""
+    """The log's key (any Signer) with its identifiers.  Build with a Signer or a
+    private key, or with generate/from_pem/load_or_create."""
 
-    __slots__ = ("_key", "_verifier")
+    __slots__ = ("_signer", "_verifier")
 
-    def __init__(self, key: PrivateKey) -> None:
-        if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-                          | rsa.RSAPrivateKey):
-            raise KeyFileError(f"unsupported private key type {type(key).__name__}")
-        self._verifier = LogVerifier(key.public_key())
-        self._key = key
+    def __init__(self, key: Signer | PrivateKey) -> None:
+        self._signer = as_signer(key)
+        self._verifier = LogVerifier(self._signer.public_key)
 
     @classmethod
     def generate(cls) -> LogSigner:
@@ -274,14 +352,23 @@ class LogSigner:
         except OSError as e:
             raise KeyFileError(f"cannot create key file {path}: {e.strerror}") from e
 
+    @property
+    def signer(self) -> Signer:
+        """The key that signs: a FileKey, or one held in a token."""
+        return self._signer
+
     def private_pem(self, password: bytes | str | None = None) -> bytes:
-        """The private key as PKCS#8 PEM, encrypted when a password is given."""
+        """The private key as PKCS#8 PEM, encrypted when a password is given.
+
+        Only for a key in memory (FileKey); raises KeyFileError otherwise."""
+        if not isinstance(self._signer, FileKey):
+            raise KeyFileError(f"{self._signer!r} is not a key in memory: it cannot be exported")
         secret = _secret(password)
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(secret) if secret
             else serialization.NoEncryption()
         )
-        return self._key.private_bytes(
+        return self._signer.private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
 
@@ -320,15 +407,7 @@ class LogSigner:
 
     def sign(self, message: bytes) -> bytes:
         """Sign `message` with the log's scheme (module docstring); raises SigningError."""
-        key = self._key
-        try:
-            if isinstance(key, ec.EllipticCurvePrivateKey):
-                return key.sign(message, ec.ECDSA(hashes.SHA256()))
-            if isinstance(key, rsa.RSAPrivateKey):
-                return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-            return key.sign(message)
-        except Exception as e:  # a KMS-less local key should never fail; be explicit if it does
-            raise SigningError from e
+        return self._signer.sign(message)
 
     def __repr__(self) -> str:
         return f"LogSigner({self.algorithm}, log_id={self.log_id_hex})"

@@ -30,6 +30,7 @@ from rekor_py.log.c2sp import NoteSigner, ed25519_log_id, format_c2sp_checkpoint
 from rekor_py.log.checkpoint import Checkpoint
 from rekor_py.log.sequencer import HeadSigner
 from rekor_py.log.service import LogService
+from rekor_py.log.signer import Signer
 
 __all__ = ["KIND", "VERSION", "V2Log", "transparency_log_entry"]
 
@@ -43,14 +44,15 @@ def _b64(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class V2Log:
-    """The v2 tree's service, its origin (= checkpoint name) and its Ed25519 key."""
+    """The v2 tree's service, its origin (= checkpoint name) and its Ed25519 key
+    (in memory or in a token)."""
 
     service: LogService
     origin: str
-    key: ed25519.Ed25519PrivateKey
+    key: Signer
 
     @staticmethod
-    def head_signer(origin: str, key: ed25519.Ed25519PrivateKey) -> HeadSigner:
+    def head_signer(origin: str, key: Signer | ed25519.Ed25519PrivateKey) -> HeadSigner:
         """The sequencer's checkpoint signer for the v2 tree: one Ed25519 line."""
         signers = [NoteSigner.ed25519(origin, key)]
 
@@ -65,14 +67,14 @@ class V2Log:
 
     @property
     def public_key_raw(self) -> bytes:
-        return self.key.public_key().public_bytes(serialization.Encoding.Raw,
-                                                  serialization.PublicFormat.Raw)
+        return self.key.public_key.public_bytes(serialization.Encoding.Raw,
+                                                serialization.PublicFormat.Raw)
 
     @property
     def public_key_der(self) -> bytes:
         """The DER SubjectPublicKeyInfo, as a trusted root lists a PKIX_ED25519 key."""
-        return self.key.public_key().public_bytes(serialization.Encoding.DER,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.key.public_key.public_bytes(serialization.Encoding.DER,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo)
 
     @property
     def log_id(self) -> bytes:

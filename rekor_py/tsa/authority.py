@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
+from rekor_py.log.signer import KeyFileError, PrivateKey, Signer, signs_in_memory
 from rekor_py.tsa import certs
 from rekor_py.tsa.request import (
     TimestampRequest,
@@ -46,39 +46,50 @@ def _utc_now() -> datetime.datetime:
 
 
 class TimestampAuthority:
-    """A TSA signing with `key` under `chain` (TSA certificate first, root last)."""
+    """A TSA signing with `key` (an ECDSA key in memory or in a token) under `chain`
+    (TSA certificate first, root last)."""
 
     __slots__ = ("_key", "_chain", "_chain_pem", "_policy", "_clock")
 
-    def __init__(self, key: ec.EllipticCurvePrivateKey, chain: Sequence[x509.Certificate], *,
+    def __init__(self, key: Signer | PrivateKey, chain: Sequence[x509.Certificate], *,
                  policy: str = DEFAULT_POLICY_OID,
                  clock: Callable[[], datetime.datetime] = _utc_now) -> None:
-        certs.check_chain(chain, key, clock())
-        self._key = key
+        signer = certs.check_key(key, "the TSA key")
+        certs.check_chain(chain, signer, clock())
+        self._key = signer
         self._chain = tuple(chain)
         self._chain_pem = certs.chain_pem(chain)
         self._policy = policy
         self._clock = clock
 
     @classmethod
-    def load_or_create(cls, data_dir: Path, key_path: Path | None = None,
+    def load_or_create(cls, data_dir: Path, key_path: Path | Signer | None = None,
                        chain_path: Path | None = None) -> TimestampAuthority:
         """The TSA whose key and chain are at the given paths, or in `data_dir`.
 
         A path left out defaults to `data_dir`/tsa-signing-key.pem or tsa-chain.pem,
         created on first start (a P-256 key; a root and TSA certificate for it).  A
         path given must exist: an operator's chain is never replaced by our own.
+        `key_path` may also be a Signer already opened (a key in a token); its chain
+        is then created for it in `data_dir` when no chain path is given.
         Raises KeyFileError."""
-        key = certs.load_or_create_key(key_path or Path(data_dir) / DEFAULT_KEY_FILE,
-                                       create=key_path is None)
+        key: Signer = (key_path if isinstance(key_path, Signer) else
+                       certs.load_or_create_key(key_path or Path(data_dir) / DEFAULT_KEY_FILE,
+                                                create=key_path is None))
         chain = certs.load_or_create_chain(chain_path or Path(data_dir) / DEFAULT_CHAIN_FILE,
                                            key, create=chain_path is None)
         return cls(key, chain)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TimestampAuthority:
-        """From Settings.tsa_key and tsa_chain (default: created in data_dir)."""
-        return cls.load_or_create(settings.data_dir, settings.tsa_key, settings.tsa_chain)
+    def from_settings(cls, settings: Settings, key: Signer | None = None) -> TimestampAuthority:
+        """From Settings.tsa_key and tsa_chain (default: created in data_dir).  A tsa_key
+        that is a key URI must be opened by the caller (rekor_py.keys) and given as
+        `key`; raises KeyFileError if it is not."""
+        if key is None and isinstance(settings.tsa_key, str):
+            raise KeyFileError(f"the TSA key {settings.tsa_key.partition(':')[0]}: URI "
+                               "must be opened with rekor_py.keys.open_uri_key")
+        return cls.load_or_create(settings.data_dir, key or settings.tsa_key_file,
+                                  settings.tsa_chain)
 
     @property
     def chain(self) -> tuple[x509.Certificate, ...]:
@@ -93,6 +104,11 @@ class TimestampAuthority:
     def certificate(self) -> x509.Certificate:
         """The TSA certificate, whose key signs the tokens."""
         return self._chain[0]
+
+    @property
+    def signs_in_memory(self) -> bool:
+        """False for a key in a token: callers on an event loop sign in a thread."""
+        return signs_in_memory(self._key)
 
     @property
     def policy(self) -> str:

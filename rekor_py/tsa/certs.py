@@ -31,13 +31,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from rekor_py.log.signer import KeyFileError, LogSigner
+from rekor_py.log.signer import FileKey, KeyFileError, LogSigner, PrivateKey, Signer, as_signer
 from rekor_py.statefile import create_new_file
 
 __all__ = [
     "ROOT_VALIDITY",
     "TSA_VALIDITY",
     "check_chain",
+    "check_key",
     "chain_pem",
     "create_chain",
     "load_or_create_chain",
@@ -54,7 +55,16 @@ _MAX_CHAIN_FILE_BYTES = 256 * 1024
 _ORGANIZATION = "rekor-py"
 
 
-def load_or_create_key(path: Path, *, create: bool = True) -> ec.EllipticCurvePrivateKey:
+def check_key(key: Signer | PrivateKey, source: str) -> Signer:
+    """`key` as a Signer, if it is ECDSA P-256 or P-384; raises KeyFileError."""
+    signer = as_signer(key)
+    public = signer.public_key
+    if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(public.curve, _CURVES):
+        raise KeyFileError(f"{source} is not an ECDSA P-256 or P-384 key")
+    return signer
+
+
+def load_or_create_key(path: Path, *, create: bool = True) -> FileKey:
     """The TSA key at `path`: ECDSA P-256 or P-384, unencrypted PEM.
 
     With `create`, a missing file is created (a fresh P-256 key, mode 0600, atomically:
@@ -66,9 +76,9 @@ def load_or_create_key(path: Path, *, create: bool = True) -> ec.EllipticCurvePr
             raise KeyFileError(f"TSA key file {path} does not exist") from None
         fresh = LogSigner.generate()
         loaded = fresh if fresh._create_file(path, None) else LogSigner._load_file(path, None)
-    key = loaded._key
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, _CURVES):
-        raise KeyFileError(f"TSA key {path} is not an ECDSA P-256 or P-384 key")
+    key = loaded.signer
+    check_key(key, f"TSA key {path}")
+    assert isinstance(key, FileKey)  # loaded from a file
     return key
 
 
@@ -86,11 +96,14 @@ def _hash_for(key: ec.EllipticCurvePrivateKey) -> hashes.SHA256 | hashes.SHA384:
     return hashes.SHA384() if isinstance(key.curve, ec.SECP384R1) else hashes.SHA256()
 
 
-def create_chain(key: ec.EllipticCurvePrivateKey,
+def create_chain(key: Signer | PrivateKey,
                  now: datetime.datetime | None = None) -> list[x509.Certificate]:
-    """[TSA certificate for `key`, self-signed root], the root's key thrown away."""
+    """[TSA certificate for `key` (an ECDSA key, in memory or in a token), self-signed
+    root], the root's key thrown away."""
+    public = check_key(key, "the TSA key").public_key
+    assert isinstance(public, ec.EllipticCurvePublicKey)  # check_key
     start = (now or datetime.datetime.now(datetime.UTC)) - _BACKDATE
-    root_key = ec.generate_private_key(key.curve)
+    root_key = ec.generate_private_key(public.curve)
     root_name = _name("rekor-py TSA root")
     root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
     root = (
@@ -110,7 +123,7 @@ def create_chain(key: ec.EllipticCurvePrivateKey,
     leaf = (
         x509.CertificateBuilder()
         .subject_name(_name("rekor-py timestamping")).issuer_name(root_name)
-        .public_key(key.public_key())
+        .public_key(public)
         .serial_number(_serial())
         .not_valid_before(start).not_valid_after(start + TSA_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -119,7 +132,7 @@ def create_chain(key: ec.EllipticCurvePrivateKey,
             data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
             encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public),
                        critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski),
                        critical=False)
@@ -132,7 +145,7 @@ def chain_pem(chain: Sequence[x509.Certificate]) -> bytes:
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
 
 
-def check_chain(chain: Sequence[x509.Certificate], key: ec.EllipticCurvePrivateKey,
+def check_chain(chain: Sequence[x509.Certificate], key: Signer | PrivateKey,
                 now: datetime.datetime | None = None, source: str = "TSA chain") -> None:
     """Refuse a chain the TSA cannot sign under (module docstring); raises KeyFileError."""
     if len(chain) < 2:
@@ -141,7 +154,7 @@ def check_chain(chain: Sequence[x509.Certificate], key: ec.EllipticCurvePrivateK
     leaf = chain[0]
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     if (leaf.public_key().public_bytes(serialization.Encoding.DER, spki)
-            != key.public_key().public_bytes(serialization.Encoding.DER, spki)):
+            != as_signer(key).public_key.public_bytes(serialization.Encoding.DER, spki)):
         raise KeyFileError(f"{source}: the first certificate is not for the TSA key")
     try:
         eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
@@ -175,7 +188,7 @@ def _read_chain(path: Path) -> list[x509.Certificate]:
         raise KeyFileError(f"TSA chain {path} is not a PEM certificate chain") from e
 
 
-def load_or_create_chain(path: Path, key: ec.EllipticCurvePrivateKey, *,
+def load_or_create_chain(path: Path, key: Signer | PrivateKey, *,
                          create: bool = True) -> list[x509.Certificate]:
     """The checked chain at `path`; with `create`, a new one for `key` when it is missing."""
     try:

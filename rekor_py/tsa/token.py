@@ -14,7 +14,9 @@ code, and `openssl ts -verify`):
   content-type, message-digest and signing-certificate-v2 (RFC 5816: ESSCertIDv2,
   SHA-256 of the TSA certificate, which binds the signature to that certificate;
   openssl refuses a token without a signing-certificate attribute);
-- digest SHA-256 and signature ecdsa-with-SHA256 for a P-256 key; SHA-384 for P-384.
+- digest SHA-256 and signature ecdsa-with-SHA256, for P-256 and P-384 keys alike:
+  the key signs through the Signer protocol (log/signer.py), whose ECDSA scheme is
+  SHA-256 for every curve, so a key in a token signs exactly as one in a file.
 
 The signature covers the DER of the signed attributes as a SET OF (RFC 5652 section
 5.4); asn1crypto sorts a SET OF when it encodes one, as DER requires.
@@ -28,9 +30,9 @@ import hashlib
 from asn1crypto import cms, core, tsp  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 
+from rekor_py.log.signer import Signer
 from rekor_py.tsa.request import TimestampRequest
 
 __all__ = ["granted_response", "sign_tst_info", "tst_info"]
@@ -62,16 +64,16 @@ def tst_info(request: TimestampRequest, *, policy: str, serial_number: int,
     return bytes(tsp.TSTInfo(info).dump())
 
 
-def _digest_name(key: ec.EllipticCurvePrivateKey) -> str:
-    return "sha384" if isinstance(key.curve, ec.SECP384R1) else "sha256"
+# The Signer's ECDSA scheme hashes with SHA-256 (log/signer.py); the content digest
+# and the signature algorithm must name the same hash.
+_DIGEST = "sha256"
 
 
-def sign_tst_info(tst_info_der: bytes, key: ec.EllipticCurvePrivateKey,
-                  certificate: x509.Certificate, *, include_certificate: bool) -> bytes:
-    """The TimeStampToken: a DER ContentInfo of SignedData over `tst_info_der`."""
-    digest_name = _digest_name(key)
-    hash_algorithm: hashes.HashAlgorithm = (
-        hashes.SHA384() if digest_name == "sha384" else hashes.SHA256())
+def sign_tst_info(tst_info_der: bytes, key: Signer, certificate: x509.Certificate, *,
+                  include_certificate: bool) -> bytes:
+    """The TimeStampToken: a DER ContentInfo of SignedData over `tst_info_der`, signed
+    by `key` (an ECDSA Signer); raises SigningError."""
+    digest_name = _DIGEST
     cert_der = certificate.public_bytes(serialization.Encoding.DER)
     cert = asn1_x509.Certificate.load(cert_der)
     content_digest = hashlib.new(digest_name, tst_info_der).digest()
@@ -88,7 +90,7 @@ def sign_tst_info(tst_info_der: bytes, key: ec.EllipticCurvePrivateKey,
         {"type": "message_digest", "values": [content_digest]},
         {"type": "signing_certificate_v2", "values": [signing_certificate]},
     ])
-    signature = key.sign(signed_attrs.dump(), ec.ECDSA(hash_algorithm))
+    signature = key.sign(signed_attrs.dump())
     signer_info = cms.SignerInfo({
         "version": "v1",
         "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={

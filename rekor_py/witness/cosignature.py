@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from rekor_py.log.checkpoint import CheckpointError
+from rekor_py.log.signer import KeyFileError, Signer, as_signer
 
 __all__ = ["SIG_COSIGNATURE", "CosignatureSigner", "CosignatureVerifier", "Cosigned",
            "signature_lines"]
@@ -111,11 +112,15 @@ class CosignatureVerifier:
 
 
 class CosignatureSigner:
-    """A witness's private key and name."""
+    """A witness's Ed25519 key (in memory, or a Signer such as a key in a token) and name."""
 
-    def __init__(self, name: str, key: ed25519.Ed25519PrivateKey) -> None:
-        self.verifier = CosignatureVerifier.of(name, key.public_key())
-        self._key = key
+    def __init__(self, name: str, key: Signer | ed25519.Ed25519PrivateKey) -> None:
+        signer = as_signer(key)
+        public = signer.public_key
+        if not isinstance(public, ed25519.Ed25519PublicKey):
+            raise KeyFileError(f"a witness key must be Ed25519, not {signer!r}")
+        self.verifier = CosignatureVerifier.of(name, public)
+        self._key = signer
 
     def cosign(self, body: bytes, timestamp: int | None = None) -> str:
         """The signature line cosigning checkpoint `body` (now, by default)."""

@@ -94,7 +94,7 @@ def test_note_key_file(tmp_path: Path) -> None:
     key = load_or_create_note_key(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = load_or_create_note_key(path)
-    assert again.public_key() == key.public_key()
+    assert again.public_key == key.public_key
     os.chmod(path, 0o644)
     with pytest.raises(KeyFileError):
         load_or_create_note_key(path)

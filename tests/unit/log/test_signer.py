@@ -152,7 +152,7 @@ def test_sign_failure_is_signing_error() -> None:
             raise RuntimeError("backend unplugged")
 
     signer = LogSigner.generate()
-    signer._key = BrokenKey()
+    signer.signer._key = BrokenKey()  # type: ignore[attr-defined]
     with pytest.raises(SigningError):
         signer.sign(b"m")
 
