@@ -108,7 +108,7 @@ def one(n: int, bodies: list[bytes], args: argparse.Namespace, found: dict[str, 
         tmp: Path) -> dict[str, Any]:
     data_dir = tmp / f"log-{n}-{time.monotonic_ns()}"
     data_dir.mkdir()
-    note = load_or_create_note_key(data_dir / "note-key-ed25519.pem").public_key()
+    note = load_or_create_note_key(data_dir / "note-key-ed25519.pem").public_key
     vkey = NoteVerifier.ed25519(ORIGIN, note).vkey
     witnesses = [start_litewitness(found, data_dir / f"w{i}", f"witness.bench/w{i}")
                  for i in range(n)]

@@ -47,8 +47,8 @@ def _log_keys(data_dir: Path) -> tuple[str, str]:
     """The data dir's note key and v2 key (made now, as the server would on first
     start), as the verifier keys a witness is told."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    note = load_or_create_note_key(data_dir / "note-key-ed25519.pem").public_key()
-    v2 = load_or_create_note_key(data_dir / "v2-log-key-ed25519.pem").public_key()
+    note = load_or_create_note_key(data_dir / "note-key-ed25519.pem").public_key
+    v2 = load_or_create_note_key(data_dir / "v2-log-key-ed25519.pem").public_key
     return NoteVerifier.ed25519(V1_ORIGIN, note).vkey, NoteVerifier.ed25519(V2_ORIGIN, v2).vkey
 
 
