@@ -10,40 +10,21 @@ monitor already verified is reported as an inconsistent log.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
-import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rekor_py import cli, merkle
+from rekor_py import merkle
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.rotation import rotate
 from rekor_py.log.signer import LogSigner
 from rekor_py.server import load_keyring, load_signer
-from tests.integration.logserver import (
-    RunningLog,
-    log_settings,
-    post_entry,
-    signed_hashedrekord,
-    start_log,
-)
-
-
-async def _post(log: RunningLog, *entries: dict[str, object]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for entry in entries:
-            status, body, _ = await post_entry(session, log.url, entry)
-            assert status == 201, body
-
-
-async def _monitor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = await asyncio.to_thread(cli.main, ["monitor", "--once", *args])
-    return code, capsys.readouterr().out
+from tests.integration.logserver import RunningLog, log_settings, signed_hashedrekord, start_log
+from tests.integration.test_monitor import _monitor, _post
 
 
 async def _rotate(log: RunningLog, new_key: bool) -> None:

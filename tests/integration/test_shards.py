@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sigstore._internal.trust import Keyring
 from sigstore.models import TransparencyLogEntry
@@ -264,27 +265,22 @@ async def test_fsck_sees_a_shard_that_does_not_start_where_the_last_ended(
     ok = await asyncio.to_thread(_rekor_py, "fsck", "--database-url", database_url,
                                  "--data-dir", str(tmp_path), "--json")
     assert ok.returncode == 0, ok.stdout
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute("UPDATE trees SET virtual_offset = 2 WHERE state = 'active' "
-                           "AND api_major = 1")
-    finally:
-        await conn.close()
-    bad = await asyncio.to_thread(_rekor_py, "fsck", "--database-url", database_url,
-                                  "--data-dir", str(tmp_path), "--json")
-    assert bad.returncode == 1
-    assert json.loads(bad.stdout)["problem"]["check"] == "shard_offset"
+    assert await _fsck_with_offset(database_url, tmp_path, 2) == "shard_offset"
     # Without the new shard's key, fsck says which key it lacks.
     (tmp_path / "log-keys" / "next.pem").unlink()
+    assert await _fsck_with_offset(database_url, tmp_path, 3) == "checkpoint_key"
+
+
+async def _fsck_with_offset(database_url: str, data_dir: Path, offset: int) -> str:
+    """The check fsck fails after the active tree's first log index is set to `offset`."""
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("UPDATE trees SET virtual_offset = 3 WHERE state = 'active' "
-                           "AND api_major = 1")
+        await conn.execute("UPDATE trees SET virtual_offset = $1 WHERE state = 'active' "
+                           "AND api_major = 1", offset)
     finally:
         await conn.close()
-    nokey = await asyncio.to_thread(_rekor_py, "fsck", "--database-url", database_url,
-                                    "--data-dir", str(tmp_path), "--json")
-    assert nokey.returncode == 1
-    assert json.loads(nokey.stdout)["problem"]["check"] == "checkpoint_key"
+    done = await asyncio.to_thread(_rekor_py, "fsck", "--database-url", database_url,
+                                   "--data-dir", str(data_dir), "--json")
+    assert done.returncode == 1, done.stdout
+    check: str = json.loads(done.stdout)["problem"]["check"]
+    return check
