@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -80,9 +81,11 @@ def start_log(data_dir: Path, witnesses: list[Litewitness], interval_ms: float
     raise SystemExit("serve did not start")
 
 
-async def ack_to_cosigned(url: str, witnesses: list[Litewitness], probes: int) -> list[float]:
+async def ack_to_cosigned(url: str, witnesses: list[Litewitness], probes: int,
+                          interval_s: float) -> list[float]:
     """Seconds from each probe entry's 201 to a checkpoint holding it with every
-    witness's cosignature."""
+    witness's cosignature.  Probes start at random moments of the witnessing
+    interval (otherwise each would start just after a round, and wait a whole one)."""
     out = []
     async with aiohttp.ClientSession() as session:
         for i in range(probes):
@@ -100,7 +103,7 @@ async def ack_to_cosigned(url: str, witnesses: list[Litewitness], probes: int) -
                     out.append(time.perf_counter() - acked)
                     break
                 await asyncio.sleep(0.005)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(random.uniform(0, interval_s))
     return out
 
 
@@ -119,7 +122,8 @@ def one(n: int, bodies: list[bytes], args: argparse.Namespace, found: dict[str, 
         proc, url = start_log(data_dir, witnesses, args.interval_ms)
         load = asyncio.run(run_load(url, bodies, args.concurrency))
         assert set(load["statuses"]) == {201}, load["statuses"]
-        lags = asyncio.run(ack_to_cosigned(url, witnesses, args.probes)) if witnesses else []
+        lags = (asyncio.run(ack_to_cosigned(url, witnesses, args.probes, args.interval_ms / 1000))
+                if witnesses else [])
         return {"witnesses": n, "entries_per_s": load["entries_per_s"], "p50_ms": load["p50_ms"],
                 "p99_ms": load["p99_ms"], "lags": lags}
     finally:
