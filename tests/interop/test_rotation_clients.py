@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.integration.logserver import free_port, spawn_serve
+from tests.interop.conftest import client_env
 from tests.interop.rekor_cli import RekorCli, parse_upload
 
 
@@ -81,6 +82,13 @@ def test_rekor_cli_reads_and_verifies_both_shards(interop_tools: dict[str, Path]
     assert info.returncode == 0, info.stderr
     assert re.search(r"^Active Tree Size:\s+2$", info.stdout, re.M), info.stdout
     assert re.search(r"^Total Tree Size:\s+4$", info.stdout, re.M), info.stdout
+
+    # Our own client does the same (it fetches each shard's key by tree ID too).
+    for index in (0, 3):
+        ours = subprocess.run([sys.executable, "-m", "rekor_py", "get", "--log-index", str(index),
+                               "--rekor-server", url], capture_output=True, text=True,
+                              timeout=60, check=False, env=client_env(tmp_path / "home"))
+        assert ours.returncode == 0, ours.stderr
 
     # Trusting only the new key, rekor-cli refuses the frozen shard's entry.
     pinned = cli.with_key(new_key)
