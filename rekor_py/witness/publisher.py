@@ -113,13 +113,17 @@ class Publisher:
                 await asyncio.sleep(1.0)
 
     async def _rounds(self) -> None:
+        """A round at most every interval (rounds START that far apart, so a head
+        waits at most one interval plus one round), and only for a new head."""
         done: tuple[int, int] | None = None
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             head = await self.service.head()
             if head.size > 0 and (head.tree_id, head.size) != done:
                 await self.witness(head)
                 done = (head.tree_id, head.size)
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(max(0.0, started + self._interval - loop.time()))
 
     async def witness(self, head: TreeRow) -> witness_store.PublishedHead:
         """One round for `head`: ask every witness, record what they cosigned."""
