@@ -15,7 +15,7 @@ import importlib
 __all__ = ["main"]
 
 COMMANDS = ("serve", "migrate", "upload", "get", "verify", "search", "loginfo", "logproof",
-            "monitor", "fsck", "trust_config", "shard", "keys")
+            "monitor", "fsck", "trust_config", "shard", "keys", "witness")
 
 
 def _parser() -> argparse.ArgumentParser:
