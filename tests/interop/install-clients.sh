@@ -27,6 +27,7 @@ COSIGN_VERSION=v2.6.5
 COSIGN3_VERSION=v3.1.3
 CRANE_VERSION=v0.22.1
 TORCHWOOD_VERSION=v0.6.1
+REKOR_TILES_VERSION=v2.3.0
 NEWER_GO=go1.27.3
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,6 +76,8 @@ go_install crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSIO
 # A witness written by others (c2sp.org/tlog-witness; SQLite through cgo).
 go_install litewitness filippo.io/torchwood/cmd/litewitness "$TORCHWOOD_VERSION"
 go_install witnessctl filippo.io/torchwood/cmd/witnessctl "$TORCHWOOD_VERSION"
+# A log written by others that asks witnesses to cosign (Rekor v2 on Tessera's POSIX backend).
+go_install rekor-tiles github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix "$REKOR_TILES_VERSION"
 
 # Our sigstore-go verifier (tests/interop/go), built from this checkout.
 if [ -d "$here/go" ]; then
