@@ -10,7 +10,15 @@ from aiohttp.typedefs import Handler, Middleware
 
 from rekor_py import limits
 from rekor_py.api import v2 as v2_api
-from rekor_py.api.keys import NOTARY, PUBLISHER, SERVICE, SETTINGS, V2_LOG, VERIFIER
+from rekor_py.api.keys import (
+    NOTARY,
+    PUBLISHER,
+    PUBLISHERS,
+    SERVICE,
+    SETTINGS,
+    V2_LOG,
+    VERIFIER,
+)
 from rekor_py.api.problems import body_too_large, error_middleware, json_response
 from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
@@ -28,6 +36,7 @@ from rekor_py.log.service import LogService
 from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import make_pool
 from rekor_py.logsafe import clip
+from rekor_py.observability.logs import observe_requests
 from rekor_py.storage.log_store import TreeRow
 from rekor_py.tsa import TimestampAuthority
 from rekor_py.tsa.authority import DEFAULT_CHAIN_FILE, DEFAULT_KEY_FILE
@@ -131,7 +140,8 @@ def create_app(settings: Settings, service: LogService, v2: V2Log | None = None
     limits.configure(bounds)  # for anything parsed in this process
     # client_max_size makes aiohttp refuse larger bodies with 413 while reading them.
     app = web.Application(client_max_size=bounds.max_body_bytes,
-                          middlewares=[error_middleware, body_limit(bounds.max_body_bytes),
+                          middlewares=[observe_requests, error_middleware,
+                                       body_limit(bounds.max_body_bytes),
                                        body_deadline(settings.request_timeout_s)])
     app[SETTINGS] = settings
     app[SERVICE] = service
@@ -187,6 +197,7 @@ def add_witnessing(app: web.Application, settings: Settings,
             timeout_s=settings.witness_timeout_s, wait_s=settings.witness_wait_s,
             writable=not settings.read_only)
         target[PUBLISHER] = publisher
+        app.setdefault(PUBLISHERS, []).append(publisher)
 
         async def start(_app: web.Application, p: Publisher = publisher) -> None:
             await p.start()

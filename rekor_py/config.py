@@ -19,7 +19,7 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError, create_model, field_validator
@@ -149,6 +149,9 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
     # checkpoints (for public witnesses), created on first start (mode 0600).
     note_key: Path | str | None = None
+    # "text" (one line per event) or "json" (one JSON object per line, with the
+    # request ID, and an access line per request): observability/logs.py.
+    log_format: Literal["text", "json"] = "text"
     # Witnessing (rekor_py/witness/): a c2sp.org/tlog-policy file naming witnesses
     # with their URLs and the quorum.  None: no witnesses.  Each new head is sent
     # to them at most every witness_interval_ms; a request waits witness_timeout_s.

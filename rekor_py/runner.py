@@ -8,12 +8,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from typing import Any
 
 from rekor_py.config import Settings
+from rekor_py.observability.metrics import MULTIPROC_ENV
 
 __all__ = ["LOG_FORMAT", "migrate", "serve"]
 
@@ -94,7 +98,9 @@ def _run(coro: Any) -> None:
 
 
 def _worker(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    from rekor_py.observability.logs import configure_logging
+
+    configure_logging(settings.log_format)
     _run(_serve(settings, reuse_port=True))
 
 
@@ -118,7 +124,14 @@ def _serve_workers(settings: Settings) -> int:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        return 0 if _supervise(child, settings.workers, stop) else 1
+        # One /metrics for all workers: each keeps its values in files here, and a
+        # scrape (on whichever worker) sums them (observability/metrics.py).
+        metrics_dir = tempfile.mkdtemp(prefix="rekor-py-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        try:
+            return 0 if _supervise(child, settings.workers, stop) else 1
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -163,6 +176,7 @@ def _supervise(child: Settings, workers: int, stop: threading.Event) -> bool:
                     return False
                 log.warning("worker %d (pid %s) exited with code %s; starting a new one",
                             i, proc.pid, proc.exitcode)
+                _forget_metrics(proc.pid)
                 procs[i] = spawn(i)
         return True
     finally:
@@ -171,6 +185,14 @@ def _supervise(child: Settings, workers: int, stop: threading.Event) -> bool:
                 proc.terminate()
         for proc, _ in procs:
             proc.join(30)
+
+
+def _forget_metrics(pid: int | None) -> None:
+    """A dead worker's gauges no longer count (its counters still do)."""
+    if pid is not None and os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 async def _prepare(settings: Settings) -> None:

@@ -197,7 +197,8 @@ def _sequencer(pool: Any, tree: log_store.TreeRow, sign_head: HeadSigner,
     sequencer = Sequencer(pool, tree.tree_id, sign_head,
                           max_delay_s=settings.batch_max_delay_ms / 1000,
                           max_batch=settings.batch_max_size, max_pending=settings.max_pending,
-                          sign_off_loop=not signs_in_memory(key))
+                          sign_off_loop=not signs_in_memory(key),
+                          api="v2" if tree.api_major == 2 else "v1")
     sequencer.start()
     return sequencer
 

@@ -22,3 +22,5 @@ VERIFIER = web.AppKey("verifier", VerifyPool)
 V2_LOG = web.AppKey("v2_log", V2Log)
 # Witnessing (rekor_py/witness/publisher.py), when a witness policy is set.
 PUBLISHER = web.AppKey("publisher", Publisher)
+# Every Publisher of the server (v1 and v2), on the main app, for /metrics.
+PUBLISHERS = web.AppKey("publishers", list[Publisher])

@@ -71,11 +71,16 @@ def body_too_large(limit: int, found: int | None = None) -> web.Response:
                             f"(setting max_body_bytes, REKOR_PY_MAX_BODY_BYTES)")
 
 
+# The kind of error a request ended with (a RekorError's class name), for metrics.
+ERROR_KIND = web.RequestKey("rekor_error_kind", str)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except RekorError as e:
+        request[ERROR_KIND] = type(e).__name__  # the reason metrics count refusals by
         # A 503 with Retry-After (busy, overloaded) is expected under load: no trace.
         ours = e.status >= 500 and e.retry_after is None
         level = logging.ERROR if ours else logging.WARNING

@@ -40,6 +40,8 @@ def register(subparsers: Any) -> None:
                        help="URL prefix of the C2SP tile API, e.g. /tlog (default: the root)")
     serve.add_argument("--read-only", action="store_const", const=True, default=None,
                        help="serve reads only (e.g. on a streaming replica); writes get 405")
+    serve.add_argument("--log-format", choices=("text", "json"),
+                       help="text (default) or json: one JSON object per line, with request IDs")
     serve.add_argument("--workers", type=int,
                        help="server processes sharing the port and the database (default 1)")
     serve.set_defaults(run=run)
@@ -61,9 +63,13 @@ def server_settings(args: argparse.Namespace) -> Settings | int:
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
-        return settings_from(args)
+        settings = settings_from(args)
     except ValueError as e:
         return fail(args.command, str(e), EXIT_USAGE)
+    from rekor_py.observability.logs import configure_logging
+
+    configure_logging(settings.log_format)
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from rekor_py.errors import DatabaseUnavailable, InvalidEntry, LogFull, StorageE
 from rekor_py.log.prepared import PreparedEntry
 from rekor_py.log.tree_head import TreeHead
 from rekor_py.logsafe import clip
+from rekor_py.observability import metrics
 from rekor_py.storage import log_store
 from rekor_py.storage.db import is_unavailable
 
@@ -85,9 +86,10 @@ class Sequencer:
 
     def __init__(self, pool: Any, tree_id: int, sign_head: HeadSigner, *,
                  max_delay_s: float = 0.005, max_batch: int = 512,
-                 max_pending: int = 20_000, sign_off_loop: bool = False) -> None:
+                 max_pending: int = 20_000, api: str = "v1", sign_off_loop: bool = False) -> None:
         self._pool = pool
         self.tree_id = tree_id
+        self.api = api  # the label of its metrics
         self._sign_note = sign_head
         # A key in a token (log/signer.py signs_in_memory): sign the head in a thread,
         # so that a slow device stalls this batch only, not every request.  Set again
@@ -125,6 +127,15 @@ class Sequencer:
             pending = self._queue.get_nowait()
             if not pending.future.done():
                 pending.future.set_exception(StorageError("the log is shutting down"))
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def pending(self) -> int:
+        """Entries queued for a batch."""
+        return self._queue.qsize()
 
     # ---- submitting -------------------------------------------------------------------
 
@@ -243,6 +254,7 @@ class Sequencer:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         integrated_time = int(time.time())
+        started = time.perf_counter()
         async with self._pool.acquire() as conn, conn.transaction():
             tree = await log_store.lock_tree(conn, self.tree_id)
             if tree.state != "active":
@@ -261,6 +273,10 @@ class Sequencer:
                                                  head.root_hash, head.checkpoint)
         # Committed: only now may anyone hear about it.
         if result is not None and head is not None:
+            metrics.BATCH_COMMIT.labels(self.api).observe(time.perf_counter() - started)
+            metrics.BATCH_SIZE.labels(self.api).observe(len(accepted))
+            for pending in accepted:
+                metrics.ENTRIES.labels(self.api, pending.entry.kind).inc()
             self._edge = result.edge
             for listener in self.listeners:
                 listener(self.tree_id, result.tiles)
