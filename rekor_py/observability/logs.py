@@ -58,6 +58,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+def _only_upgrades(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.INFO or record.getMessage().startswith("Running upgrade")
+
+
 def configure_logging(log_format: str = "text") -> None:
     """Root logging for a server process: text (the default) or JSON lines."""
     handler = logging.StreamHandler()
@@ -67,8 +71,10 @@ def configure_logging(log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    # Alembic's per-connection chatter ("Context impl ...") is not news.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    # Alembic's chatter (plugins, "Context impl ...") is not news; "Running upgrade
+    # 0003 -> 0004" is, once per migration applied.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(_only_upgrades)
     # The access line is for JSON pipelines; text logs keep their one line per problem.
     access_log.disabled = log_format != "json"
 
