@@ -149,6 +149,9 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
     # checkpoints (for public witnesses), created on first start (mode 0600).
     note_key: Path | str | None = None
+    # Start on a database whose tree is behind (or beside) the head this server last
+    # signed (log/head_record.py): a deliberate fork, for after a disaster.
+    allow_rollback: bool = False
     # "text" (one line per event) or "json" (one JSON object per line, with the
     # request ID, and an access line per request): observability/logs.py.
     log_format: Literal["text", "json"] = "text"
@@ -227,6 +230,11 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     def signing_key_path(self) -> Path | str:
         """The log key's file, or its URI (a str)."""
         return self.signing_key or self.data_dir / "signing-key.pem"
+
+    @property
+    def signed_heads_path(self) -> Path:
+        """Where the latest signed head of each tree is recorded (log/head_record.py)."""
+        return self.data_dir / "signed-heads"
 
     @property
     def log_keys_path(self) -> Path:

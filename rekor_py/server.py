@@ -22,6 +22,7 @@ from rekor_py.config import Settings
 from rekor_py.errors import StorageError
 from rekor_py.keys import open_note_key, open_uri_key, uri_of
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
+from rekor_py.log.head_record import HeadRecorder, check_against_record
 from rekor_py.log.sequencer import HeadSigner, Sequencer
 from rekor_py.log.service import LogService
 from rekor_py.log.shards import LogKeyring, v1_head_signer
@@ -44,11 +45,15 @@ class LogRuntime:
     embedded: EmbeddedPostgres | None
     # The Rekor v2 log (its own tree), unless Settings.rekor_v2 is off.
     v2: V2Log | None = None
+    # The latest signed heads, kept outside the database (a writable server's).
+    recorder: HeadRecorder | None = None
 
     async def close(self) -> None:
         for service in (self.service, self.v2.service if self.v2 else None):
             if service is not None and service.sequencer is not None:
                 await service.sequencer.stop()
+        if self.recorder is not None:
+            await self.recorder.close()
         await self.pool.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
@@ -167,7 +172,14 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
             tree = await _existing_tree(pool)
         else:
             tree = await _v1_tree(pool, signer, settings.checkpoint_name)
+            await _guard(pool, settings, tree)
         v2 = await _open_v2(pool, settings, writable) if settings.rekor_v2 else None
+        if v2 is not None and v2.service.sequencer is not None:
+            try:
+                await _guard(pool, settings, await v2.service.head())
+            except BaseException:
+                await v2.service.sequencer.stop()
+                raise
     except BaseException:
         await pool.close()
         if embedded is not None:
@@ -185,7 +197,20 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
     sequencer = (_sequencer(pool, tree, sign_head, settings, tree_signer.signer) if writable
                  else None)
     service = LogService(pool, tree.tree_id, tree_signer, sequencer, name, keyring=keyring)
-    return LogRuntime(service, pool, embedded, v2)
+    recorder = None
+    if writable and not settings.read_only:
+        recorder = HeadRecorder(settings.signed_heads_path)
+        for seq in (sequencer, v2.service.sequencer if v2 is not None else None):
+            if seq is not None:
+                seq.head_listeners.append(recorder.note_head)
+    return LogRuntime(service, pool, embedded, v2, recorder)
+
+
+async def _guard(pool: Any, settings: Settings, tree: log_store.TreeRow) -> None:
+    """Refuse a database that went back in time (log/head_record.py)."""
+    async with pool.acquire() as conn:
+        await check_against_record(conn, settings.signed_heads_path, tree,
+                                   allow_rollback=settings.allow_rollback)
 
 
 def _sequencer(pool: Any, tree: log_store.TreeRow, sign_head: HeadSigner,

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rekor_py.cli.common import EXIT_USAGE, fail
+from rekor_py.cli.common import EXIT_FAILED, EXIT_USAGE, fail
 
 if TYPE_CHECKING:  # pydantic-settings takes 0.3 s to import: client commands do not need it
     from rekor_py.config import Settings
@@ -40,6 +40,9 @@ def register(subparsers: Any) -> None:
                        help="URL prefix of the C2SP tile API, e.g. /tlog (default: the root)")
     serve.add_argument("--read-only", action="store_const", const=True, default=None,
                        help="serve reads only (e.g. on a streaming replica); writes get 405")
+    serve.add_argument("--allow-rollback", action="store_const", const=True, default=None,
+                       help="start even if the database is behind the head this server last "
+                            "signed (a deliberate fork, after restoring an old backup)")
     serve.add_argument("--log-format", choices=("text", "json"),
                        help="text (default) or json: one JSON object per line, with request IDs")
     serve.add_argument("--workers", type=int,
@@ -74,6 +77,7 @@ def server_settings(args: argparse.Namespace) -> Settings | int:
 
 def run(args: argparse.Namespace) -> int:
     from rekor_py.keys import check_uri_keys
+    from rekor_py.log.head_record import RollbackDetected
     from rekor_py.log.signer import KeyFileError
     from rekor_py.runner import serve
 
@@ -87,3 +91,6 @@ def run(args: argparse.Namespace) -> int:
         return serve(settings)
     except KeyFileError as e:
         return fail(args.command, str(e), EXIT_USAGE)
+    except RollbackDetected as e:
+        # A refusal by design (log/head_record.py): one line, not a traceback.
+        return fail(args.command, str(e), EXIT_FAILED)

