@@ -41,6 +41,8 @@ def test_first_start_creates_key_and_chain_then_reuses_them(tmp_path: Path) -> N
 
 
 def test_created_chain_is_what_verifiers_require(tmp_path: Path) -> None:
+    # Now, not at import: the suite may run long after it collected this module.
+    now = datetime.datetime.now(datetime.UTC)
     leaf, root = TimestampAuthority.load_or_create(tmp_path).chain
     eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
@@ -50,10 +52,10 @@ def test_created_chain_is_what_verifiers_require(tmp_path: Path) -> None:
     assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     leaf.verify_directly_issued_by(root)
     root.verify_directly_issued_by(root)
-    assert leaf.not_valid_before_utc < _NOW < leaf.not_valid_after_utc
+    assert leaf.not_valid_before_utc < now < leaf.not_valid_after_utc
     assert leaf.not_valid_after_utc <= root.not_valid_after_utc
-    assert leaf.not_valid_after_utc - _NOW > datetime.timedelta(days=4 * 365)
-    assert root.not_valid_after_utc - _NOW > datetime.timedelta(days=9 * 365)
+    assert leaf.not_valid_after_utc - now > datetime.timedelta(days=4 * 365)
+    assert root.not_valid_after_utc - now > datetime.timedelta(days=9 * 365)
 
 
 def test_from_settings_uses_the_data_dir(tmp_path: Path) -> None:
