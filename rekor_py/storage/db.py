@@ -39,6 +39,11 @@ _UNAVAILABLE = (
     asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up, shutting down
     asyncpg.exceptions.AdminShutdownError,  # 57P01: the server is stopping
     asyncpg.exceptions.CrashShutdownError,  # 57P02: another backend crashed
+    # A multi-host URL with target_session_attrs=read-write while no host is the
+    # primary (a failover in progress): a new primary is being promoted.
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
+    # 25006: the server we are on is a standby now (a primary demoted under us).
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
 )
 
 
@@ -143,9 +148,22 @@ def with_database(dsn: str, database: str) -> str:
 
 
 def to_sqlalchemy_url(dsn: str) -> str:
-    """Turn a postgresql:// DSN into the URL of SQLAlchemy's asyncpg dialect."""
+    """Turn a postgresql:// DSN into the URL of SQLAlchemy's asyncpg dialect.
+
+    A multi-host DSN (`user@h1:p1,h2:p2/db`, what libpq and asyncpg take for a
+    replicated cluster) has no place in SQLAlchemy's URL, which holds one host: its
+    asyncpg dialect takes the hosts as repeated `host=` query parameters instead.
+    """
     _check_scheme(dsn)
-    return "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+    rest = dsn.split("://", 1)[1]
+    netloc, sep, tail = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return "postgresql+asyncpg://" + rest
+    path, _, query = tail.partition("?")
+    host_params = "&".join("host=" + quote(h, safe=":[]") for h in hosts.split(","))
+    query = host_params + ("&" + query if query else "")
+    return f"postgresql+asyncpg://{userinfo}{at}/{path}?{query}"
 
 
 def quote_ident(name: str) -> str:

@@ -39,7 +39,7 @@ import yaml
 
 from rekor_py.storage.embedded import PG_SYSTEM_USER, _mirror_install
 
-from ..integration.logserver import free_port
+from tests.integration.logserver import free_port
 
 __all__ = ["Cluster", "Node", "install_patroni"]
 
