@@ -273,10 +273,18 @@ class Cluster:
         return []
 
     def leader(self) -> Node | None:
-        names = {n.name: n for n in self.nodes}
-        for m in self.members():
-            if m["role"] == "leader" and m["state"] == "running":
-                return names[m["name"]]
+        """The node whose Patroni says it runs the primary with the leader lock (its
+        REST `/primary` answers 200).  Asked of each node itself: a node back from a
+        partition may still hold a stale view of who leads."""
+        for node in self.nodes:
+            if node.partitioned:
+                continue
+            try:
+                with urllib.request.urlopen(f"{node.rest}/primary", timeout=1) as r:
+                    if r.status == 200:
+                        return node
+            except (OSError, ValueError):
+                continue
         return None
 
     def wait_healthy(self, timeout: float = 90.0) -> float:
@@ -289,7 +297,7 @@ class Cluster:
                          and m["state"] == "streaming"]
             want = ["leader", "replica", "sync_standby"] if self.synchronous \
                 else ["leader", "replica", "replica"]
-            return roles == want and len(streaming) == 2
+            return roles == want and len(streaming) == 2 and self.leader() is not None
         return self._wait(healthy, timeout, "a healthy cluster")
 
     def wait_new_leader(self, old: Node, timeout: float = 60.0) -> tuple[Node, float]:
