@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import asyncpg  # type: ignore[import-untyped]
 
 from rekor_py import merkle
-
 from tests.integration.load import Ack, Ledger
 
 __all__ = ["Findings", "audit", "checkpoint_is_consistent", "stored_leaves"]

@@ -29,7 +29,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,6 @@ from typing import Any
 import yaml
 
 from rekor_py.storage.embedded import PG_SYSTEM_USER, _mirror_install
-
 from tests.integration.logserver import free_port
 
 __all__ = ["Cluster", "Node", "install_patroni"]
@@ -90,17 +88,18 @@ class Cluster:
     base: Path
     patroni_bin: Path
     synchronous: bool = True
+    fsync: bool = False  # tests: off (a killed process loses nothing); the benchmark: on
     nodes: list[Node] = field(default_factory=list)
     superuser_password: str = field(default_factory=lambda: secrets.token_hex(12))
     _bin_dir: Path | None = None
 
     @classmethod
-    def create(cls, *, synchronous: bool = True) -> Cluster:
+    def create(cls, *, synchronous: bool = True, fsync: bool = False) -> Cluster:
         # Not under pytest's tmp_path: as root that is mode 0700, which the
         # PostgreSQL system user cannot traverse.
         base = Path(tempfile.mkdtemp(prefix="rekor-py-ha-"))
         os.chmod(base, 0o755)
-        return cls(base, install_patroni(), synchronous)
+        return cls(base, install_patroni(), synchronous, fsync)
 
     # ---- addresses ------------------------------------------------------------------
 
@@ -245,8 +244,8 @@ class Cluster:
                     "rewind": {"username": "rewinder", "password": "rew-" + self.superuser_password},
                 },
                 "parameters": {"unix_socket_directories": str(self.base / "run"),
-                               # Tests only: a killed postmaster loses nothing with it.
-                               "fsync": "off"},
+                               # Off in tests: a killed postmaster loses nothing with it.
+                               "fsync": "on" if self.fsync else "off"},
             },
         }
 
@@ -373,12 +372,9 @@ class Cluster:
         node.partitioned = False
 
     def _partition_rules(self, node: Node) -> list[list[str]]:
-        rules = []
-        for port in (node.pg_port, node.rest_port, node.etcd_client):
-            for direction in ("--dport", "--sport"):
-                rules.append(["INPUT", "-i", "lo", "-p", "tcp", direction, str(port),
-                              "-j", "DROP"])
-        return rules
+        return [["INPUT", "-i", "lo", "-p", "tcp", direction, str(port), "-j", "DROP"]
+                for port in (node.pg_port, node.rest_port, node.etcd_client)
+                for direction in ("--dport", "--sport")]
 
 
 def _ensure_user() -> str:

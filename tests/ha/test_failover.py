@@ -40,12 +40,13 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
+
 from rekor_py import merkle
 from rekor_py.errors import DatabaseUnavailable
 from rekor_py.log.signer import LogSigner
-
 from tests.integration.load import Ledger, ServeProcess, fetch_log_info, run_load, verify_log
 from tests.integration.logserver import free_port, signed_hashedrekord
+
 from .audit import audit, stored_leaves
 from .cluster import Cluster, Node
 
@@ -235,7 +236,8 @@ async def test_asynchronous_failover_loses_acknowledged_entries(cluster: Cluster
     """The same failover with `synchronous_mode: false`: the replicas' walreceivers are
     stopped (SIGSTOP) for a second, then the primary's postmaster and the stopped
     walreceivers are killed, so the primary acknowledged entries no replica has on
-    disk; the promoted replica re-uses their indexes.  The checker must see it: acks lost, checkpoints clients hold forked."""
+    disk; the promoted replica re-uses their indexes.  The checker must see it: acks
+    lost, checkpoints clients hold forked."""
     # A generous lag limit, as async setups use to fail over at all: the promoted
     # replica may miss a second of WAL.
     cluster.patch_config({"synchronous_mode": False, "maximum_lag_on_failover": 64 << 20})
