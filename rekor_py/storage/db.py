@@ -172,8 +172,9 @@ async def _connect_host_by_host(dsn: str, **kwargs: Any) -> Any:
 async def _init_connection(conn: Any) -> None:
     """Bound how long the kernel keeps a connection whose peer went silent."""
     # asyncpg exposes no socket option of its own; its transport holds the socket.
-    sock = conn._transport.get_extra_info("socket")
-    if sock is None or sock.family == socket.AF_UNIX:
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family != socket.AF_INET and sock.family != socket.AF_INET6:
         return
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rekor_py.storage.embedded import PG_SYSTEM_USER, _mirror_install
 from tests.integration.logserver import free_port
 
@@ -133,7 +131,8 @@ class Cluster:
             self.start_etcd(node)
         self._wait(lambda: all(self._etcd_healthy(n) for n in self.nodes), timeout, "etcd health")
         for node in self.nodes:
-            node.config.write_text(yaml.safe_dump(self._patroni_config(node)))
+            # JSON is YAML: Patroni reads it as its configuration, and we need no YAML writer.
+            node.config.write_text(json.dumps(self._patroni_config(node), indent=1))
             os.chmod(node.config, 0o644)
             self.start_patroni(node)
         self.wait_healthy(timeout)

@@ -27,7 +27,12 @@ from rekor_py import merkle
 from rekor_py.errors import StorageError
 from rekor_py.merkle import TileWrite
 from rekor_py.storage import log_store as ls
-from rekor_py.storage.db import CONNECT_TIMEOUT_S, create_pool, to_sqlalchemy_url
+from rekor_py.storage.db import (
+    CONNECT_TIMEOUT_S,
+    TCP_USER_TIMEOUT_MS,
+    create_pool,
+    to_sqlalchemy_url,
+)
 from rekor_py.storage.embedded import PG_SYSTEM_USER, EmbeddedPostgres
 from rekor_py.storage.migrate import MIGRATIONS_DIR, head_revision, migrate
 from rekor_py.storage.tables import metadata
@@ -601,3 +606,16 @@ async def test_pool_skips_a_silent_host_of_a_multi_host_url(database_url: str) -
     finally:
         for s in (*filler, silent):
             s.close()
+
+
+async def test_pool_connections_give_up_on_a_silent_peer(database_url: str) -> None:
+    """Every pooled TCP connection has keepalives and a TCP user timeout, so one to a
+    primary cut off by a partition fails in seconds instead of hanging."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            sock = conn._transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == TCP_USER_TIMEOUT_MS
+    finally:
+        await pool.close()
