@@ -42,7 +42,7 @@ def checkpoint_is_consistent(size: int, root: bytes, leaves: Sequence[bytes]) ->
     """Whether a checkpoint (size, root) is a prefix of the tree over `leaves`."""
     if size > len(leaves):
         return False
-    return merkle.root_hash(list(leaves[:size])) == root if size else root == merkle.EMPTY_ROOT
+    return (merkle.root_hash(list(leaves[:size])) if size else merkle.EMPTY_ROOT) == root
 
 
 @dataclass

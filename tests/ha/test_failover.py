@@ -47,7 +47,7 @@ from rekor_py.log.signer import LogSigner
 from tests.integration.load import Ledger, ServeProcess, fetch_log_info, run_load, verify_log
 from tests.integration.logserver import free_port, signed_hashedrekord
 
-from .audit import audit, stored_leaves
+from .audit import audit, checkpoint_is_consistent, stored_leaves
 from .cluster import Cluster, Node
 
 POSTMASTER_KILLS = 8 * max(1, int(os.environ.get("REKOR_PY_HA_SOAK", "1")))
@@ -262,6 +262,8 @@ async def test_asynchronous_failover_loses_acknowledged_entries(cluster: Cluster
                 # Short enough that the replicas' lag stays under maximum_lag_on_failover.
                 await asyncio.sleep(1.0)
                 unreplicated = len(ledger.acks) - acks_before
+                # The newest checkpoint a client holds when the primary dies.
+                held_checkpoint = max((a.tree_size, a.root_hash) for a in ledger.acks)
                 cluster.kill_postmaster(old)
                 # Killed while stopped: the WAL that reached their socket buffers but
                 # not their disks goes with them (a SIGCONT would let them read it).
@@ -281,6 +283,9 @@ async def test_asynchronous_failover_loses_acknowledged_entries(cluster: Cluster
             assert unreplicated > 0
             assert findings.lost, "asynchronous failover lost nothing: the control shows nothing"
             assert findings.forks, "no checkpoint a client held forks"
+            # What a client holding the last pre-failover checkpoint would find out.
+            _, leaves = await stored_leaves(fleet.dsn)
+            assert not checkpoint_is_consistent(*held_checkpoint, leaves)
             await asyncio.to_thread(cluster.wait_healthy, 60.0)
     finally:
         cluster.patch_config({"synchronous_mode": True, "maximum_lag_on_failover": 1 << 20})
