@@ -10,9 +10,10 @@ migrate.py's.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -20,6 +21,7 @@ __all__ = [
     "Connection",
     "Record",
     "create_pool",
+    "split_hosts",
     "is_unavailable",
     "quote_ident",
     "to_sqlalchemy_url",
@@ -39,6 +41,11 @@ _UNAVAILABLE = (
     asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up, shutting down
     asyncpg.exceptions.AdminShutdownError,  # 57P01: the server is stopping
     asyncpg.exceptions.CrashShutdownError,  # 57P02: another backend crashed
+    # A multi-host URL with target_session_attrs=read-write while no host is the
+    # primary (a failover in progress): a new primary is being promoted.
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
+    # 25006: the server we are on is a standby now (a primary demoted under us).
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
 )
 
 
@@ -105,6 +112,78 @@ async def _reset(conn: Any) -> None:
     processes spend about 10% less CPU per upload, PostgreSQL about 20% less."""
 
 
+# How long one host of a multi-host URL may take to accept a connection before the
+# next is tried.  asyncpg's own timeout covers the whole list: a primary that vanished
+# from the network (its SYNs dropped, not refused) would use it all, and the hosts
+# after it, the new primary among them, would never be tried.
+CONNECT_TIMEOUT_S = 3.0
+# How long sent data may stay unacknowledged, and how soon an idle connection is
+# probed, before the kernel drops the connection.  Without them a connection to a
+# primary cut off by a partition hangs (a commit waiting forever for its answer) until
+# the command timeout; with them it fails within seconds, the request gets a 503 and
+# the pool connects again, to whichever host is the primary now.
+TCP_USER_TIMEOUT_MS = 5000
+_KEEPALIVE_IDLE_S, _KEEPALIVE_INTERVAL_S, _KEEPALIVE_COUNT = 2, 1, 3
+
+
+def split_hosts(dsn: str) -> list[str]:
+    """One single-host DSN per host of a multi-host `dsn`, in its order (the same
+    user, database and parameters); a single-host `dsn` comes back alone."""
+    parts = urlsplit(dsn)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return [dsn]
+    scheme = dsn.split("://", 1)[0]
+    return [f"{scheme}://{userinfo}{at}{host}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+            for host in hosts.split(",")]
+
+
+def _with_attrs(dsn: str, attrs: str) -> str:
+    parts = urlsplit(dsn)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "target_session_attrs"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("target_session_attrs", attrs)])))
+
+
+def _session_attrs(dsn: str) -> str:
+    return dict(parse_qsl(urlsplit(dsn).query)).get("target_session_attrs", "any")
+
+
+async def _connect_host_by_host(dsn: str, **kwargs: Any) -> Any:
+    """asyncpg.connect over the hosts of `dsn` one at a time, each with its own
+    CONNECT_TIMEOUT_S; the first that matches target_session_attrs wins.  For
+    prefer-standby, a first round asks for a standby, a second takes any host."""
+    hosts = split_hosts(dsn)
+    attrs = _session_attrs(dsn)
+    rounds = ["standby", "any"] if attrs == "prefer-standby" else [attrs]
+    last: BaseException | None = None
+    for wanted in rounds:
+        for host in hosts:
+            try:
+                return await asyncpg.connect(_with_attrs(host, wanted),
+                                             timeout=CONNECT_TIMEOUT_S, **kwargs)
+            except (OSError, TimeoutError, asyncpg.exceptions.TargetServerAttributeNotMatched,
+                    asyncpg.exceptions.PostgresConnectionError,
+                    asyncpg.exceptions.CannotConnectNowError) as e:
+                last = e
+    assert last is not None
+    raise last
+
+
+async def _init_connection(conn: Any) -> None:
+    """Bound how long the kernel keeps a connection whose peer went silent."""
+    # asyncpg exposes no socket option of its own; its transport holds the socket.
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family != socket.AF_INET and sock.family != socket.AF_INET6:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, TCP_USER_TIMEOUT_MS)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, _KEEPALIVE_IDLE_S)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, _KEEPALIVE_INTERVAL_S)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, _KEEPALIVE_COUNT)
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -119,8 +198,12 @@ async def create_pool(
     """
     if not 0 <= min_size <= max_size or max_size < 1:
         raise ValueError(f"bad pool size: min_size={min_size} max_size={max_size}")
+    multi_host = len(split_hosts(dsn)) > 1
     return await asyncpg.create_pool(
         dsn,
+        # A multi-host URL (a replicated cluster): one host at a time, see above.
+        connect=_connect_host_by_host if multi_host else None,
+        init=_init_connection,
         min_size=min_size,
         max_size=max_size,
         reset=_reset,
@@ -143,9 +226,22 @@ def with_database(dsn: str, database: str) -> str:
 
 
 def to_sqlalchemy_url(dsn: str) -> str:
-    """Turn a postgresql:// DSN into the URL of SQLAlchemy's asyncpg dialect."""
+    """Turn a postgresql:// DSN into the URL of SQLAlchemy's asyncpg dialect.
+
+    A multi-host DSN (`user@h1:p1,h2:p2/db`, what libpq and asyncpg take for a
+    replicated cluster) has no place in SQLAlchemy's URL, which holds one host: its
+    asyncpg dialect takes the hosts as repeated `host=` query parameters instead.
+    """
     _check_scheme(dsn)
-    return "postgresql+asyncpg://" + dsn.split("://", 1)[1]
+    rest = dsn.split("://", 1)[1]
+    netloc, sep, tail = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    if "," not in hosts:
+        return "postgresql+asyncpg://" + rest
+    path, _, query = tail.partition("?")
+    host_params = "&".join("host=" + quote(h, safe=":[]") for h in hosts.split(","))
+    query = host_params + ("&" + query if query else "")
+    return f"postgresql+asyncpg://{userinfo}{at}/{path}?{query}"
 
 
 def quote_ident(name: str) -> str:

@@ -8,10 +8,12 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -25,7 +27,12 @@ from rekor_py import merkle
 from rekor_py.errors import StorageError
 from rekor_py.merkle import TileWrite
 from rekor_py.storage import log_store as ls
-from rekor_py.storage.db import create_pool, to_sqlalchemy_url
+from rekor_py.storage.db import (
+    CONNECT_TIMEOUT_S,
+    TCP_USER_TIMEOUT_MS,
+    create_pool,
+    to_sqlalchemy_url,
+)
 from rekor_py.storage.embedded import PG_SYSTEM_USER, EmbeddedPostgres
 from rekor_py.storage.migrate import MIGRATIONS_DIR, head_revision, migrate
 from rekor_py.storage.tables import metadata
@@ -571,3 +578,44 @@ def test_embedded_start_failure_raises_with_log(pg_dir: Path) -> None:
         f.write("shared_buffers = 'lots'\n")
     with pytest.raises(StorageError, match="shared_buffers"):
         pg.start()
+
+
+async def test_pool_skips_a_silent_host_of_a_multi_host_url(database_url: str) -> None:
+    """A host that drops SYNs (a partitioned primary) costs CONNECT_TIMEOUT_S, not the
+    whole connect: the pool goes on to the next host of the URL."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)  # a backlog of 0 that nobody accepts from: connects hang
+    filler = [socket.socket() for _ in range(3)]
+    for s in filler:  # fill the backlog; the last SYNs are dropped, not refused
+        s.setblocking(False)
+        s.connect_ex(silent.getsockname())
+    try:
+        parts = urlsplit(database_url)
+        userinfo, _, host = parts.netloc.rpartition("@")
+        port = silent.getsockname()[1]
+        dsn = urlunsplit(parts._replace(
+            netloc=f"{userinfo}@127.0.0.1:{port},{host}", query="target_session_attrs=read-write"))
+        started = time.monotonic()
+        pool = await create_pool(dsn, min_size=1, max_size=1)
+        try:
+            assert await pool.fetchval("SELECT 1") == 1
+        finally:
+            await pool.close()
+        assert time.monotonic() - started < CONNECT_TIMEOUT_S + 5
+    finally:
+        for s in (*filler, silent):
+            s.close()
+
+
+async def test_pool_connections_give_up_on_a_silent_peer(database_url: str) -> None:
+    """Every pooled TCP connection has keepalives and a TCP user timeout, so one to a
+    primary cut off by a partition fails in seconds instead of hanging."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            sock = conn._transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == TCP_USER_TIMEOUT_MS
+    finally:
+        await pool.close()
