@@ -200,9 +200,16 @@ async def open_log(settings: Settings, *, writable: bool = True) -> LogRuntime:
     recorder = None
     if writable and not settings.read_only:
         recorder = HeadRecorder(settings.signed_heads_path)
+        folder = settings.signed_heads_path
+
+        async def record_check(conn: Any, tree: log_store.TreeRow) -> None:
+            # At run time a rollback is always refused (--allow-rollback is for a start).
+            await check_against_record(conn, folder, tree, allow_rollback=False)
+
         for seq in (sequencer, v2.service.sequencer if v2 is not None else None):
             if seq is not None:
                 seq.head_listeners.append(recorder.note_head)
+                seq.record_check = record_check
     return LogRuntime(service, pool, embedded, v2, recorder)
 
 

@@ -35,7 +35,8 @@ from rekor_py.log.tree_head import TreeHead
 from rekor_py.statefile import StateError, read_capped, replace_atomically
 from rekor_py.storage import log_store
 
-__all__ = ["HeadRecorder", "RecordedHead", "RollbackDetected", "check_against_record"]
+__all__ = ["HeadRecorder", "RecordedHead", "RollbackDetected", "check_against_record",
+           "check_head"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,26 @@ def read_record(folder: Path, tree_id: int) -> RecordedHead | None:
         raise StateError(f"{_path(folder, tree_id)} is not a signed-head record: {e}") from e
 
 
+async def check_head(conn: Any, tree: log_store.TreeRow, size: int, root_hash: bytes) -> None:
+    """Raise RollbackDetected unless the database's `tree` holds the signed head
+    (`size`, `root_hash`) as a prefix."""
+    problem = None
+    if tree.size < size:
+        problem = (f"the database holds {tree.size} entries of tree {tree.tree_id}, but this "
+                   f"server signed a head of size {size} (root {root_hash.hex()})")
+    else:
+        root = await _prefix_root(conn, tree.tree_id, size)
+        if root != root_hash:
+            problem = (f"tree {tree.tree_id} in the database has root {root.hex()} at size "
+                       f"{size}, but this server signed root {root_hash.hex()} there: "
+                       "another history")
+    if problem is not None:
+        raise RollbackDetected(
+            f"{problem}. The database went back in time (an old backup, or lost commits): "
+            "appending would sign checkpoints that fork from published ones. Restore a "
+            "newer backup, or start with --allow-rollback to fork on purpose.")
+
+
 def write_record(folder: Path, head: RecordedHead, *, forward_only: bool = True) -> None:
     """Durably replace the record; by default not with a smaller head (another
     server process may have recorded a larger one)."""
@@ -88,24 +109,12 @@ async def check_against_record(conn: Any, folder: Path, tree: log_store.TreeRow,
     record = await asyncio.to_thread(read_record, folder, tree.tree_id)
     if record is None:
         return
-    problem = None
-    if tree.size < record.size:
-        problem = (f"the database holds {tree.size} entries of tree {tree.tree_id}, but this "
-                   f"server signed a head of size {record.size} (root {record.root_hash.hex()})")
-    else:
-        root = await _prefix_root(conn, tree.tree_id, record.size)
-        if root != record.root_hash:
-            problem = (f"tree {tree.tree_id} in the database has root {root.hex()} at size "
-                       f"{record.size}, but this server signed root {record.root_hash.hex()} "
-                       "there: another history")
-    if problem is None:
-        return
-    if not allow_rollback:
-        raise RollbackDetected(
-            f"{problem}. The database went back in time (an old backup, or lost commits): "
-            "appending would sign checkpoints that fork from published ones. Restore a "
-            "newer backup, or start with --allow-rollback to fork on purpose.")
-    log.warning("ROLLBACK ALLOWED: %s; the record is re-based on size %d", problem, tree.size)
+    try:
+        await check_head(conn, tree, record.size, record.root_hash)
+    except RollbackDetected as e:
+        if not allow_rollback:
+            raise
+        log.warning("ROLLBACK ALLOWED: %s; the record is re-based on size %d", e, tree.size)
     await asyncio.to_thread(write_record, folder,
                             RecordedHead(tree.tree_id, tree.size, tree.root_hash),
                             forward_only=False)

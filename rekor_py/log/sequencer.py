@@ -28,6 +28,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from rekor_py import merkle
 from rekor_py.errors import DatabaseUnavailable, InvalidEntry, LogFull, StorageError
+from rekor_py.log.head_record import RollbackDetected, check_head
 from rekor_py.log.prepared import PreparedEntry
 from rekor_py.log.tree_head import TreeHead
 from rekor_py.logsafe import clip
@@ -105,6 +106,12 @@ class Sequencer:
         self.listeners: list[Any] = []
         # Each committed head (log/head_record.py keeps the latest outside the database).
         self.head_listeners: list[Callable[[TreeHead], None]] = []
+        # The last head this process signed, and whether the database must be checked
+        # against it (set after the database was unavailable).
+        self._signed: TreeHead | None = None
+        self._recheck = False
+        # The same check against the record on disk (heads other processes signed).
+        self.record_check: Callable[[Any, log_store.TreeRow], Awaitable[None]] | None = None
         # Makes the audit paths of a committed batch's leaves, (index, leaf hash), at
         # its head, in one go: one tile lookup (and at most one query) per batch
         # instead of one per request.
@@ -183,6 +190,15 @@ class Sequencer:
             return
         except asyncio.CancelledError:
             raise
+        except RollbackDetected as e:
+            # The database lost heads we signed (a failover without them, a restore):
+            # signing on it would fork the log.  Refuse every batch until an operator
+            # restarts the server (with --allow-rollback, to fork on purpose).
+            log.critical("REFUSING TO SIGN: %s", e)
+            self._fail(batch, DatabaseUnavailable("the log's database is behind the heads "
+                                                  "this server signed; an operator must "
+                                                  "look"), e)
+            return
         except TreeFrozen:
             # The rotation committed between our batches: the batch's transaction
             # rolled back untouched, so it goes whole to the new tree.
@@ -194,6 +210,9 @@ class Sequencer:
         except Exception as e:  # noqa: BLE001 - sorted out below
             self._edge = None  # reload from storage next time
             if is_unavailable(e):
+                # After the database comes back, check it did not go back in time
+                # (a failover that lost commits) before signing on it again.
+                self._recheck = True
                 # PostgreSQL is down or restarting: nothing here to debug, and a
                 # retry may well succeed (503).  The batch may or may not have
                 # committed; either way no waiter is told it did.
@@ -213,6 +232,16 @@ class Sequencer:
         middle = len(batch) // 2
         for half in (batch[:middle], batch[middle:]):
             await self._commit_isolating(half)
+
+    async def _check_not_behind(self, conn: Any, tree: log_store.TreeRow) -> None:
+        """Raise RollbackDetected if the locked tree is behind, or beside, the last head
+        this process (or, through the record, this data dir) signed."""
+        last = self._signed
+        if last is not None and last.tree_id == tree.tree_id:
+            await check_head(conn, tree, last.size, last.root_hash)
+        if self.record_check is not None:
+            await self.record_check(conn, tree)
+        self._recheck = False
 
     async def _follow_rotation(self) -> bool:
         """Move to the tree that replaced ours; False if there is none to move to."""
@@ -261,6 +290,8 @@ class Sequencer:
             tree = await log_store.lock_tree(conn, self.tree_id)
             if tree.state != "active":
                 raise TreeFrozen
+            if self._recheck:
+                await self._check_not_behind(conn, tree)
             edge = await self._current_edge(conn, tree)
             accepted, duplicates = await self._split_duplicates(conn, batch, tree.size)
             head, result = None, None
@@ -282,6 +313,7 @@ class Sequencer:
             self._edge = result.edge
             for listener in self.listeners:
                 listener(self.tree_id, result.tiles)
+            self._signed = head
             for head_listener in self.head_listeners:
                 head_listener(head)
             proofs: list[list[bytes]] | None = None

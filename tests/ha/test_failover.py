@@ -121,6 +121,37 @@ async def _probe_until_writable(url: str, started: float, deadline_s: float = 90
     raise AssertionError("unreachable")
 
 
+async def _probe_refused(url: str, seconds: float) -> None:
+    """POST for `seconds`: every answer a 503 (a guard refusing, or the database away),
+    never a 201 nor a 500."""
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            try:
+                async with session.post(f"{url}/api/v1/log/entries",
+                                        json=signed_hashedrekord(f"refused-{deadline}-{n}".encode()),
+                                        timeout=aiohttp.ClientTimeout(total=10)) as r:
+                    assert r.status == 503, (r.status, await r.text())
+            except (TimeoutError, aiohttp.ClientError):
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def _tree_size(dsn: str, timeout_s: float) -> int:
+    """The v1 tree's size on the current primary (retried while it is promoted)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            size, _ = await stored_leaves(dsn)
+            return int(size)
+        except Exception:  # noqa: BLE001 - no primary yet
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def _fail_over(cluster: Cluster, fleet: Fleet, how: str) -> Failover:
     old = cluster.leader()
     assert old is not None
@@ -236,8 +267,10 @@ async def test_asynchronous_failover_loses_acknowledged_entries(cluster: Cluster
     """The same failover with `synchronous_mode: false`: the replicas' walreceivers are
     stopped (SIGSTOP) for a second, then the primary's postmaster and the stopped
     walreceivers are killed, so the primary acknowledged entries no replica has on
-    disk; the promoted replica re-uses their indexes.  The checker must see it: acks
-    lost, checkpoints clients hold forked."""
+    disk.  The checker must see it: acks lost, the checkpoints clients hold no longer
+    consistent with the database.  And the servers' guard must see it too: they signed
+    heads the new primary lacks, so they refuse to sign on it (503) instead of
+    re-using the lost indexes for other entries."""
     # A generous lag limit, as async setups use to fail over at all: the promoted
     # replica may miss a second of WAL.
     cluster.patch_config({"synchronous_mode": False, "maximum_lag_on_failover": 64 << 20})
@@ -271,12 +304,18 @@ async def test_asynchronous_failover_loses_acknowledged_entries(cluster: Cluster
                 for pid in held:
                     os.kill(pid, signal.SIGKILL)
                 new, elected = await asyncio.to_thread(cluster.wait_new_leader, old, 60.0)
-                await asyncio.gather(*[_probe_until_writable(w.url, time.monotonic())
-                                       for w in fleet.writers])
-                await asyncio.sleep(1.0)  # the new primary re-uses the lost indexes
+                # The servers signed heads the new primary lacks: their guard
+                # (log/head_record.py) refuses to sign on it, 503 and no fork, where
+                # they would otherwise re-use the lost indexes.
+                size_after = await _tree_size(fleet.dsn, 30.0)
+                await asyncio.gather(*[_probe_refused(w.url, 5.0) for w in fleet.writers])
             finally:
                 stop.set()
                 await load
+            assert await _tree_size(fleet.dsn, 30.0) == size_after, "a writer signed a fork"
+            refusals = sum(w.log_path.read_text().count("REFUSING TO SIGN")
+                           for w in fleet.writers)
+            assert refusals > 0, "no writer's guard saw the lost heads"
             findings = await audit(fleet.dsn, ledger)
             print(f"async control: {old.name} -> {new.name} after {elected:.1f} s, "
                   f"{unreplicated} acks while WAL receipt was held; {findings.line()}")
