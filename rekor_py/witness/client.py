@@ -85,9 +85,12 @@ class WitnessClient:
         try:
             async with self._session.post(self._url, data=body.encode(),
                                           timeout=self._timeout) as r:
-                raw = await r.content.read(_MAX_ANSWER + 1)
-                if len(raw) > _MAX_ANSWER:
-                    raise WitnessError(self.spec.name, "refused", "answer too large")
+                # The whole answer, however it arrives, up to a cap.
+                raw = bytearray()
+                async for chunk in r.content.iter_chunked(16 * 1024):
+                    raw += chunk
+                    if len(raw) > _MAX_ANSWER:
+                        raise WitnessError(self.spec.name, "refused", "answer too large")
                 return r.status, r.content_type, raw.decode(errors="replace")
         except TimeoutError as e:
             raise WitnessError(self.spec.name, "timeout", "no answer in time") from e

@@ -134,6 +134,18 @@ async def test_every_answer_of_the_protocol(log: RunningLog, database_url: str) 
         assert status == 200
         found = witness.signer.verifier.find(line, body3)
         assert found is not None and line == found.line
+        # A request that arrives in pieces is read whole.
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(witness.url.rsplit(":", 1)[1]))
+        request = f"old 3\n\n{note3}".encode()
+        writer.write(b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nConnection: close\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(request))
+        for i in range(0, len(request), 40):
+            writer.write(request[i:i + 40])
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
         # The same checkpoint again is cosigned again; a stale old size is a 409 with ours.
         assert (await witness.post(3, [], note3))[0] == 200
         status, content_type, text = await witness.post(0, [], note3)
