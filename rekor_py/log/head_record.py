@@ -109,6 +109,11 @@ async def check_against_record(conn: Any, folder: Path, tree: log_store.TreeRow,
     record = await asyncio.to_thread(read_record, folder, tree.tree_id)
     if record is None:
         return
+    # The head read after the record: another process sharing the data dir may have
+    # committed (and recorded) a newer head since `tree` was read, which must not
+    # look like a rollback.
+    tree = next((t for t in await log_store.list_trees(conn, tree.api_major)
+                 if t.tree_id == tree.tree_id), tree)
     try:
         await check_head(conn, tree, record.size, record.root_hash)
     except RollbackDetected as e:

@@ -128,7 +128,7 @@ async def test_workers_share_one_scrape_and_readiness_follows_the_database() -> 
                 assert r.status == 503 and r.headers["Retry-After"] == "1"
                 assert "database" in (await r.json())["message"]
             async with session.get(f"{url}/healthz") as r:
-                assert r.status >= 500 or r.status == 200  # liveness is not readiness
+                assert r.status == 200  # liveness: the process lives without its database
             await asyncio.to_thread(pg.start)
             await _ready(session, url, proc, data_dir)
     finally:
