@@ -13,7 +13,7 @@ import contextlib
 
 from aiohttp import web
 
-from rekor_py.api.keys import PUBLISHERS, SERVICE, SETTINGS, V2_LOG
+from rekor_py.api.keys import PUBLISHERS, SERVICE, SETTINGS, V2_LOG, VERIFIER
 from rekor_py.api.problems import json_response
 from rekor_py.observability import metrics
 
@@ -28,6 +28,7 @@ async def get_metrics(request: web.Request) -> web.Response:
     v2 = app.get(V2_LOG)
     if v2 is not None:
         services.append(v2.service)
+    metrics.VERIFY_QUEUE.set(app[VERIFIER].admitted)
     # The database may be down: serve what the counters hold.
     with contextlib.suppress(Exception):
         await asyncio.wait_for(

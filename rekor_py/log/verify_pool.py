@@ -171,6 +171,11 @@ class VerifyPool:
         self.limits = limits
         self._admitted = 0
 
+    @property
+    def admitted(self) -> int:
+        """Entries being verified or waiting for a worker."""
+        return self._admitted
+
     async def verify(self, job: Job) -> PreparedEntry:
         """The PreparedEntry for `job`; raises its 4xx, VerifierBusy, or a 400 past
         the deadline."""

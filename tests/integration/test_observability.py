@@ -73,6 +73,7 @@ async def test_metrics_follow_uploads_and_refusals(database_url: str, tmp_path: 
         assert grew("rekor_http_request_duration_seconds_count", route="/api/v1/log/entries",
                     method="POST", status="2xx") == 5
         assert _value(after, "rekor_db_pool_connections") >= 1
+        assert ("rekor_verify_queue", ()) in after  # idle now: 0, but exported
     finally:
         await log.stop()
 
