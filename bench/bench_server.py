@@ -157,15 +157,20 @@ def api_of(workload: str) -> int:
     return 2 if workload.endswith("-v2") else 1
 
 
-def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir),
-         "--port", str(port), "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_server(data_dir: Path, port: int, workers: int, *extra: str,
+                 env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`rekor-py serve` (more flags in `extra`, environment `env`), once its port answers.
+    Its log goes to data_dir/serve.log: a pipe nobody reads would fill up and stall it."""
+    log = data_dir / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir),
+             "--port", str(port), "--workers", str(workers), *extra],
+            stdout=subprocess.DEVNULL, stderr=out, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"serve exited: {proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
+            raise SystemExit(f"serve exited: {log.read_text(errors='replace')[-3000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return proc

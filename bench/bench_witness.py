@@ -35,7 +35,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_server import run_load  # noqa: E402
+from bench.bench_server import run_load, start_server  # noqa: E402
 from bench.workloads import presign  # noqa: E402
 from rekor_py.log.c2sp import NoteVerifier, load_or_create_note_key  # noqa: E402
 from rekor_py.log.checkpoint import parse_checkpoint  # noqa: E402
@@ -64,21 +64,9 @@ def start_log(data_dir: Path, witnesses: list[Litewitness], interval_ms: float
         env.update(REKOR_PY_WITNESS_POLICY=str(policy),
                    REKOR_PY_WITNESS_INTERVAL_MS=str(interval_ms))
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir), "--port",
-         str(port), "--hostname", HOST, "--tile-prefix", "/tlog"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            import urllib.request
-            with urllib.request.urlopen(f"{url}/api/v1/log", timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("serve did not start")
+    proc = start_server(data_dir, port, 1, "--hostname", HOST, "--tile-prefix", "/tlog",
+                        env=env)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 async def ack_to_cosigned(url: str, witnesses: list[Litewitness], probes: int,

@@ -28,7 +28,7 @@ async def create_entry(request: web.Request) -> web.Response:
     try:
         response = await service.create_entry(prepared)
     except DuplicateEntry as dup:
-        existing = entry_id(dup.tree_id or service.tree_id, dup.leaf_hash)
+        existing = entry_id(dup.tree_id, dup.leaf_hash)
         raise ConflictError(existing, f"/api/v1/log/entries/{existing}") from None
     new_id = next(iter(response))
     publisher = request.app.get(PUBLISHER)

@@ -53,9 +53,11 @@ def register(subparsers: Any) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     """The flags given (None: not given) over the environment and defaults;
     raises ValueError."""
-    from rekor_py.config import load_settings
+    from rekor_py.config import Settings, load_settings
 
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "run", "config")}
+    # Only the flags that are settings: a command's own flags (shard's --new-key, ...)
+    # are its business.
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields}
     return load_settings(overrides, config_file=args.config)
 
 

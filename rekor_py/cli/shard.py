@@ -53,9 +53,6 @@ def run(args: argparse.Namespace) -> int:
     action, new_key = args.action, getattr(args, "new_key", False)
     new_key_file = getattr(args, "new_key_file", None)
     as_json = args.json
-    for extra in ("action", "new_key", "new_key_file", "json"):
-        if hasattr(args, extra):
-            delattr(args, extra)
     settings = server_settings(args)
     if isinstance(settings, int):
         return settings

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,7 @@ class Integrated:
 class DuplicateEntry(Exception):
     """The leaf is already in the tree at `leaf_index` (Rekor answers 409)."""
 
-    def __init__(self, leaf_index: int, leaf_hash: bytes, tree_id: int = 0) -> None:
+    def __init__(self, leaf_index: int, leaf_hash: bytes, tree_id: int) -> None:
         super().__init__(f"leaf {leaf_hash.hex()} already at index {leaf_index}")
         self.leaf_index = leaf_index
         self.leaf_hash = leaf_hash
@@ -308,8 +309,8 @@ class Sequencer:
         if result is not None and head is not None:
             metrics.BATCH_COMMIT.labels(self.api).observe(time.perf_counter() - started)
             metrics.BATCH_SIZE.labels(self.api).observe(len(accepted))
-            for pending in accepted:
-                metrics.ENTRIES.labels(self.api, pending.entry.kind).inc()
+            for kind, count in Counter(p.entry.kind for p in accepted).items():
+                metrics.ENTRIES.labels(self.api, kind).inc(count)
             self._edge = result.edge
             for listener in self.listeners:
                 listener(self.tree_id, result.tiles)

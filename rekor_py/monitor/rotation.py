@@ -79,8 +79,8 @@ async def follow_rotation(fetcher: TileFetcher, state: MonitorState, watch: Watc
         return None
     info = await _json(fetcher, "/api/v1/log")
     active = str(info.get("treeID", ""))
-    base, watched = _base_and_tree(state.origin, new_origin, active)
-    if base is None:
+    rotated, watched = _watched_tree(state.origin, new_origin, active)
+    if not rotated:
         return None
 
     def fail(reason: str) -> LogInconsistent:
@@ -122,16 +122,14 @@ async def follow_rotation(fetcher: TileFetcher, state: MonitorState, watch: Watc
             f"{final.size - old.size} entries checked); now watching {new_origin!r}")
 
 
-def _base_and_tree(old_origin: str, new_origin: str, active: str
-                   ) -> tuple[str | None, str | None]:
-    """The log's base origin and the watched tree's ID (None: the log's first tree,
-    whose origin is the base), if `new_origin` is the base with the active tree's
-    ID; (None, None) otherwise."""
+def _watched_tree(old_origin: str, new_origin: str, active: str) -> tuple[bool, str | None]:
+    """Whether `new_origin` is the log's next shard (its base origin with the active
+    tree's ID), and the watched tree's ID (None: the log's first tree, whose origin
+    is the base itself)."""
     found = _ORIGIN_WITH_TREE.fullmatch(old_origin)
     base, watched = (found.group(1), found.group(2)) if found else (old_origin, None)
-    if not active.isdigit() or new_origin != shard_c2sp_origin(base, int(active)):
-        return None, None
-    return base, watched
+    rotated = active.isdigit() and new_origin == shard_c2sp_origin(base, int(active))
+    return rotated, watched
 
 
 def _pinned_log_key(state: MonitorState) -> LogVerifier | None:

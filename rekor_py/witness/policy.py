@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rekor_py.log.c2sp import NoteVerifier
 from rekor_py.log.checkpoint import CheckpointError
@@ -97,25 +98,13 @@ def parse_policy(text: str) -> WitnessPolicy:
         if keyword == "log":
             if len(args) not in (1, 2):
                 raise fail("expected: log <vkey> [<url>]")
-            try:
-                verifier = NoteVerifier.from_vkey(args[0])
-            except CheckpointError as e:
-                raise fail(str(e)) from e
-            if verifier.key in keys:
-                raise fail("duplicate key")
-            keys.add(verifier.key)
+            verifier = _new_key(NoteVerifier.from_vkey, args[0], keys, fail)
             logs.append((verifier, args[1] if len(args) == 2 else None))
         elif keyword == "witness":
             if len(args) not in (2, 3):
                 raise fail("expected: witness <name> <vkey> [<url>]")
             name = _new_name(args[0], witnesses, groups, fail)
-            try:
-                cosigner = CosignatureVerifier.from_vkey(args[1])
-            except CheckpointError as e:
-                raise fail(str(e)) from e
-            if cosigner.key in keys:
-                raise fail("duplicate key")
-            keys.add(cosigner.key)
+            cosigner = _new_key(CosignatureVerifier.from_vkey, args[1], keys, fail)
             witnesses[name] = WitnessSpec(name, cosigner, args[2] if len(args) == 3 else None)
         elif keyword == "group":
             if len(args) < 3:
@@ -143,6 +132,23 @@ def parse_policy(text: str) -> WitnessPolicy:
     if quorum is None:
         raise PolicyError("the policy has no quorum line")
     return WitnessPolicy(tuple(logs), witnesses, groups, quorum)
+
+
+_Key = TypeVar("_Key", NoteVerifier, CosignatureVerifier)
+
+
+def _new_key(parse: Callable[[str], _Key], vkey: str, keys: set[bytes],
+             fail: Callable[[str], PolicyError]) -> _Key:
+    """The parsed key; refused if it does not parse or if the policy has it already
+    (under any name: the spec counts a key once)."""
+    try:
+        key = parse(vkey)
+    except CheckpointError as e:
+        raise fail(str(e)) from e
+    if key.key in keys:
+        raise fail("duplicate key")
+    keys.add(key.key)
+    return key
 
 
 def _new_name(name: str, witnesses: dict[str, WitnessSpec], groups: dict[str, Group],

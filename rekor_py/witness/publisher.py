@@ -23,7 +23,6 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -183,6 +182,3 @@ class Publisher:
                 raise WitnessQuorumPending
             await asyncio.sleep(min(0.02, self._interval))
 
-
-def policy_summary(policy: WitnessPolicy) -> Sequence[str]:
-    return [f"{w.name} ({w.verifier.name}) at {w.url}" for w in policy.witnesses.values()]

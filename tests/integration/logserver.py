@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,17 +78,47 @@ def spawn_serve(database_url: str | None, data_dir: Path, port: int, *,
              "--data-dir", str(data_dir), "--port", str(port)],
             stdout=log_file, stderr=subprocess.STDOUT,
             env={**os.environ, "REKOR_PY_BATCH_MAX_DELAY_MS": "2"})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    try:
+        wait_until(port_open(port), proc, log_path, "serve")
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc
+
+
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path, what: str,
+               timeout: float = 60.0) -> None:
+    """Poll `ready` until it holds; RuntimeError with the tail of `log` if `proc`
+    exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not ready():
         if proc.poll() is not None:
-            raise RuntimeError(f"serve exited: {log_path.read_text()[-2000:]}")
+            raise RuntimeError(f"{what} exited: {log.read_text(errors='replace')[-3000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start within {timeout:.0f} s: "
+                               f"{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+
+
+def port_open(port: int) -> Callable[[], bool]:
+    def check() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
+                return True
         except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("serve did not start within 60 s")
+            return False
+    return check
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    """Whether GET `url` answers 200."""
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+    return check
 
 
 def signed_hashedrekord(artifact: bytes, key: ec.EllipticCurvePrivateKey | None = None

@@ -21,14 +21,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.logserver import free_port, signed_hashedrekord
+from tests.integration.logserver import free_port, http_ok, signed_hashedrekord, wait_until
 from tests.integration.test_wheel import _http, _run
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -141,16 +140,7 @@ def test_runs_as_a_non_root_user_and_serves(how: str, system_venv: Path) -> None
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
+        wait_until(http_ok(f"{url}/readyz"), proc, log, f"serve ({how})", timeout=120)
         with urllib.request.urlopen(f"{url}/healthz", timeout=5) as r:
             assert r.status == 200
         status, entry = _http("POST", f"{url}/api/v1/log/entries",

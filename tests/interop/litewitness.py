@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from rekor_py.witness.cosignature import CosignatureVerifier
-from tests.integration.logserver import free_port
+from tests.integration.logserver import free_port, port_open, wait_until
 
 __all__ = ["Litewitness", "start_litewitness"]
 
@@ -62,7 +61,8 @@ class Litewitness:
                  self.name, "-listen", f"127.0.0.1:{self.port}",
                  "-ssh-agent", str(self.workdir / "agent.sock")],
                 stdout=log, stderr=subprocess.STDOUT)
-        _wait_port(self.port, self.proc)
+        wait_until(port_open(self.port), self.proc, self.workdir / "litewitness.log",
+                   "litewitness", timeout=30)
         printed = _VKEY_LINE.search((self.workdir / "litewitness.log").read_text())
         assert printed is not None and printed[1] == self.verifier.vkey, \
             f"litewitness prints {printed and printed[1]}, we compute {self.verifier.vkey}"
@@ -110,19 +110,6 @@ def _ssh_ed25519_key(line: str) -> bytes:
     assert blob[4:4 + n] == b"ssh-ed25519"
     (m,) = struct.unpack(">I", blob[4 + n:8 + n])
     return blob[8 + n:8 + n + m]
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("litewitness exited")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("litewitness did not start")
 
 
 def copy_state(witness: Litewitness, to: Path) -> None:
