@@ -146,6 +146,10 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # The C2SP tile API (checkpoint, tiles, entry bundles) lives under this URL path
     # prefix: "" is the server root, else "/" followed by a path without a final "/".
     tile_prefix: str = ""
+    # The web explorer (rekor_py/explorer/) is served under this path: "/" is the root,
+    # else "/path/" with both slashes.  `explorer` false turns it off.
+    explorer: bool = True
+    explorer_prefix: str = Field(default="/", pattern=r"^/([A-Za-z0-9._~-]+/)*$")
     # None: data_dir/note-key-ed25519.pem, the Ed25519 key that co-signs C2SP
     # checkpoints (for public witnesses), created on first start (mode 0600).
     note_key: Path | str | None = None

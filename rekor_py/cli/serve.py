@@ -38,6 +38,8 @@ def register(subparsers: Any) -> None:
                             "or a PKCS#11 URI 'pkcs11:token=...;object=...' (docs/keys.md)")
     serve.add_argument("--tile-prefix",
                        help="URL prefix of the C2SP tile API, e.g. /tlog (default: the root)")
+    serve.add_argument("--explorer-prefix",
+                       help="URL path of the web explorer, e.g. /explorer/ (default: /)")
     serve.add_argument("--read-only", action="store_const", const=True, default=None,
                        help="serve reads only (e.g. on a streaming replica); writes get 405")
     serve.add_argument("--allow-rollback", action="store_const", const=True, default=None,

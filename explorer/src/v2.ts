@@ -1,0 +1,122 @@
+// The Rekor v2 log: its Ed25519 checkpoint checked against the pinned vkey, and its
+// entries read from entry bundles with their inclusion proofs rebuilt from tiles.
+import * as api from "./api";
+import { equal, fromUtf8, hex } from "./bytes";
+import { keyViews } from "./entry";
+import { findKeys } from "./keys";
+import { leafHash, ProofError, verifyInclusion } from "./merkle";
+import { parseCheckpoint, parseNote, parseVkey, verifyNote, type Checkpoint } from "./note";
+import { TileReader } from "./tiles";
+import { loadPins, savePins } from "./trust";
+import { facts, fill, fmt, h, link, mono, verdict } from "./ui";
+import { overall, type Check } from "./verify";
+import { engine } from "./sig";
+
+const BASE = "/api/v2";
+
+interface V2Head {
+  checkpoint?: Checkpoint;
+  note: string;
+  checks: Check[];
+}
+
+/** The v2 checkpoint, checked: signature under the pinned vkey, consistency with the last visit. */
+export async function v2Head(): Promise<V2Head> {
+  const [note, vkeys] = await Promise.all([api.getText(`${BASE}/checkpoint`), api.getText(`${BASE}/checkpoint.vkeys`)]);
+  const pins = loadPins();
+  const served = vkeys.split("\n").find((l) => l.trim() !== "") ?? "";
+  const checks: Check[] = [];
+  if (!pins.v2Vkey) {
+    pins.v2Vkey = served;
+    savePins(pins);
+    checks.push({ what: "v2 log key", status: "warn", detail: `first visit: pinned ${served}` });
+  } else if (pins.v2Vkey !== served) {
+    checks.push({ what: "v2 log key", status: "fail", detail: `the log now names key ${served}, not the pinned ${pins.v2Vkey}` });
+  }
+  let checkpoint: Checkpoint;
+  try {
+    const parsed = parseNote(note);
+    checkpoint = parseCheckpoint(parsed.text);
+    const result = await verifyNote(parsed, parseVkey(pins.v2Vkey!));
+    if (!result?.ok) {
+      checks.push({ what: "v2 checkpoint", status: "fail", detail: result ? "its signature does not verify" : "not signed by the pinned key" });
+      return { note, checks };
+    }
+    checks.push({ what: "v2 checkpoint", status: "ok", detail: `size ${checkpoint.size}, Ed25519 signature verified (${engine()})` });
+  } catch (e) {
+    checks.push({ what: "v2 checkpoint", status: "fail", detail: (e as Error).message });
+    return { note, checks };
+  }
+  // Consistency with the last visit, from tiles (the v2 API serves no consistency proofs).
+  const seen = pins.v2LastHead;
+  const what = "v2 consistency with your last visit";
+  try {
+    if (seen && BigInt(seen.size) > checkpoint.size) throw new ProofError(`the log shrank from ${seen.size}`);
+    if (seen && seen.size > 0) {
+      const tiles = new TileReader(BASE, checkpoint.size);
+      // The old root is rebuilt from the new tree's tiles; with the new root rebuilt too,
+      // that is the consistency proof's own check done from the data it is made of.
+      const oldRoot = await new TileReader(BASE, BigInt(seen.size)).subtree(0n, BigInt(seen.size));
+      if (hex(oldRoot) !== seen.rootHash) throw new ProofError("the tiles no longer hold the tree you saw: a fork or a rewrite");
+      const newRoot = await tiles.subtree(0n, checkpoint.size);
+      if (!equal(newRoot, checkpoint.root)) throw new ProofError("the tiles do not hold the signed root");
+    }
+    checks.push({ what, status: seen ? "ok" : "warn", detail: seen ? `size ${seen.size} → ${checkpoint.size}: verified from tiles` : "first visit" });
+    pins.v2LastHead = { size: Number(checkpoint.size), rootHash: hex(checkpoint.root) };
+    savePins(pins);
+  } catch (e) {
+    checks.push({ what, status: "fail", detail: (e as Error).message });
+  }
+  return { checkpoint, note, checks };
+}
+
+export async function v2Panel(root: HTMLElement): Promise<void> {
+  const head = await v2Head();
+  const size = head.checkpoint?.size ?? 0n;
+  fill(root, 
+    h("h2", null, "Rekor v2 log"),
+    verdict("v2 checkpoint", overall(head.checks), head.checks),
+    facts([["Entries", fmt(size)], ["Origin", head.checkpoint?.origin ?? "?"],
+      ["Newest entry", size > 0n ? link(`#/v2/entry/${size - 1n}`, `v2 entry ${size - 1n}`) : "none"]]),
+    h("pre", { class: "note", tabindex: 0 }, head.note),
+  );
+}
+
+export async function v2EntryPage(root: HTMLElement, id: string): Promise<void> {
+  const head = await v2Head();
+  const index = BigInt(id);
+  const checks = [...head.checks];
+  const cp = head.checkpoint;
+  if (!cp) {
+    fill(root, h("h1", null, `v2 entry ${id}`), verdict(`v2 entry ${id}`, "fail", checks));
+    return;
+  }
+  if (index >= cp.size) throw new api.ApiError(`entry ${index} is beyond the v2 log (size ${cp.size})`, 404);
+  const tiles = new TileReader(BASE, cp.size);
+  const body = await tiles.entry(index);
+  try {
+    const proof = await tiles.inclusionProof(index);
+    verifyInclusion(index, cp.size, leafHash(body), proof, cp.root);
+    checks.push({ what: "Inclusion proof", status: "ok", detail: `rebuilt from tiles: ${proof.length} hashes lead to the signed root` });
+  } catch (e) {
+    checks.push({ what: "Inclusion proof", status: "fail", detail: (e as Error).message });
+  }
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(fromUtf8(body));
+  } catch {
+    /* shown raw */
+  }
+  fill(root, 
+    h("h1", null, `v2 entry ${id}`),
+    verdict(`v2 entry ${id}`, overall(checks), checks),
+    facts([["Index", String(index)], ["Leaf hash", mono(hex(leafHash(body)))],
+      ["Kind", parsed && typeof parsed === "object" ? `${(parsed as any).kind} ${(parsed as any).apiVersion}` : "?"],
+      ["Neighbours", [index > 0n ? link(`#/v2/entry/${index - 1n}`, "previous") : "", " ",
+        index + 1n < cp.size ? link(`#/v2/entry/${index + 1n}`, "next") : ""]]]),
+    h("h2", null, "Keys and certificates"),
+    keyViews(findKeys(parsed)),
+    h("h2", null, "Body"),
+    h("pre", { tabindex: 0, class: "body" }, parsed ? JSON.stringify(parsed, null, 2) : fromUtf8(body)),
+  );
+}
