@@ -70,9 +70,10 @@ export function rekorVerifier(name: string, key: VerifyingKey): NoteVerifier {
 /** A c2sp.org vkey: "<name>+<hex key ID>+base64(type || key)", Ed25519 (0x01),
  * ECDSA as Rekor signs (0x02, a DER public key) or a witness cosignature key (0x04). */
 export function parseVkey(vkey: string): NoteVerifier {
-  const parts = vkey.trim().split("+");
-  if (parts.length !== 3) throw new NoteError("a vkey is name+id+key");
-  const [name, id, b64] = parts as [string, string, string];
+  // The key's base64 may itself hold "+": only the first two separate fields.
+  const m = /^([^+\s]+)\+([0-9a-fA-F]{8})\+([A-Za-z0-9+/=]+)$/.exec(vkey.trim());
+  if (!m) throw new NoteError("a vkey is name+id+key");
+  const [, name, id, b64] = m as unknown as [string, string, string, string];
   const raw = b64decode(b64);
   const type = raw[0];
   const body = raw.subarray(1);

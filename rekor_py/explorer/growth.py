@@ -33,12 +33,14 @@ class Growth:
         return {"now": self.now, "points": [{"time": t, "size": s} for t, s in self.points]}
 
 
-async def growth(service: LogService, hours: int, now: float | None = None) -> Growth:
-    """The log-wide size at each whole hour of the last `hours` (at most a week), and now."""
+async def growth(service: LogService, hours: int, now: float | None = None,
+                 step_s: int = 3600) -> Growth:
+    """The log-wide size at each whole hour (`step_s`) of the last `hours` steps (at
+    most a week of hours), and now."""
     hours = max(1, min(hours, _MAX_HOURS))
     head = await service.head()
     end = int(now if now is not None else time.time())
-    marks = [end - (end % 3600) - 3600 * k for k in range(hours, -1, -1)]
+    marks = [end - (end % step_s) - step_s * k for k in range(hours, -1, -1)]
     # For each mark: leaves [0, lo) are stamped before it, [hi, size) at or after it.
     lo = [0] * len(marks)
     hi = [head.size] * len(marks)
