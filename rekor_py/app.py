@@ -23,8 +23,8 @@ from rekor_py.api.problems import body_too_large, error_middleware, json_respons
 from rekor_py.api.routes import add_routes, add_tile_routes
 from rekor_py.api.tiles import TILE_CACHE, ImmutableCache
 from rekor_py.api.timestamp import add_timestamp_routes
-from rekor_py.explorer import add_explorer_routes
 from rekor_py.config import Settings
+from rekor_py.explorer import add_explorer_routes
 from rekor_py.keys import open_note_key, open_uri_key, uri_of
 from rekor_py.log.c2sp import (
     CheckpointNotary,
