@@ -40,7 +40,8 @@ from tests.integration.synthetic_log import (  # noqa: E402
 )
 
 
-async def _build(dsn: str, data_dir: Path, port: int, n: int) -> None:
+async def build_synthetic_log(dsn: str, data_dir: Path, port: int, n: int) -> None:
+    """N synthetic entries in the log of `dsn`, keys in `data_dir` (fsync off while building)."""
     settings = Settings(port=port, data_dir=data_dir, database_url=dsn, fsync=False)
     runtime = await open_log(settings, writable=False)
     try:
@@ -80,7 +81,7 @@ async def main() -> None:
             await migrate(dsn)
             port = free_port()
             t0 = time.perf_counter()
-            await _build(dsn, data_dir, port, args.entries)
+            await build_synthetic_log(dsn, data_dir, port, args.entries)
             print(f"built {args.entries:,} entries in {time.perf_counter() - t0:.1f} s")
             proc = spawn_serve(dsn, data_dir, port)
             try:

@@ -36,7 +36,7 @@ export function growthChart(g: Growth): HTMLElement {
   const rows = pts.map((p) => h("tr", null, h("td", null, new Date(p.time * 1000).toISOString().slice(0, 16).replace("T", " ")),
     h("td", null, fmt(p.size))));
   return h("figure", null, chart as unknown as HTMLElement,
-    h("figcaption", null, `${fmt(added)} entries in the last ${hours} hours`),
+    h("figcaption", null, `${fmt(added)} entries in the last ${hours} hours (as the server counts them: not verified)`),
     h("details", null, h("summary", null, "As a table"),
       h("table", null, h("thead", null, h("tr", null, h("th", { scope: "col" }, "Hour (UTC)"), h("th", { scope: "col" }, "Entries"))),
         h("tbody", null, ...rows))));

@@ -5,7 +5,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import * as api from "./api";
 import { b64decode, b64encode, fromUtf8, hex } from "./bytes";
 import { verifiedLog, type VerifiedLog } from "./home";
-import { badge, errorBox, fill, fmt, h, link, loading, mono, time } from "./ui";
+import { badge, errorBox, fill, fmt, h, link, loading, mono, time, verdict } from "./ui";
 import { checkEntry, overall } from "./verify";
 
 const PAGE = 20;
@@ -39,6 +39,7 @@ export async function latestPage(root: HTMLElement, params: URLSearchParams): Pr
     page > 0 ? link(`#/latest?page=${page - 1}`, "Newer") : "", " ",
     top - PAGE >= 0 ? link(`#/latest?page=${page + 1}`, "Older") : "");
   fill(root, h("h1", null, "Latest entries"),
+    verdict("Log checkpoint", overall(log.checks), log.checks),
     h("p", null, `Entries ${fmt(Math.max(top - PAGE + 1, 0))} to ${fmt(Math.max(top, 0))} of ${fmt(log.total)}.`),
     indexes.length ? await entryRows(await api.retrieve({ logIndexes: indexes }), log) : h("p", null, "The log is empty."),
     nav);

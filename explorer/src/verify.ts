@@ -42,13 +42,22 @@ export interface Keyring {
   checks: Check[];
 }
 
+const fetchedKeys = new Map<string, Promise<string>>();
+
 /** The key of each shard, checked against the pins.  On the first visit every key is
  * pinned; later a key that is not pinned fails until the user accepts it. */
 export async function loadKeyring(info: api.LogInfo, pins: Pins = loadPins()): Promise<Keyring> {
   const trees = [info.treeID, ...(info.inactiveShards ?? []).map((s) => s.treeID)];
   const firstVisit = Object.keys(pins.logKeys).length === 0;
   const keys = await Promise.all(trees.map(async (treeID): Promise<LogKey> => {
-    const pem = await api.publicKey(treeID);
+    // A tree's key never changes: fetched once per page session (the pin is re-read).
+    let fetched = fetchedKeys.get(treeID);
+    if (!fetched) {
+      fetched = api.publicKey(treeID);
+      fetchedKeys.set(treeID, fetched);
+      fetched.catch(() => fetchedKeys.delete(treeID));
+    }
+    const pem = await fetched;
     const key = new VerifyingKey(pemDecode(pem, "PUBLIC KEY"));
     const logID = key.fingerprint();
     return { treeID, logID, pem, key, pinned: pins.logKeys[logID] !== undefined };
