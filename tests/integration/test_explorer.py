@@ -5,6 +5,7 @@ each page are kept (explorer_browser.artifacts_dir)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -468,7 +469,6 @@ async def test_explorer_can_be_turned_off(database_url: str, tmp_path: Path) -> 
 
 async def test_growth_counts_entries_before_each_mark(explorer: Explorer) -> None:
     """growth.json's binary search, checked against the entries' own stamps."""
-    import asyncio
     import time
 
     from rekor_py.explorer.growth import growth
@@ -500,3 +500,53 @@ def _signature(artifact: bytes) -> tuple[bytes, bytes, bytes]:
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
     return key.sign(artifact, ec.ECDSA(hashes.SHA256())), pem, artifact
+
+
+async def test_witness_cosignatures_are_checked(database_url: str, tmp_path: Path, page: Page) -> None:
+    """With a witness policy the log page checks each witness's cosignature on the C2SP
+    checkpoint; a tampered cosignature goes red."""
+    from tests.integration.test_witnessing import FakeWitness
+
+    honest = FakeWitness("witness.test/honest", "honest")
+    await honest.start()
+    policy = tmp_path / "policy"
+    policy.write_text(f"witness honest {honest.signer.verifier.vkey} {honest.url}\nquorum honest\n")
+    log = await start_log(log_settings(database_url, tmp_path, witness_policy=policy,
+                                       witness_interval_ms=20, rekor_v2=False))
+    try:
+        async with aiohttp.ClientSession() as s:
+            status, _, _ = await post_entry(s, log.url, hashedrekord(
+                "witnessed", *_signature(b"witnessed")).proposed)
+            assert status == 201
+            for _ in range(200):
+                async with s.get(log.url + "/api/v1/log/checkpoint") as r:
+                    if r.status == 200 and "witness.test/honest" in await r.text():
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the witness never cosigned")
+        await open_view(page, log.url + "/")
+        await page.reload()
+        await page.wait_for_selector("#main[data-ready]")
+        assert await verdict(page) == "ok", await checks(page)
+        assert "Witness honest: cosigned at" in await checks(page)
+        assert await page.locator("#v2").count() == 0  # no v2 log on this server
+
+        async def tampered(route: Route) -> None:
+            response = await route.fetch()
+            lines = (await response.text()).split("\n")
+            for i, line in enumerate(lines):
+                if line.startswith("\u2014 witness.test/honest "):
+                    raw = bytearray(base64.b64decode(line.split(" ")[2]))
+                    raw[-1] ^= 1
+                    lines[i] = f"\u2014 witness.test/honest {base64.b64encode(bytes(raw)).decode()}"
+            await route.fulfill(response=response, body="\n".join(lines))
+        await page.route("**/api/v1/log/checkpoint", tampered)
+        await page.reload()
+        await page.wait_for_selector("#main[data-ready]")
+        assert await verdict(page) == "fail"
+        assert "does not verify" in await page.inner_text(".checks li[data-status=fail]")
+        await screenshot(page, "home-witness-tampered")
+    finally:
+        await log.stop()
+        await honest.stop()

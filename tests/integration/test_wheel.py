@@ -71,7 +71,10 @@ def test_wheel_carries_what_runs_and_the_license(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in ("rekor_py/py.typed", "rekor_py/_merkle.pyi", "rekor_py/api/openapi.yaml",
                  "rekor_py/migrations/env.py", "rekor_py/migrations/script.py.mako",
-                 "rekor_py/migrations/versions/0001_initial.py"):
+                 "rekor_py/migrations/versions/0001_initial.py",
+                 # The web explorer, built by npm when the wheel was built: no Node at install.
+                 "rekor_py/explorer/static/index.html", "rekor_py/explorer/static/explorer.js",
+                 "rekor_py/explorer/static/explorer.css"):
         assert path in names, path
     assert any(n.startswith("rekor_py/_merkle.") and n.endswith(".so") for n in names), names
     (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
@@ -124,6 +127,11 @@ def _serve_and_log_one(venv: Path, cwd: Path, dsn: str) -> None:
         # Package data the server reads at run time.
         with urllib.request.urlopen(f"{url}/api/v1/openapi.yaml", timeout=30) as r:
             assert r.status == 200 and b"swagger:" in r.read()
+        with urllib.request.urlopen(f"{url}/", timeout=30) as r:
+            page = r.read()
+            assert r.status == 200 and b'src="explorer.js"' in page and b"explorer-config" in page
+        with urllib.request.urlopen(f"{url}/explorer.js", timeout=30) as r:
+            assert r.status == 200 and len(r.read()) > 10_000
 
 
 @contextlib.contextmanager
