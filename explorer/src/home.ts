@@ -29,7 +29,7 @@ export async function verifiedLog(): Promise<VerifiedLog> {
     checks.push(check);
     allHeads &&= check.status === "ok";
   }
-  checks.push(await checkConsistency(info, allHeads));
+  checks.push(await checkConsistency(info, allHeads, keyring.keys.every((k) => k.pinned)));
   const total = heads.reduce((n, s) => n + s.treeSize, 0);
   return { info, keyring, checks, total };
 }

@@ -106,10 +106,13 @@ export async function checkTreeHead(note: string, key: LogKey | undefined, size:
 }
 
 /** That the log's head extends the one this browser verified last time. */
-export async function checkConsistency(info: api.LogInfo, headOk: boolean, pins: Pins = loadPins()): Promise<Check> {
+export async function checkConsistency(info: api.LogInfo, headOk: boolean, trusted: boolean,
+  pins: Pins = loadPins()): Promise<Check> {
   const what = "Consistency with your last visit";
   const seen = pins.lastHead;
+  // Only a head signed by pinned keys becomes the one the next visit is held to.
   const remember = (): void => {
+    if (!trusted) return;
     pins.lastHead = { treeID: info.treeID, size: info.treeSize, rootHash: info.rootHash };
     savePins(pins);
   };
@@ -137,11 +140,7 @@ export async function checkConsistency(info: api.LogInfo, headOk: boolean, pins:
     const reason = e instanceof ProofError || e instanceof api.ApiError ? e.message : String(e);
     return fail(what, `size ${seen.size} → ${shard.treeSize}: ${reason}`);
   }
-  if (shard === info) remember();
-  else {
-    pins.lastHead = { treeID: info.treeID, size: info.treeSize, rootHash: info.rootHash };
-    savePins(pins);
-  }
+  remember();
   return ok(what, seen.size === shard.treeSize ? `unchanged at size ${seen.size}`
     : `size ${seen.size} → ${shard.treeSize}: proof verified`);
 }

@@ -550,3 +550,48 @@ async def test_witness_cosignatures_are_checked(database_url: str, tmp_path: Pat
     finally:
         await log.stop()
         await honest.stop()
+
+
+async def test_rotation_to_a_new_key(database_url: str, tmp_path: Path, page: Page) -> None:
+    """After a rotation to a new key: the new key is not trusted until the user accepts
+    it; the frozen shard's final head is consistent with what the browser saw; entries
+    of both shards verify, each under its own key."""
+    from tests.integration.test_shards import _rotate_with_new_key
+
+    log = await start_log(log_settings(database_url, tmp_path))
+    try:
+        async with aiohttp.ClientSession() as s:
+            for i in range(5):
+                status, _, _ = await post_entry(s, log.url, hashedrekord(
+                    f"before {i}", *_signature(f"before {i}".encode())).proposed)
+                assert status == 201
+            await open_view(page, log.url + "/")
+            await page.reload()
+            await page.wait_for_selector("#main[data-ready]")
+            assert await verdict(page) == "ok", await checks(page)
+            await _rotate_with_new_key(log)
+            for i in range(3):
+                status, _, _ = await post_entry(s, log.url, hashedrekord(
+                    f"after {i}", *_signature(f"after {i}".encode())).proposed)
+                assert status == 201
+        await page.reload()
+        await page.wait_for_selector("#main[data-ready]")
+        assert await verdict(page) == "fail"
+        failed = await page.locator(".checks li[data-status=fail]").all_inner_texts()
+        assert len(failed) == 1 and "you have not pinned" in failed[0], failed
+        assert "unchanged at size 5" in await checks(page)  # the frozen shard's final head
+        await page.click("text=Trust the 1 new key(s)")
+        await page.wait_for_selector("#main[data-ready]")
+        assert await verdict(page) == "ok", await checks(page)
+        assert await page.inner_text("[data-testid=tree-size]") == "8"
+        assert await page.locator("text=frozen").count() == 1
+        for index in (2, 6):
+            await show(page, f"#/entry/{index}")
+            assert await verdict(page) == "ok", (index, await checks(page))
+        await show(page, "#/latest")
+        statuses = await page.locator("table.entries tbody tr").evaluate_all(
+            "rs => rs.map(r => r.dataset.status)")
+        assert statuses == ["ok"] * 8
+        await screenshot(page, "latest-after-rotation")
+    finally:
+        await log.stop()
