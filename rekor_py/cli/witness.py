@@ -2,11 +2,13 @@
 
     rekor-py witness --name witness.example/w1 --logs logs.policy
         [--listen 127.0.0.1:7380] [--prefix /PATH] [--data-dir DIR | --database-url URL]
-        [--key PEM] [--print-vkey]
+        [--key PEM|URI] [--print-vkey]
 
 `--logs` is a c2sp.org/tlog-policy file whose `log <vkey>` lines are the logs to
 witness (the vkey's name is the log's origin); other lines are allowed and
-ignored.  The Ed25519 key is `--key`, else DATA_DIR/witness-key-ed25519.pem,
+ignored.  The Ed25519 key is `--key`, a PEM file or a key URI such as
+`pkcs11:token=...;object=...` (docs/keys.md; REKOR_PY_PKCS11_MODULE and
+REKOR_PY_PKCS11_PIN apply as for `serve`), else DATA_DIR/witness-key-ed25519.pem,
 created on first start (mode 0600).  State lives in the `witness` schema of the
 embedded PostgreSQL in DATA_DIR, or of `--database-url`.
 """
@@ -39,13 +41,27 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("rekor-py-witness"),
                    help="the key and the embedded database (default ./rekor-py-witness)")
     p.add_argument("--database-url", help="postgresql://... instead of the embedded database")
-    p.add_argument("--key", type=Path, help=f"Ed25519 PEM key (default DATA_DIR/{KEY_FILE})")
+    p.add_argument("--key", help=f"Ed25519 PEM key file, or a key URI such as pkcs11:... "
+                                 f"(default DATA_DIR/{KEY_FILE})")
     p.add_argument("--print-vkey", action="store_true", help="print the verifier key and exit")
     p.set_defaults(run=run)
 
 
+def _open_key(key: str | None, default: Path) -> Any:
+    """The witness's Ed25519 Signer: a key URI's, or a PEM file (created if absent).
+    Settings tells a URI from a path the same way as for `serve`'s key settings."""
+    import os
+
+    from rekor_py.config import Settings
+    from rekor_py.keys import open_note_key
+
+    module = os.environ.get("REKOR_PY_PKCS11_MODULE")
+    settings = Settings(note_key=key or default, pkcs11_module=Path(module) if module else None)
+    assert settings.note_key is not None
+    return open_note_key(settings, settings.note_key, "--key")
+
+
 def run(args: argparse.Namespace) -> int:
-    from rekor_py.log.c2sp import load_or_create_note_key
     from rekor_py.log.signer import KeyFileError
     from rekor_py.witness.cosignature import CosignatureSigner
     from rekor_py.witness.policy import PolicyError, parse_policy
@@ -56,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.key is None:
             args.data_dir.mkdir(parents=True, exist_ok=True)
-        signer = CosignatureSigner(args.name, load_or_create_note_key(
-            args.key or args.data_dir / KEY_FILE))
+        signer = CosignatureSigner(args.name, _open_key(args.key, args.data_dir / KEY_FILE))
         logs = log_keys(parse_policy(args.logs.read_text()).logs)
         host, _, port = args.listen.rpartition(":")
         if not host or not port.isdigit():

@@ -375,3 +375,21 @@ def test_keys_show_prints_what_serve_would_publish(hsm: SoftHsm, tmp_path: Path)
     assert wrong.returncode == 2
     assert wrong.stderr.strip().splitlines() == [
         f"rekor-py keys: error: key: PKCS#11 token '{hsm.label}': wrong PIN"]
+
+
+def test_witness_key_in_the_token(hsm: SoftHsm, tmp_path: Path) -> None:
+    """`rekor-py witness --key pkcs11:...` cosigns with the token's Ed25519 key: the
+    vkey it prints is that key's."""
+    from rekor_py.witness.cosignature import CosignatureVerifier
+
+    (tmp_path / "logs.policy").write_text("quorum none\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "rekor_py", "witness", "--name", "witness.test/hsm",
+         "--logs", str(tmp_path / "logs.policy"), "--key", hsm.uri("note-ed25519"),
+         "--data-dir", str(tmp_path / "w"), "--print-vkey"],
+        capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    printed = CosignatureVerifier.from_vkey(run.stdout.strip())
+    key = _read_public(hsm, "note-ed25519", tmp_path)
+    assert printed == CosignatureVerifier.of("witness.test/hsm", key)  # type: ignore[arg-type]
+    assert not (tmp_path / "w" / "witness-key-ed25519.pem").exists()  # no file key made
