@@ -100,7 +100,8 @@ function entries(answer: unknown): LogEntry[] {
   const maps = Array.isArray(answer) ? answer : [answer];
   for (const m of maps) {
     if (typeof m !== "object" || m === null) throw new ApiError("an entry answer is not an object");
-    for (const [uuid, e] of Object.entries(m as Record<string, Omit<LogEntry, "uuid">>)) out.push({ uuid, ...e });
+    // The map's key is the UUID; a "uuid" field inside the entry must not override it.
+    for (const [uuid, e] of Object.entries(m as Record<string, Omit<LogEntry, "uuid">>)) out.push({ ...e, uuid });
   }
   return out;
 }
@@ -109,16 +110,23 @@ export const logInfo = (): Promise<LogInfo> => getJson<LogInfo>("/api/v1/log");
 export const publicKey = (treeID?: string): Promise<string> =>
   getText(`/api/v1/log/publicKey${treeID ? `?treeID=${encodeURIComponent(treeID)}` : ""}`);
 
+/** The leaf hash part of a UUID (the last 64 hex digits), for comparing answers with questions. */
+const leafPart = (uuid: string): string => uuid.slice(-64).toLowerCase();
+
 export async function entryByIndex(index: number): Promise<LogEntry> {
-  const e = entries(await getJson(`/api/v1/log/entries?logIndex=${index}`))[0];
-  if (!e) throw new ApiError("no entry in the answer");
-  return e;
+  const found = entries(await getJson(`/api/v1/log/entries?logIndex=${index}`));
+  if (found.length !== 1 || found[0]!.logIndex !== index) {
+    throw new ApiError(`asked for entry ${index}, the server answered ${found.map((e) => e.logIndex).join(", ") || "nothing"}`);
+  }
+  return found[0]!;
 }
 
 export async function entryByUuid(uuid: string): Promise<LogEntry> {
-  const e = entries(await getJson(`/api/v1/log/entries/${encodeURIComponent(uuid)}`))[0];
-  if (!e) throw new ApiError("no entry in the answer");
-  return e;
+  const found = entries(await getJson(`/api/v1/log/entries/${encodeURIComponent(uuid)}`));
+  if (found.length !== 1 || leafPart(found[0]!.uuid) !== leafPart(uuid)) {
+    throw new ApiError(`asked for entry ${uuid}, the server answered another`);
+  }
+  return found[0]!;
 }
 
 /** Up to 10 entries a request, as Rekor allows; more are asked in parallel. */
@@ -128,7 +136,15 @@ export async function retrieve(query: { logIndexes?: number[]; entryUUIDs?: stri
   const chunks: (number | string)[][] = [];
   for (let i = 0; i < items.length; i += 10) chunks.push(items.slice(i, i + 10));
   const answers = await Promise.all(chunks.map((c) => postJson<unknown[]>("/api/v1/log/entries/retrieve", { [key]: c })));
-  return answers.flatMap((a) => entries(a));
+  const found = answers.flatMap((a) => entries(a));
+  // Only what was asked for: an entry the server adds is refused, not shown.
+  const asked = new Set(query.logIndexes ? items.map(String) : items.map((u) => leafPart(String(u))));
+  for (const e of found) {
+    if (!asked.has(query.logIndexes ? String(e.logIndex) : leafPart(e.uuid))) {
+      throw new ApiError(`the server answered entry ${e.logIndex}, which was not asked for`);
+    }
+  }
+  return found;
 }
 
 export type IndexQuery = { hash: string } | { email: string } | { publicKey: { format: string; content: string } };

@@ -130,17 +130,28 @@ export function publicKeyInfo(spki: Uint8Array): PublicKeyInfo {
   return info;
 }
 
-/** A DER ECDSA-Sig-Value as r||s, each padded to `size` bytes (WebCrypto's form). */
+/** Whether `t`'s length was written in DER's one shortest form. */
+function minimalLength(t: Tlv): boolean {
+  const headerLength = t.raw.length - t.value.length;
+  const n = t.value.length;
+  return headerLength === (n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 5);
+}
+
+/** A DER ECDSA-Sig-Value as r||s, each padded to `size` bytes (WebCrypto's form).
+ * Strict DER, as the noble engine reads it, so that both engines agree on every input:
+ * shortest lengths, positive INTEGERs without superfluous leading zeros. */
 export function ecdsaDerToRaw(sig: Uint8Array, size: number): Uint8Array {
   const seq = readTlv(sig);
-  if (seq.tag !== 0x30 || seq.end !== sig.length) throw new DerError("an ECDSA signature is one SEQUENCE");
+  if (seq.tag !== 0x30 || seq.end !== sig.length || !minimalLength(seq)) throw new DerError("an ECDSA signature is one DER SEQUENCE");
   const ints = children(seq);
   if (ints.length !== 2) throw new DerError("an ECDSA signature holds two INTEGERs");
   const out = new Uint8Array(2 * size);
   ints.forEach((t, i) => {
-    if (t.tag !== 0x02) throw new DerError("an ECDSA signature holds two INTEGERs");
-    let v = t.value;
-    while (v.length > 0 && v[0] === 0) v = v.subarray(1);
+    const v0 = t.value;
+    if (t.tag !== 0x02 || !minimalLength(t) || v0.length === 0) throw new DerError("an ECDSA signature holds two DER INTEGERs");
+    if (v0[0]! & 0x80) throw new DerError("a negative ECDSA signature value");
+    if (v0.length > 1 && v0[0] === 0 && !(v0[1]! & 0x80)) throw new DerError("a superfluous leading zero in an ECDSA signature");
+    const v = v0[0] === 0 ? v0.subarray(1) : v0;
     if (v.length > size) throw new DerError("an ECDSA signature value is too long");
     out.set(v, (i + 1) * size - v.length);
   });

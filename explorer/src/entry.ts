@@ -2,10 +2,13 @@
 // certificates in it, and every check the browser can make.
 import * as api from "./api";
 import { b64decode, fromUtf8 } from "./bytes";
-import { verifiedLog } from "./home";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { hex } from "./bytes";
+import { note, ok, type Check } from "./checks";
+import { verifiedLog } from "./logview";
 import { findKeys, type KeyView } from "./keys";
 import { facts, fill, h, link, mono, time, verdict } from "./ui";
-import { checkEntry, overall } from "./verify";
+import { checkEntry, newerThan, overall } from "./verify";
 
 /** The fields worth a line of their own, per kind; the whole body is shown below them. */
 function summary(body: Record<string, any>): [string, string][] {
@@ -53,24 +56,46 @@ export function keyViews(keys: KeyView[]): HTMLElement {
   }));
 }
 
-function attestation(e: api.LogEntry): HTMLElement | null {
+/** The stored attestation, checked against the payload hash the entry's body commits to
+ * (intoto): the attestation itself is outside the leaf and the SET. */
+function attestation(e: api.LogEntry, body: Record<string, any>): { view: HTMLElement; check: Check } | null {
   const data = e.attestation?.data;
   if (!data) return null;
-  let text = fromUtf8(b64decode(data));
+  let bytes: Uint8Array;
+  try {
+    bytes = b64decode(data);
+  } catch {
+    return { view: h("p", null, "The attestation is not base64."), check: note("Attestation", "not base64") };
+  }
+  const want = body.spec?.content?.payloadHash;
+  const check = want?.algorithm === "sha256" && hex(sha256(bytes)) === want.value
+    ? ok("Attestation", "its SHA-256 is the payload hash the entry logged")
+    : note("Attestation", "shown, but not covered by the entry (its hash is not the logged payload hash)");
+  let text = fromUtf8(bytes);
   try {
     text = JSON.stringify(JSON.parse(text), null, 2);
   } catch {
     /* not JSON: shown as is */
   }
-  return h("section", null, h("h2", null, "Attestation"), h("pre", { tabindex: 0 }, text));
+  return { view: h("section", null, h("h2", null, "Attestation"), h("pre", { tabindex: 0 }, text)), check };
 }
 
 export async function entryPage(root: HTMLElement, id: string): Promise<void> {
-  const log = await verifiedLog();
-  const e = /^[0-9]+$/.test(id) ? await api.entryByIndex(Number(id)) : await api.entryByUuid(id);
-  const checks = await checkEntry(e, log.keyring);
-  // The log itself must check out too: an entry proven against a forged log proves nothing.
-  const logChecks = log.checks.filter((c) => c.status === "fail");
+  let e: api.LogEntry;
+  try {
+    e = /^[0-9]+$/.test(id) ? await api.entryByIndex(Number(id)) : await api.entryByUuid(id);
+  } catch (err) {
+    // 64 hex digits may be an artifact's hash rather than an entry's UUID.
+    if (err instanceof api.ApiError && err.status === 404 && /^[0-9a-fA-F]{64}$/.test(id)) {
+      location.replace(`#/search?hash=${id}`);
+      return;
+    }
+    throw err;
+  }
+  // The log is read after the entry, so its head is at least the proof's; if a
+  // write slipped in between the other way, read it once more.
+  let log = await verifiedLog();
+  if (newerThan(log, [e])) log = await verifiedLog();
   let body: Record<string, any> = {};
   let bodyText = "";
   try {
@@ -79,9 +104,13 @@ export async function entryPage(root: HTMLElement, id: string): Promise<void> {
   } catch {
     /* shown raw */
   }
-  fill(root, 
+  const att = attestation(e, body);
+  // An entry proven against a log that does not check out proves nothing: the log's
+  // own failures and notes (a first visit) are part of the entry's verdict.
+  const checks = [...await checkEntry(e, log), ...log.checks.filter((c) => c.status !== "ok"), ...(att ? [att.check] : [])];
+  fill(root,
     h("h1", null, `Entry ${e.logIndex}`),
-    verdict(`Entry ${e.logIndex}`, overall([...checks, ...logChecks]), [...checks, ...logChecks]),
+    verdict(`Entry ${e.logIndex}`, overall(checks), checks),
     facts([
       ["Log index", String(e.logIndex)],
       ["UUID", mono(e.uuid)],
@@ -89,11 +118,11 @@ export async function entryPage(root: HTMLElement, id: string): Promise<void> {
       ["Log ID", mono(e.logID)],
       ...summary(body).map(([k, v]): [string, any] => [k, v.length > 80 ? mono(v) : v]),
       ["Neighbours", [e.logIndex > 0 ? link(`#/entry/${e.logIndex - 1}`, "previous") : "", " ",
-        link(`#/entry/${e.logIndex + 1}`, "next")]],
+        e.logIndex + 1 < log.total ? link(`#/entry/${e.logIndex + 1}`, "next") : ""]],
     ]),
     h("h2", null, "Keys and certificates"),
     keyViews(findKeys(body)),
-    attestation(e),
+    att?.view,
     h("h2", null, "Body"),
     h("pre", { tabindex: 0, class: "body" }, body.kind ? JSON.stringify(body, null, 2) : bodyText),
   );

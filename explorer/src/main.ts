@@ -19,8 +19,9 @@ function readConfig(): api.Config {
 function go(query: string): void {
   const q = query.trim();
   if (/^[0-9]+$/.test(q)) location.hash = `#/entry/${q}`;
-  else if (/^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$/.test(q) && q.length === 80) location.hash = `#/entry/${q}`;
-  else if (/^(sha256:)?[0-9a-fA-F]{64}$/.test(q)) location.hash = `#/search?hash=${encodeURIComponent(q)}`;
+  // 64 hex digits: an entry's UUID, or else (the entry page falls back) an artifact hash.
+  else if (/^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$/.test(q)) location.hash = `#/entry/${q}`;
+  else if (/^sha256:[0-9a-fA-F]{64}$/.test(q)) location.hash = `#/search?hash=${encodeURIComponent(q)}`;
   else if (q.includes("@")) location.hash = `#/search?email=${encodeURIComponent(q)}`;
   else location.hash = "#/search";
 }

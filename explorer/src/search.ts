@@ -4,24 +4,56 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import * as api from "./api";
 import { b64decode, b64encode, fromUtf8, hex } from "./bytes";
-import { verifiedLog, type VerifiedLog } from "./home";
+import { note, ok, type Check } from "./checks";
+import { findKeys } from "./keys";
+import { verifiedLog, type VerifiedLog } from "./logview";
 import { badge, errorBox, fill, fmt, h, link, loading, mono, time, verdict } from "./ui";
-import { checkEntry, overall } from "./verify";
+import { checkEntry, newerThan, overall } from "./verify";
+
+/** Whether an entry answers the query: the server's index is not verifiable, but
+ * what the entry's own body says is. */
+type Matcher = (body: unknown) => Check;
+
+function hashMatcher(digest: string): Matcher {
+  const hexDigest = digest.replace(/^sha256:/, "");
+  return (body) => JSON.stringify(body).includes(hexDigest) ? ok("Matches the search", "the body names this hash")
+    // Rekor also indexes in-toto subjects, which live in the attestation, not the body.
+    : note("Matches the search", "the body does not name this hash (an in-toto subject may)");
+}
+
+function emailMatcher(email: string): Matcher {
+  const want = `email:${email.toLowerCase()}`;
+  return (body) => findKeys(body).some((k) => k.certificate?.sans.some((s) => s.toLowerCase() === want))
+    ? ok("Matches the search", "a certificate in the body names this email")
+    : note("Matches the search", "no certificate in the body names this email");
+}
+
+/** Entries and the log, read in that order so that the verified heads are at least the
+ * proofs' (read once more if a write slipped in between). */
+async function withLog(entries: api.LogEntry[]): Promise<VerifiedLog> {
+  const log = await verifiedLog();
+  return newerThan(log, entries) ? verifiedLog() : log;
+}
 
 const PAGE = 20;
 
-async function entryRows(entries: api.LogEntry[], log: VerifiedLog): Promise<HTMLElement> {
+async function entryRows(entries: api.LogEntry[], log: VerifiedLog, match?: Matcher): Promise<HTMLElement> {
   const rows = await Promise.all(entries.map(async (e) => {
-    const status = overall(await checkEntry(e, log.keyring));
     let kind = "?";
+    let body: unknown = null;
     try {
-      const b = JSON.parse(fromUtf8(b64decode(e.body))) as { kind?: string; apiVersion?: string };
+      body = JSON.parse(fromUtf8(b64decode(e.body)));
+      const b = body as { kind?: string; apiVersion?: string };
       kind = `${b.kind} ${b.apiVersion}`;
     } catch {
       /* left as ? */
     }
+    const checks = await checkEntry(e, log);
+    if (match) checks.push(match(body));
+    const status = overall(checks);
+    const reasons = checks.filter((c) => c.status !== "ok").map((c) => `${c.what}: ${c.detail}`).join("; ");
     return h("tr", { "data-status": status }, h("td", null, link(`#/entry/${e.logIndex}`, String(e.logIndex))),
-      h("td", null, kind), h("td", null, time(e.integratedTime)), h("td", null, badge(status)),
+      h("td", null, kind), h("td", null, time(e.integratedTime)), h("td", { title: reasons }, badge(status), reasons ? ` ${reasons}` : ""),
       h("td", null, link(`#/entry/${e.uuid}`, mono(`${e.uuid.slice(-64, -48)}…`))));
   }));
   return h("table", { class: "entries" },
@@ -30,18 +62,21 @@ async function entryRows(entries: api.LogEntry[], log: VerifiedLog): Promise<HTM
 }
 
 export async function latestPage(root: HTMLElement, params: URLSearchParams): Promise<void> {
-  const log = await verifiedLog();
+  const first = await verifiedLog();
   const page = Math.max(0, Number(params.get("page") ?? 0) || 0);
-  const top = log.total - 1 - page * PAGE;
+  const top = first.total - 1 - page * PAGE;
   const indexes: number[] = [];
   for (let i = top; i > top - PAGE && i >= 0; i--) indexes.push(i);
+  const entries = indexes.length ? await api.retrieve({ logIndexes: indexes }) : [];
+  const log = newerThan(first, entries) ? await verifiedLog() : first;
   const nav = h("nav", { "aria-label": "Pages" },
     page > 0 ? link(`#/latest?page=${page - 1}`, "Newer") : "", " ",
     top - PAGE >= 0 ? link(`#/latest?page=${page + 1}`, "Older") : "");
   fill(root, h("h1", null, "Latest entries"),
     verdict("Log checkpoint", overall(log.checks), log.checks),
-    h("p", null, `Entries ${fmt(Math.max(top - PAGE + 1, 0))} to ${fmt(Math.max(top, 0))} of ${fmt(log.total)}.`),
-    indexes.length ? await entryRows(await api.retrieve({ logIndexes: indexes }), log) : h("p", null, "The log is empty."),
+    indexes.length ? h("p", null, `Entries ${fmt(Math.max(top - PAGE + 1, 0))} to ${fmt(top)} of ${fmt(log.total)}.`) : null,
+    entries.length ? await entryRows(entries, log)
+      : h("p", null, log.total === 0 ? "The log is empty." : `No entries on this page: the log holds ${fmt(log.total)}.`),
     nav);
 }
 
@@ -67,15 +102,18 @@ async function fileHash(file: File): Promise<string> {
   return hex(hasher.digest());
 }
 
-async function runSearch(out: HTMLElement, query: api.IndexQuery, label: string): Promise<void> {
+async function runSearch(out: HTMLElement, query: api.IndexQuery, label: string, match?: Matcher): Promise<void> {
   out.replaceChildren(loading("results"));
   try {
-    const log = await verifiedLog();
     const uuids = await api.searchIndex(query);
     const shown = uuids.slice(0, PAGE);
-    out.replaceChildren(
+    const entries = shown.length ? await api.retrieve({ entryUUIDs: shown }) : [];
+    const log = await withLog(entries);
+    const logNotes = log.checks.filter((c) => c.status !== "ok");
+    fill(out,
       h("h2", null, `${fmt(uuids.length)} entr${uuids.length === 1 ? "y" : "ies"} for ${label}`),
-      shown.length ? await entryRows(await api.retrieve({ entryUUIDs: shown }), log) : h("p", null, "Nothing found."),
+      logNotes.length ? verdict("Log checkpoint", overall(logNotes), logNotes) : null,
+      entries.length ? await entryRows(entries, log, match) : h("p", null, "Nothing found."),
       uuids.length > PAGE ? h("p", null, `The first ${PAGE} are shown.`) : "");
   } catch (e) {
     out.replaceChildren(errorBox((e as Error).message));
@@ -96,7 +134,7 @@ export function searchPage(root: HTMLElement, params: URLSearchParams): void {
     hashLine.textContent = `Hashing ${file.name} in your browser…`;
     const digest = await fileHash(file);
     hashLine.replaceChildren("SHA-256 of ", h("strong", null, file.name), ": ", mono(digest));
-    await runSearch(out, { hash: `sha256:${digest}` }, file.name);
+    await runSearch(out, { hash: `sha256:${digest}` }, file.name, hashMatcher(digest));
   };
   const drop = h("div", { class: "drop", tabindex: 0, role: "button", "aria-describedby": "drop-help",
     ondragover: (ev: Event) => ev.preventDefault(),
@@ -125,13 +163,13 @@ export function searchPage(root: HTMLElement, params: URLSearchParams): void {
     form("by-hash", "By artifact hash", [h("label", { for: "hash" }, "SHA-256"), hashInput], async () => {
       try {
         const v = normaliseHash(hashInput.value);
-        await runSearch(out, { hash: v }, v);
+        await runSearch(out, { hash: v }, v, hashMatcher(v));
       } catch (e) {
         out.replaceChildren(errorBox((e as Error).message));
       }
     }),
     form("by-email", "By email (in a certificate)", [h("label", { for: "email" }, "Email"), emailInput],
-      () => runSearch(out, { email: emailInput.value.trim() }, emailInput.value.trim())),
+      () => runSearch(out, { email: emailInput.value.trim() }, emailInput.value.trim(), emailMatcher(emailInput.value.trim()))),
     form("by-key", "By public key", [h("label", { for: "key-file" }, "Key file"), keyFile,
       h("label", { for: "key-format" }, "Format"), keyFormat], async () => {
       const f = keyFile.files?.[0];
@@ -148,6 +186,14 @@ export function searchPage(root: HTMLElement, params: URLSearchParams): void {
       hashLine),
     out,
   );
-  if (params.get("hash")) void runSearch(out, { hash: normaliseHash(params.get("hash")!) }, params.get("hash")!);
-  else if (params.get("email")) void runSearch(out, { email: params.get("email")! }, params.get("email")!);
+  const hash = params.get("hash");
+  const email = params.get("email");
+  if (hash) {
+    try {
+      const v = normaliseHash(hash);
+      void runSearch(out, { hash: v }, v, hashMatcher(v));
+    } catch (e) {
+      out.replaceChildren(errorBox((e as Error).message));
+    }
+  } else if (email) void runSearch(out, { email }, email, emailMatcher(email));
 }

@@ -30,6 +30,7 @@ export class SignatureError extends Error {}
 export class VerifyingKey {
   readonly info: PublicKeyInfo;
   private cryptoKey: Promise<CryptoKey> | null = null;
+  private noWebCrypto = false;
 
   constructor(readonly spki: Uint8Array) {
     this.info = publicKeyInfo(spki);
@@ -58,8 +59,18 @@ export class VerifyingKey {
 
   /** Whether `sig` (DER for ECDSA, 64 bytes for Ed25519) signs `message`; never throws for a bad signature. */
   async verify(sig: Uint8Array, message: Uint8Array): Promise<boolean> {
+    if (engine() === "WebCrypto" && !this.noWebCrypto) {
+      try {
+        return await this.verifyWebCrypto(sig, message);
+      } catch (e) {
+        // Browsers before Ed25519 in WebCrypto (Chrome 137, Firefox 129, Safari 17)
+        // refuse the key; verify with noble instead of calling a good signature bad.
+        if (!(e instanceof DOMException && e.name === "NotSupportedError")) return false;
+        this.noWebCrypto = true;
+      }
+    }
     try {
-      return engine() === "WebCrypto" ? await this.verifyWebCrypto(sig, message) : this.verifyNoble(sig, message);
+      return this.verifyNoble(sig, message);
     } catch {
       return false;
     }

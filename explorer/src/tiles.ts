@@ -98,6 +98,21 @@ export class TileReader {
     if (m < a + k) return [...(await this.inclusionProof(m, a, a + k)), await this.subtree(a + k, b)];
     return [...(await this.inclusionProof(m, a + k, b)), await this.subtree(a, a + k)];
   }
+
+  /** RFC 6962 PROOF(m, D[size]): the consistency proof from size m to this reader's
+   * size, from this tree's tiles alone (one cache), for verifyConsistency. */
+  async consistencyProof(m: bigint): Promise<Uint8Array[]> {
+    if (m <= 0n || m > this.size) throw new api.ApiError(`no consistency proof from size ${m}`);
+    return this.subproof(m, 0n, this.size, true);
+  }
+
+  /** SUBPROOF(m, D[a:b], start) of RFC 6962 section 2.1.2, m counted from a. */
+  private async subproof(m: bigint, a: bigint, b: bigint, start: boolean): Promise<Uint8Array[]> {
+    if (m === b - a) return start ? [] : [await this.subtree(a, b)];
+    const k = largestPowerBelow(b - a);
+    if (m <= k) return [...(await this.subproof(m, a, a + k, start)), await this.subtree(a + k, b)];
+    return [...(await this.subproof(m - k, a + k, b, false)), await this.subtree(a, a + k)];
+  }
 }
 
 /** The largest power of two smaller than n (n > 1). */

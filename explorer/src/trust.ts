@@ -2,18 +2,21 @@
 // (trust on first use, or accepted by the user) and the last checkpoint it verified,
 // which the next visit's checkpoint must be consistent with.
 
-export interface SeenHead {
-  treeID: string;
+export interface SeenShard {
   size: number;
   rootHash: string;
+  frozen: boolean;
 }
 
 export interface Pins {
   /** Log ID (hex SHA-256 of the DER key) to PEM. */
   logKeys: Record<string, string>;
+  /** Every shard's last verified head; a frozen shard's must never change. */
+  shards?: Record<string, SeenShard>;
+  /** Witness name to the vkey seen first. */
+  witnesses?: Record<string, string>;
   /** The v2 log's vkey line. */
   v2Vkey?: string;
-  lastHead?: SeenHead;
   v2LastHead?: { size: number; rootHash: string };
 }
 

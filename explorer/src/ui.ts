@@ -60,7 +60,8 @@ export function errorBox(message: string): HTMLElement {
 }
 
 export function time(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
+  const d = new Date(seconds * 1000);
+  return Number.isFinite(d.getTime()) ? d.toISOString().replace(".000Z", "Z") : `? (${String(seconds)})`;
 }
 
 export const fmt = (n: number | bigint): string => n.toLocaleString("en-US");

@@ -1,10 +1,10 @@
 // The Rekor v2 log: its Ed25519 checkpoint checked against the pinned vkey, and its
 // entries read from entry bundles with their inclusion proofs rebuilt from tiles.
 import * as api from "./api";
-import { equal, fromUtf8, hex } from "./bytes";
+import { fromUtf8, hex, unhex } from "./bytes";
 import { keyViews } from "./entry";
 import { findKeys } from "./keys";
-import { leafHash, ProofError, verifyInclusion } from "./merkle";
+import { leafHash, ProofError, verifyConsistency, verifyInclusion } from "./merkle";
 import { parseCheckpoint, parseNote, parseVkey, verifyNote, type Checkpoint } from "./note";
 import { TileReader } from "./tiles";
 import { loadPins, savePins } from "./trust";
@@ -16,11 +16,14 @@ const BASE = "/api/v2";
 
 interface V2Head {
   checkpoint?: Checkpoint;
+  /** Reads this checkpoint's tree: one cache, so every proof comes from one tree. */
+  tiles?: TileReader;
   note: string;
   checks: Check[];
 }
 
-/** The v2 checkpoint, checked: signature under the pinned vkey, consistency with the last visit. */
+/** The v2 checkpoint, checked: its origin and signature under the pinned vkey, and its
+ * consistency with the last visit, proven from its own tiles. */
 export async function v2Head(): Promise<V2Head> {
   const [note, vkeys] = await Promise.all([api.getText(`${BASE}/checkpoint`), api.getText(`${BASE}/checkpoint.vkeys`)]);
   const pins = loadPins();
@@ -37,7 +40,13 @@ export async function v2Head(): Promise<V2Head> {
   try {
     const parsed = parseNote(note);
     checkpoint = parseCheckpoint(parsed.text);
-    const result = await verifyNote(parsed, parseVkey(pins.v2Vkey!));
+    const verifier = parseVkey(pins.v2Vkey!);
+    // A C2SP log's origin is its key's name: a checkpoint of another log fails here.
+    if (checkpoint.origin !== verifier.name) {
+      checks.push({ what: "v2 checkpoint", status: "fail", detail: `origin ${checkpoint.origin} is not the pinned log's (${verifier.name})` });
+      return { note, checks };
+    }
+    const result = await verifyNote(parsed, verifier);
     if (!result?.ok) {
       checks.push({ what: "v2 checkpoint", status: "fail", detail: result ? "its signature does not verify" : "not signed by the pinned key" });
       return { note, checks };
@@ -47,27 +56,28 @@ export async function v2Head(): Promise<V2Head> {
     checks.push({ what: "v2 checkpoint", status: "fail", detail: (e as Error).message });
     return { note, checks };
   }
-  // Consistency with the last visit, from tiles (the v2 API serves no consistency proofs).
+  const tiles = new TileReader(BASE, checkpoint.size);
   const seen = pins.v2LastHead;
   const what = "v2 consistency with your last visit";
   try {
-    if (seen && BigInt(seen.size) > checkpoint.size) throw new ProofError(`the log shrank from ${seen.size}`);
     if (seen && seen.size > 0) {
-      const tiles = new TileReader(BASE, checkpoint.size);
-      // The old root is rebuilt from the new tree's tiles; with the new root rebuilt too,
-      // that is the consistency proof's own check done from the data it is made of.
-      const oldRoot = await new TileReader(BASE, BigInt(seen.size)).subtree(0n, BigInt(seen.size));
-      if (hex(oldRoot) !== seen.rootHash) throw new ProofError("the tiles no longer hold the tree you saw: a fork or a rewrite");
-      const newRoot = await tiles.subtree(0n, checkpoint.size);
-      if (!equal(newRoot, checkpoint.root)) throw new ProofError("the tiles do not hold the signed root");
+      const old = BigInt(seen.size);
+      if (old > checkpoint.size) throw new ProofError(`the log shrank from ${seen.size} to ${checkpoint.size}`);
+      // RFC 6962's consistency proof, built from the current tree's tiles and checked
+      // against the root seen last time and the root signed now.
+      const proof = old === checkpoint.size ? [] : await tiles.consistencyProof(old);
+      verifyConsistency(old, checkpoint.size, proof, unhex(seen.rootHash), checkpoint.root);
     }
-    checks.push({ what, status: seen ? "ok" : "warn", detail: seen ? `size ${seen.size} → ${checkpoint.size}: verified from tiles` : "first visit" });
-    pins.v2LastHead = { size: Number(checkpoint.size), rootHash: hex(checkpoint.root) };
-    savePins(pins);
+    checks.push({ what, status: seen ? "ok" : "warn",
+      detail: seen ? `size ${seen.size} → ${checkpoint.size}: proof from tiles verified` : "first visit" });
+    if (checks.every((c) => c.status !== "fail")) {
+      pins.v2LastHead = { size: Number(checkpoint.size), rootHash: hex(checkpoint.root) };
+      savePins(pins);
+    }
   } catch (e) {
     checks.push({ what, status: "fail", detail: (e as Error).message });
   }
-  return { checkpoint, note, checks };
+  return { checkpoint, tiles, note, checks };
 }
 
 export async function v2Panel(root: HTMLElement): Promise<void> {
@@ -92,7 +102,7 @@ export async function v2EntryPage(root: HTMLElement, id: string): Promise<void> 
     return;
   }
   if (index >= cp.size) throw new api.ApiError(`entry ${index} is beyond the v2 log (size ${cp.size})`, 404);
-  const tiles = new TileReader(BASE, cp.size);
+  const tiles = head.tiles ?? new TileReader(BASE, cp.size);
   const body = await tiles.entry(index);
   try {
     const proof = await tiles.inclusionProof(index);

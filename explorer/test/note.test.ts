@@ -69,3 +69,24 @@ test("malformed notes are refused", () => {
   assert.throws(() => parseCheckpoint("origin\nnot a number\nAAAA\n"));
   assert.throws(() => parseVkey("name+00000000+AQ=="));
 });
+
+test("both engines refuse the same non-DER ECDSA encodings", async () => {
+  const secret = p256.utils.randomSecretKey();
+  const prefix = Uint8Array.from(Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex"));
+  const key = new VerifyingKey(concat(prefix, p256.getPublicKey(secret, false)));
+  const msg = utf8("message");
+  const der = p256.sign(msg, secret, { format: "der", prehash: true });
+  // The same SEQUENCE with its length in long form (0x81 n): BER, not DER.
+  const long = concat(Uint8Array.of(0x30, 0x81, der[1]!), der.subarray(2));
+  // An INTEGER with a superfluous leading zero.
+  const rLen = der[3]!;
+  const r = der.subarray(4, 4 + rLen);
+  const rest = der.subarray(4 + rLen);
+  const padded = concat(Uint8Array.of(0x30, der[1]! + 1, 0x02, rLen + 1, 0x00), r, rest);
+  for (const engine of ["WebCrypto", "noble"] as const) {
+    forceEngine(engine);
+    assert.equal(await key.verify(der, msg), true, engine);
+    assert.equal(await key.verify(long, msg), false, `${engine}: long-form length`);
+    if (!(r[0]! & 0x80)) assert.equal(await key.verify(padded, msg), false, `${engine}: leading zero`);
+  }
+});

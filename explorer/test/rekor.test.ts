@@ -9,7 +9,9 @@ import type { LogEntry } from "../src/api";
 import { b64decode, hex } from "../src/bytes";
 import { leafHash } from "../src/merkle";
 import { forceEngine, VerifyingKey } from "../src/sig";
-import { checkEntry, overall, type Keyring, type LogKey } from "../src/verify";
+import type { LogKey } from "../src/keyring";
+import type { VerifiedLog } from "../src/logview";
+import { checkEntry, overall } from "../src/verify";
 import { VECTORS } from "./vectors";
 
 const dir = join(VECTORS, "sigstore-python");
@@ -18,10 +20,20 @@ const root = JSON.parse(readFileSync(join(dir, "trusted_root.production.json"), 
 const t = bundle.verificationMaterial.tlogEntries[0];
 const tlog = root.tlogs.find((l: any) => l.logId.keyId === t.logId.keyId);
 
-function keyring(): Keyring {
+const TREE = "2605736670972794746"; // the tree the checkpoint's origin names
+
+/** The log as a page would have verified it: one shard whose head is the proof's. */
+function log(rootHash = hex(b64decode(t.inclusionProof.rootHash))): VerifiedLog {
   const key = new VerifyingKey(b64decode(tlog.publicKey.rawBytes));
-  const k: LogKey = { treeID: "2605736670972794746", logID: key.fingerprint(), pem: "", key, pinned: true };
-  return { keys: [k], byLogID: new Map([[k.logID, k]]), byTree: new Map([[k.treeID, k]]), checks: [] };
+  const k: LogKey = { treeID: TREE, logID: key.fingerprint(), pem: "", key, pinned: true };
+  const size = Number(t.inclusionProof.treeSize);
+  const offset = Number(t.logIndex) - Number(t.inclusionProof.logIndex); // earlier shards
+  return {
+    info: { rootHash, signedTreeHead: "", treeID: TREE, treeSize: size },
+    keyring: { keys: [k], byTree: new Map([[TREE, k]]), checks: [] },
+    shards: [{ treeID: TREE, size, rootHash, offset, frozen: false, key: k, headOk: true }],
+    checks: [], total: offset + size,
+  };
 }
 
 function entry(): LogEntry {
@@ -44,10 +56,10 @@ function entry(): LogEntry {
 for (const engine of ["WebCrypto", "noble"] as const) {
   test(`a public Rekor entry verifies (${engine})`, async () => {
     forceEngine(engine);
-    const checks = await checkEntry(entry(), keyring());
+    const checks = await checkEntry(entry(), log());
     assert.equal(overall(checks), "ok", JSON.stringify(checks));
-    assert.deepEqual(checks.map((c) => c.what),
-      ["Leaf hash", "Signed entry timestamp", "Inclusion proof", "Proof's checkpoint"]);
+    assert.deepEqual(checks.map((c) => c.what), ["Leaf hash", "Signed entry timestamp", "Log index",
+      "Inclusion proof", "Proof's checkpoint", "Against the log's verified head"]);
   });
 
   test(`each change to it is caught (${engine})`, async () => {
@@ -57,6 +69,7 @@ for (const engine of ["WebCrypto", "noble"] as const) {
       ["Signed entry timestamp", (e) => { e.logIndex += 1; }],
       ["Inclusion proof", (e) => { e.verification!.inclusionProof!.hashes[3] = "00".repeat(32); }],
       ["Inclusion proof", (e) => { e.verification!.inclusionProof!.logIndex += 1; }],
+      ["Log index", (e) => { e.verification!.inclusionProof!.logIndex += 1; }],
       ["Proof's checkpoint", (e) => {
         const p = e.verification!.inclusionProof!;
         p.checkpoint = p.checkpoint.replace(`\n${p.treeSize}\n`, `\n${p.treeSize + 1}\n`);
@@ -66,8 +79,11 @@ for (const engine of ["WebCrypto", "noble"] as const) {
     for (const [what, change] of cases) {
       const e = entry();
       change(e);
-      const failed = (await checkEntry(e, keyring())).filter((c) => c.status === "fail").map((c) => c.what);
+      const failed = (await checkEntry(e, log())).filter((c) => c.status === "fail").map((c) => c.what);
       assert.ok(failed.includes(what), `${what}: ${failed}`);
     }
+    // A head this page verified with another root at the proof's size: a split view.
+    const forked = await checkEntry(entry(), log("11".repeat(32)));
+    assert.deepEqual(forked.filter((c) => c.status === "fail").map((c) => c.what), ["Against the log's verified head"]);
   });
 }

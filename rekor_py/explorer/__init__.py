@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -63,9 +64,13 @@ def _index(settings: Settings, v2: bool) -> bytes | None:
     page = _static("index.html")
     if page is None:
         return None
-    # "</" cannot appear in the JSON, so it cannot close the script element early.
-    config = json.dumps(_page_config(settings, v2)).replace("</", "<\\/")
-    return page.decode().replace(_CONFIG_TAG, _CONFIG_TAG.replace("{}", config)).encode()
+    # No "<" in the JSON at all (written as \u003c, which JSON reads back the same): no
+    # value can close the script element or open an HTML comment inside it.
+    config = json.dumps(_page_config(settings, v2)).replace("<", "\\u003c")
+    text = page.decode()
+    if _CONFIG_TAG not in text:
+        raise RuntimeError("the explorer's index.html lacks its configuration block")
+    return text.replace(_CONFIG_TAG, _CONFIG_TAG.replace("{}", config)).encode()
 
 
 def add_explorer_routes(app: web.Application, settings: Settings) -> None:
@@ -93,7 +98,7 @@ def add_explorer_routes(app: web.Application, settings: Settings) -> None:
 
     async def get_growth(request: web.Request) -> web.Response:
         raw = request.query.get("hours", "24")
-        if not raw.isdigit() or not 1 <= int(raw) <= 168:
+        if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= 168:
             raise InvalidRequest("hours must be a whole number from 1 to 168")
         g = await growth(request.app[SERVICE], int(raw))
         return web.json_response(g.to_json(), headers={"Cache-Control": "public, max-age=60"})

@@ -288,8 +288,12 @@ async def test_tampered_set_and_body_go_red(explorer: Explorer, page: Page) -> N
 def _signed_head(explorer: Explorer, tree_id: str, size: int, root: bytes) -> str:
     """A tree head in Rekor's note format, really signed with the log's key: what a log
     that forks its history would serve."""
-    key = explorer.signing_key()
-    name = f"127.0.0.1:{explorer.log.settings.port}"
+    return _rekor_note(explorer.signing_key(), f"127.0.0.1:{explorer.log.settings.port}",
+                       tree_id, size, root)
+
+
+def _rekor_note(key: ec.EllipticCurvePrivateKey, name: str, tree_id: str, size: int,
+                root: bytes) -> str:
     text = f"{name} - {tree_id}\n{size}\n{base64.b64encode(root).decode()}\n"
     spki = key.public_key().public_bytes(serialization.Encoding.DER,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -593,5 +597,24 @@ async def test_rotation_to_a_new_key(database_url: str, tmp_path: Path, page: Pa
             "rs => rs.map(r => r.dataset.status)")
         assert statuses == ["ok"] * 8
         await screenshot(page, "latest-after-rotation")
+
+        # The frozen shard's final head, rewritten and validly signed with its own key:
+        # a frozen shard must never change.
+        info = json.loads(await (await page.request.get(log.url + "/api/v1/log")).text())
+        frozen = info["inactiveShards"][0]
+        old_key = serialization.load_pem_private_key((tmp_path / "signing-key.pem").read_bytes(), None)
+        assert isinstance(old_key, ec.EllipticCurvePrivateKey)
+        root = hashlib.sha256(b"a rewritten shard").digest()
+        rewritten = {**frozen, "treeSize": 6, "rootHash": root.hex(), "signedTreeHead": _rekor_note(
+            old_key, f"127.0.0.1:{log.settings.port}", frozen["treeID"], 6, root)}
+
+        async def rewrite(route: Route) -> None:
+            await route.fulfill(status=200, content_type="application/json",
+                                body=json.dumps({**info, "inactiveShards": [rewritten]}))
+        await page.route("**/api/v1/log", rewrite)
+        await show(page, "#/")
+        assert await verdict(page) == "fail"
+        failed = await page.inner_text(".checks li[data-status=fail]")
+        assert "frozen tree" in failed and "changed" in failed, failed
     finally:
         await log.stop()
