@@ -28,6 +28,13 @@ function emailMatcher(email: string): Matcher {
     : note("Matches the search", "no certificate in the body names this email");
 }
 
+function keyMatcher(keyFile: string): Matcher {
+  const wanted = new Set(findKeys({ publicKey: keyFile }).map((k) => k.fingerprint).filter(Boolean));
+  return (body) => findKeys(body).some((k) => wanted.has(k.fingerprint))
+    ? ok("Matches the search", "the body holds this key")
+    : note("Matches the search", wanted.size ? "the body does not hold this key" : "the key file could not be read here");
+}
+
 /** Entries and the log, read in that order so that the verified heads are at least the
  * proofs' (read once more if a write slipped in between). */
 async function withLog(entries: api.LogEntry[]): Promise<VerifiedLog> {
@@ -177,8 +184,9 @@ export function searchPage(root: HTMLElement, params: URLSearchParams): void {
         out.replaceChildren(errorBox("choose a key file first"));
         return;
       }
-      const content = b64encode(new Uint8Array(await f.arrayBuffer()));
-      await runSearch(out, { publicKey: { format: keyFormat.value, content } }, f.name);
+      const bytes = new Uint8Array(await f.arrayBuffer());
+      await runSearch(out, { publicKey: { format: keyFormat.value, content: b64encode(bytes) } }, f.name,
+        keyMatcher(fromUtf8(bytes)));
     }),
     h("fieldset", null, h("legend", null, "By file (hashed here, never uploaded)"),
       h("label", { for: "artifact" }, "Artifact"), artifact, drop,

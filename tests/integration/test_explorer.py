@@ -200,6 +200,8 @@ async def test_search_finds_uploads(explorer: Explorer, page: Page, tmp_path: Pa
     await page.select_option("#key-format", "ssh")
     await page.click("#by-key button")
     await page.wait_for_selector(f"#results a[href='#/entry/{ssh.entry_id}']")
+    statuses = await page.locator("#results tbody tr").evaluate_all("rs => rs.map(r => r.dataset.status)")
+    assert statuses == ["ok"] * len(statuses), await page.inner_text("#results")
     await screenshot(page, "search")
 
 
