@@ -137,12 +137,15 @@ export async function retrieve(query: { logIndexes?: number[]; entryUUIDs?: stri
   for (let i = 0; i < items.length; i += 10) chunks.push(items.slice(i, i + 10));
   const answers = await Promise.all(chunks.map((c) => postJson<unknown[]>("/api/v1/log/entries/retrieve", { [key]: c })));
   const found = answers.flatMap((a) => entries(a));
-  // Only what was asked for: an entry the server adds is refused, not shown.
+  // Only what was asked for, each once; by index, every index asked for (all exist:
+  // the caller asks only below the verified size).  An answer otherwise is refused.
   const asked = new Set(query.logIndexes ? items.map(String) : items.map((u) => leafPart(String(u))));
-  for (const e of found) {
-    if (!asked.has(query.logIndexes ? String(e.logIndex) : leafPart(e.uuid))) {
-      throw new ApiError(`the server answered entry ${e.logIndex}, which was not asked for`);
-    }
+  const got = found.map((e) => (query.logIndexes ? String(e.logIndex) : leafPart(e.uuid)));
+  const extra = got.find((k) => !asked.has(k));
+  if (extra !== undefined) throw new ApiError(`the server answered entry ${extra}, which was not asked for`);
+  if (new Set(got).size !== got.length) throw new ApiError("the server answered an entry twice");
+  if (query.logIndexes && got.length !== asked.size) {
+    throw new ApiError(`asked for ${asked.size} entries, the server answered ${got.length}`);
   }
   return found;
 }

@@ -73,6 +73,14 @@ async function checkMemory(shards: Shard[], pins: Pins): Promise<Check> {
   const what = "Consistency with your last visit";
   const seen = pins.shards ?? {};
   if (Object.keys(seen).length === 0) return note(what, "first visit: nothing remembered yet");
+  const order = shards.map((s) => s.treeID);
+  if (new Set(order).size !== order.length) return fail(what, "the log lists a tree twice");
+  // The trees seen before keep their places (and so every entry its log-wide index):
+  // new trees may only come after them.
+  const before = pins.shardOrder ?? [];
+  if (before.some((id, i) => order[i] !== id)) {
+    return fail(what, `the log's trees are no longer in the order you saw (${before.join(", ")}): entries' indexes would move`);
+  }
   const byID = new Map(shards.map((s) => [s.treeID, s]));
   const said: string[] = [];
   for (const [treeID, old] of Object.entries(seen)) {
@@ -96,6 +104,7 @@ async function checkMemory(shards: Shard[], pins: Pins): Promise<Check> {
 function remember(shards: Shard[], pins: Pins): void {
   pins.shards = Object.fromEntries(shards.map((s): [string, SeenShard] =>
     [s.treeID, { size: s.size, rootHash: s.rootHash, frozen: s.frozen }]));
+  pins.shardOrder = shards.map((s) => s.treeID);
   savePins(pins);
 }
 

@@ -67,6 +67,14 @@ export function rekorVerifier(name: string, key: VerifyingKey): NoteVerifier {
   return { name, keyId: keyId(key.spki), key, cosignature: false };
 }
 
+/** The log key as it signs C2SP checkpoints (log/c2sp.py): ECDSA with Rekor's key ID,
+ * Ed25519 as a c2sp.org/signed-note type 0x01 key. */
+export function c2spLogVerifier(name: string, key: VerifyingKey): NoteVerifier {
+  if (!key.isEd25519) return rekorVerifier(name, key);
+  const raw = concat(new Uint8Array([0x01]), key.info.key);
+  return { name, keyId: keyId(concat(utf8(name), utf8("\n"), raw)), key, cosignature: false };
+}
+
 /** A c2sp.org vkey: "<name>+<hex key ID>+base64(type || key)", Ed25519 (0x01),
  * ECDSA as Rekor signs (0x02, a DER public key) or a witness cosignature key (0x04). */
 export function parseVkey(vkey: string): NoteVerifier {

@@ -55,7 +55,8 @@ async function entryRows(entries: api.LogEntry[], log: VerifiedLog, match?: Matc
     } catch {
       /* left as ? */
     }
-    const checks = await checkEntry(e, log);
+    // The log's own failures and first-visit notes are part of each entry's verdict.
+    const checks = [...await checkEntry(e, log), ...log.checks.filter((c) => c.status !== "ok")];
     if (match) checks.push(match(body));
     const status = overall(checks);
     const reasons = checks.filter((c) => c.status !== "ok").map((c) => `${c.what}: ${c.detail}`).join("; ");

@@ -37,6 +37,11 @@ export class VerifyingKey {
     if (this.info.type !== "ECDSA P-256" && this.info.type !== "Ed25519") {
       throw new SignatureError(`${this.info.type} keys are not supported (ECDSA P-256 and Ed25519 are)`);
     }
+    // A small-order Ed25519 key (the identity, say) has signatures that verify on any
+    // message: refused, since keys are pinned on first sight.
+    if (this.isEd25519 && ed25519.Point.fromBytes(this.info.key).isSmallOrder()) {
+      throw new SignatureError("a small-order Ed25519 key");
+    }
   }
 
   static ed25519(raw: Uint8Array): VerifyingKey {

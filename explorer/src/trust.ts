@@ -13,6 +13,8 @@ export interface Pins {
   logKeys: Record<string, string>;
   /** Every shard's last verified head; a frozen shard's must never change. */
   shards?: Record<string, SeenShard>;
+  /** The shards' tree IDs in log order (their offsets follow from it). */
+  shardOrder?: string[];
   /** Witness name to the vkey seen first. */
   witnesses?: Record<string, string>;
   /** The v2 log's vkey line. */

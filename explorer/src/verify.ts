@@ -29,7 +29,8 @@ async function tiedToHead(log: VerifiedLog, treeID: string, size: number, rootHa
     return rootHash === shard.rootHash ? ok(what, `the proof's checkpoint is the verified head (size ${size})`)
       : fail(what, `another root at size ${size} than the verified head's: a fork`);
   }
-  const key = `${treeID} ${size}→${shard.size}`;
+  // The proof's root is part of the key: another root at the same size is another claim.
+  const key = `${treeID} ${size} ${rootHash}→${shard.size} ${shard.rootHash}`;
   const done = proven.get(log) ?? new Set<string>();
   proven.set(log, done);
   if (!done.has(key)) {
