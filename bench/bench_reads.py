@@ -295,7 +295,9 @@ def bench_size(n: int, data_dir: Path, server_dir: Path, label: str,
     results: dict[str, dict[str, Any]] = {}
     try:
         check_answers(url, n, args.tile_prefix)
-        meter = CpuMeter(proc.pid, data_dir)
+        # PostgreSQL is told apart by its pgdata path: the data dir alone is a prefix of
+        # another size's ("…/1000000" of "…/10000000").
+        meter = CpuMeter(proc.pid, data_dir / "postgres" / "pgdata")
         for kind in args.endpoints:
             # Warm-up: the first seconds fill the caches and PostgreSQL's buffers.
             run_wrk(url, kind, n, args.warmup, args.connections, args.tile_prefix, 7 + round_no)

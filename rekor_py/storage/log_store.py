@@ -46,6 +46,7 @@ __all__ = [
     "lock_tree_creation",
     "read_entry_bodies",
     "read_tiles",
+    "read_trees_with",
     "tree_created_at",
     "update_tree_head",
 ]
@@ -392,6 +393,57 @@ async def read_tiles(
         tree_id, [k[0] for k in wanted], [k[1] for k in wanted],
     )
     return {(r["level"], r["tile_index"]): bytes(r["hashes"]) for r in rows}
+
+
+# The log's trees, and beside the row of tree $2 its entry at leaf $3 (NULL: none wanted)
+# and its tiles (level, index) named by $4/$5 (absent ones omitted): a read's head and
+# what it proves from, in ONE statement, hence one snapshot, one round trip and no
+# transaction.  The tree order is list_trees'.
+_TREES_WITH = f"""
+SELECT {", ".join("t." + c.strip() for c in _TREE_COLUMNS.split(","))},
+       e.leaf_hash AS e_leaf_hash, e.body AS e_body, e.kind AS e_kind,
+       e.api_version AS e_api_version, e.integrated_time AS e_integrated_time,
+       e.attestation AS e_attestation, x.levels, x.indexes, x.hashes
+FROM trees t
+LEFT JOIN entries e ON t.tree_id = $2 AND e.tree_id = $2 AND e.leaf_index = $3
+LEFT JOIN LATERAL (
+    SELECT array_agg(tl.level) AS levels, array_agg(tl.tile_index) AS indexes,
+           array_agg(tl.hashes) AS hashes
+    FROM unnest($4::smallint[], $5::bigint[]) AS k(level, tile_index)
+    JOIN tiles tl ON tl.tree_id = $2 AND tl.level = k.level AND tl.tile_index = k.tile_index
+    WHERE t.tree_id = $2
+) x ON true
+WHERE t.api_major = $1
+ORDER BY t.virtual_offset, t.state = 'active', t.created_at
+"""
+
+
+async def read_trees_with(
+    conn: Connection, api_major: int, tree_id: int, leaf_index: int | None,
+    tile_keys: Sequence[tuple[int, int]],
+) -> tuple[list[TreeRow], EntryRow | None, dict[tuple[int, int], bytes]]:
+    """list_trees(api_major), with, as of the same snapshot, the entry at `leaf_index`
+    of tree `tree_id` (None if absent or not asked for) and that tree's tiles
+    `tile_keys` (missing ones absent), in one query."""
+    wanted = _unique(tile_keys)
+    rows = await conn.fetch(_TREES_WITH, api_major, tree_id, leaf_index,
+                            [k[0] for k in wanted], [k[1] for k in wanted])
+    entry: EntryRow | None = None
+    tiles: dict[tuple[int, int], bytes] = {}
+    for r in rows:
+        if r["tree_id"] != tree_id:
+            continue
+        if r["e_leaf_hash"] is not None:
+            attestation = r["e_attestation"]
+            entry = EntryRow(
+                tree_id=tree_id, leaf_index=leaf_index,  # type: ignore[arg-type]
+                leaf_hash=bytes(r["e_leaf_hash"]), body=bytes(r["e_body"]), kind=r["e_kind"],
+                api_version=r["e_api_version"], integrated_time=r["e_integrated_time"],
+                attestation=bytes(attestation) if attestation is not None else None)
+        if r["levels"] is not None:
+            tiles = {(level, index): bytes(h)
+                     for level, index, h in zip(r["levels"], r["indexes"], r["hashes"], strict=True)}
+    return [_tree(r) for r in rows], entry, tiles
 
 
 def _check_tile_writes(writes: Sequence[TileWriteLike]) -> None:
