@@ -18,6 +18,7 @@ from typing import Any
 from rekor_py import merkle
 from rekor_py.errors import StorageError
 from rekor_py.lru import ByteLRU
+from rekor_py.memory import cache_bytes
 from rekor_py.storage import log_store
 
 __all__ = ["TileCache", "batch_inclusion_proofs", "consistency_proof", "inclusion_proof"]
@@ -25,7 +26,6 @@ __all__ = ["TileCache", "batch_inclusion_proofs", "consistency_proof", "inclusio
 TileKey = tuple[int, int]
 # Reads the named tiles from storage (one query).
 TileReader = Callable[[list[TileKey]], Awaitable[dict[TileKey, bytes]]]
-_FULL_TILE_BYTES = merkle.TILE_WIDTH * merkle.HASH_SIZE
 
 
 def _weight(key: TileKey, data: merkle.TileData) -> int:
@@ -39,18 +39,22 @@ def _width(data: merkle.TileData) -> int:
 class TileCache:
     """Per-process cache of one tree's tiles, least recently used evicted.
 
-    Full tiles are kept expanded (all 511 subtree hashes, computed once: they
-    never change), so proofs read nodes instead of rehashing them."""
+    Tiles are kept expanded (all their subtree hashes, computed once), so proofs
+    read nodes instead of rehashing them: a full tile never changes, and a
+    right-edge partial tile is used by every proof at the current size until the
+    tree grows past it (folding its 100s of hashes raw on every read cost more
+    than the rest of the fold)."""
 
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
-        # Bounded by bytes: an expanded full tile weighs twice a partial one.
-        # 64 MiB holds ~4,000 expanded tiles, the top levels of a large log.
-        self._tiles: ByteLRU[TileKey, merkle.TileData] = ByteLRU(max_bytes, _weight)
+    def __init__(self, max_bytes: int | None = None) -> None:
+        # Bounded by bytes: an expanded tile weighs twice a raw one.  64 MiB holds
+        # ~4,000 expanded tiles, the top levels of a large log; by default a share of
+        # the machine's memory (cache_bytes), enough for the level-0 tiles of a
+        # 10M-entry log on a 24 GiB machine, so random reads stop fetching them.
+        self._tiles: ByteLRU[TileKey, merkle.TileData] = ByteLRU(
+            cache_bytes() if max_bytes is None else max_bytes, _weight)
 
     def _put(self, key: TileKey, data: bytes) -> merkle.TileData:
-        value: merkle.TileData = data
-        if len(data) == _FULL_TILE_BYTES:
-            value = merkle.ExpandedTile.from_tile(data)
+        value = merkle.ExpandedTile.from_tile(data)
         self._tiles.put(key, value)
         return value
 
@@ -59,10 +63,9 @@ class TileCache:
         for w in writes:
             key = (w.level, w.index)
             old = self._tiles.get(key)
-            if old is None:
-                old = b""
-            if isinstance(old, bytes) and len(old) == w.start * merkle.HASH_SIZE:
-                self._put(key, old + w.hashes)
+            stored = b"" if old is None else old.tile if isinstance(old, merkle.ExpandedTile) else old
+            if len(stored) == w.start * merkle.HASH_SIZE:
+                self._put(key, stored + w.hashes)
             else:
                 self._tiles.pop(key)  # we missed another process's append
 

@@ -135,11 +135,15 @@ class LogService:
                          tile_keys: Sequence[tuple[int, int]]
                          ) -> tuple[Shards, log_store.EntryRow | None,
                                     dict[tuple[int, int], bytes]]:
-        """The trees, and of tree `tree_id` the entry at `leaf_index` and the tiles
-        `tile_keys`, read in one statement: one snapshot."""
-        trees, row, tiles = await log_store.read_trees_with(conn, self.api_major, tree_id,
-                                                            leaf_index, tile_keys)
-        return self._note(Shards.of(trees)), row, tiles
+        """The trees, and of tree `tree_id` the entry at `leaf_index` and the first of
+        the tiles `tile_keys`, read in one statement: one snapshot.  (The others, if
+        any, are left to the proof's own read: one missing tile, the level-0 one, is
+        the usual case once the upper tiles are cached.)"""
+        tile = tile_keys[0] if tile_keys else None
+        trees, row, hashes = await log_store.read_trees_with(conn, self.api_major, tree_id,
+                                                             leaf_index, tile)
+        found = {} if tile is None or hashes is None else {tile: hashes}
+        return self._note(Shards.of(trees)), row, found
 
     def _adopt(self, tree: log_store.TreeRow) -> None:
         if self._keyring is not None:

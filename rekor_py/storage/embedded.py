@@ -60,6 +60,7 @@ from pathlib import Path
 from types import TracebackType
 
 from rekor_py.errors import StorageError
+from rekor_py.memory import memory_bytes
 
 __all__ = ["PG_SYSTEM_USER", "SERVER_ROLE", "EmbeddedPostgres", "package_bin_dir",
            "shared_buffers_mb"]
@@ -429,17 +430,8 @@ def shared_buffers_mb(total_bytes: int | None = None) -> int:
     caches live on the same machine, and the OS cache still holds what the buffers
     do not.  The memory is mapped at start but touched only as pages are used."""
     if total_bytes is None:
-        total_bytes = _memory_bytes()
+        total_bytes = memory_bytes()
     return max(_MIN_BUFFERS_MB, min(_MAX_BUFFERS_MB, total_bytes // 8 // (1 << 20)))
-
-
-def _memory_bytes() -> int:
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for limit_file in ("/sys/fs/cgroup/memory.max",  # cgroup v2
-                       "/sys/fs/cgroup/memory/memory.limit_in_bytes"):  # v1
-        with contextlib.suppress(OSError, ValueError):
-            total = min(total, int(Path(limit_file).read_text().strip()))  # "max": no limit
-    return total
 
 
 def _write_secret(path: Path, text: str) -> None:
