@@ -323,7 +323,10 @@ def main() -> None:
                         help=f"where the built logs are kept, one data dir per size "
                              f"(default {_DEFAULT_CACHE})")
     parser.add_argument("--seconds", type=float, default=10.0, help="each timed wrk run")
-    parser.add_argument("--warmup", type=float, default=3.0, help="untimed wrk run before each")
+    # Long enough for the caches of a 10M log's level-0 tiles to fill (a random read
+    # hits one of 39,000), as they are in a server that has been up a while.
+    parser.add_argument("--warmup", type=float, default=10.0,
+                        help="untimed wrk run before each (default 10 s)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1,
@@ -374,6 +377,16 @@ def main() -> None:
                   + f" {ratio:>7.2f}")
     print(f"(req/s of each round; ratio: the largest size's best over the smallest's; "
           f"load average now {loadavg()})")
+    if len(servers) == 2:
+        print(f"\n{servers[1].name} / {servers[0].name}, best req/s of each:")
+        for kind in args.endpoints:
+            cells = []
+            for n in sizes:
+                a, b = (max(r["results"][kind]["req_per_s"] for r in all_results["rounds"]
+                            if r["size"] == n and r["server"] == str(server))
+                        for server in servers)
+                cells.append(f"{n:,}: {b / a:.2f}")
+            print(f"  {kind:<8} " + "  ".join(cells))
     if not args.no_storage:
         all_results["storage"] = {}
         for n in sizes:
