@@ -1,9 +1,8 @@
-"""How much memory this machine has, and the shares of it that caches and the
-embedded database's buffers take by default.
+"""How much memory this machine has, and the share of it a cache takes by default.
 
-Sized to the machine rather than fixed: 128 MB of PostgreSQL buffers and 64 MiB
-per cache stop holding a log's indexes and tiles at a few million entries, and
-then every read goes to the OS (or the database) for them.
+Sized to the machine rather than fixed: 64 MiB per cache stops holding a log's
+tiles at a few million entries, and then every read fetches them from the
+database again.
 """
 
 from __future__ import annotations

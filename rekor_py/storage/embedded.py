@@ -60,10 +60,8 @@ from pathlib import Path
 from types import TracebackType
 
 from rekor_py.errors import StorageError
-from rekor_py.memory import memory_bytes
 
-__all__ = ["PG_SYSTEM_USER", "SERVER_ROLE", "EmbeddedPostgres", "package_bin_dir",
-           "shared_buffers_mb"]
+__all__ = ["PG_SYSTEM_USER", "SERVER_ROLE", "EmbeddedPostgres", "package_bin_dir"]
 
 PG_SYSTEM_USER = "rekor_py_pg"
 _SUPERUSER = "postgres"
@@ -100,9 +98,8 @@ class EmbeddedPostgres:
     `port=None` picks a free port on first start and reuses it afterwards when it
     is still free.  `fsync=False` trades durability against an OS crash (not a
     server crash) for speed: tests only.  `start_timeout` bounds startup, which after a crash includes
-    WAL replay, so it is generous.  `shared_buffers_mb` (None: shared_buffers_mb(), sized to
-    the machine) applies when this object starts the server, not when it attaches.
-    start/stop block: call them from a thread (asyncio.to_thread) inside an event loop.
+    WAL replay, so it is generous.  start/stop block: call them from a thread
+    (asyncio.to_thread) inside an event loop.
     """
 
     def __init__(
@@ -112,7 +109,6 @@ class EmbeddedPostgres:
         port: int | None = None,
         fsync: bool = True,
         start_timeout: float = 600.0,
-        shared_buffers_mb: int | None = None,
     ) -> None:
         if port is not None and not 0 < port < 65536:
             raise ValueError(f"bad port {port}")
@@ -122,7 +118,6 @@ class EmbeddedPostgres:
         self.log_file = self.data_dir / "postgres.log"
         self._requested_port = port
         self._fsync = fsync
-        self._shared_buffers_mb = shared_buffers_mb
         self._start_timeout = start_timeout
         self._port: int | None = None
         # Whether the last start() launched the postmaster (False: it attached).
@@ -348,9 +343,7 @@ class EmbeddedPostgres:
         return _free_port()
 
     def _server_options(self, port: int) -> list[str]:
-        buffers = self._shared_buffers_mb or shared_buffers_mb()
-        options = ["-p", str(port), "-c", f"listen_addresses={_HOST}",
-                   "-c", f"shared_buffers={buffers}MB"]
+        options = ["-p", str(port), "-c", f"listen_addresses={_HOST}"]
         sock = str(self.socket_dir)
         if len(sock) + len("/.s.PGSQL.65535") <= _MAX_SOCKET_PATH and set(sock) <= _SAFE_PATH_CHARS:
             options += ["-k", sock]
@@ -414,24 +407,6 @@ class EmbeddedPostgres:
 
 
 # ---- module helpers ------------------------------------------------------------------
-
-
-_MIN_BUFFERS_MB = 128  # PostgreSQL's own default
-_MAX_BUFFERS_MB = 4096
-
-
-def shared_buffers_mb(total_bytes: int | None = None) -> int:
-    """shared_buffers for the embedded server: an eighth of the memory this machine (or
-    the cgroup we run in) has, between PostgreSQL's default of 128 MB and 4 GiB.
-
-    The default 128 MB stops holding the entries' indexes at a few million entries,
-    and then every read copies its pages in from the OS cache.  An eighth, not the
-    quarter advised for a dedicated database host: the server processes and their
-    caches live on the same machine, and the OS cache still holds what the buffers
-    do not.  The memory is mapped at start but touched only as pages are used."""
-    if total_bytes is None:
-        total_bytes = memory_bytes()
-    return max(_MIN_BUFFERS_MB, min(_MAX_BUFFERS_MB, total_bytes // 8 // (1 << 20)))
 
 
 def _write_secret(path: Path, text: str) -> None:
