@@ -31,7 +31,8 @@ def cache_bytes(total_bytes: int | None = None) -> int:
     """The default bound of one per-process cache of immutable data: 1/32 of the
     memory, between 64 MiB and 1 GiB.  Every server process holds its own, and
     there are two such caches (the proofs' tiles, the tile API's response bodies),
-    so `serve --workers 2` on a 24 GiB machine keeps at most 3 GiB in them (1/8)."""
+    so `serve --workers 2` on a 24 GiB machine keeps at most 3 GiB in them (1/8);
+    a frozen shard that is read gets a proof cache of its own as well."""
     if total_bytes is None:
         total_bytes = memory_bytes()
     return max(_MIN_CACHE_BYTES, min(_MAX_CACHE_BYTES, total_bytes // 32))

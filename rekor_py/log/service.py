@@ -1,8 +1,11 @@
 """The log as the API sees it: submit entries, read them back with proofs.
 
-Reads run in one REPEATABLE READ snapshot, so a tree head, the entries and the
-tiles that prove them always belong together: a proof and its checkpoint come
-from the same tree state.  Writes go through the Sequencer.  No HTTP here.
+A proof and its checkpoint always come from the same tree state.  Reads by index,
+consistency proofs and hash tiles get the head with the entry and the tile they
+need in one statement (one snapshot, no transaction); the others run in one
+REPEATABLE READ snapshot.  Either way is enough because entries below a head
+never change and tiles only grow, so tiles read later than the head still prove
+against it.  Writes go through the Sequencer.  No HTTP here.
 """
 
 from __future__ import annotations
