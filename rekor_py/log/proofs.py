@@ -12,12 +12,13 @@ proof that needs no more hashes than it holds; a shorter one is re-read.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from rekor_py import merkle
 from rekor_py.errors import StorageError
 from rekor_py.lru import ByteLRU
+from rekor_py.memory import cache_bytes
 from rekor_py.storage import log_store
 
 __all__ = ["TileCache", "batch_inclusion_proofs", "consistency_proof", "inclusion_proof"]
@@ -25,7 +26,6 @@ __all__ = ["TileCache", "batch_inclusion_proofs", "consistency_proof", "inclusio
 TileKey = tuple[int, int]
 # Reads the named tiles from storage (one query).
 TileReader = Callable[[list[TileKey]], Awaitable[dict[TileKey, bytes]]]
-_FULL_TILE_BYTES = merkle.TILE_WIDTH * merkle.HASH_SIZE
 
 
 def _weight(key: TileKey, data: merkle.TileData) -> int:
@@ -39,18 +39,22 @@ def _width(data: merkle.TileData) -> int:
 class TileCache:
     """Per-process cache of one tree's tiles, least recently used evicted.
 
-    Full tiles are kept expanded (all 511 subtree hashes, computed once: they
-    never change), so proofs read nodes instead of rehashing them."""
+    Tiles are kept expanded (all their subtree hashes, computed once), so proofs
+    read nodes instead of rehashing them: a full tile never changes, and a
+    right-edge partial tile is used by every proof at the current size until the
+    tree grows past it (folding its 100s of hashes raw on every read cost more
+    than the rest of the fold)."""
 
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
-        # Bounded by bytes: an expanded full tile weighs twice a partial one.
-        # 64 MiB holds ~4,000 expanded tiles, the top levels of a large log.
-        self._tiles: ByteLRU[TileKey, merkle.TileData] = ByteLRU(max_bytes, _weight)
+    def __init__(self, max_bytes: int | None = None) -> None:
+        # Bounded by bytes: an expanded tile weighs twice a raw one.  64 MiB holds
+        # ~4,000 expanded tiles, the top levels of a large log; by default a share of
+        # the machine's memory (cache_bytes), enough for the level-0 tiles of a
+        # 10M-entry log on a 24 GiB machine, so random reads stop fetching them.
+        self._tiles: ByteLRU[TileKey, merkle.TileData] = ByteLRU(
+            cache_bytes() if max_bytes is None else max_bytes, _weight)
 
     def _put(self, key: TileKey, data: bytes) -> merkle.TileData:
-        value: merkle.TileData = data
-        if len(data) == _FULL_TILE_BYTES:
-            value = merkle.ExpandedTile.from_tile(data)
+        value = merkle.ExpandedTile.from_tile(data)
         self._tiles.put(key, value)
         return value
 
@@ -59,25 +63,42 @@ class TileCache:
         for w in writes:
             key = (w.level, w.index)
             old = self._tiles.get(key)
-            if old is None:
-                old = b""
-            if isinstance(old, bytes) and len(old) == w.start * merkle.HASH_SIZE:
-                self._put(key, old + w.hashes)
+            stored = b"" if old is None else old.tile if isinstance(old, merkle.ExpandedTile) else old
+            if len(stored) == w.start * merkle.HASH_SIZE:
+                self._put(key, stored + w.hashes)
             else:
                 self._tiles.pop(key)  # we missed another process's append
+
+    @staticmethod
+    def _widths(plans: Sequence[merkle.ProofPlan]) -> dict[TileKey, int]:
+        wanted: dict[TileKey, int] = {}
+        for plan in plans:
+            for tile in plan.tiles:
+                key = (tile.level, tile.index)
+                wanted[key] = max(wanted.get(key, 0), tile.width)
+        return wanted
+
+    def missing(self, plans: Sequence[merkle.ProofPlan]) -> list[TileKey]:
+        """The tiles the plans need that are not cached at least as wide as they need:
+        what a read should fetch along with its tree head."""
+        return [key for key, width in self._widths(plans).items()
+                if (data := self._tiles.get(key)) is None or _width(data) < width]
+
+    def add(self, found: Mapping[TileKey, bytes]) -> None:
+        """Keep tiles read from storage, unless a wider copy is cached already (a
+        tile read with an older head is a prefix of the newer one)."""
+        for key, raw in found.items():
+            cached = self._tiles.get(key)
+            if cached is None or _width(cached) < len(raw) // merkle.HASH_SIZE:
+                self._put(key, raw)
 
     async def tiles_for_plans(self, plans: Sequence[merkle.ProofPlan], read: TileReader
                               ) -> dict[TileKey, merkle.TileData]:
         """Tiles at least as wide as the plans need; the misses are read with one call
         of `read`, made only if some are missing."""
         found: dict[TileKey, merkle.TileData] = {}
-        wanted: dict[TileKey, int] = {}
-        for plan in plans:
-            for tile in plan.tiles:
-                key = (tile.level, tile.index)
-                wanted[key] = max(wanted.get(key, 0), tile.width)
         missing: list[TileKey] = []
-        for key, width in wanted.items():
+        for key, width in self._widths(plans).items():
             data = self._tiles.get(key)
             if data is not None and _width(data) >= width:
                 found[key] = data
@@ -98,23 +119,30 @@ def tile_reader(conn: Any, tree_id: int) -> TileReader:
 
 
 async def inclusion_proof(conn: Any, cache: TileCache, tree_id: int, leaf_index: int,
-                          leaf_hash: bytes, size: int, root_hash: bytes) -> list[bytes]:
-    """The audit path of a stored leaf at tree `size`, verified against `root_hash`.
+                          leaf_hash: bytes, size: int, root_hash: bytes,
+                          plan: merkle.ProofPlan | None = None) -> list[bytes]:
+    """The audit path of a stored leaf at tree `size`, verified against `root_hash`;
+    `plan`: its inclusion_plan, if the caller made it already.
 
     Raises StorageError if the stored tiles do not prove the leaf (a corrupt tree).
     """
     proofs = await batch_inclusion_proofs(tile_reader(conn, tree_id), cache,
-                                          [(leaf_index, leaf_hash)], size, root_hash)
+                                          [(leaf_index, leaf_hash)], size, root_hash,
+                                          None if plan is None else [plan])
     return proofs[0]
 
 
 async def batch_inclusion_proofs(read: TileReader, cache: TileCache,
                                  leaves: Sequence[tuple[int, bytes]], size: int,
-                                 root_hash: bytes) -> list[list[bytes]]:
+                                 root_hash: bytes,
+                                 plans: Sequence[merkle.ProofPlan] | None = None
+                                 ) -> list[list[bytes]]:
     """The audit paths of several leaves (index, leaf hash) at one tree head, each
     verified against `root_hash`, with the tiles they share fetched once: what a
-    committed batch's entries need for their answers."""
-    plans = [merkle.inclusion_plan(index, size) for index, _ in leaves]
+    committed batch's entries need for their answers.  `plans`: their
+    inclusion_plans at `size`, if the caller made them already."""
+    if plans is None:
+        plans = [merkle.inclusion_plan(index, size) for index, _ in leaves]
     tiles = await cache.tiles_for_plans(plans, read)
     proofs = []
     for plan, (index, leaf_hash) in zip(plans, leaves, strict=True):

@@ -1,8 +1,11 @@
 """The log as the API sees it: submit entries, read them back with proofs.
 
-Reads run in one REPEATABLE READ snapshot, so a tree head, the entries and the
-tiles that prove them always belong together: a proof and its checkpoint come
-from the same tree state.  Writes go through the Sequencer.  No HTTP here.
+A proof and its checkpoint always come from the same tree state.  Reads by index,
+consistency proofs and hash tiles get the head with the entry and the tile they
+need in one statement (one snapshot, no transaction); the others run in one
+REPEATABLE READ snapshot.  Either way is enough because entries below a head
+never change and tiles only grow, so tiles read later than the head still prove
+against it.  Writes go through the Sequencer.  No HTTP here.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ class LogService:
         self._tile_caches: dict[int, TileCache] = {}
         # What never changes about a tree once created (offset, key), by tree ID.
         self._trees: dict[int, log_store.TreeRow] = {}
+        # The trees as last read: where a read guesses its entry and tiles are, so that
+        # it fetches them with the head in one statement (_guess).
+        self._last_shards: Shards | None = None
         if sequencer is not None:
             sequencer.listeners.append(
                 lambda tree, writes: self.tiles_of(tree).apply_writes(writes))
@@ -103,12 +109,44 @@ class LogService:
 
     async def _shards_in(self, conn: Any) -> Shards:
         """The log's trees as `conn` sees them; adopts a new active tree."""
-        shards = Shards.of(await log_store.list_trees(conn, self.api_major))
+        return self._note(Shards.of(await log_store.list_trees(conn, self.api_major)))
+
+    def _note(self, shards: Shards) -> Shards:
+        """Remember the trees just read (their unchanging parts, and where reads will
+        probably find an index next time); adopt a new active tree."""
         for tree in shards.trees:
             self._trees.setdefault(tree.tree_id, tree)
+        self._last_shards = shards
         if shards.active.tree_id != self.tree_id:
             self._adopt(shards.active)
         return shards
+
+    def _guess(self, virtual_index: int) -> tuple[log_store.TreeRow, int] | None:
+        """Where `virtual_index` probably is (tree, leaf), from the trees as last read:
+        frozen trees never change, the active one may have grown since.  A read
+        checks the guess against the trees it reads along with the entry."""
+        shards = self._last_shards
+        if shards is None:
+            return None
+        for tree in reversed(shards.trees):
+            leaf = virtual_index - tree.virtual_offset
+            if leaf >= 0 and (tree.state == "active" or leaf < tree.size):
+                return tree, leaf
+        return None
+
+    async def _read_with(self, conn: Any, tree_id: int, leaf_index: int | None,
+                         tile_keys: Sequence[tuple[int, int]]
+                         ) -> tuple[Shards, log_store.EntryRow | None,
+                                    dict[tuple[int, int], bytes]]:
+        """The trees, and of tree `tree_id` the entry at `leaf_index` and the first of
+        the tiles `tile_keys`, read in one statement: one snapshot.  (The others, if
+        any, are left to the proof's own read: one missing tile, the level-0 one, is
+        the usual case once the upper tiles are cached.)"""
+        tile = tile_keys[0] if tile_keys else None
+        trees, row, hashes = await log_store.read_trees_with(conn, self.api_major, tree_id,
+                                                             leaf_index, tile)
+        found = {} if tile is None or hashes is None else {tile: hashes}
+        return self._note(Shards.of(trees)), row, found
 
     def _adopt(self, tree: log_store.TreeRow) -> None:
         if self._keyring is not None:
@@ -119,7 +157,7 @@ class LogService:
         return (await self._shards_in(conn)).active
 
     async def shards(self) -> Shards:
-        async with self._snapshot() as conn:
+        async with self._pool.acquire() as conn:  # one statement: no transaction needed
             return await self._shards_in(conn)
 
     async def _tree(self, tree_id: int) -> log_store.TreeRow:
@@ -199,19 +237,23 @@ class LogService:
 
     # ---- reads ------------------------------------------------------------------------
 
-    async def _proof(self, conn: Any, tree: log_store.TreeRow, row: log_store.EntryRow
-                     ) -> list[bytes]:
+    async def _proof(self, conn: Any, tree: log_store.TreeRow, row: log_store.EntryRow,
+                     plan: merkle.ProofPlan | None = None) -> list[bytes]:
+        if plan is not None and plan.size != tree.size:
+            plan = None  # made for the size last read, and the tree has grown since
         return await inclusion_proof(conn, self.tiles_of(tree.tree_id), tree.tree_id,
-                                     row.leaf_index, row.leaf_hash, tree.size, tree.root_hash)
+                                     row.leaf_index, row.leaf_hash, tree.size, tree.root_hash,
+                                     plan)
 
     async def _entry_response(self, conn: Any, tree: log_store.TreeRow,
-                              row: log_store.EntryRow) -> LogEntry:
+                              row: log_store.EntryRow,
+                              plan: merkle.ProofPlan | None = None) -> LogEntry:
         """The entry with its proof against its own tree's head (a frozen shard's
         final checkpoint), its virtual index, and its tree's key."""
         return await self._log_entry(row, virtual_index=tree.virtual_offset + row.leaf_index,
                                      tree_size=tree.size, root_hash=tree.root_hash,
                                      checkpoint=tree.checkpoint,
-                                     proof=await self._proof(conn, tree, row),
+                                     proof=await self._proof(conn, tree, row, plan),
                                      signer=self.signer_for(tree))
 
     async def entries_with_proofs(self, leaf_indexes: Sequence[int]
@@ -231,7 +273,34 @@ class LogService:
 
     async def get_by_index(self, log_index: int) -> LogEntry:
         """The entry at virtual index `log_index`, in whichever shard holds it.
-        Raises EntryNotFound beyond the end of the log."""
+        Raises EntryNotFound beyond the end of the log.
+
+        Usually one statement: the trees, the entry where the trees last read put it,
+        and the tiles its proof needs that the cache lacks (planned at the size last
+        read).  No transaction is needed: entries below a head and tile prefixes
+        never change, so tiles read later than the head (if the log grew and the plan
+        needs more) still prove against it, and the proof is verified."""
+        guess = self._guess(log_index) if log_index < _MAX_BIGINT else None
+        if guess is None:
+            return await self._get_by_index_snapshot(log_index)
+        tree, leaf = guess
+        cache = self.tiles_of(tree.tree_id)
+        plan = merkle.inclusion_plan(leaf, max(tree.size, leaf + 1))
+        async with self._pool.acquire() as conn:
+            shards, row, tiles = await self._read_with(conn, tree.tree_id, leaf,
+                                                       cache.missing([plan]))
+            cache.add(tiles)
+            where = shards.locate(log_index)
+            if where is None:
+                raise EntryNotFound
+            if where[0].tree_id != tree.tree_id or where[1] != leaf:
+                # A rotation moved the index to another tree than guessed.
+                return await self._get_by_index_snapshot(log_index)
+            if row is None:
+                raise EntryNotFound
+            return await self._entry_response(conn, where[0], row, plan)
+
+    async def _get_by_index_snapshot(self, log_index: int) -> LogEntry:
         async with self._snapshot() as conn:
             where = (await self._shards_in(conn)).locate(log_index)
             row = None
@@ -289,7 +358,7 @@ class LogService:
     async def log_info(self) -> LogInfo:
         """The active tree's head, and each frozen shard's final one (Rekor's
         `inactiveShards`, null when there is none)."""
-        async with self._snapshot() as conn:
+        async with self._pool.acquire() as conn:  # one statement: no transaction needed
             shards = await self._shards_in(conn)
         tree = shards.active
         inactive = [InactiveShard(rootHash=t.root_hash.hex(), signedTreeHead=t.checkpoint,
@@ -307,8 +376,17 @@ class LogService:
         if first_size > last_size:
             raise InvalidProofRequest(
                 f"firstSize({first_size}) must be less than lastSize({last_size})")
-        async with self._snapshot() as conn:
-            shards = await self._shards_in(conn)
+        guess = self.tree_id if tree_id is None else tree_id
+        # The plan depends on the two sizes only, so its tiles come with the head; only
+        # for a tree read before (a cache per unknown treeID would be a leak) and sizes
+        # a tree can have (a bigger one is refused below).
+        cache = self._tile_caches.get(guess)
+        wanted = (cache.missing([merkle.consistency_plan(first_size, last_size)])
+                  if cache is not None and last_size < _MAX_BIGINT else [])
+        async with self._pool.acquire() as conn:
+            shards, _, tiles = await self._read_with(conn, guess, None, wanted)
+            if cache is not None:
+                cache.add(tiles)
             tree = shards.active if tree_id is None else shards.by_id(tree_id)
             if tree is None:
                 raise InvalidProofRequest(f"no log range found for tree ID {tree_id}")
@@ -341,18 +419,25 @@ class LogService:
 
     async def head(self) -> log_store.TreeRow:
         """The committed tree head (size, root, Rekor checkpoint)."""
-        async with self._snapshot() as conn:
+        async with self._pool.acquire() as conn:  # one statement: no transaction needed
             return await self._head(conn)
 
     async def read_tile(self, tile: merkle.TileID) -> tuple[int, bytes | None]:
         """The active tree's ID and the first tile.width hashes of its hash tile, or
-        None if it does not hold that many yet (read in one snapshot with the head)."""
-        async with self._snapshot() as conn:
-            head = await self._head(conn)
+        None if it does not hold that many yet (read in one statement with the head)."""
+        key = (tile.level, tile.index)
+        # An index past int64 names no stored tile (and would not bind as a bigint).
+        keys = [key] if tile.index < _MAX_BIGINT else []
+        async with self._pool.acquire() as conn:
+            guess = self.tree_id
+            shards, _, found = await self._read_with(conn, guess, None, keys)
+            head = shards.active
             if not _tile_exists(tile, head.size):
                 return head.tree_id, None
-            found = await log_store.read_tiles(conn, head.tree_id, [(tile.level, tile.index)])
-        data = found.get((tile.level, tile.index), b"")
+            if head.tree_id != guess:  # a rotation: the new active tree's tile
+                shards, _, found = await self._read_with(conn, head.tree_id, None, keys)
+                head = shards.active
+        data = found.get(key, b"")
         if len(data) < tile.width * merkle.HASH_SIZE:
             raise StorageError(f"tile {tile.path} of tree {head.tree_id} is short")
         return head.tree_id, data[: tile.width * merkle.HASH_SIZE]
@@ -367,6 +452,10 @@ class LogService:
             start = tile.index * merkle.TILE_WIDTH
             return head.tree_id, await log_store.read_entry_bodies(conn, head.tree_id, start,
                                                                    start + tile.width)
+
+
+# PostgreSQL's bigint bound: leaf indexes, sizes and tile indexes are below it.
+_MAX_BIGINT = 1 << 63
 
 
 def _tile_exists(tile: merkle.TileID, size: int) -> bool:

@@ -1,0 +1,137 @@
+"""Reads that fetch the head with what they prove from in one statement (log/service.py):
+the same answers as the snapshot reads they replace, against a real PostgreSQL.
+
+Entries by index, consistency proofs and hash tiles are compared with the
+snapshot path (entries), with proofs over the leaf list (merkle.trees), and
+with the stored tiles, on a log grown in-process with synthetic entries: when
+the service's last view of the tree is current, when the log grew behind its
+back (the guessed plan is stale), and from a service that has read nothing yet.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rekor_py import merkle
+from rekor_py.errors import EntryNotFound, InvalidProofRequest
+from rekor_py.log.service import LogService
+from rekor_py.log.set import verify_set
+from rekor_py.log.signer import LogVerifier
+from rekor_py.log.tile_path import TileID
+from rekor_py.storage import log_store
+from tests.integration.logserver import RunningLog, log_settings, start_log
+from tests.integration.synthetic_log import append_synthetic, synthetic_body
+
+
+@pytest.fixture
+async def log(database_url: str, tmp_path: Path) -> AsyncIterator[RunningLog]:
+    server = await start_log(log_settings(database_url, tmp_path))
+    yield server
+    await server.stop()
+
+
+async def _grow(log: RunningLog, start: int, end: int) -> list[bytes]:
+    svc = log.runtime.service
+    bodies = [synthetic_body(n) for n in range(start, end)]
+    await append_synthetic(log.runtime.pool, svc.tree_id, svc.signer,
+                           log.settings.checkpoint_name, bodies)
+    return [merkle.leaf_hash(b) for b in bodies]
+
+
+def _without_set(entry: Any) -> tuple[dict[str, Any], str]:
+    (uuid, value), = entry.model_dump(mode="json", exclude_none=True).items()
+    sig = value["verification"].pop("signedEntryTimestamp")
+    return {uuid: value}, sig
+
+
+async def _same_as_snapshot(svc: LogService, index: int, leaves: list[bytes]) -> None:
+    fast = await svc.get_by_index(index)
+    slow = await svc._get_by_index_snapshot(index)
+    fast_value, fast_set = _without_set(fast)
+    slow_value, _ = _without_set(slow)
+    assert fast_value == slow_value  # byte for byte but the SET, which ECDSA randomises
+    value = fast[fast.uuid]
+    proof = value.verification.inclusionProof
+    assert proof.treeSize == len(leaves)
+    assert [bytes.fromhex(h) for h in proof.hashes] == merkle.inclusion_proof(
+        leaves, index, len(leaves))
+    verify_set(LogVerifier.from_pem(svc.public_key_pem()), base64.b64decode(fast_set),
+               base64.b64decode(value.body), value.integratedTime, value.logID, index)
+
+
+async def test_entries_by_index_match_the_snapshot_read(log: RunningLog,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = log.runtime.service
+    leaves = await _grow(log, 0, 600)
+    await svc.shards()  # the service has seen the head: reads take one statement
+    calls: list[int] = []
+    real = log_store.read_trees_with
+
+    async def counting(*args: Any) -> Any:
+        calls.append(1)
+        return await real(*args)
+
+    monkeypatch.setattr(log_store, "read_trees_with", counting)
+    for index in (0, 1, 255, 256, 257, 511, 512, 599):
+        calls.clear()
+        await _same_as_snapshot(svc, index, leaves)
+        assert calls == [1]  # the fast read: one statement (the snapshot read adds none)
+    # The log grows behind the service's back: its guess of the size is stale.
+    leaves += await _grow(log, 600, 1100)
+    for index in (599, 600, 1023, 1024, 1099, 3):
+        await _same_as_snapshot(svc, index, leaves)
+    for missing in (1100, 5000, (1 << 63) - 1, 10**19 - 1):
+        with pytest.raises(EntryNotFound):
+            await svc.get_by_index(missing)
+
+
+async def test_a_fresh_service_reads_and_learns_the_head(log: RunningLog) -> None:
+    leaves = await _grow(log, 0, 300)
+    runtime = log.runtime
+    fresh = LogService(runtime.pool, runtime.service.tree_id, runtime.service.signer, None,
+                       runtime.service.checkpoint_name)
+    await _same_as_snapshot(fresh, 299, leaves)  # the snapshot path, then the fast one
+    await _same_as_snapshot(fresh, 0, leaves)
+
+
+async def test_consistency_proofs_from_one_statement(log: RunningLog) -> None:
+    svc = log.runtime.service
+    leaves = await _grow(log, 0, 700)
+    fresh = LogService(log.runtime.pool, svc.tree_id, svc.signer, None, svc.checkpoint_name)
+    pairs = [(1, 700), (255, 256), (256, 700), (300, 513), (699, 700), (700, 700)]
+    for service in (svc, fresh):
+        for first, last in pairs:
+            answer = await service.consistency(first, last)
+            assert answer.rootHash == merkle.root_hash(leaves).hex()
+            assert [bytes.fromhex(h) for h in answer.hashes] == merkle.consistency_proof(
+                leaves, first, last)
+    leaves += await _grow(log, 700, 900)  # stale head: the tiles it fetched are short
+    answer = await svc.consistency(650, 900)
+    assert [bytes.fromhex(h) for h in answer.hashes] == merkle.consistency_proof(leaves, 650, 900)
+    for first, last in ((1, 901), (1, 10**19 - 1)):
+        with pytest.raises(InvalidProofRequest):
+            await svc.consistency(first, last)
+    with pytest.raises(InvalidProofRequest):
+        await svc.consistency(1, 2, tree_id=12345)
+
+
+async def test_hash_tiles_from_one_statement(log: RunningLog) -> None:
+    svc = log.runtime.service
+    await _grow(log, 0, 70_000)
+    async with log.runtime.pool.acquire() as conn:
+        stored = await log_store.read_tiles(conn, svc.tree_id, [(0, 0), (0, 273), (1, 1), (2, 0)])
+    cases = [(TileID(0, 0, 256), stored[(0, 0)]),
+             (TileID(0, 0, 10), stored[(0, 0)][:320]),
+             (TileID(0, 273, 112), stored[(0, 273)]),  # 70,000 = 273 * 256 + 112
+             (TileID(1, 1, 17), stored[(1, 1)]),
+             (TileID(2, 0, 1), stored[(2, 0)])]
+    for tile, want in cases:
+        assert await svc.read_tile(tile) == (svc.tree_id, want)
+    for beyond in (TileID(0, 273, 113), TileID(0, 274, 1), TileID(3, 0, 1),
+                   TileID(0, (1 << 64) - 1, 256)):
+        assert await svc.read_tile(beyond) == (svc.tree_id, None)
