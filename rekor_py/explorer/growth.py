@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rekor_py.log.service import LogService
+from rekor_py.storage import log_store
 
 __all__ = ["Growth", "growth"]
 
 _MAX_HOURS = 168
-_STAMPS = """
-SELECT leaf_index, integrated_time FROM entries
-WHERE tree_id = $1 AND leaf_index = ANY($2::bigint[])
-"""
 
 
 @dataclass(frozen=True)
@@ -49,8 +46,7 @@ async def growth(service: LogService, hours: int, now: float | None = None,
             probes = {(a + b) // 2 for a, b in zip(lo, hi, strict=True) if a < b}
             if not probes:
                 break
-            rows = await conn.fetch(_STAMPS, head.tree_id, sorted(probes))
-            stamp = {int(r["leaf_index"]): int(r["integrated_time"]) for r in rows}
+            stamp = await log_store.integrated_times(conn, head.tree_id, sorted(probes))
             for i, mark in enumerate(marks):
                 if lo[i] < hi[i]:
                     mid = (lo[i] + hi[i]) // 2

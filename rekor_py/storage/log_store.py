@@ -261,6 +261,15 @@ async def get_entries_by_leaf_hash(conn: Connection, leaf_hashes: Sequence[bytes
     return [_entry(r) for r in rows]
 
 
+async def integrated_times(conn: Connection, tree_id: int, leaf_indexes: Sequence[int]
+                           ) -> dict[int, int]:
+    """leaf index -> integrated time, for those of `leaf_indexes` the tree holds."""
+    rows = await conn.fetch(
+        "SELECT leaf_index, integrated_time FROM entries "
+        "WHERE tree_id = $1 AND leaf_index = ANY($2::bigint[])", tree_id, list(leaf_indexes))
+    return {int(r["leaf_index"]): int(r["integrated_time"]) for r in rows}
+
+
 async def read_entry_bodies(conn: Connection, tree_id: int, start: int, end: int) -> list[bytes]:
     """The canonical bodies of leaves start, start+1, ..., end-1, in order (one query).
 
