@@ -117,14 +117,14 @@ def _octets(body: bytes, tile: TileID, **headers: str) -> web.Response:
 async def get_checkpoint(request: web.Request) -> web.Response:
     head = await request.app[SERVICE].head()
     notary = request.app[NOTARY].for_tree(head)
-    text = notary.checkpoint(head.size, head.root_hash)
+    text = await notary.checkpoint_async(head.size, head.root_hash)
     publisher = request.app.get(PUBLISHER)
     if publisher is not None:
         # With witnesses, the latest head published after its witnessing round, with
         # its cosignatures (fail-closed: only heads that got the quorum).
         published = await publisher.published(head.tree_id)
         if published is not None:
-            text = cosigned_note(notary.checkpoint(published.size, published.root_hash),
+            text = cosigned_note(await notary.checkpoint_async(published.size, published.root_hash),
                                  published)
         elif publisher.fail_closed:
             raise web.HTTPNotFound(text="no checkpoint has its witness quorum yet\n")

@@ -34,6 +34,7 @@ whose (name, key ID) they do not know.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -60,6 +61,7 @@ from rekor_py.log.signer import (
     SignatureError,
     Signer,
     as_signer,
+    signs_in_memory,
 )
 from rekor_py.storage.log_store import TreeRow
 
@@ -191,6 +193,8 @@ class NoteSigner:
 
     verifier: NoteVerifier
     sign: Callable[[bytes], bytes]
+    # False for a key in a token: its signatures are made off the event loop.
+    in_memory: bool = True
 
     @classmethod
     def ed25519(cls, name: str, key: Signer | ed25519.Ed25519PrivateKey) -> NoteSigner:
@@ -199,16 +203,17 @@ class NoteSigner:
         public = signer.public_key
         if not isinstance(public, ed25519.Ed25519PublicKey):
             raise KeyFileError(f"a type 0x01 note key must be Ed25519, not {signer!r}")
-        return cls(NoteVerifier.ed25519(name, public), signer.sign)
+        return cls(NoteVerifier.ed25519(name, public), signer.sign, signs_in_memory(signer))
 
     @classmethod
     def for_log_key(cls, name: str, signer: LogSigner) -> NoteSigner | None:
         """The log key's signer: ECDSA as type 0x02, Ed25519 as 0x01, RSA: None."""
         key = signer.public_key
+        in_memory = signs_in_memory(signer.signer)
         if isinstance(key, ec.EllipticCurvePublicKey):
-            return cls(NoteVerifier.ecdsa(name, signer.verifier), signer.sign)
+            return cls(NoteVerifier.ecdsa(name, signer.verifier), signer.sign, in_memory)
         if isinstance(key, ed25519.Ed25519PublicKey):
-            return cls(NoteVerifier.ed25519(name, key), signer.sign)
+            return cls(NoteVerifier.ed25519(name, key), signer.sign, in_memory)
         return None
 
 
@@ -295,6 +300,15 @@ class CheckpointNotary:
         text = format_c2sp_checkpoint(Checkpoint(self.origin, size, root_hash), self.signers)
         self._last = (size, root_hash, text)
         return text
+
+    async def checkpoint_async(self, size: int, root_hash: bytes) -> str:
+        """`checkpoint`, signing in a thread when a key is in a token (a device call
+        must not hold the event loop); the cached note of the latest head is free."""
+        last = self._last
+        if (last is not None and last[0] == size and last[1] == root_hash) or all(
+                s.in_memory for s in self.signers):
+            return self.checkpoint(size, root_hash)
+        return await asyncio.to_thread(self.checkpoint, size, root_hash)
 
 
 class TreeNotaries:

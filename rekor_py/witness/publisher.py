@@ -127,7 +127,7 @@ class Publisher:
     async def witness(self, head: TreeRow) -> witness_store.PublishedHead:
         """One round for `head`: ask every witness, record what they cosigned."""
         notary = self.notaries.for_tree(head)
-        note = notary.checkpoint(head.size, head.root_hash)
+        note = await notary.checkpoint_async(head.size, head.root_hash)
         body = parse_checkpoint(note).checkpoint.body()
 
         async def proof(old: int) -> list[bytes]:

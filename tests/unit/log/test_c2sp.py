@@ -102,3 +102,26 @@ def test_note_key_file(tmp_path: Path) -> None:
     LogSigner.load_or_create(ecdsa_path)
     with pytest.raises(KeyFileError, match="not an Ed25519"):
         load_or_create_note_key(ecdsa_path)
+
+
+async def test_a_token_key_signs_off_the_event_loop() -> None:
+    """checkpoint_async signs in a thread when a key is not in memory (a device call
+    must not hold the event loop), on the loop's own thread otherwise; a cached note
+    is returned without signing."""
+    import threading
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    threads: list[int] = []
+
+    def sign(data: bytes) -> bytes:
+        threads.append(threading.get_ident())
+        return key.sign(data)
+
+    for in_memory in (True, False):
+        threads.clear()
+        verifier = NoteSigner.ed25519("log.example", key).verifier
+        notary = CheckpointNotary("log.example", [NoteSigner(verifier, sign, in_memory)])
+        text = await notary.checkpoint_async(3, bytes(32))
+        assert verify_c2sp_checkpoint(text, [verifier]).size == 3
+        assert (threads == [threading.get_ident()]) is in_memory, (in_memory, threads)
+        assert await notary.checkpoint_async(3, bytes(32)) == text and len(threads) == 1
