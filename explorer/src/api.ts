@@ -26,10 +26,11 @@ export function setConfig(c: Config): void {
 }
 export const getConfig = (): Config => config;
 
-async function request(path: string, init?: RequestInit): Promise<Response> {
+/** `path` under the API's base; `base` for the explorer's own data. */
+async function request(path: string, init?: RequestInit, base = config.apiBase): Promise<Response> {
   let r: Response;
   try {
-    r = await fetch(config.apiBase + path, init);
+    r = await fetch(base + path, init);
   } catch (e) {
     throw new ApiError(`${path}: the server did not answer (${String(e)})`);
   }
@@ -170,10 +171,5 @@ export interface Growth {
   points: { time: number; size: number }[];
 }
 
-export const growth = (hours: number): Promise<Growth> => {
-  const url = `${config.explorerBase}growth.json?hours=${hours}`;
-  return fetch(url).then((r) => {
-    if (!r.ok) throw new ApiError(`growth: ${r.status}`, r.status);
-    return r.json() as Promise<Growth>;
-  });
-};
+export const growth = async (hours: number): Promise<Growth> =>
+  (await request(`growth.json?hours=${hours}`, undefined, config.explorerBase)).json() as Promise<Growth>;

@@ -5,10 +5,9 @@ import { b64decode, fromUtf8 } from "./bytes";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { hex } from "./bytes";
 import { note, ok, type Check } from "./checks";
-import { verifiedLog } from "./logview";
 import { findKeys, type KeyView } from "./keys";
 import { facts, fill, h, link, mono, time, verdict } from "./ui";
-import { checkEntry, newerThan, overall } from "./verify";
+import { checkEntry, logCovering, overall } from "./verify";
 
 /** The fields worth a line of their own, per kind; the whole body is shown below them. */
 function summary(body: Record<string, any>): [string, string][] {
@@ -92,10 +91,8 @@ export async function entryPage(root: HTMLElement, id: string): Promise<void> {
     }
     throw err;
   }
-  // The log is read after the entry, so its head is at least the proof's; if a
-  // write slipped in between the other way, read it once more.
-  let log = await verifiedLog();
-  if (newerThan(log, [e])) log = await verifiedLog();
+  // The log is read after the entry, so that its head is at least the proof's.
+  const log = await logCovering([e]);
   let body: Record<string, any> = {};
   let bodyText = "";
   try {

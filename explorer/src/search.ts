@@ -6,9 +6,10 @@ import * as api from "./api";
 import { b64decode, b64encode, fromUtf8, hex } from "./bytes";
 import { note, ok, type Check } from "./checks";
 import { findKeys } from "./keys";
+import { webCryptoAvailable } from "./sig";
 import { verifiedLog, type VerifiedLog } from "./logview";
 import { badge, errorBox, fill, fmt, h, link, loading, mono, time, verdict } from "./ui";
-import { checkEntry, newerThan, overall } from "./verify";
+import { checkEntry, logCovering, overall } from "./verify";
 
 /** Whether an entry answers the query: the server's index is not verifiable, but
  * what the entry's own body says is. */
@@ -33,13 +34,6 @@ function keyMatcher(keyFile: string): Matcher {
   return (body) => findKeys(body).some((k) => wanted.has(k.fingerprint))
     ? ok("Matches the search", "the body holds this key")
     : note("Matches the search", wanted.size ? "the body does not hold this key" : "the key file could not be read here");
-}
-
-/** Entries and the log, read in that order so that the verified heads are at least the
- * proofs' (read once more if a write slipped in between). */
-async function withLog(entries: api.LogEntry[]): Promise<VerifiedLog> {
-  const log = await verifiedLog();
-  return newerThan(log, entries) ? verifiedLog() : log;
 }
 
 const PAGE = 20;
@@ -76,7 +70,7 @@ export async function latestPage(root: HTMLElement, params: URLSearchParams): Pr
   const indexes: number[] = [];
   for (let i = top; i > top - PAGE && i >= 0; i--) indexes.push(i);
   const entries = indexes.length ? await api.retrieve({ logIndexes: indexes }) : [];
-  const log = newerThan(first, entries) ? await verifiedLog() : first;
+  const log = await logCovering(entries, first);
   const nav = h("nav", { "aria-label": "Pages" },
     page > 0 ? link(`#/latest?page=${page - 1}`, "Newer") : "", " ",
     top - PAGE >= 0 ? link(`#/latest?page=${page + 1}`, "Older") : "");
@@ -97,7 +91,7 @@ function normaliseHash(s: string): string {
 
 /** SHA-256 of a file, in the browser: WebCrypto where it exists, else incrementally. */
 async function fileHash(file: File): Promise<string> {
-  if (globalThis.crypto?.subtle && globalThis.isSecureContext) {
+  if (webCryptoAvailable()) {
     return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer())));
   }
   const hasher = sha256.create();
@@ -116,7 +110,7 @@ async function runSearch(out: HTMLElement, query: api.IndexQuery, label: string,
     const uuids = await api.searchIndex(query);
     const shown = uuids.slice(0, PAGE);
     const entries = shown.length ? await api.retrieve({ entryUUIDs: shown }) : [];
-    const log = await withLog(entries);
+    const log = await logCovering(entries);
     const logNotes = log.checks.filter((c) => c.status !== "ok");
     fill(out,
       h("h2", null, `${fmt(uuids.length)} entr${uuids.length === 1 ? "y" : "ies"} for ${label}`),

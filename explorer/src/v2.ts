@@ -102,7 +102,7 @@ export async function v2EntryPage(root: HTMLElement, id: string): Promise<void> 
     return;
   }
   if (index >= cp.size) throw new api.ApiError(`entry ${index} is beyond the v2 log (size ${cp.size})`, 404);
-  const tiles = head.tiles ?? new TileReader(BASE, cp.size);
+  const tiles = head.tiles!; // made with every verified checkpoint
   const body = await tiles.entry(index);
   try {
     const proof = await tiles.inclusionProof(index);

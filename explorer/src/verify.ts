@@ -6,7 +6,7 @@ import type * as api from "./api";
 import { b64decode, hex, unhex, utf8 } from "./bytes";
 import { fail, ok, reason, type Check } from "./checks";
 import type { VerifiedLog } from "./logview";
-import { checkTreeHead } from "./logview";
+import { checkTreeHead, verifiedLog } from "./logview";
 import { consistencyProof } from "./api";
 import { leafHash, verifyConsistency, verifyInclusion } from "./merkle";
 
@@ -92,9 +92,14 @@ export async function checkEntry(e: api.LogEntry, log: VerifiedLog): Promise<Che
   return checks;
 }
 
-/** Whether any entry's proof is for a head newer than the one `log` verified (then
- * the caller verifies the log again: entries and heads are read one after the other). */
-export function newerThan(log: VerifiedLog, entries: api.LogEntry[]): boolean {
+/** The verified log for checking `entries` (read before it): `log`, or a fresh one
+ * when a proof is for a head newer than `log`'s (a write slipped in between). */
+export async function logCovering(entries: api.LogEntry[], log?: VerifiedLog): Promise<VerifiedLog> {
+  const first = log ?? await verifiedLog();
+  return newerThan(first, entries) ? verifiedLog() : first;
+}
+
+function newerThan(log: VerifiedLog, entries: api.LogEntry[]): boolean {
   return entries.some((e) => {
     const p = e.verification?.inclusionProof;
     const shard = p && log.shards.find((s) => s.treeID === proofTree(p.checkpoint));

@@ -6,7 +6,7 @@ import { hex, unhex } from "./bytes";
 import { fail, note, ok, reason, type Check } from "./checks";
 import type { VerifiedLog } from "./logview";
 import { ProofError, verifyConsistency } from "./merkle";
-import { c2spLogVerifier, parseCheckpoint, parseNote, parseVkey, verifyNote } from "./note";
+import { c2spLogVerifier, parseCheckpoint, parseNote, parseVkey, verifyNote, type Checkpoint, type Note } from "./note";
 import { loadPins, savePins } from "./trust";
 
 export interface WitnessRow {
@@ -28,18 +28,16 @@ function expectedOrigins(log: VerifiedLog): string[] {
   return [base, `${base}/${active.treeID}`];
 }
 
-async function checkCosignedHead(log: VerifiedLog, text: string): Promise<{ check: Check; time?: bigint }> {
+async function checkCosignedHead(log: VerifiedLog, parsed: Note, cp: Checkpoint): Promise<Check> {
   const what = "Cosigned checkpoint";
   const active = log.shards[log.shards.length - 1]!;
-  const parsed = parseNote(text);
-  const cp = parseCheckpoint(parsed.text);
   if (!expectedOrigins(log).includes(cp.origin)) {
-    return { check: fail(what, `origin ${cp.origin} is not this log's tile API (${expectedOrigins(log).join(" or ")})`) };
+    return fail(what, `origin ${cp.origin} is not this log's tile API (${expectedOrigins(log).join(" or ")})`);
   }
   const signed = await verifyNote(parsed, c2spLogVerifier(cp.origin, active.key.key));
-  if (!signed?.ok) return { check: fail(what, "the checkpoint the witnesses cosigned is not signed by the log's pinned key") };
+  if (!signed?.ok) return fail(what, "the checkpoint the witnesses cosigned is not signed by the log's pinned key");
   const size = Number(cp.size);
-  if (size > active.size) return { check: fail(what, `size ${size} is beyond the verified head (${active.size}): reload`) };
+  if (size > active.size) return fail(what, `size ${size} is beyond the verified head (${active.size}): reload`);
   if (size === 0) {
     if (hex(cp.root) !== EMPTY_ROOT) throw new ProofError("an empty tree with a root other than the empty tree's");
   } else if (size === active.size) {
@@ -48,16 +46,23 @@ async function checkCosignedHead(log: VerifiedLog, text: string): Promise<{ chec
     const p = await api.consistencyProof(size, active.size, active.treeID);
     verifyConsistency(cp.size, BigInt(active.size), p.hashes.map(unhex), cp.root, unhex(active.rootHash));
   }
-  return { check: ok(what, `size ${size}, signed by the log, ${size === active.size ? "the verified head" : `${active.size - size} entries behind the verified head, which extends it`}`) };
+  return ok(what, `size ${size}, signed by the log, ${size === active.size ? "the verified head" : `${active.size - size} entries behind the verified head, which extends it`}`);
 }
 
 export async function witnessChecks(log: VerifiedLog): Promise<{ checks: Check[]; rows: WitnessRow[] }> {
   const witnesses = api.getConfig().witnesses ?? [];
   if (witnesses.length === 0) return { checks: [], rows: [] };
-  const text = await api.c2spCheckpoint();
+  let parsed: Note;
+  let cp: Checkpoint;
+  try {
+    parsed = parseNote(await api.c2spCheckpoint());
+    cp = parseCheckpoint(parsed.text);
+  } catch (e) {
+    return { checks: [fail("Cosigned checkpoint", reason(e))], rows: [] };
+  }
   let head: Check;
   try {
-    head = (await checkCosignedHead(log, text)).check;
+    head = await checkCosignedHead(log, parsed, cp);
   } catch (e) {
     head = fail("Cosigned checkpoint", reason(e));
   }
@@ -68,15 +73,7 @@ export async function witnessChecks(log: VerifiedLog): Promise<{ checks: Check[]
   for (const name of Object.keys(pins.witnesses)) {
     if (!witnesses.some((w) => w.name === name)) checks.push(note(`Witness ${name}`, "seen before, no longer in the log's policy"));
   }
-  const active = log.shards[log.shards.length - 1]!;
-  const cosignedSize = (() => {
-    try {
-      return Number(parseCheckpoint(parseNote(text).text).size);
-    } catch {
-      return -1;
-    }
-  })();
-  const parsed = parseNote(text);
+  const behind = cp.size < BigInt(log.shards[log.shards.length - 1]!.size);
   for (const w of witnesses) {
     const what = `Witness ${w.name}`;
     const pinned = pins.witnesses[w.name];
@@ -92,7 +89,7 @@ export async function witnessChecks(log: VerifiedLog): Promise<{ checks: Check[]
       else if (!result.ok) checks.push(fail(what, "its cosignature does not verify"));
       else {
         const age = Date.now() / 1000 - Number(result.time ?? 0n);
-        const stale = age > STALE_S && cosignedSize < active.size;
+        const stale = age > STALE_S && behind;
         checks.push((pinned === undefined || stale ? note : ok)(what,
           `cosigned at ${new Date(Number(result.time ?? 0n) * 1000).toISOString()}` +
           (stale ? `, ${Math.round(age / 60)} minutes ago, and the log has grown since` : "") +

@@ -19,8 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from rekor_py.api.keys import SERVICE, V2_LOG
-from rekor_py.api.v2 import PREFIX as V2_PREFIX
+from rekor_py.api.keys import PUBLISHER, SERVICE, V2_LOG
 from rekor_py.config import Settings
 from rekor_py.errors import InvalidRequest
 from rekor_py.explorer.growth import growth
@@ -49,24 +48,22 @@ def assets_built() -> bool:
     return all(_static(n) is not None for n in ("index.html", *_ASSETS))
 
 
-def _page_config(settings: Settings, v2: bool) -> dict[str, Any]:
-    witnesses: list[dict[str, str]] = []
-    if settings.witness_policy is not None:
-        from rekor_py.witness.policy import parse_policy
-
-        policy = parse_policy(settings.witness_policy.read_text())
-        witnesses = [{"name": w.name, "vkey": w.verifier.vkey} for w in policy.witnesses.values()]
-    return {"apiBase": "", "tilePrefix": settings.tile_prefix, "v2": v2,
-            "explorerBase": settings.explorer_prefix, "witnesses": witnesses, "v2Prefix": V2_PREFIX}
+def _page_config(app: web.Application, settings: Settings) -> dict[str, Any]:
+    # The witnesses of the policy the app's publisher already parsed (add_witnessing).
+    publisher = app.get(PUBLISHER)
+    witnesses = [] if publisher is None else [
+        {"name": w.name, "vkey": w.verifier.vkey} for w in publisher.policy.witnesses.values()]
+    return {"apiBase": "", "tilePrefix": settings.tile_prefix, "v2": V2_LOG in app,
+            "explorerBase": settings.explorer_prefix, "witnesses": witnesses}
 
 
-def _index(settings: Settings, v2: bool) -> bytes | None:
+def _index(app: web.Application, settings: Settings) -> bytes | None:
     page = _static("index.html")
     if page is None:
         return None
     # No "<" in the JSON at all (written as \u003c, which JSON reads back the same): no
     # value can close the script element or open an HTML comment inside it.
-    config = json.dumps(_page_config(settings, v2)).replace("<", "\\u003c")
+    config = json.dumps(_page_config(app, settings)).replace("<", "\\u003c")
     text = page.decode()
     if _CONFIG_TAG not in text:
         raise RuntimeError("the explorer's index.html lacks its configuration block")
@@ -75,7 +72,7 @@ def _index(settings: Settings, v2: bool) -> bytes | None:
 
 def add_explorer_routes(app: web.Application, settings: Settings) -> None:
     prefix = settings.explorer_prefix
-    index = _index(settings, V2_LOG in app)
+    index = _index(app, settings)
     assets = {name: _static(name) for name in _ASSETS}
 
     async def get_index(request: web.Request) -> web.Response:

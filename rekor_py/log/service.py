@@ -126,13 +126,7 @@ class LogService:
         frozen trees never change, the active one may have grown since.  A read
         checks the guess against the trees it reads along with the entry."""
         shards = self._last_shards
-        if shards is None:
-            return None
-        for tree in reversed(shards.trees):
-            leaf = virtual_index - tree.virtual_offset
-            if leaf >= 0 and (tree.state == "active" or leaf < tree.size):
-                return tree, leaf
-        return None
+        return None if shards is None else shards.locate(virtual_index, active_may_grow=True)
 
     async def _read_with(self, conn: Any, tree_id: int, leaf_index: int | None,
                          tile_keys: Sequence[tuple[int, int]]

@@ -60,12 +60,15 @@ class Shards:
     def by_id(self, tree_id: int) -> TreeRow | None:
         return next((t for t in self.trees if t.tree_id == tree_id), None)
 
-    def locate(self, virtual_index: int) -> tuple[TreeRow, int] | None:
+    def locate(self, virtual_index: int, *, active_may_grow: bool = False
+               ) -> tuple[TreeRow, int] | None:
         """The tree holding the log's entry `virtual_index`, and its leaf index there;
-        None outside the log."""
+        None outside the log.  `active_may_grow`: count any index past the frozen
+        trees as the active tree's (these trees were read a while ago, and only the
+        active one can have grown since)."""
         for tree in reversed(self.trees):
             leaf = virtual_index - tree.virtual_offset
-            if 0 <= leaf < tree.size:
+            if leaf >= 0 and (leaf < tree.size or (active_may_grow and tree.state == "active")):
                 return tree, leaf
         return None
 

@@ -41,6 +41,7 @@ __all__ = [
     "get_entry_by_index",
     "insert_entries",
     "insert_index_keys",
+    "integrated_times",
     "list_trees",
     "lock_tree",
     "lock_tree_creation",
@@ -420,9 +421,7 @@ async def read_tiles(
 # of the database's CPU each).  The tree order is list_trees'.
 _TREES_WITH = f"""
 SELECT {", ".join("t." + c.strip() for c in _TREE_COLUMNS.split(","))},
-       e.leaf_hash AS e_leaf_hash, e.body AS e_body, e.kind AS e_kind,
-       e.api_version AS e_api_version, e.integrated_time AS e_integrated_time,
-       e.attestation AS e_attestation, tl.hashes AS tile
+       {", ".join("e." + c for c in _ENTRY_COLUMNS if c != "tree_id")}, tl.hashes AS tile
 FROM trees t
 LEFT JOIN entries e ON t.tree_id = $2 AND e.tree_id = $2 AND e.leaf_index = $3
 LEFT JOIN tiles tl ON t.tree_id = $2 AND tl.tree_id = $2 AND tl.level = $4
@@ -446,13 +445,8 @@ async def read_trees_with(
     for r in rows:
         if r["tree_id"] != tree_id:
             continue
-        if r["e_leaf_hash"] is not None:
-            attestation = r["e_attestation"]
-            entry = EntryRow(
-                tree_id=tree_id, leaf_index=leaf_index,  # type: ignore[arg-type]
-                leaf_hash=bytes(r["e_leaf_hash"]), body=bytes(r["e_body"]), kind=r["e_kind"],
-                api_version=r["e_api_version"], integrated_time=r["e_integrated_time"],
-                attestation=bytes(attestation) if attestation is not None else None)
+        if r["leaf_hash"] is not None:
+            entry = _entry(r)  # the entry's columns beside its tree's (same tree_id)
         if r["tile"] is not None:
             hashes = bytes(r["tile"])
     return [_tree(r) for r in rows], entry, hashes

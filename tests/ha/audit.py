@@ -16,26 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import asyncpg  # type: ignore[import-untyped]
-
 from rekor_py import merkle
-from tests.integration.load import Ack, Ledger
+from tests.integration.load import Ack, Ledger, stored_leaves
 
-__all__ = ["Findings", "audit", "checkpoint_is_consistent", "stored_leaves"]
-
-
-async def stored_leaves(database_url: str) -> tuple[int, list[bytes]]:
-    """The v1 tree's size and its leaf hashes by index, as one snapshot."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            tree = await conn.fetchrow("SELECT tree_id, size FROM trees "
-                                       "WHERE state = 'active' AND api_major = 1")
-            rows = await conn.fetch("SELECT leaf_index, leaf_hash FROM entries "
-                                    "WHERE tree_id = $1 ORDER BY leaf_index", tree["tree_id"])
-    finally:
-        await conn.close()
-    return int(tree["size"]), [bytes(r["leaf_hash"]) for r in rows]
+__all__ = ["Findings", "audit", "checkpoint_is_consistent"]
 
 
 def checkpoint_is_consistent(size: int, root: bytes, leaves: Sequence[bytes]) -> bool:

@@ -42,12 +42,19 @@ import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 
 from rekor_py import merkle
-from rekor_py.errors import DatabaseUnavailable
 from rekor_py.log.signer import LogSigner
-from tests.integration.load import Ledger, ServeProcess, fetch_log_info, run_load, verify_log
+from tests.integration.load import (
+    Ledger,
+    ServeProcess,
+    fetch_log_info,
+    probe_until_writable,
+    run_load,
+    stored_leaves,
+    verify_log,
+)
 from tests.integration.logserver import free_port, signed_hashedrekord
 
-from .audit import audit, checkpoint_is_consistent, stored_leaves
+from .audit import audit, checkpoint_is_consistent
 from .cluster import Cluster, Node
 
 POSTMASTER_KILLS = 8 * max(1, int(os.environ.get("REKOR_PY_HA_SOAK", "1")))
@@ -99,28 +106,6 @@ async def _fleet(cluster: Cluster, database: str, *, reader: bool = True) -> Asy
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def _probe_until_writable(url: str, started: float, deadline_s: float = 90.0) -> float:
-    """POST until a 201; every other answer must be a 503 with Retry-After (the
-    database is away), never a 500.  Returns seconds since `started`.  The probe's
-    own entries are not in the ledger: an ack of theirs proves nothing more."""
-    async with aiohttp.ClientSession() as session:
-        for n in range(100_000):
-            assert time.monotonic() - started < deadline_s, f"{url} did not recover"
-            try:
-                async with session.post(f"{url}/api/v1/log/entries",
-                                        json=signed_hashedrekord(f"probe-{started}-{n}".encode()),
-                                        timeout=aiohttp.ClientTimeout(total=10)) as r:
-                    if r.status == 201:
-                        return time.monotonic() - started
-                    assert r.status == 503, (r.status, await r.text())
-                    assert r.headers.get("Retry-After") == "1"
-                    assert await r.json() == {"code": 503, "message": DatabaseUnavailable.message}
-            except (TimeoutError, aiohttp.ClientError):
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("unreachable")
-
-
 async def _probe_refused(url: str, seconds: float) -> None:
     """POST for `seconds`: every answer a 503 (a guard refusing, or the database away),
     never a 201 nor a 500."""
@@ -162,7 +147,8 @@ async def _fail_over(cluster: Cluster, fleet: Fleet, how: str) -> Failover:
         cluster.kill_node(old)
     else:
         await asyncio.to_thread(cluster.partition, old)
-    probes = [asyncio.create_task(_probe_until_writable(w.url, started)) for w in fleet.writers]
+    probes = [asyncio.create_task(probe_until_writable(w.url, started=started, deadline_s=90.0))
+              for w in fleet.writers]
     try:
         new, elected = await asyncio.to_thread(
             cluster.wait_new_leader, old, 45.0 if how == "postmaster" else 90.0)

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rekor_py import merkle
 from rekor_py.audit import fsck
+from rekor_py.errors import DatabaseUnavailable
 from rekor_py.log.checkpoint import verify_checkpoint
 from rekor_py.log.signer import LogVerifier
 
@@ -284,21 +285,61 @@ class LogFacts:
     unacknowledged: int = 0
 
 
-async def _stored_leaves(database_url: str) -> LogFacts:
+async def stored_rows(database_url: str) -> tuple[int, list[int], list[bytes]]:
+    """The v1 tree's size, and its entries' leaf indexes and leaf hashes in index order,
+    read as one snapshot."""
     conn = await asyncpg.connect(database_url)
     try:
-        tree = await conn.fetchrow("SELECT tree_id, size FROM trees "
-                                   "WHERE state = 'active' AND api_major = 1")
-        rows = await conn.fetch("SELECT leaf_index, leaf_hash FROM entries WHERE tree_id = $1 "
-                                "ORDER BY leaf_index", tree["tree_id"])
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            tree = await conn.fetchrow("SELECT tree_id, size FROM trees "
+                                       "WHERE state = 'active' AND api_major = 1")
+            rows = await conn.fetch("SELECT leaf_index, leaf_hash FROM entries "
+                                    "WHERE tree_id = $1 ORDER BY leaf_index", tree["tree_id"])
     finally:
         await conn.close()
-    indexes = [r["leaf_index"] for r in rows]
+    return int(tree["size"]), [r["leaf_index"] for r in rows], [bytes(r["leaf_hash"]) for r in rows]
+
+
+async def stored_leaves(database_url: str) -> tuple[int, list[bytes]]:
+    """The v1 tree's size and its leaf hashes by index, as one snapshot."""
+    size, _, leaves = await stored_rows(database_url)
+    return size, leaves
+
+
+async def _stored_leaves(database_url: str) -> LogFacts:
+    size, indexes, leaves = await stored_rows(database_url)
     # No gap, no extra: the entries hold exactly 0..size-1.
-    assert indexes == list(range(tree["size"])), "entry indexes are not 0..size-1"
-    leaves = [bytes(r["leaf_hash"]) for r in rows]
+    assert indexes == list(range(size)), "entry indexes are not 0..size-1"
     assert len(set(leaves)) == len(leaves), "a leaf is stored twice"
-    return LogFacts(tree["size"], leaves)
+    return LogFacts(size, leaves)
+
+
+async def probe_until_writable(url: str, *, deadline_s: float, started: float | None = None,
+                               timeout_s: float = 10.0, pause_s: float = 0.1,
+                               ledger: Ledger | None = None) -> float:
+    """POST fresh entries to `url` until one gets 201; every other answer must be a 503
+    with Retry-After and Rekor's body (the database is away), never a 500 or a hang.
+    Returns the seconds since `started` (default: now); fails past `deadline_s`.  With
+    `ledger`, the acknowledged probe is recorded like any other entry."""
+    started = time.monotonic() if started is None else started
+    async with aiohttp.ClientSession() as session:
+        for n in itertools.count():
+            assert time.monotonic() - started < deadline_s, f"{url} did not recover"
+            try:
+                async with session.post(f"{url}/api/v1/log/entries",
+                                        json=signed_hashedrekord(f"probe-{started}-{n}".encode()),
+                                        timeout=aiohttp.ClientTimeout(total=timeout_s)) as r:
+                    if r.status == 201:
+                        if ledger is not None:
+                            ledger.acknowledge(await r.json(), url)
+                        return time.monotonic() - started
+                    assert r.status == 503, (r.status, await r.text())
+                    assert r.headers.get("Retry-After") == "1"
+                    assert await r.json() == {"code": 503, "message": DatabaseUnavailable.message}
+            except (TimeoutError, aiohttp.ClientError):
+                pass
+            await asyncio.sleep(pause_s)
+    raise AssertionError("unreachable")
 
 
 async def _retrieve(session: aiohttp.ClientSession, url: str, field_name: str,

@@ -32,12 +32,11 @@ import aiohttp
 import pytest
 
 from rekor_py.app import HANDLER_TIMEOUT_MESSAGE
-from rekor_py.errors import DatabaseUnavailable
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage.embedded import EmbeddedPostgres
 
 from .conftest import postgres_scratch_dir
-from .load import Ledger, ServeProcess, run_load, verify_log
+from .load import Ledger, ServeProcess, probe_until_writable, run_load, verify_log
 from .logserver import free_port, signed_hashedrekord
 
 KILL_CYCLES = 22
@@ -55,31 +54,6 @@ async def _all_accept(servers: list[ServeProcess], ledger: Ledger, tag: str) -> 
                    concurrency=6, tag=tag)
     after = ledger.statuses - before
     assert set(after) == {"201"} and after["201"] == 60, after
-
-
-async def _wait_until_writable(server: ServeProcess, ledger: Ledger,
-                               deadline_s: float = 30.0) -> float:
-    """Seconds until `server` acknowledges an entry again (bounded); the probe that
-    got its 201 goes into the ledger like any other."""
-    started = time.monotonic()
-    async with aiohttp.ClientSession() as session:
-        for n in range(10_000):
-            assert time.monotonic() - started < deadline_s, f"{server.url} did not recover"
-            try:
-                async with session.post(f"{server.url}/api/v1/log/entries",
-                                        json=signed_hashedrekord(f"probe-{n}".encode()),
-                                        timeout=aiohttp.ClientTimeout(total=5)) as r:
-                    if r.status == 201:
-                        ledger.acknowledge(await r.json(), server.url)
-                        return time.monotonic() - started
-                    # While PostgreSQL is down: 503, Retry-After and Rekor's body, never a hang.
-                    assert r.status == 503, (r.status, await r.text())
-                    assert r.headers.get("Retry-After") == "1"
-                    assert await r.json() == {"code": 503, "message": DatabaseUnavailable.message}
-            except (TimeoutError, aiohttp.ClientError):
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("unreachable")
 
 
 # ---- SIGKILL the servers --------------------------------------------------------------------
@@ -199,7 +173,9 @@ async def test_postgres_restarts_under_load(own_postgres: EmbeddedPostgres,
                 await asyncio.sleep(0.3)  # requests now meet a dead database
                 await asyncio.to_thread(own_postgres.start)
                 assert own_postgres.dsn() == dsn  # same port: the servers' DSN still holds
-                recovery += [await _wait_until_writable(s, ledger) for s in servers]
+                recovery += [await probe_until_writable(s.url, deadline_s=30.0, timeout_s=5.0,
+                                                     pause_s=0.05, ledger=ledger)
+                             for s in servers]
                 assert not load.done(), "the load generator stopped"
         finally:
             stop.set()
@@ -309,7 +285,8 @@ async def test_a_hung_database_gets_504_not_a_hang(own_postgres: EmbeddedPostgre
         finally:
             for pid in pids:
                 os.kill(pid, signal.SIGCONT)
-        await _wait_until_writable(server, ledger)
+        await probe_until_writable(server.url, deadline_s=30.0, timeout_s=5.0, pause_s=0.05,
+                                   ledger=ledger)
         await _all_accept([server], ledger, "hung-after")
         await verify_log(own_postgres.dsn(), server.url, ledger, _verifier(tmp_path).verifier)
     finally:
