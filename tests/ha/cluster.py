@@ -285,18 +285,72 @@ class Cluster:
                 continue
         return None
 
-    def wait_healthy(self, timeout: float = 90.0) -> float:
+    def wait_healthy(self, timeout: float = 90.0, settle: float = 2.0) -> float:
         """Until there is a leader, a sync standby (when synchronous) and every other
-        node streams; returns the seconds it took."""
-        def healthy() -> bool:
+        node streams on the leader's timeline, `settle` seconds in a row; returns the
+        seconds it took.
+
+        The timeline matters.  An old primary cut off by a partition has written WAL
+        past the point where the new primary's timeline forked.  Patroni checks for that
+        when it rejoins, but the check can run before the node has replayed its own WAL:
+        the node then streams the old timeline's WAL for a while ("streaming") and stops
+        there, its LSN ahead of everyone's.  Patroni compares LSNs across timelines, so
+        at the next failover the sync standby defers to that node and nobody leads.  A
+        node left on an older timeline for `reinit_after` seconds is re-initialized from
+        the leader, as an operator would (`patronictl reinit`), and that is printed."""
+        reinit_after = 30.0
+        stale_since: dict[str, float] = {}
+        healthy_since: list[float] = []
+
+        def healthy_now() -> bool:
             members = self.members()
             roles = sorted(m["role"] for m in members)
-            streaming = [m for m in members if m["role"] != "leader"
-                         and m["state"] == "streaming"]
             want = ["leader", "replica", "sync_standby"] if self.synchronous \
                 else ["leader", "replica", "replica"]
-            return roles == want and len(streaming) == 2 and self.leader() is not None
+            leaders = [m for m in members if m["role"] == "leader"]
+            if roles != want or len(leaders) != 1 or self.leader() is None:
+                return False
+            timeline = leaders[0].get("timeline")
+            now = time.monotonic()
+            ok = True
+            for m in members:
+                if m["role"] == "leader":
+                    continue
+                if m.get("timeline") != timeline:
+                    if m["name"] not in stale_since:
+                        print(f"{m['name']} is {m['state']} on timeline {m.get('timeline')}, "
+                              f"the leader on {timeline}: waiting")
+                    first = stale_since.setdefault(m["name"], now)
+                    if now - first > reinit_after:
+                        self.reinitialize(m["name"], f"on timeline {m.get('timeline')}, "
+                                                     f"the leader on {timeline}")
+                        stale_since.pop(m["name"])
+                    ok = False
+                else:
+                    stale_since.pop(m["name"], None)
+                    ok = ok and m["state"] == "streaming"
+            return ok
+
+        def healthy() -> bool:
+            if not healthy_now():
+                healthy_since.clear()
+                return False
+            if not healthy_since:
+                healthy_since.append(time.monotonic())
+            return time.monotonic() - healthy_since[0] >= settle
         return self._wait(healthy, timeout, "a healthy cluster")
+
+    def reinitialize(self, name: str, why: str) -> None:
+        """Patroni's REST reinitialize on a replica: its data directory is copied anew
+        from the leader."""
+        node = next(n for n in self.nodes if n.name == name)
+        print(f"re-initializing {name} ({why})\n{self.log_tails(8)}")
+        request = urllib.request.Request(f"{node.rest}/reinitialize",
+                                         data=json.dumps({"force": True}).encode(),
+                                         method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=5) as r:
+            print(f"reinitialize {name}: {r.status} {r.read()[:200]!r}")
 
     def wait_new_leader(self, old: Node, timeout: float = 60.0) -> tuple[Node, float]:
         """Until another node leads; returns it and the seconds it took."""
