@@ -11,6 +11,13 @@ Rekor v1 and v2 writes in one run), with their ratios to the first.
 
     python bench/bench_server.py [--workload pubkey|fulcio|mixed|fulcio-v2[,...]]
         [--entries 20000] [--concurrency 64] [--workers 1] [--wrk SECONDS] [--url URL]
+        [--rounds N] [--server-dir CHECKOUT ...]
+
+`--rounds N` repeats the whole run N times, each on a fresh server and log, with the
+same pre-signed entries, and prints every round and the spread.  `--server-dir`
+(repeatable) runs the server from another checkout (its own `rekor_py`), alternated
+with the others in every round (A B A B), and prints the ratios to the first: a
+before/after comparison in one command, on the same entries and the same machine.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.rounds import print_rounds  # noqa: E402
 from bench.stages import Profile, format_table  # noqa: E402
 from bench.workloads import WORKLOADS, presign  # noqa: E402
 
@@ -158,15 +166,19 @@ def api_of(workload: str) -> int:
 
 
 def start_server(data_dir: Path, port: int, workers: int, *extra: str,
-                 env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """`rekor-py serve` (more flags in `extra`, environment `env`), once its port answers.
-    Its log goes to data_dir/serve.log: a pipe nobody reads would fill up and stall it."""
+                 env: dict[str, str] | None = None,
+                 checkout: Path | None = None) -> subprocess.Popen[bytes]:
+    """`rekor-py serve` (more flags in `extra`, environment `env`; from `checkout`'s
+    `rekor_py` if given), once its port answers.  Its log goes to data_dir/serve.log: a
+    pipe nobody reads would fill up and stall it."""
     log = data_dir / "serve.log"
+    if checkout is not None:
+        env = {**(env or os.environ), "PYTHONPATH": str(checkout)}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir),
              "--port", str(port), "--workers", str(workers), *extra],
-            stdout=subprocess.DEVNULL, stderr=out, env=env)
+            stdout=subprocess.DEVNULL, stderr=out, env=env, cwd=checkout)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -251,6 +263,40 @@ def _ms(text: str) -> float:
 
 
 def main() -> None:
+    args = _parse_args()
+    workloads = args.workload.split(",")
+    print(f"machine: {os.cpu_count()} cores, load average before signing "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    t0 = time.perf_counter()
+    # Signed once, for every round and checkout: each of those starts a fresh log.
+    wrk_n = int(args.wrk * 2500) if args.wrk else 0
+    bodies = {w: presign(w, args.entries + args.warmup + wrk_n) for w in workloads}
+    print(f"signed {sum(map(len, bodies.values()))} entries in {time.perf_counter() - t0:.1f} s "
+          f"(before the run)")
+    checkouts: list[Path | None] = [d.resolve() for d in args.server_dir] or [None]
+    runs: list[tuple[int, Path | None, dict[str, dict[str, Any]]]] = []
+    ok = True
+    for round_ in range(1, args.rounds + 1):
+        for checkout in checkouts:
+            if args.rounds > 1 or len(checkouts) > 1:
+                print(f"\n=== round {round_}, server from {checkout or 'this checkout'}")
+            results = _run_server(args, workloads, bodies, checkout)
+            ok = _report(args, results) and ok
+            runs.append((round_, checkout, results))
+    if len(runs) > 1:
+        print_rounds(runs, workloads)
+    if args.json:
+        first = runs[0][2]
+        out: Any = first if len(first) > 1 else first[workloads[0]]
+        if len(runs) > 1:
+            out = [{"round": r, "server_dir": str(c or "."), "results": res}
+                   for r, c, res in runs]
+        args.json.write_text(json.dumps(out, indent=2))
+    if not ok:
+        raise SystemExit(1)
+
+
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=20_000)
@@ -268,17 +314,23 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="profile the server with py-spy during the wrk run (or the client "
                              "run without --wrk) and print CPU per entry by stage")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat the run this many times, each on a fresh server")
+    parser.add_argument("--server-dir", type=Path, action="append", default=[],
+                        metavar="CHECKOUT",
+                        help="run the server from this checkout (repeatable: alternated)")
     args = parser.parse_args()
-    workloads = args.workload.split(",")
-    if unknown := [w for w in workloads if w not in WORKLOADS]:
+    if unknown := [w for w in args.workload.split(",") if w not in WORKLOADS]:
         parser.error(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
-    print(f"machine: {os.cpu_count()} cores, load average before signing "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.url and (args.server_dir or args.rounds > 1):
+        parser.error("--url measures a server that is already running: no --server-dir, "
+                     "no --rounds")
+    return args
 
-    t0 = time.perf_counter()
-    bodies = {w: presign(w, args.entries + args.warmup) for w in workloads}
-    print(f"signed {sum(map(len, bodies.values()))} entries in {time.perf_counter() - t0:.1f} s "
-          f"(before the run)")
+
+def _run_server(args: argparse.Namespace, workloads: list[str], bodies: dict[str, list[bytes]],
+                checkout: Path | None) -> dict[str, dict[str, Any]]:
+    """Every workload against one server: `--url`'s, or a fresh one from `checkout`."""
     proc = None
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="rekor-py-bench-") as tmp:
@@ -287,7 +339,7 @@ def main() -> None:
         url = args.url
         if url is None:
             port = free_port()
-            proc = start_server(Path(tmp), port, args.workers)
+            proc = start_server(Path(tmp), port, args.workers, checkout=checkout)
             url = f"http://127.0.0.1:{port}"
         meter = CpuMeter(proc.pid, Path(tmp)) if proc is not None else None
         try:
@@ -298,6 +350,10 @@ def main() -> None:
             if proc is not None:
                 proc.terminate()
                 proc.wait(60)
+    return results
+
+
+def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> bool:
     ok = True
     for workload, result in results.items():
         print(f"\n{workload}:")
@@ -310,11 +366,7 @@ def main() -> None:
         ok = ok and good
     if len(results) > 1:
         _print_ratios(results)
-    if args.json:
-        args.json.write_text(json.dumps(results if len(results) > 1 else results[workloads[0]],
-                                        indent=2))
-    if not ok:
-        raise SystemExit(1)
+    return ok
 
 
 def _measure(args: argparse.Namespace, workload: str, bodies: list[bytes], url: str,
@@ -322,16 +374,21 @@ def _measure(args: argparse.Namespace, workload: str, bodies: list[bytes], url: 
     """Warm up, then one client run (and a wrk run) of `workload` on the server at `url`."""
     api = api_of(workload)
     asyncio.run(run_load(url, bodies[: args.warmup], args.concurrency, api))
-    fresh = presign(workload, int(args.wrk * 2500)) if args.wrk else []
-    print(f"{workload}: load average before the run {os.getloadavg()[0]:.2f}")
+    timed = bodies[args.warmup: args.warmup + args.entries]
+    fresh = bodies[args.warmup + args.entries:]
+    load = os.getloadavg()[0]
+    print(f"{workload}: load average before the run {load:.2f}")
     profiling = args.profile and not args.wrk
     with measured(meter, url, folder, profiling, api) as client_cost:
-        result = asyncio.run(run_load(url, bodies[args.warmup:], args.concurrency, api))
+        result = asyncio.run(run_load(url, timed, args.concurrency, api))
+    result["load_avg_before"] = round(load, 2)
     result["cpu_us_per_entry"] = client_cost.per_entry()
     if args.wrk:
+        load = os.getloadavg()[0]
         with measured(meter, url, folder, args.profile, api) as wrk_cost:
             wrk = run_wrk(url, fresh, args.concurrency, args.wrk, api)
         print(wrk.pop("wrk_output"))
+        wrk["load_avg_before"] = round(load, 2)
         wrk["cpu_us_per_entry"] = wrk_cost.per_entry()
         result["wrk"] = wrk
     if args.profile:
