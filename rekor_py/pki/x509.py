@@ -137,7 +137,9 @@ def _parse_certificate_and_key(der: bytes) -> tuple[x509.Certificate, object]:
             # Extensions parse lazily; Go's ParseCertificate refuses a malformed or
             # duplicated one, and a late ValueError would be a 500 (tests/fuzz).
             _ = cert.extensions
-    except (ValueError, UnsupportedAlgorithm, Warning, x509.DuplicateExtension) as e:
+    except (ValueError, UnsupportedAlgorithm, Warning, x509.DuplicateExtension, x509.InvalidVersion) as e:
+        # InvalidVersion (not a ValueError): a version field of 1 (v2), which Go
+        # accepts but cryptography cannot parse; refused rather than a 500.
         raise InvalidKeyError("x509: malformed certificate") from e
     if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, _CURVES):
         raise InvalidKeyError("x509: unsupported elliptic curve")

@@ -196,6 +196,16 @@ def test_certificate_canonical_value_is_its_raw_der(flips: list[tuple[int, int]]
         "CERTIFICATE", bytes(der))
 
 
+def test_version_2_certificate_is_refused_not_a_crash() -> None:
+    """cryptography raises InvalidVersion (not a ValueError) for a version field of 1:
+    a 400 like any certificate it cannot parse, never a 500."""
+    version_3 = b"\xa0\x03\x02\x01\x02"
+    assert _MUTATED_BASE.count(version_3) == 1
+    der = _MUTATED_BASE.replace(version_3, version_3[:-1] + b"\x01")
+    with pytest.raises(InvalidKeyError, match="malformed certificate"):
+        X509PublicKey.from_bytes(encode_pem("CERTIFICATE", der))
+
+
 def test_other_name_with_foreign_oid_is_ignored() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     sans = [x509.OtherName(ObjectIdentifier("1.2.3.4"), b"\x0c\x01x"), x509.DNSName("a.example")]
