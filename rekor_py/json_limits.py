@@ -39,10 +39,25 @@ _PARSE_INT = _number(int)
 _PARSE_FLOAT = _number(float)
 
 
+# json.loads builds a JSONDecoder per call when given hooks; one per set of
+# keywords serves every call (a decoder holds no state between calls).  The
+# keywords are the callers' constant hooks, so this stays a handful.
+_DECODERS: dict[tuple[tuple[str, Any], ...], json.JSONDecoder] = {}
+
+
+def _decoder(kwargs: dict[str, Any]) -> json.JSONDecoder:
+    key = tuple(sorted(kwargs.items()))
+    found = _DECODERS.get(key)
+    if found is None:
+        found = _DECODERS[key] = json.JSONDecoder(parse_int=_PARSE_INT, parse_float=_PARSE_FLOAT,
+                                                  **kwargs)
+    return found
+
+
 def loads(text: str | bytes, **kwargs: Any) -> Any:
     """json.loads with the number and depth limits; raises JSONLimitError, or json's own errors."""
     try:
-        value = json.loads(text, parse_int=_PARSE_INT, parse_float=_PARSE_FLOAT, **kwargs)
+        value = _decoder(kwargs).decode(_as_text(text))
     except RecursionError:
         limit = limits.current().max_json_depth
         raise JSONLimitError(limits.limit_error_message(
@@ -50,6 +65,15 @@ def loads(text: str | bytes, **kwargs: Any) -> Any:
     if isinstance(value, (list, dict)):
         check_depth(value, text)
     return value
+
+
+def _as_text(text: str | bytes) -> str:
+    """What json.loads does to its argument before decoding (same errors)."""
+    if isinstance(text, str):
+        if text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return text
+    return text.decode(json.detect_encoding(text), "surrogatepass")
 
 
 def check_depth(value: Any, text: str | bytes | None = None) -> None:

@@ -21,3 +21,10 @@ class PreparedEntry:
     api_version: str
     index_keys: tuple[str, ...] = ()
     attestation: bytes | None = None
+
+    def __reduce__(self) -> tuple[type[PreparedEntry], tuple[object, ...]]:
+        # Verification workers send these back by pickle: as the constructor and its
+        # arguments they pickle in C, where the getstate/setstate that dataclasses
+        # give slotted classes run in Python: 8 us an entry there and back, 2.4 here.
+        return PreparedEntry, (self.body, self.leaf_hash, self.kind, self.api_version,
+                               self.index_keys, self.attestation)

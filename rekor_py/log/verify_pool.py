@@ -131,11 +131,14 @@ def _worker_main(conn: Connection, limits: Limits) -> None:
         return
 
 
-@dataclass(order=True)
+@dataclass(eq=False)
 class _Waiting:
+    # (size class, arrival): the queue's order.  The queue holds (priority, _Waiting)
+    # pairs, which tuples compare in C (priorities are unique), where a dataclass's
+    # generated __lt__ would be a Python call per comparison.
     priority: tuple[int, int]
-    job: Job = field(compare=False)
-    future: asyncio.Future[PreparedEntry] = field(compare=False)
+    job: Job
+    future: asyncio.Future[PreparedEntry]
     # The pool's death count when a worker died under this job alone (None: never).
     # The job is tried again; a later death is charged to it only on a worker
     # spawned after that one.  An outside kill (the OOM killer, an operator)
@@ -143,10 +146,10 @@ class _Waiting:
     # doomed worker, is not to blame; a worker started after the first death
     # was not among them.  Each uncharged death ends a worker that existed at
     # the first, so a job that does kill workers is refused after a few.
-    died_at: int | None = field(default=None, compare=False)
+    died_at: int | None = None
     # Sent alone, never in a batch: its batch ran past the deadline, and only
     # alone can the job that did it be told apart from its batch-mates.
-    alone: bool = field(default=False, compare=False)
+    alone: bool = False
 
     @property
     def large(self) -> bool:
@@ -211,7 +214,7 @@ class ProcessVerifyPool(VerifyPool):
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
         self._spare: _Worker | None = None
-        self._waiting: list[_Waiting] = []
+        self._waiting: list[tuple[tuple[int, int], _Waiting]] = []  # a heap: see _Waiting
         self._seq = itertools.count()
         self._deaths = 0  # workers that died under their jobs, so far
         self._reaping: set[asyncio.Task[None]] = set()
@@ -229,7 +232,7 @@ class ProcessVerifyPool(VerifyPool):
         self._closed = True
         for worker in list(self._workers):
             self._retire(worker, kill=False)
-        for waiting in self._waiting:
+        for _, waiting in self._waiting:
             if not waiting.future.done():
                 waiting.future.set_exception(VerifierBusy("the server is shutting down"))
         self._waiting.clear()
@@ -245,7 +248,7 @@ class ProcessVerifyPool(VerifyPool):
             self._spawn(spare=True)
         future: asyncio.Future[PreparedEntry] = asyncio.get_running_loop().create_future()
         size_class = max(len(job[0]), 1).bit_length()
-        heapq.heappush(self._waiting, _Waiting((size_class, next(self._seq)), job, future))
+        self._push(_Waiting((size_class, next(self._seq)), job, future))
         self._dispatch()
         # A cancelled waiter (its client left, its request timed out) leaves its
         # future cancelled: _dispatch skips it, and a worker already on it finishes.
@@ -272,22 +275,22 @@ class ProcessVerifyPool(VerifyPool):
 
     def _dispatch(self) -> None:
         while self._idle and self._waiting:
-            if self._waiting[0].future.done():
+            head = self._waiting[0][1]
+            if head.future.done():
                 heapq.heappop(self._waiting)
                 continue
-            head = self._waiting[0]
             if head.large and self._size > 1 and self._busy_with_large() >= self._size - 1:
                 # The queue is smallest first, so only large jobs wait: one
                 # worker stays free for small (honest-sized) entries.
                 return
-            batch = [heapq.heappop(self._waiting)]
+            batch = [heapq.heappop(self._waiting)[1]]
             if not head.large and not head.alone:
                 # Under load, small jobs go in batches: one message each way for
                 # several entries halves the IPC cost per entry.  Shared among
                 # the idle workers, so a batch never leaves another worker idle.
                 size = min(_MAX_BATCH, max(1, (len(self._waiting) + 1) // len(self._idle)))
                 while len(batch) < size and self._waiting:
-                    nxt = self._waiting[0]
+                    nxt = self._waiting[0][1]
                     if nxt.large or nxt.alone:
                         break
                     heapq.heappop(self._waiting)
@@ -301,11 +304,14 @@ class ProcessVerifyPool(VerifyPool):
                 # It died while idle: the jobs never reached it, so they wait on.
                 worker.busy = []
                 for waiting in batch:
-                    heapq.heappush(self._waiting, waiting)
+                    self._push(waiting)
                 self._replace(worker, "could not take a job")
                 continue
             worker.timer = asyncio.get_running_loop().call_later(
                 self.limits.verify_deadline_s, self._overtime, worker)
+
+    def _push(self, waiting: _Waiting) -> None:
+        heapq.heappush(self._waiting, (waiting.priority, waiting))
 
     def _busy_with_large(self) -> int:
         return sum(1 for w in self._workers if w.busy and w.busy[0].large)
@@ -349,7 +355,7 @@ class ProcessVerifyPool(VerifyPool):
                         len(batch), deadline, worker.proc.pid)
             for waiting in batch:
                 waiting.alone = True
-                heapq.heappush(self._waiting, waiting)
+                self._push(waiting)
         self._replace(worker, None)
 
     def _replace(self, worker: _Worker, why: str | None) -> None:
@@ -372,13 +378,13 @@ class ProcessVerifyPool(VerifyPool):
                     continue
                 elif waiting.died_at is None:
                     waiting.died_at = self._deaths
-                heapq.heappush(self._waiting, waiting)
+                self._push(waiting)
         self._retire(worker, kill=True)
         if not worker.ready:
             self._failed_starts += 1
             if self._failed_starts >= _MAX_FAILED_STARTS:
                 log.error("verification workers die before they are ready: not restarting")
-                for left in self._waiting:
+                for _, left in self._waiting:
                     if not left.future.done():
                         left.future.set_exception(RekorError())
                 self._waiting.clear()

@@ -113,6 +113,11 @@ class PGPSignature:
     armored: bool
     body: bytes  # the packet bytes (the armor decoded)
     body_error: str | None = None  # a fault in the armor after `body` (Go reads it lazily)
+    # The first packet when it is a signature read as is (nothing skipped before it),
+    # and where the next packet starts: Go reads that packet three times (NewSignature,
+    # Verify, CheckDetachedSignature); the parse is pure, so it is done once (10 us).
+    first: SignaturePacket | None = field(default=None, compare=False, repr=False)
+    first_end: int = field(default=0, compare=False, repr=False)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
@@ -126,11 +131,19 @@ class PGPSignature:
         block = decode_armor(data)
         if block is not None and block.type != SIGNATURE_TYPE:
             raise InvalidSignatureError("invalid PGP signature provided")
-        sig = cls(data, True, block.body, block.error) if block is not None else cls(data, False, data)
-        first = _first_signature_packet(sig.body, sig.body_error)
+        body, body_error = (block.body, block.error) if block is not None else (data, None)
+        reader = PacketReader(body)
+        try:
+            plain = reader.read()
+        except PGPError:
+            plain = None  # _first_signature_packet reads again and says why
+        if isinstance(plain, SignaturePacket):
+            # What next() returns too: it returns the first packet read unless a marker.
+            return cls(data, block is not None, body, body_error, plain, reader.pos)
+        first = _first_signature_packet(body, body_error)
         if not isinstance(first, SignaturePacket):
             raise InvalidSignatureError("valid PGP signature was not detected")
-        return sig
+        return cls(data, block is not None, body, body_error)
 
     def canonical_value(self) -> bytes:
         """Armored input byte for byte; binary input in go-crypto's armor, no trailing newline."""
@@ -142,16 +155,20 @@ class PGPSignature:
             raise InvalidSignatureError("cannot use Verify with a non-PGP signature")
         if self.body_error is not None:
             raise InvalidSignatureError(f"error reading armored PGP signature: {self.body_error}")
-        try:
-            first = PacketReader(self.body).read()
-        except PGPError as e:
-            raise InvalidSignatureError(f"error reading PGP signature: {e}") from e
+        first = self.first
         if first is None:
-            raise InvalidSignatureError(f"error reading PGP signature: {_EOF}")
-        if not isinstance(first, SignaturePacket):
-            raise InvalidSignatureError("valid PGP signature was not detected")
+            try:
+                packet = PacketReader(self.body).read()
+            except PGPError as e:
+                raise InvalidSignatureError(f"error reading PGP signature: {e}") from e
+            if packet is None:
+                raise InvalidSignatureError(f"error reading PGP signature: {_EOF}")
+            if not isinstance(packet, SignaturePacket):
+                raise InvalidSignatureError("valid PGP signature was not detected")
+            first = packet
         try:
-            _check_detached(key.entities, data, self.body, now=first.created)
+            _check_detached(key.entities, data, self.body, now=first.created,
+                            first=(self.first, self.first_end) if self.first is not None else None)
         except PGPError as e:
             raise InvalidSignatureError(str(e)) from e
         if type(key) is PGPPublicKey and key._source:
@@ -237,11 +254,19 @@ def _first_signature_packet(body: bytes, body_error: str | None) -> object:
     return packet
 
 
-def _check_detached(entities: tuple[Entity, ...], data: bytes, body: bytes, now: int) -> None:
-    """go-crypto CheckDetachedSignature with Config.Time = `now`; raises PGPError."""
+def _check_detached(entities: tuple[Entity, ...], data: bytes, body: bytes, now: int,
+                    first: tuple[SignaturePacket, int] | None = None) -> None:
+    """go-crypto CheckDetachedSignature with Config.Time = `now`; raises PGPError.
+
+    `first`: the body's first packet, a signature, already read, and where the next
+    starts (see PGPSignature.first)."""
     packets = PacketReader(body)
+    known: SignaturePacket | None = None
+    if first is not None:
+        known, packets.pos = first
     while True:
-        packet = packets.next()
+        packet: object = known if known is not None else packets.next()
+        known = None
         if packet is None:
             raise PGPError("openpgp: signature made by unknown entity")
         if not isinstance(packet, SignaturePacket):

@@ -20,7 +20,7 @@ import hashlib
 import ipaddress
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self, cast
 
 from cryptography import x509
@@ -72,6 +72,8 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha384": hashes.SHA384(),
     "sha512": hashes.SHA512(),
 }
+# The ECDSA algorithm objects over each digest (immutable: made once, not per entry).
+_ECDSA_PREHASHED = {name: ec.ECDSA(utils.Prehashed(h)) for name, h in _HASHES.items()}
 # Go's crypto.Hash.String(), used in the "unsupported hash algorithm" message.
 _GO_HASH_NAMES = {"sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512"}
 
@@ -119,6 +121,12 @@ def _spki_der(key: VerifyingKey) -> bytes:
 
 
 def _parse_certificate(der: bytes) -> x509.Certificate:
+    return _parse_certificate_and_key(der)[0]
+
+
+def _parse_certificate_and_key(der: bytes) -> tuple[x509.Certificate, object]:
+    """The certificate and its public key (each `public_key()` call builds a new key
+    object: callers that need it take this one)."""
     try:
         # cryptography warns (instead of failing) on some encodings Go refuses,
         # e.g. negative serial numbers; treat those warnings as parse errors.
@@ -129,12 +137,14 @@ def _parse_certificate(der: bytes) -> x509.Certificate:
             # Extensions parse lazily; Go's ParseCertificate refuses a malformed or
             # duplicated one, and a late ValueError would be a 500 (tests/fuzz).
             _ = cert.extensions
-    except (ValueError, UnsupportedAlgorithm, Warning, x509.DuplicateExtension) as e:
+    except (ValueError, UnsupportedAlgorithm, Warning, x509.DuplicateExtension, x509.InvalidVersion) as e:
+        # InvalidVersion (not a ValueError): a version field of 1 (v2), which Go
+        # accepts but cryptography cannot parse; refused rather than a 500.
         raise InvalidKeyError("x509: malformed certificate") from e
     if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, _CURVES):
         raise InvalidKeyError("x509: unsupported elliptic curve")
     _check_rsa_size(key)
-    return cert
+    return cert, key
 
 
 def _check_rsa_size(key: object) -> None:
@@ -189,6 +199,8 @@ class X509PublicKey:
 
     public_key: VerifyingKey
     certificates: tuple[x509.Certificate, ...]
+    # The canonical PEM when parsing already made it (one PEM block): see _parse.
+    known_canonical: bytes | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
@@ -206,9 +218,6 @@ class X509PublicKey:
         if cls is X509PublicKey:
             # Most clients send the canonical PEM itself: look that up as is first.
             found = _KEY_CACHE.get(data)
-            if found is None:
-                canonical = _canonical_blocks(data)
-                found = _KEY_CACHE.get(canonical) if canonical is not None else None
             if found is not None:
                 return cast(Self, found)
         return cls._parse(data)
@@ -224,8 +233,8 @@ class X509PublicKey:
             raise InputLimitError(limits.limit_error_message("max_key_bytes", len(der), limit,
                                                              "the public key size in bytes"))
         if certificate:
-            cert = _parse_certificate(der)
-            return cls(_leaf_key(cert), (cert,))
+            cert, key = _parse_certificate_and_key(der)
+            return cls(_leaf_key(key), (cert,))
         return cls(_parse_spki(der), ())
 
     @classmethod
@@ -236,14 +245,28 @@ class X509PublicKey:
             raise InvalidKeyError("invalid public key: failure decoding PEM")
         if rest:
             # Anything after the first block: the whole input must be a chain.
+            if cls is X509PublicKey:
+                canonical = _canonical_blocks(data)
+                found = _KEY_CACHE.get(canonical) if canonical is not None else None
+                if found is not None:
+                    return cast(Self, found)
             chain = _parse_chain(trimmed)
-            return cls(_leaf_key(chain[0]), chain)
+            return cls(_leaf_key(chain[0].public_key()), chain)
+        if block.type not in ("PUBLIC KEY", "CERTIFICATE"):
+            raise InvalidKeyError(f"invalid public key: cannot handle type {block.type}")
+        # One block: its canonical PEM is the block's DER re-encoded (for a key,
+        # _parse_spki refuses DER that does not re-marshal to itself; for a
+        # certificate it is the raw DER, as Rekor's cert.Raw).  So the cache is
+        # asked before any DER parsing, and the text is the key's canonical value.
+        pem = encode_pem(block.type, block.data)
+        if cls is X509PublicKey:
+            found = _KEY_CACHE.get(pem)
+            if found is not None:
+                return cast(Self, found)
         if block.type == "PUBLIC KEY":
-            return cls(_parse_spki(block.data), ())
-        if block.type == "CERTIFICATE":
-            cert = _parse_certificate(block.data)
-            return cls(_leaf_key(cert), (cert,))
-        raise InvalidKeyError(f"invalid public key: cannot handle type {block.type}")
+            return cls(_parse_spki(block.data), (), pem)
+        cert, key = _parse_certificate_and_key(block.data)
+        return cls(_leaf_key(key), (cert,), pem)
 
     def canonical_value(self) -> bytes:
         """PEM PUBLIC KEY of the re-marshalled SPKI, or each certificate's raw DER as PEM."""
@@ -252,8 +275,12 @@ class X509PublicKey:
     @functools.cached_property
     def _canonical(self) -> bytes:
         # Computed once per parsed key: it is the cache key, the stored value and the index key.
+        if self.known_canonical is not None:
+            return self.known_canonical
         if not self.certificates:
             return encode_pem("PUBLIC KEY", _spki_der(self.public_key))
+        # cryptography writes a certificate back as the DER it parsed (its ASN.1
+        # parser accepts strict DER only), which is Rekor's cert.Raw.
         return b"".join(
             encode_pem("CERTIFICATE", c.public_bytes(serialization.Encoding.DER)) for c in self.certificates
         )
@@ -360,8 +387,8 @@ class X509Signature:
         key.verify(self.raw, data)
 
 
-def _leaf_key(cert: x509.Certificate) -> VerifyingKey:
-    key = cert.public_key()
+def _leaf_key(key: object) -> VerifyingKey:
+    """A certificate's key, if Rekor can verify with it."""
     if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
         # Go parses such certificates but cannot load a verifier for them.
         raise InvalidKeyError("unsupported public key type")
@@ -388,7 +415,7 @@ def _verify_ecdsa(key: ec.EllipticCurvePublicKey, signature: bytes, digest: byte
     # sigstore's ECDSAVerifier: if the bytes parse as an ASN.1 SEQUENCE of two
     # INTEGERs (Go's lenient asn1.Unmarshal), they must verify as strict DER;
     # otherwise they are read as IEEE-P1363 r||s, halves of any equal length.
-    algorithm = ec.ECDSA(utils.Prehashed(_HASHES[hash_name]))
+    algorithm = _ECDSA_PREHASHED[hash_name]
     if _looks_like_der_signature(signature):
         try:
             key.verify(signature, digest, algorithm)
@@ -465,12 +492,27 @@ def _subjects(cert: x509.Certificate) -> list[str]:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
-    names: list[str] = []
-    names += san.get_values_for_type(x509.DNSName)
-    names += san.get_values_for_type(x509.RFC822Name)
-    names += [_go_ip_string(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-    names += san.get_values_for_type(x509.UniformResourceIdentifier)
-    other = _fulcio_other_name(san.get_values_for_type(x509.OtherName))
+    # One pass over the names, sorted into Rekor's order (get_values_for_type per
+    # type would walk them five times).
+    dns: list[str] = []
+    email: list[str] = []
+    ips: list[str] = []
+    uris: list[str] = []
+    others: list[x509.OtherName] = []
+    for name in san:
+        kind = type(name)
+        if kind is x509.RFC822Name:
+            email.append(name.value)
+        elif kind is x509.DNSName:
+            dns.append(name.value)
+        elif kind is x509.IPAddress:
+            ips.append(_go_ip_string(name.value))
+        elif kind is x509.UniformResourceIdentifier:
+            uris.append(name.value)
+        elif kind is x509.OtherName:
+            others.append(name)
+    names = dns + email + ips + uris
+    other = _fulcio_other_name(others)
     if other:
         names.append(other)
     return names

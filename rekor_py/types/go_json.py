@@ -109,6 +109,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def go_string(text: str) -> str:
     """`text` as Go holds it: lone surrogates (from \\ud800-style escapes) become U+FFFD."""
+    if text.isascii():  # O(1) in CPython: ASCII text holds no surrogate to scan for
+        return text
     return _SURROGATE.sub("\ufffd", text)
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, utils
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.x509.oid import ObjectIdentifier
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rekor_py.pki.base import InvalidKeyError, InvalidSignatureError, decode_std_base64
@@ -171,6 +171,39 @@ def test_single_certificate_canonical_and_subjects() -> None:
         "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main",
         "user@idp",
     ]
+
+
+_MUTATED_BASE = make_cert(ec.generate_private_key(ec.SECP256R1()), "leaf",
+                          sans=[x509.RFC822Name("a@example.com")]).public_bytes(serialization.Encoding.DER)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_MUTATED_BASE) - 1), st.integers(0, 255)),
+                min_size=1, max_size=3))
+def test_certificate_canonical_value_is_its_raw_der(flips: list[tuple[int, int]]) -> None:
+    """A single certificate's canonical PEM is made from the DER as sent (Rekor's
+    cert.Raw), not written back by cryptography: for any DER that parses, the two
+    agree (cryptography's parser takes strict DER only), so nothing stored changed."""
+    der = bytearray(_MUTATED_BASE)
+    for at, value in flips:
+        der[at] = value
+    try:
+        parsed = X509PublicKey.from_bytes(encode_pem("CERTIFICATE", bytes(der)))
+    except InvalidKeyError:
+        return
+    written_back = parsed.certificates[0].public_bytes(serialization.Encoding.DER)
+    assert parsed.canonical_value() == encode_pem("CERTIFICATE", written_back) == encode_pem(
+        "CERTIFICATE", bytes(der))
+
+
+def test_version_2_certificate_is_refused_not_a_crash() -> None:
+    """cryptography raises InvalidVersion (not a ValueError) for a version field of 1:
+    a 400 like any certificate it cannot parse, never a 500."""
+    version_3 = b"\xa0\x03\x02\x01\x02"
+    assert _MUTATED_BASE.count(version_3) == 1
+    der = _MUTATED_BASE.replace(version_3, version_3[:-1] + b"\x01")
+    with pytest.raises(InvalidKeyError, match="malformed certificate"):
+        X509PublicKey.from_bytes(encode_pem("CERTIFICATE", der))
 
 
 def test_other_name_with_foreign_oid_is_ignored() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, utils
@@ -404,3 +405,27 @@ def test_junk_only_raises_entry_errors(spec: Any, kind: Any, version: Any) -> No
 def test_junk_envelope(obj: Any) -> None:
     with pytest.raises((InvalidEntry, UnprocessableEntity)):
         parse_entry(obj)
+
+
+# The key of every case below: canonicalize only re-encodes it, it need not sign anything.
+_FAST_PATH_KEY = submit(WORKED["proposed_entry"]).public_key
+
+
+@settings(max_examples=300, deadline=None)
+@given(algorithm=st.one_of(st.sampled_from(["sha256", "sha384", "sha512"]), st.text(max_size=8)),
+       value=st.one_of(st.text(alphabet="0123456789abcdefABCDEF", max_size=128), st.text(max_size=20)),
+       signature=st.binary(max_size=200))
+def test_canonical_body_is_rfc8785(algorithm: str, value: str, signature: bytes) -> None:
+    """The body canonicalize writes without an encoder is what RFC 8785 writes for the
+    same spec, for every field value (hex, text that needs escapes, non-ASCII)."""
+    entry = HashedRekordV001(signature, _FAST_PATH_KEY, algorithm, value)  # type: ignore[arg-type]
+    spec = {"data": {"hash": {"algorithm": algorithm, "value": value}},
+            "signature": {"content": b64(signature),
+                          "publicKey": {"content": b64(_FAST_PATH_KEY.canonical_value())}}}
+    try:
+        want = rfc8785.dumps({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": spec})
+    except rfc8785.CanonicalizationError:  # a lone surrogate: the slow path refuses it too
+        with pytest.raises(ValueError):
+            entry.canonicalize()
+        return
+    assert entry.canonicalize() == want
