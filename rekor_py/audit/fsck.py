@@ -39,10 +39,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from rekor_py import merkle
 from rekor_py.audit.report import Discrepancy, DiscrepancyFound, FsckReport, TreeSummary
 from rekor_py.audit.tiles import TileChecker, expected_tile_counts
+from rekor_py.errors import StorageError
 from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from rekor_py.log.signer import LogVerifier
-from rekor_py.errors import StorageError
 from rekor_py.storage import audit_queries as queries
 from rekor_py.storage.body_codec import decode_body
 from rekor_py.storage.db import Connection, Record

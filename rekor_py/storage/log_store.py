@@ -494,5 +494,6 @@ def _entry(r: Record) -> EntryRow:
     attestation = r["attestation"]
     return EntryRow(
         tree_id=r["tree_id"], leaf_index=r["leaf_index"], leaf_hash=bytes(r["leaf_hash"]),
-        body=decode_body(r["body"]), integrated_time=r["integrated_time"], attestation=bytes(attestation) if attestation is not None else None,
+        body=decode_body(r["body"]), integrated_time=r["integrated_time"],
+        attestation=bytes(attestation) if attestation is not None else None,
     )

@@ -19,8 +19,8 @@ schema of 0001 stored body + 874 B an entry (bench/README.md, "Storage"): the
 The upgrade writes a new `entries` table from the old one and its keys (one
 streamed pass: the rows are deflated here, in Python, in pages), then builds the
 primary key, the hash index and the constraints over the loaded rows (cheaper
-than row by row; the GIN index is the exception, see upgrade()).  Like every migration it is one transaction: interrupted,
-it leaves the old tables as they were.
+than row by row; the GIN index is the exception, see upgrade()).  Like every
+migration it is one transaction: interrupted, it leaves the old tables as they were.
 
 The downgrade is refused: the search keys' text is not kept (that is the
 saving), so index_keys could not be rebuilt.  Restore a backup instead.
