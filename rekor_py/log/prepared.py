@@ -21,3 +21,6 @@ class PreparedEntry:
     api_version: str
     index_keys: tuple[str, ...] = ()
     attestation: bytes | None = None
+    # `body` as storage/body_codec.py stores it, when the verification worker made
+    # it (prepare.prepare_raw); None: the sequencer's insert makes it.
+    stored_body: bytes | None = None

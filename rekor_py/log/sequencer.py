@@ -386,7 +386,8 @@ class Sequencer:
                      integrated_time: int) -> None:
         rows = [
             log_store.EntryRow(self.tree_id, size + i, p.entry.leaf_hash, p.entry.body,
-                               integrated_time, p.entry.attestation, p.entry.index_keys)
+                               integrated_time, p.entry.attestation, p.entry.index_keys,
+                               p.entry.stored_body)
             for i, p in enumerate(accepted)
         ]
         await log_store.insert_entries(conn, rows)

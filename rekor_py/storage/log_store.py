@@ -85,8 +85,11 @@ class EntryRow:
     body: bytes  # canonical (the stored form is body_codec's business)
     integrated_time: int
     attestation: bytes | None = None
-    # Written with the entry; reads do not fill it in (search reads the keys).
+    # Written with the entry; reads do not fill them in (search reads the keys).
     search_keys: Sequence[str] = field(default=(), compare=False)
+    # body_codec.encode_body(body) if the caller has it already (made off the event
+    # loop); None: insert_entries encodes the body.
+    stored_body: bytes | None = field(default=None, compare=False)
 
 
 class TileWriteLike(Protocol):
@@ -235,8 +238,9 @@ async def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
     await _guarded(conn.copy_records_to_table(
         "entries",
         records=[
-            (r.tree_id, r.leaf_index, r.leaf_hash, encode_body(r.body), r.integrated_time,
-             r.attestation, key_hashes(r.search_keys))
+            (r.tree_id, r.leaf_index, r.leaf_hash,
+             encode_body(r.body) if r.stored_body is None else r.stored_body,
+             r.integrated_time, r.attestation, key_hashes(r.search_keys))
             for r in rows
         ],
         columns=(*_ENTRY_COLUMNS, "search_keys"),
