@@ -221,11 +221,15 @@ async def find_leaf_indexes(conn: Connection, tree_id: int, leaf_hashes: Sequenc
     """Map each of `leaf_hashes` already in the tree to its leaf index (absent: not there)."""
     if not leaf_hashes:
         return {}
+    # By leaf hash alone, the tree compared here: the leaf hash index has no tree_id,
+    # and given `tree_id = $1` the planner may AND it with a scan of the primary key
+    # over the whole tree (it does on a table without statistics yet).  Another
+    # tree's copy of an entry (a shard) is a rare extra row.
     rows = await conn.fetch(
-        "SELECT leaf_hash, leaf_index FROM entries WHERE tree_id = $1 AND leaf_hash = ANY($2::bytea[])",
-        tree_id, list(leaf_hashes),
+        "SELECT tree_id, leaf_hash, leaf_index FROM entries WHERE leaf_hash = ANY($1::bytea[])",
+        list(leaf_hashes),
     )
-    return {bytes(r["leaf_hash"]): r["leaf_index"] for r in rows}
+    return {bytes(r["leaf_hash"]): r["leaf_index"] for r in rows if r["tree_id"] == tree_id}
 
 
 async def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
