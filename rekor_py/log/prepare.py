@@ -8,9 +8,9 @@ loop, so its arguments and result are small and picklable: bytes in, a
 PreparedEntry out, or a RekorError (4xx) raised.
 
 It also refuses search keys with a NUL or a lone surrogate, as a 400 that names
-the key: PostgreSQL's text could not hold them when keys were stored as text,
-and refusing them keeps what the log accepts unchanged since keys are stored
-hashed.  (The sequencer still isolates an entry PostgreSQL refuses.)
+the key.  PostgreSQL's text could not hold them; keys are stored hashed since
+revision 0005, and still refused, so that what the log accepts did not change.
+(The sequencer still isolates an entry PostgreSQL refuses.)
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ in, entry IDs out.
 This module owns turning search criteria into the keys the entry types wrote
 (`EntryType.index_keys()`, stored with the entry, hashed: storage/search_keys.py
 says why the answers are the same as with the keys themselves), and the one read
-that answers a search.  Parsing
-the request body and its schema errors belong to api/index.py; which keys an
-entry has belongs to types/.
+that answers a search.  Parsing the request body and its schema errors belong to
+api/index.py; which keys an entry has belongs to types/.
 
 Key forms (what each criterion looks up):
 
