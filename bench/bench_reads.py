@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_server import CpuMeter, free_port  # noqa: E402
 from rekor_py.config import Settings  # noqa: E402
 from rekor_py.server import open_log  # noqa: E402
+from rekor_py.storage.body_codec import decode_body  # noqa: E402
 from tests.integration.synthetic_log import (  # noqa: E402
     SYNTHETIC_KEY_PEM,
     append_synthetic,
@@ -101,17 +102,15 @@ def loadavg() -> str:
 # ---- building ------------------------------------------------------------------------
 
 
-def index_keys_of(n: int, tree_id: int, leaf_index: int, key_hash: str) -> list[tuple[str, int, int]]:
+def index_keys_of(n: int, key_hash: str) -> tuple[str, str]:
     """The search keys hashedrekord gives synthetic_body(n) (types/base.signer_index_keys):
     its key's SHA-256 and "sha256:<artifact digest>"."""
     digest = hashlib.sha256(f"artifact {n}".encode()).hexdigest()
-    return [(key_hash, tree_id, leaf_index), (f"sha256:{digest}", tree_id, leaf_index)]
+    return (key_hash, f"sha256:{digest}")
 
 
 async def _grow(data_dir: Path, n: int, chunk: int) -> float:
     """Grow the log in data_dir to n entries (from whatever it holds); seconds spent."""
-    from rekor_py.storage import log_store
-
     settings = Settings(port=free_port(), data_dir=data_dir, fsync=False)
     runtime = await open_log(settings, writable=False)
     t0 = time.perf_counter()
@@ -123,10 +122,8 @@ async def _grow(data_dir: Path, n: int, chunk: int) -> float:
             end = min(at + chunk, n)
             bodies = [synthetic_body(i) for i in range(at, end)]
             await append_synthetic(runtime.pool, svc.tree_id, svc.signer,
-                                   settings.checkpoint_name, bodies)
-            keys = [k for i in range(at, end) for k in index_keys_of(i, svc.tree_id, i, key_hash)]
-            async with runtime.pool.acquire() as conn:
-                await log_store.insert_index_keys(conn, keys)
+                                   settings.checkpoint_name, bodies,
+                                   search_keys=[index_keys_of(i, key_hash) for i in range(at, end)])
             at = end
             if at % 1_000_000 < chunk:
                 rate = at / max(time.perf_counter() - t0, 1e-9)
@@ -135,7 +132,7 @@ async def _grow(data_dir: Path, n: int, chunk: int) -> float:
         # Hint bits and the visibility map, as a log that has been up for a while has
         # them: without VACUUM every first read of a page writes it back.
         async with runtime.pool.acquire() as conn:
-            await conn.execute("VACUUM (ANALYZE) entries, tiles, index_keys, trees")
+            await conn.execute("VACUUM (ANALYZE) entries, tiles, trees")
     finally:
         await runtime.close()
     return time.perf_counter() - t0
@@ -180,9 +177,17 @@ async def _storage(dsn: str) -> dict[str, Any]:
     try:
         rows = [dict(r) for r in await conn.fetch(_STORAGE_SQL)]
         stats = dict(await conn.fetchrow(
-            "SELECT count(*) AS n, sum(length(body)) AS body, sum(pg_column_size(body)) AS stored "
-            "FROM entries"))
-        keys = await conn.fetchval("SELECT count(*) FROM index_keys")
+            "SELECT count(*) AS n, sum(pg_column_size(body)) AS stored FROM entries"))
+        # The canonical bodies' bytes: the stored form may be deflated (body_codec).
+        stats["body"] = 0
+        async with conn.transaction():
+            async for r in conn.cursor("SELECT body FROM entries", prefetch=20_000):
+                stats["body"] += len(decode_body(r["body"]))
+        # Search keys: rows of index_keys up to revision 0004, hashes in the entry since.
+        keys = await conn.fetchval(
+            "SELECT count(*) FROM index_keys" if await conn.fetchval(
+                "SELECT to_regclass('public.index_keys')") is not None
+            else "SELECT coalesce(sum(cardinality(search_keys)), 0) FROM entries")
         setting = {k: await conn.fetchval(f"SHOW {k}")
                    for k in ("shared_buffers", "effective_cache_size", "work_mem")}
     finally:
@@ -338,10 +343,14 @@ def main() -> None:
                              "default this one")
     parser.add_argument("--build-chunk", type=int, default=65_536)
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--storage-only", action="store_true",
+                        help="print the storage of each size's log, serve nothing")
     parser.add_argument("--no-storage", action="store_true")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
     args.endpoints = [e for e in args.endpoints.split(",") if e]
+    if args.storage_only:
+        args.endpoints = []
     sizes = [int(s) for s in args.sizes.split(",")]
     servers = [d.resolve() for d in (args.server_dir or [_REPO])]
     print(f"load average at start {loadavg()}; {os.cpu_count()} cores", flush=True)
@@ -353,7 +362,7 @@ def main() -> None:
         return
     all_results: dict[str, Any] = {"sizes": sizes, "servers": [str(s) for s in servers],
                                    "rounds": []}
-    for round_no in range(args.rounds):
+    for round_no in range(0 if args.storage_only else args.rounds):
         for n in sizes:
             for server in servers:
                 label = server.name

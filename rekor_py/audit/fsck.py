@@ -3,8 +3,9 @@
 This module owns the order and content of the checks.  For every tree row:
 
 1. the entries table holds exactly the indexes 0..size-1 (no gap, nothing
-   beyond the size), and each stored leaf_hash is SHA-256(0x00 || body)
-   recomputed from the stored canonical body (RFC 6962 §2.1);
+   beyond the size), each stored body decodes (storage/body_codec.py), and each
+   stored leaf_hash is SHA-256(0x00 || body) recomputed from the canonical body
+   (RFC 6962 §2.1);
 2. every tile equals the one recomputed by appending those leaf hashes with
    merkle.append_leaves (full tiles, the partial right-edge tile of each level,
    and no tile row besides these: tiles.py);
@@ -15,9 +16,9 @@ This module owns the order and content of the checks.  For every tree row:
    log key for a Rekor v1 tree, the v2 log's Ed25519 key (a C2SP note line
    named by the tree's origin) for a Rekor v2 tree.
 
-Then, across trees: entries and tiles belong to existing trees, and every
-index_keys row points at an existing entry.  Checks stop at the first
-discrepancy, which the report names precisely.
+Then, across trees: entries and tiles belong to existing trees.  (Search keys
+are stored in their entry's row, so none can point at a missing entry.)  Checks
+stop at the first discrepancy, which the report names precisely.
 
 Everything is read in ONE transaction, REPEATABLE READ READ ONLY: a server
 appending meanwhile cannot make trees, entries and tiles disagree in what we
@@ -38,10 +39,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from rekor_py import merkle
 from rekor_py.audit.report import Discrepancy, DiscrepancyFound, FsckReport, TreeSummary
 from rekor_py.audit.tiles import TileChecker, expected_tile_counts
+from rekor_py.errors import StorageError
 from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
 from rekor_py.log.signer import LogVerifier
 from rekor_py.storage import audit_queries as queries
+from rekor_py.storage.body_codec import decode_body
 from rekor_py.storage.db import Connection, Record
 
 __all__ = ["DEFAULT_PAGE_SIZE", "Progress", "fsck"]
@@ -163,7 +166,7 @@ async def _check_entries(conn: _Connection, summary: TreeSummary, checker: TileC
     while rows := await queries.entries_from(conn, tree_id, next_index, page_size):
         for offset, r in enumerate(rows):
             _check_index(tree_id, size, next_index + offset, r["leaf_index"])
-        bodies = [r["body"] for r in rows]
+        bodies = [_body(tree_id, next_index + offset, r["body"]) for offset, r in enumerate(rows)]
         recomputed = merkle.leaf_hashes_packed(bodies)
         stored = b"".join(r["leaf_hash"] for r in rows)
         if recomputed != stored:
@@ -178,6 +181,15 @@ async def _check_entries(conn: _Connection, summary: TreeSummary, checker: TileC
               f"tree {tree_id}: the trees row says size {size} but the entries stop before "
               f"index {next_index}: indexes {next_index}..{size - 1} are missing",
               expected=f"{size} entries", found=f"{next_index} entries")
+
+
+def _body(tree_id: int, leaf_index: int, stored: bytes) -> bytes:
+    try:
+        return decode_body(stored)
+    except StorageError as e:
+        _fail("body_format", tree_id, f"entry {leaf_index}",
+              f"tree {tree_id}: entry {leaf_index}: the stored body does not decode: {e}",
+              expected="a canonical body or a known stored form", found=stored[:16].hex())
 
 
 def _check_index(tree_id: int, size: int, expected: int, found: int) -> None:
@@ -260,7 +272,7 @@ def _check_checkpoint(text: str, summary: TreeSummary, root: bytes,
 
 
 async def _check_ownership(conn: _Connection, tree_ids: list[int]) -> None:
-    """Entries and tiles of no known tree; index keys that point at no entry."""
+    """Entries and tiles of no known tree."""
     known = set(tree_ids)
     for table in ("entries", "tiles"):
         for tree_id in await queries.tree_ids_in(conn, table):
@@ -268,12 +280,6 @@ async def _check_ownership(conn: _Connection, tree_ids: list[int]) -> None:
                 _fail("unknown_tree", tree_id, table,
                       f"the {table} table has rows of tree {tree_id}, which has no trees row",
                       expected="no rows", found=f"{table} rows")
-    key = await queries.find_dangling_index_key(conn)
-    if key is not None:
-        _fail("index_key", key["tree_id"], f"index key {key['key']!r}",
-              f"index_keys row {key['key']!r} points at entry {key['leaf_index']} of tree "
-              f"{key['tree_id']}, which does not exist",
-              expected="an existing entry", found=f"entry {key['leaf_index']} missing")
 
 
 def _fail(check: str, tree_id: int | None, where: str, message: str, *,

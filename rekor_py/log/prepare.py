@@ -1,19 +1,21 @@
 """From a proposed entry's JSON bytes to what the log stores for it.
 
 `prepare_raw` is the whole CPU-bound part of an upload: decode the JSON, parse
-and verify the entry, canonicalize it, hash the leaf, derive its search keys.
+and verify the entry, canonicalize it, hash the leaf, derive its search keys,
+deflate the body into its stored form (storage/body_codec.py).
 It runs in a verification worker (log/verify_pool.py), never on the event
 loop, so its arguments and result are small and picklable: bytes in, a
 PreparedEntry out, or a RekorError (4xx) raised.
 
-It also refuses what PostgreSQL could not store.  One unstorable row fails the
-COPY of its whole batch, so a NUL or a lone surrogate in a search key is
-caught here, as a 400 that names it, before the entry ever reaches the
-sequencer (which still isolates a failing entry, see sequencer.py).
+It also refuses search keys with a NUL or a lone surrogate, as a 400 that names
+the key.  PostgreSQL's text could not hold them; keys are stored hashed since
+revision 0005, and still refused, so that what the log accepts did not change.
+(The sequencer still isolates an entry PostgreSQL refuses.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +24,7 @@ from rekor_py import json_limits, limits, merkle
 from rekor_py.errors import InvalidEntry, InvalidRequest
 from rekor_py.log.prepared import PreparedEntry
 from rekor_py.logsafe import clip
+from rekor_py.storage.body_codec import encode_body
 from rekor_py.types import parse_entry
 from rekor_py.types.base import MAX_INDEX_KEY_LENGTH
 
@@ -51,12 +54,17 @@ REKOR_V2_REQUEST = frozenset({"rekor v2 CreateEntryRequest"})
 def prepare_raw(raw: bytes, insertable: frozenset[str] | None,
                 max_attestation: int) -> PreparedEntry:
     """decode_json, then prepare_entry (or, for REKOR_V2_REQUEST, the v2 request's
-    own preparation)."""
+    own preparation).  An entry to insert (`insertable` given) comes with its
+    stored body, deflated here rather than on the sequencer's event loop."""
     if insertable == REKOR_V2_REQUEST:
         from rekor_py.types.hashedrekord_v2 import prepare_v2_request
 
-        return prepare_v2_request(decode_json(raw))
-    return prepare_entry(decode_json(raw), insertable, max_attestation)
+        entry = prepare_v2_request(decode_json(raw))
+    else:
+        entry = prepare_entry(decode_json(raw), insertable, max_attestation)
+    if insertable is None:  # parsed for search: never stored
+        return entry
+    return dataclasses.replace(entry, stored_body=encode_body(entry.body))
 
 
 def prepare_entry(proposed: Any, insertable: frozenset[str] | None,

@@ -2,10 +2,10 @@
 in, entry IDs out.
 
 This module owns turning search criteria into the keys the entry types wrote
-(`EntryType.index_keys()`, stored lowercase by the sequencer in the same
-transaction as the entry), and the one read that answers a search.  Parsing
-the request body and its schema errors belong to api/index.py; which keys an
-entry has belongs to types/.
+(`EntryType.index_keys()`, stored with the entry, hashed: storage/search_keys.py
+says why the answers are the same as with the keys themselves), and the one read
+that answers a search.  Parsing the request body and its schema errors belong to
+api/index.py; which keys an entry has belongs to types/.
 
 Key forms (what each criterion looks up):
 
@@ -127,8 +127,8 @@ async def find_entries(service: LogService, criteria: Sequence[Criterion],
     """
     if not criteria:
         return []
-    # PostgreSQL text cannot hold NUL, so no stored key has one (types/ drops
-    # them): such a search term matches nothing, rather than failing the query.
+    # No stored key has a NUL (log/prepare.py refuses them): such a search term
+    # matches nothing, so it is not even looked up.
     keys = sorted({key for criterion in criteria for key in criterion if "\x00" not in key})
     rows = await _search(service, keys) if keys else []
     by_key: dict[str, set[tuple[int, int]]] = {}

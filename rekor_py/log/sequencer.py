@@ -386,15 +386,11 @@ class Sequencer:
                      integrated_time: int) -> None:
         rows = [
             log_store.EntryRow(self.tree_id, size + i, p.entry.leaf_hash, p.entry.body,
-                               p.entry.kind, p.entry.api_version, integrated_time,
-                               p.entry.attestation)
+                               integrated_time, p.entry.attestation, p.entry.index_keys,
+                               p.entry.stored_body)
             for i, p in enumerate(accepted)
         ]
         await log_store.insert_entries(conn, rows)
-        keys = sorted({(key, self.tree_id, size + i)
-                       for i, p in enumerate(accepted) for key in p.entry.index_keys})
-        if keys:
-            await log_store.insert_index_keys(conn, keys)
 
     def _sign_head(self, size: int, root_hash: bytes) -> TreeHead:
         return TreeHead(self.tree_id, size, root_hash, self._sign_note(size, root_hash))

@@ -196,8 +196,7 @@ class LogService:
         done, proof = await self.append(entry)
         tree = await self._tree(done.head.tree_id)
         row = log_store.EntryRow(tree.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
-                                 entry.kind, entry.api_version, done.integrated_time,
-                                 entry.attestation)
+                                 done.integrated_time, entry.attestation)
         return await self._log_entry(row, virtual_index=tree.virtual_offset + done.leaf_index,
                                      tree_size=done.head.size, root_hash=done.head.root_hash,
                                      checkpoint=done.head.checkpoint, proof=proof,

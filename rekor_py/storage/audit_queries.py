@@ -14,7 +14,6 @@ from rekor_py.storage.db import Connection, Record
 
 __all__ = [
     "entries_from",
-    "find_dangling_index_key",
     "find_duplicate_leaf",
     "find_unexpected_tile",
     "list_trees",
@@ -36,7 +35,8 @@ async def list_trees(conn: Connection) -> list[Record]:
 
 
 async def entries_from(conn: Connection, tree_id: int, first: int, limit: int) -> list[Record]:
-    """Up to `limit` entries of the tree with leaf_index >= first, in index order.
+    """Up to `limit` entries of the tree with leaf_index >= first, in index order;
+    bodies in their stored form (storage/body_codec.py).
 
     Keyset pagination over the primary key: each page is an index range scan, so
     a long log streams in pages of bounded size without a server-side cursor.
@@ -85,15 +85,6 @@ async def find_duplicate_leaf(conn: Connection, tree_id: int) -> Record | None:
         "FROM entries WHERE tree_id = $1 GROUP BY leaf_hash HAVING count(*) > 1 "
         "ORDER BY min(leaf_index) LIMIT 1",
         tree_id,
-    )
-
-
-async def find_dangling_index_key(conn: Connection) -> Record | None:
-    """An index_keys row whose (tree_id, leaf_index) names no entry."""
-    return await conn.fetchrow(
-        "SELECT k.key, k.tree_id, k.leaf_index FROM index_keys k WHERE NOT EXISTS ("
-        "SELECT 1 FROM entries e WHERE e.tree_id = k.tree_id AND e.leaf_index = k.leaf_index) "
-        "ORDER BY k.tree_id, k.leaf_index, k.key LIMIT 1"
     )
 
 

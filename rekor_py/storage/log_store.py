@@ -1,9 +1,9 @@
-"""Reads and writes of the log's rows: trees, entries, tiles, index keys.
+"""Reads and writes of the log's rows: trees, entries (with their search keys), tiles.
 
 Every function takes an open asyncpg connection and runs SQL with bound
 parameters only.  Transactions are the caller's: the sequencer runs one batch
 as ONE transaction (lock_tree, find_leaf_indexes, insert_entries,
-insert_index_keys, append_tile_hashes, update_tree_head, commit), so nothing
+append_tile_hashes, update_tree_head, commit), so nothing
 half-written is ever visible.  Each function costs one round trip.
 
 What the rows mean (leaf hashes, tiles, checkpoints) is the merkle and log
@@ -12,6 +12,9 @@ forking: tiles only grow at their end, and a tree head only moves from the size
 the writer read.  Those failures, and any constraint violation, raise
 StorageError: under the tree lock they mean a bug or a corrupt database, never
 a client mistake.
+
+Entries' bodies and search keys are stored in compact forms (storage/body_codec.py,
+storage/search_keys.py): callers see canonical bodies and key strings only.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
 from rekor_py.errors import StorageError
+from rekor_py.storage.body_codec import decode_body, encode_body
 from rekor_py.storage.db import Connection, Record
+from rekor_py.storage.search_keys import key_hash, key_hashes
 from rekor_py.storage.tables import HASH_SIZE, MAX_TILE_BYTES
 
 __all__ = [
@@ -40,7 +45,6 @@ __all__ = [
     "get_entries_by_leaf_hash",
     "get_entry_by_index",
     "insert_entries",
-    "insert_index_keys",
     "integrated_times",
     "list_trees",
     "lock_tree",
@@ -78,11 +82,14 @@ class EntryRow:
     tree_id: int
     leaf_index: int
     leaf_hash: bytes
-    body: bytes
-    kind: str
-    api_version: str
+    body: bytes  # canonical (the stored form is body_codec's business)
     integrated_time: int
     attestation: bytes | None = None
+    # Written with the entry; reads do not fill them in (search reads the keys).
+    search_keys: Sequence[str] = field(default=(), compare=False)
+    # body_codec.encode_body(body) if the caller has it already (made off the event
+    # loop); None: insert_entries encodes the body.
+    stored_body: bytes | None = field(default=None, compare=False)
 
 
 class TileWriteLike(Protocol):
@@ -100,9 +107,7 @@ class TileWriteLike(Protocol):
 
 _TREE_COLUMNS = ("tree_id, origin, state, size, root_hash, checkpoint, api_major, "
                  "virtual_offset, log_id, created_at")
-_ENTRY_COLUMNS = (
-    "tree_id", "leaf_index", "leaf_hash", "body", "kind", "api_version", "integrated_time", "attestation",
-)
+_ENTRY_COLUMNS = ("tree_id", "leaf_index", "leaf_hash", "body", "integrated_time", "attestation")
 _ENTRY_SELECT = "e." + ", e.".join(_ENTRY_COLUMNS)
 
 
@@ -216,25 +221,33 @@ async def find_leaf_indexes(conn: Connection, tree_id: int, leaf_hashes: Sequenc
     """Map each of `leaf_hashes` already in the tree to its leaf index (absent: not there)."""
     if not leaf_hashes:
         return {}
+    # By leaf hash alone, the tree compared here: the leaf hash index has no tree_id,
+    # and given `tree_id = $1` the planner may AND it with a scan of the primary key
+    # over the whole tree (it does on a table without statistics yet).  Another
+    # tree's copy of an entry (a shard) is a rare extra row.
     rows = await conn.fetch(
-        "SELECT leaf_hash, leaf_index FROM entries WHERE tree_id = $1 AND leaf_hash = ANY($2::bytea[])",
-        tree_id, list(leaf_hashes),
+        "SELECT tree_id, leaf_hash, leaf_index FROM entries WHERE leaf_hash = ANY($1::bytea[])",
+        list(leaf_hashes),
     )
-    return {bytes(r["leaf_hash"]): r["leaf_index"] for r in rows}
+    return {bytes(r["leaf_hash"]): r["leaf_index"] for r in rows if r["tree_id"] == tree_id}
 
 
 async def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
-    """Insert entries (one COPY).  Raises StorageError on a taken index or a duplicate leaf."""
+    """Insert entries with their search keys (one COPY).  Raises StorageError on a
+    taken index.  A duplicate leaf is the caller's to rule out (find_leaf_indexes,
+    under the tree lock): no unique index checks it."""
     if not rows:
         return
     # COPY: one round trip and no per-row statement overhead, for 100s of rows.
     await _guarded(conn.copy_records_to_table(
         "entries",
         records=[
-            (r.tree_id, r.leaf_index, r.leaf_hash, r.body, r.kind, r.api_version, r.integrated_time, r.attestation)
+            (r.tree_id, r.leaf_index, r.leaf_hash,
+             encode_body(r.body) if r.stored_body is None else r.stored_body,
+             r.integrated_time, r.attestation, key_hashes(r.search_keys))
             for r in rows
         ],
-        columns=_ENTRY_COLUMNS,
+        columns=(*_ENTRY_COLUMNS, "search_keys"),
     ))
 
 
@@ -286,23 +299,10 @@ async def read_entry_bodies(conn: Connection, tree_id: int, start: int, end: int
     )
     if len(rows) != end - start:
         raise StorageError(f"tree {tree_id} holds {len(rows)} of leaves [{start}, {end})")
-    return [bytes(r["body"]) for r in rows]
+    return [decode_body(r["body"]) for r in rows]
 
 
-# ---- index keys ----------------------------------------------------------------------
-
-
-async def insert_index_keys(conn: Connection, rows: Sequence[tuple[str, int, int]]) -> None:
-    """Insert (key, tree_id, leaf_index) search keys (one COPY); the entries must exist.
-
-    Raises StorageError if a row already exists or names a missing entry.
-    """
-    if not rows:
-        return
-    # An entry may yield the same key twice (e.g. one hash in two fields).
-    await _guarded(conn.copy_records_to_table(
-        "index_keys", records=_unique(rows), columns=("key", "tree_id", "leaf_index"),
-    ))
+# ---- search keys ---------------------------------------------------------------------
 
 
 async def find_index_entries(conn: Connection, keys: Sequence[str], api_major: int = 1
@@ -310,18 +310,22 @@ async def find_index_entries(conn: Connection, keys: Sequence[str], api_major: i
     """(key, tree_id, leaf_index, leaf_hash) of every entry holding one of `keys`, in
     the trees of Rekor API `api_major`.
 
-    Index keys are written in their entry's own transaction, so every row found
-    names a committed entry inside the tree head."""
+    Search keys are written with their entry, so every row found names a
+    committed entry inside the tree head.  Keys are matched by their stored
+    hashes (storage/search_keys.py says why that is exact)."""
     if not keys:
         return []
+    wanted: dict[Any, list[str]] = {}
+    for key in dict.fromkeys(keys):
+        wanted.setdefault(key_hash(key), []).append(key)
     rows = await conn.fetch(
-        "SELECT k.key, k.tree_id, k.leaf_index, e.leaf_hash FROM index_keys k "
-        "JOIN entries e ON e.tree_id = k.tree_id AND e.leaf_index = k.leaf_index "
-        "JOIN trees t ON t.tree_id = k.tree_id AND t.api_major = $2 "
-        "WHERE k.key = ANY($1::text[])",
-        list(keys), api_major,
+        "SELECT e.tree_id, e.leaf_index, e.leaf_hash, e.search_keys FROM entries e "
+        "JOIN trees t ON t.tree_id = e.tree_id AND t.api_major = $2 "
+        "WHERE e.search_keys && $1::uuid[]",
+        list(wanted), api_major,
     )
-    return [(r["key"], r["tree_id"], r["leaf_index"], bytes(r["leaf_hash"])) for r in rows]
+    return [(key, r["tree_id"], r["leaf_index"], bytes(r["leaf_hash"]))
+            for r in rows for stored in r["search_keys"] for key in wanted.get(stored, ())]
 
 
 # ---- tiles ---------------------------------------------------------------------------
@@ -498,6 +502,6 @@ def _entry(r: Record) -> EntryRow:
     attestation = r["attestation"]
     return EntryRow(
         tree_id=r["tree_id"], leaf_index=r["leaf_index"], leaf_hash=bytes(r["leaf_hash"]),
-        body=bytes(r["body"]), kind=r["kind"], api_version=r["api_version"],
-        integrated_time=r["integrated_time"], attestation=bytes(attestation) if attestation is not None else None,
+        body=decode_body(r["body"]), integrated_time=r["integrated_time"],
+        attestation=bytes(attestation) if attestation is not None else None,
     )

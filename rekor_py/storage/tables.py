@@ -13,6 +13,8 @@ constraint by a name that does not depend on how it was created.
 from __future__ import annotations
 
 from sqlalchemy import (
+    ARRAY,
+    UUID,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -26,7 +28,6 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
-    UniqueConstraint,
     func,
     text,
 )
@@ -37,7 +38,6 @@ __all__ = [
     "NAMING_CONVENTION",
     "cosignatures",
     "entries",
-    "index_keys",
     "metadata",
     "tiles",
     "trees",
@@ -102,27 +102,40 @@ Index(
     postgresql_where=text("state = 'active'"),
 )
 
+# One row per entry.  Sized for logs of billions of entries (bench/README.md,
+# "Storage"): the body is stored as storage/body_codec.py encodes it (deflated
+# with a preset dictionary; kind and apiVersion are read from the body), and the
+# search keys as 16-byte hashes in the row (storage/search_keys.py).
 entries = Table(
     "entries",
     metadata,
     Column("tree_id", BigInteger, nullable=False),
     Column("leaf_index", BigInteger, nullable=False),
-    Column("leaf_hash", LargeBinary, nullable=False),
-    # The canonical body (the exact bytes hashed into the leaf).
-    Column("body", LargeBinary, nullable=False),
-    Column("kind", Text, nullable=False),
-    Column("api_version", Text, nullable=False),
     # Seconds since the epoch, as Rekor reports it.
     Column("integrated_time", BigInteger, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+    # The canonical body (the exact bytes hashed into the leaf), in its stored form.
+    Column("body", LargeBinary, nullable=False),
+    # The entry's search keys, hashed; NULL when it has none.  Written with the
+    # entry, so search never points at a missing entry.
+    Column("search_keys", ARRAY(UUID(as_uuid=True)), nullable=True),
     Column("attestation", LargeBinary, nullable=True),
     PrimaryKeyConstraint("tree_id", "leaf_index"),
-    # leaf_hash first: the same index then serves the per-tree duplicate check
-    # and the lookup by UUID across all trees (get_entries_by_leaf_hash).
-    UniqueConstraint("leaf_hash", "tree_id"),
     ForeignKeyConstraint(["tree_id"], ["trees.tree_id"]),
     CheckConstraint("leaf_index >= 0", name="leaf_index"),
     CheckConstraint(f"length(leaf_hash) = {HASH_SIZE}", name="leaf_hash"),
 )
+
+# Lookups by UUID across all trees (get_entries_by_leaf_hash) and the duplicate
+# check before an append (find_leaf_indexes).  A hash index keeps a 4-byte hash
+# code per entry (~25 B/entry, a btree over the 32-byte hash ~88); it cannot be
+# unique, and need not: the sequencer looks for the leaf under the tree's row
+# lock before every insert, and fsck checks that no tree holds a leaf twice.
+Index("ix_entries_leaf_hash", entries.c.leaf_hash, postgresql_using="hash")
+# Search (find_index_entries: search_keys && the terms' hashes).  fastupdate off:
+# no pending list for every search to scan, at a little more work per insert.
+Index("ix_entries_search_keys", entries.c.search_keys, postgresql_using="gin",
+      postgresql_with={"fastupdate": "off"})
 
 # C2SP tlog-tiles: tile (level, tile_index) holds up to 256 hashes, 32 bytes
 # each, concatenated.  Full tiles never change; the right-edge partial tile of
@@ -142,19 +155,6 @@ tiles = Table(
         f"length(hashes) % {HASH_SIZE} = 0 AND length(hashes) BETWEEN {HASH_SIZE} AND {MAX_TILE_BYTES}",
         name="hashes",
     ),
-)
-
-# Search keys (hashes, emails, key fingerprints, already normalised by the
-# entry types) -> entries.  Written in the transaction that writes the entry,
-# so search never points at a missing entry (the foreign key makes sure).
-index_keys = Table(
-    "index_keys",
-    metadata,
-    Column("key", Text, nullable=False),
-    Column("tree_id", BigInteger, nullable=False),
-    Column("leaf_index", BigInteger, nullable=False),
-    PrimaryKeyConstraint("key", "tree_id", "leaf_index"),
-    ForeignKeyConstraint(["tree_id", "leaf_index"], ["entries.tree_id", "entries.leaf_index"]),
 )
 
 # Witnessing (rekor_py/witness/): a head is published once its round of

@@ -44,11 +44,14 @@ def synthetic_body(n: int, key_pem: bytes = SYNTHETIC_KEY_PEM, tag: str = "") ->
 
 
 async def append_synthetic(pool: Any, tree_id: int, signer: LogSigner, checkpoint_name: str,
-                           bodies: Sequence[bytes], *, batch: int = 16384) -> int:
-    """Append `bodies` in transactions of `batch` entries; returns the new tree size."""
+                           bodies: Sequence[bytes], *, batch: int = 16384,
+                           search_keys: Sequence[Sequence[str]] | None = None) -> int:
+    """Append `bodies` (with `search_keys[i]` the search keys of bodies[i]; default
+    none) in transactions of `batch` entries; returns the new tree size."""
     size = 0
     for at in range(0, len(bodies), batch):
         chunk = bodies[at:at + batch]
+        keys = search_keys[at:at + batch] if search_keys is not None else [()] * len(chunk)
         async with pool.acquire() as conn, conn.transaction():
             tree = await log_store.lock_tree(conn, tree_id)
             plan = merkle.edge_plan(tree.size)
@@ -59,7 +62,7 @@ async def append_synthetic(pool: Any, tree_id: int, signer: LogSigner, checkpoin
             leaves = merkle.leaf_hashes_packed(chunk)
             result = merkle.append_leaves(edge, leaves)
             rows = [log_store.EntryRow(tree_id, tree.size + i, leaves[32 * i:32 * i + 32], body,
-                                       "hashedrekord", "0.0.1", 1_700_000_000)
+                                       1_700_000_000, search_keys=keys[i])
                     for i, body in enumerate(chunk)]
             await log_store.insert_entries(conn, rows)
             await log_store.append_tile_hashes(conn, tree_id, result.tiles)

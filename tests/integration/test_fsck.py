@@ -58,8 +58,8 @@ async def build_log(dsn: str, batches: list[int], key_dir: Path, *,
                     duplicate_of: dict[int, int] | None = None) -> BuiltLog:
     """Append batches of entries as the sequencer does: entries, index keys, tiles, head.
 
-    `duplicate_of` maps an index to an earlier index whose body it repeats (needs
-    the unique constraint dropped first).
+    `duplicate_of` maps an index to an earlier index whose body it repeats (no
+    index refuses that: the sequencer's check under the tree lock does).
     """
     signer = LogSigner.generate()
     key_file = key_dir / "signing-key.pem"
@@ -78,10 +78,8 @@ async def build_log(dsn: str, batches: list[int], key_dir: Path, *,
             async with conn.transaction():
                 await ls.lock_tree(conn, TREE_ID)
                 await ls.insert_entries(conn, [
-                    ls.EntryRow(TREE_ID, size + i, leaves[i], bodies[i], "hashedrekord", "0.0.1",
-                                1_700_000_000) for i in range(n)])
-                await ls.insert_index_keys(conn, [(f"k{size + i}", TREE_ID, size + i)
-                                                  for i in range(n)])
+                    ls.EntryRow(TREE_ID, size + i, leaves[i], bodies[i], 1_700_000_000,
+                                search_keys=(f"k{size + i}",)) for i in range(n)])
                 await ls.append_tile_hashes(conn, TREE_ID, result.tiles)
                 note = format_checkpoint(Checkpoint(origin, size + n, result.root_hash), signer, NAME)
                 await ls.update_tree_head(conn, TREE_ID, size, size + n, result.root_hash, note)
@@ -208,15 +206,17 @@ def _swap_root(note: str) -> str:
     return "\n".join(lines)
 
 
-FK_INDEX_KEYS = ("DO $$ DECLARE c text; BEGIN SELECT conname INTO c FROM pg_constraint "
-                 "WHERE conrelid = 'index_keys'::regclass AND contype = 'f'; "
-                 "EXECUTE format('ALTER TABLE index_keys DROP CONSTRAINT %I', c); END $$")
-
 # (name, SQL statements with $1 = tree id, or a checkpoint rewrite), the check, words in
 # the message.
 MUTATIONS: list[tuple[str, Any, str, str]] = [
-    ("entry-body", "UPDATE entries SET body = body || ' ' WHERE tree_id = $1 AND leaf_index = 300",
-     "leaf_hash", "entry 300"),
+    # A body as rows before revision 0005 hold it (the canonical JSON), changed.
+    ("entry-body", "UPDATE entries SET body = convert_to('{\"n\":1}', 'UTF8') "
+     "WHERE tree_id = $1 AND leaf_index = 300", "leaf_hash", "entry 300"),
+    # A deflated body (storage/body_codec.py) whose format byte or stream is damaged.
+    ("entry-body-format", "UPDATE entries SET body = set_byte(body, 0, 5) "
+     "WHERE tree_id = $1 AND leaf_index = 301", "body_format", "unknown format byte 05"),
+    ("entry-body-stream", "UPDATE entries SET body = body || '\\x00'::bytea "
+     "WHERE tree_id = $1 AND leaf_index = 302", "body_format", "entry 302"),
     ("entry-leaf-hash", "UPDATE entries SET leaf_hash = sha256('x') WHERE tree_id = $1 AND leaf_index = 7",
      "leaf_hash", "entry 7"),
     ("full-tile-byte", "UPDATE tiles SET hashes = set_byte(hashes, 40, get_byte(hashes, 40) # 1) "
@@ -243,11 +243,8 @@ MUTATIONS: list[tuple[str, Any, str, str]] = [
      "entry_beyond_size", "entry 599 lies beyond the tree size 599"),
     ("tree-size-larger", "UPDATE trees SET size = size + 1 WHERE tree_id = $1",
      "missing_entries", "says size 601"),
-    ("index-gap", ["DELETE FROM index_keys WHERE tree_id = $1 AND leaf_index = 200",
-                   "DELETE FROM entries WHERE tree_id = $1 AND leaf_index = 200"],
+    ("index-gap", "DELETE FROM entries WHERE tree_id = $1 AND leaf_index = 200",
      "index_gap", "entry 200 is missing (the next stored index is 201)"),
-    ("dangling-index-key", [FK_INDEX_KEYS, "INSERT INTO index_keys VALUES ('lost', $1, 9999)"],
-     "index_key", "points at entry 9999"),
 ]
 
 
@@ -293,7 +290,7 @@ async def test_fsck_names_the_discrepancy(database_url: str, key_dir: Path, chan
 
 async def test_cli_exit_status_and_message_on_discrepancy(database_url: str, key_dir: Path) -> None:
     log = await build_log(database_url, SMALL, key_dir)
-    await _mutate(database_url, log, MUTATIONS[2][1])  # full-tile-byte
+    await _mutate(database_url, log, next(m[1] for m in MUTATIONS if m[0] == "full-tile-byte"))
     code, out, _ = fsck_cli("--database-url", database_url, "--data-dir", str(key_dir))
     assert code == 1 and not out["ok"]
     assert out["problem"]["check"] == "tile" and out["problem"]["where"] == "tile 0/1 hash 1"
@@ -305,13 +302,6 @@ async def test_cli_exit_status_and_message_on_discrepancy(database_url: str, key
 
 
 async def test_duplicate_leaf_hash(database_url: str, key_dir: Path) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        name = await conn.fetchval("SELECT conname FROM pg_constraint WHERE conrelid = 'entries'::regclass "
-                                   "AND contype = 'u'")
-        await conn.execute(f'ALTER TABLE entries DROP CONSTRAINT "{name}"')
-    finally:
-        await conn.close()
     log = await build_log(database_url, [300], key_dir, duplicate_of={290: 12})
     report = await run_fsck(database_url, log.signer.verifier)
     assert report.problem is not None and report.problem.check == "duplicate_leaf"

@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from rekor_py import cli
 from rekor_py.monitor import state as state_mod
+from rekor_py.storage.body_codec import decode_body, encode_body
 from rekor_py.storage.migrate import migrate
 from tests.integration.conftest import scratch_database
 from tests.integration.logserver import (
@@ -164,9 +165,11 @@ async def test_monitor_catches_a_rewritten_entry(database_url: str, tmp_path: Pa
         await _post(log, *(signed_hashedrekord(b"y%d" % i) for i in range(5)))
         conn = await asyncpg.connect(database_url)
         try:
-            changed = await conn.fetch(
-                "UPDATE entries SET body = convert_to(replace(convert_from(body, 'UTF8'), "
-                "'sha256', 'SHA256'), 'UTF8') WHERE leaf_index = 7 RETURNING 1")
+            # The stored form is body_codec's: rewrite the canonical body it holds.
+            stored = await conn.fetchval("SELECT body FROM entries WHERE leaf_index = 7")
+            body = decode_body(stored).replace(b"sha256", b"SHA256")
+            changed = await conn.fetch("UPDATE entries SET body = $1 WHERE leaf_index = 7 "
+                                       "RETURNING 1", encode_body(body))
             assert len(changed) == 1
         finally:
             await conn.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -38,6 +40,7 @@ from rekor_py.storage.migrate import MIGRATIONS_DIR, head_revision, migrate
 from rekor_py.storage.tables import metadata
 
 from .conftest import postgres_scratch_dir
+from .synthetic_log import synthetic_body
 
 TREE = 1_234_567_890_123
 OTHER_TREE = 42
@@ -51,7 +54,7 @@ def entry(tree_id: int, index: int, *, seed: int | None = None) -> ls.EntryRow:
     body = b'{"n": %d}' % (index if seed is None else seed)
     return ls.EntryRow(
         tree_id=tree_id, leaf_index=index, leaf_hash=merkle.leaf_hash(body), body=body,
-        kind="hashedrekord", api_version="0.0.1", integrated_time=1_700_000_000 + index,
+        integrated_time=1_700_000_000 + index,
         attestation=b"att" if index % 2 else None,
     )
 
@@ -76,9 +79,9 @@ async def tree_conn(conn: asyncpg.Connection) -> asyncpg.Connection:
 
 
 async def test_migrations_apply(conn: asyncpg.Connection) -> None:
-    assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision() == "0004"
+    assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision() == "0005"
     tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-    assert tables == {"alembic_version", "trees", "entries", "tiles", "index_keys",
+    assert tables == {"alembic_version", "trees", "entries", "tiles",
                       "witnessed_heads", "cosignatures"}
 
 
@@ -86,7 +89,7 @@ async def test_migrate_twice_is_a_no_op(database_url: str) -> None:
     await migrate(database_url)
     c = await asyncpg.connect(database_url)
     try:
-        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0004",)]
+        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0005",)]
     finally:
         await c.close()
 
@@ -102,7 +105,7 @@ async def test_upgrade_keeps_a_v1_log(empty_database_url: str) -> None:
         await c.execute("INSERT INTO trees (tree_id, origin, root_hash, checkpoint, state) "
                         "VALUES ($1, 'older - 2', $2, 'cp', 'frozen')", OTHER_TREE, h(1))
         await migrate(empty_database_url)
-        assert await c.fetchval("SELECT version_num FROM alembic_version") == "0004"
+        assert await c.fetchval("SELECT version_num FROM alembic_version") == "0005"
         v1 = await ls.get_active_tree(c)
         assert v1 is not None and (v1.tree_id, v1.api_major) == (TREE, 1)
         assert await ls.get_active_tree(c, 2) is None
@@ -136,7 +139,7 @@ async def test_concurrent_migrations_in_two_processes(empty_database_url: str) -
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
     c = await asyncpg.connect(empty_database_url)
     try:
-        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0004",)]
+        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0005",)]
     finally:
         await c.close()
 
@@ -159,12 +162,16 @@ async def test_migrated_schema_matches_tables_module(database_url: str) -> None:
         ("INSERT INTO trees (tree_id, origin, root_hash, checkpoint, size) VALUES (7, 'o', $1, 'c', -1)", (h(0),)),
         ("INSERT INTO trees (tree_id, origin, root_hash, checkpoint, state) VALUES (7, 'o', $1, 'c', 'gone')", (h(0),)),
         ("INSERT INTO trees (tree_id, origin, root_hash, checkpoint) VALUES (7, 'o', $1, 'c')", (b"short",)),
-        ("INSERT INTO entries VALUES ($1, 0, $2, 'b', 'k', 'v', 0, NULL)", (TREE, h(0)[:31])),
+        ("INSERT INTO entries (tree_id, leaf_index, integrated_time, leaf_hash, body) "
+         "VALUES ($1, 0, 0, $2, '{}')", (TREE, h(0)[:31])),
+        ("INSERT INTO entries (tree_id, leaf_index, integrated_time, leaf_hash, body) "
+         "VALUES ($1, -1, 0, $2, '{}')", (TREE, h(0))),
+        ("INSERT INTO entries (tree_id, leaf_index, integrated_time, leaf_hash, body) "
+         "VALUES ($1, 0, 0, $2, '{}')", (OTHER_TREE, h(0))),  # no such tree
         ("INSERT INTO tiles VALUES ($1, 0, 0, $2)", (TREE, h(0) + b"x")),
         ("INSERT INTO tiles VALUES ($1, 0, 0, $2)", (TREE, h(0) * 257)),
         ("INSERT INTO tiles VALUES ($1, 0, 0, $2)", (TREE, b"")),
         ("INSERT INTO tiles VALUES ($1, 0, 0, $2)", (OTHER_TREE, h(0))),  # no such tree
-        ("INSERT INTO index_keys VALUES ('k', $1, 99)", (TREE,)),  # no such entry
     ],
 )
 async def test_schema_rejects_bad_rows(tree_conn: asyncpg.Connection, sql: str, args: tuple[object, ...]) -> None:
@@ -254,7 +261,7 @@ async def test_frozen_tree_cannot_grow(tree_conn: asyncpg.Connection) -> None:
     await ls.update_tree_head(tree_conn, TREE, 0, 0, merkle.EMPTY_ROOT, "cp0 re-signed\n")
 
 
-# ---- entries and index keys -----------------------------------------------------------
+# ---- entries and search keys -----------------------------------------------------------
 
 
 async def test_entries_round_trip(tree_conn: asyncpg.Connection) -> None:
@@ -277,10 +284,10 @@ async def test_find_leaf_indexes_finds_duplicates(tree_conn: asyncpg.Connection)
     assert await ls.find_leaf_indexes(tree_conn, TREE, []) == {}
 
 
-async def test_duplicate_leaf_or_index_raises(tree_conn: asyncpg.Connection) -> None:
+async def test_duplicate_index_raises(tree_conn: asyncpg.Connection) -> None:
+    """A taken index is refused by the primary key.  (A duplicate leaf is the
+    sequencer's to rule out under the tree lock: test_concurrent_writers.)"""
     await ls.insert_entries(tree_conn, [entry(TREE, 0)])
-    with pytest.raises(StorageError, match="constraint"):
-        await ls.insert_entries(tree_conn, [entry(TREE, 1, seed=0)])  # same body, same leaf
     with pytest.raises(StorageError, match="constraint"):
         await ls.insert_entries(tree_conn, [entry(TREE, 0, seed=5)])  # index taken
 
@@ -298,30 +305,65 @@ async def test_entries_by_leaf_hash_across_trees(tree_conn: asyncpg.Connection) 
     assert await ls.get_entries_by_leaf_hash(tree_conn, []) == []
 
 
-async def test_index_keys_round_trip(tree_conn: asyncpg.Connection) -> None:
-    await ls.insert_entries(tree_conn, [entry(TREE, i) for i in range(4)])
-    keys = [("sha256:aa", TREE, 0), ("sha256:aa", TREE, 2), ("a@example.com", TREE, 1), ("sha256:aa", TREE, 0)]
+async def test_search_keys_round_trip(tree_conn: asyncpg.Connection) -> None:
+    keys: dict[int, tuple[str, ...]] = {
+        0: ("sha256:aa", "sha256:aa"), 1: ("a@example.com", "b@example.com"), 2: ("sha256:aa",),
+        3: ()}
+    entries = {i: ls.EntryRow(**{**vars(entry(TREE, i)), "search_keys": keys[i]}) for i in keys}
     async with tree_conn.transaction():
-        await ls.insert_index_keys(tree_conn, keys)
-    entries = {i: entry(TREE, i) for i in range(4)}
-    found = await ls.find_index_entries(tree_conn, ["sha256:aa", "a@example.com", "missing"])
+        await ls.insert_entries(tree_conn, list(entries.values()))
+    found = await ls.find_index_entries(tree_conn, ["sha256:aa", "a@example.com", "missing",
+                                                    "a@example.com"])
     assert sorted(found) == [
         ("a@example.com", TREE, 1, entries[1].leaf_hash),
         ("sha256:aa", TREE, 0, entries[0].leaf_hash),
         ("sha256:aa", TREE, 2, entries[2].leaf_hash),
     ]
     assert await ls.find_index_entries(tree_conn, []) == []
-    with pytest.raises(StorageError):
-        await ls.insert_index_keys(tree_conn, [("k", TREE, 4)])  # no entry 4
+    assert await ls.find_index_entries(tree_conn, ["sha256:aa"], api_major=2) == []
+    # Stored hashed, once per entry; none for an entry without keys.
+    stored = await tree_conn.fetch("SELECT leaf_index, cardinality(search_keys) AS n "
+                                   "FROM entries ORDER BY leaf_index")
+    assert [(r["leaf_index"], r["n"]) for r in stored] == [(0, 1), (1, 2), (2, 1), (3, None)]
+
+
+async def test_bodies_are_stored_deflated_and_read_canonical(tree_conn: asyncpg.Connection) -> None:
+    body = synthetic_body(7)
+    row = ls.EntryRow(TREE, 0, merkle.leaf_hash(body), body, 1)
+    async with tree_conn.transaction():
+        await ls.insert_entries(tree_conn, [row])
+    stored = await tree_conn.fetchval("SELECT body FROM entries WHERE leaf_index = 0")
+    assert stored[0] == 1 and len(stored) < len(body) * 0.55
+    assert await ls.get_entry_by_index(tree_conn, TREE, 0) == row
+    assert await ls.read_entry_bodies(tree_conn, TREE, 0, 1) == [body]
+    # A row written before the codec (the body itself) reads the same.
+    await tree_conn.execute("UPDATE entries SET body = $1 WHERE leaf_index = 0", body)
+    assert await ls.get_entries_by_leaf_hash(tree_conn, [row.leaf_hash]) == [row]
+
+
+async def test_any_body_round_trips_through_the_table(tree_conn: asyncpg.Connection) -> None:
+    """Byte for byte, whatever the body (the codec's own properties are in
+    tests/unit/storage/test_body_codec.py, with hypothesis)."""
+    rng = random.Random(5)
+    bodies = [b"", b"{", b"\x01", b"\x01\x00", b"{}" * 3000, synthetic_body(1)[:-1],
+              bytes(range(256)) * 40]
+    bodies += [rng.randbytes(rng.randrange(1, 3000)) for _ in range(100)]
+    bodies += [json.dumps({"kind": "x", "n": [rng.random() for _ in range(rng.randrange(80))]},
+                          separators=(",", ":")).encode() for _ in range(100)]
+    rows = [ls.EntryRow(TREE, i, merkle.leaf_hash(b), b, 1) for i, b in enumerate(bodies)]
+    async with tree_conn.transaction():
+        await ls.insert_entries(tree_conn, rows)
+    assert await ls.read_entry_bodies(tree_conn, TREE, 0, len(bodies)) == bodies
+    stored = await tree_conn.fetch("SELECT body FROM entries ORDER BY leaf_index")
+    assert all(r["body"][:1] in (b"{", b"\x01") for r in stored)
 
 
 async def test_insert_entries_is_fast_enough(tree_conn: asyncpg.Connection) -> None:
-    rows = [entry(TREE, i) for i in range(1000)]
-    keys = [(f"sha256:{i:064x}", TREE, i) for i in range(1000)]
+    rows = [ls.EntryRow(**{**vars(entry(TREE, i)), "search_keys": (f"sha256:{i:064x}",)})
+            for i in range(1000)]
     started = time.perf_counter()
     async with tree_conn.transaction():
         await ls.insert_entries(tree_conn, rows)
-        await ls.insert_index_keys(tree_conn, keys)
     # COPY: tens of milliseconds here; the bound only catches row-by-row inserts.
     assert time.perf_counter() - started < 2.0
 
