@@ -90,7 +90,9 @@ def request_bounds(max_bytes: int | None, timeout_s: float) -> Middleware:
                 return body_too_large(max_bytes, declared)
         if timeout_s <= 0:
             return await handler(request)
-        if request.body_exists:
+        if request.body_exists and request.content.is_eof():
+            await request.read()  # all of it arrived with the headers: nothing to wait for
+        elif request.body_exists:
             try:
                 async with asyncio.timeout(timeout_s):
                     await request.read()
