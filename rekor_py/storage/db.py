@@ -236,13 +236,23 @@ class _Pool(asyncpg.Pool):  # type: ignore[misc]
     both are done at once with the very steps asyncpg takes; with nothing awaited,
     no cancellation can cut them short.  Anything else goes the usual way."""
 
+    # False once an asyncpg whose internals differ from these steps was met: its own
+    # way from then on (an AttributeError below happens before anything is changed).
+    _quick = True
+
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's
-        if timeout is None and not self._closing and self._initialized and not self._queue.empty():
+        if (self._quick and timeout is None and not self._closing and self._initialized
+                and not self._queue.empty()):
             holder = self._queue.get_nowait()
-            con = holder._con
-            if (con is not None and not con.is_closed() and holder._setup is None
-                    and holder._generation == self._generation):
-                holder._maybe_cancel_inactive_callback()
+            try:
+                con = holder._con
+                ready = (con is not None and not con.is_closed() and holder._setup is None
+                         and holder._generation == self._generation)
+                cancel_timer = holder._maybe_cancel_inactive_callback
+            except AttributeError:
+                _Pool._quick = ready = False
+            if ready:
+                cancel_timer()
                 holder._proxy = proxy = asyncpg.pool.PoolConnectionProxy(holder, con)
                 holder._in_use = self._loop.create_future()
                 holder._timeout = None
@@ -252,21 +262,25 @@ class _Pool(asyncpg.Pool):  # type: ignore[misc]
 
     # asyncpg's signature, timeout included.
     async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        holder = getattr(connection, "_holder", None)
-        con = getattr(connection, "_con", None)
-        if (timeout is None and con is not None and holder is not None and holder._pool is self
-                and type(connection) is asyncpg.pool.PoolConnectionProxy
-                and self._reset is _reset and not con.is_closed()
-                and holder._timeout is None
-                and not con._protocol._is_cancelling() and not con._protocol.is_in_transaction()
-                and con._top_xact is None and not con._listeners and not con._log_listeners
-                and con._protocol.queries_count < holder._max_queries
-                and holder._generation == self._generation):
-            self._check_init()
-            con._on_release()
-            holder._release()
-            holder._setup_inactive_callback()
-            return
+        if self._quick and timeout is None and type(connection) is asyncpg.pool.PoolConnectionProxy:
+            try:
+                holder, con = connection._holder, connection._con
+                idle = (con is not None and holder._pool is self and self._reset is _reset
+                        and not con.is_closed() and holder._timeout is None
+                        and not con._protocol._is_cancelling()
+                        and not con._protocol.is_in_transaction() and con._top_xact is None
+                        and not con._listeners and not con._log_listeners
+                        and con._protocol.queries_count < holder._max_queries
+                        and holder._generation == self._generation)
+                steps = ((con._on_release, holder._release, holder._setup_inactive_callback)
+                         if idle else ())
+            except AttributeError:
+                _Pool._quick, steps = False, ()
+            if steps:
+                self._check_init()
+                for step in steps:
+                    step()
+                return
         await super().release(connection, timeout=timeout)
 
 

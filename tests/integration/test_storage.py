@@ -488,6 +488,11 @@ async def test_pool_hands_connections_back_after_cancelled_and_plain_uses(
         for _ in range(50):  # one connection, handed over among concurrent users
             await asyncio.gather(*[pool.fetchval("SELECT 3") for _ in range(4)])
         assert pool.get_idle_size() == 1
+        connection = await pool.acquire()
+        await pool.release(connection)
+        await pool.release(connection)  # a second release does nothing, as in asyncpg
+        assert pool.get_idle_size() == 1
+        assert type(pool)._quick, "the quick path met asyncpg internals it does not know"
     finally:
         await asyncio.wait_for(pool.close(), 10)
 
