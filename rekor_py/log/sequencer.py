@@ -105,6 +105,11 @@ class Sequencer:
         self._task: asyncio.Task[None] | None = None
         # Tile writes of committed batches, for readers that cache tiles.
         self.listeners: list[Any] = []
+        # Tiles read under the tree's lock to reload the right edge (after another
+        # process appended), as stored at the locked size: the same readers cache them,
+        # so that the batch's own writes extend them and its proofs need not read them
+        # again.
+        self.edge_listeners: list[Callable[[int, dict[tuple[int, int], bytes]], None]] = []
         # Each committed head (log/head_record.py keeps the latest outside the database).
         self.head_listeners: list[Callable[[TreeHead], None]] = []
         # The last head this process signed, and whether the database must be checked
@@ -361,6 +366,8 @@ class Sequencer:
         if edge.root_hash() != tree.root_hash:
             raise StorageError(f"tiles of tree {self.tree_id} do not match its root "
                                f"at size {tree.size}")
+        for listener in self.edge_listeners:
+            listener(self.tree_id, tiles)
         return edge
 
     async def _split_duplicates(self, conn: Any, batch: list[_Pending], size: int

@@ -64,6 +64,7 @@ class LogService:
         if sequencer is not None:
             sequencer.listeners.append(
                 lambda tree, writes: self.tiles_of(tree).apply_writes(writes))
+            sequencer.edge_listeners.append(lambda tree, tiles: self.tiles_of(tree).add(tiles))
             sequencer.prover = self._prove_batch
             if keyring is not None:
                 sequencer.on_frozen = self._follow_rotation

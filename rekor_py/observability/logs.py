@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -82,8 +82,9 @@ def configure_logging(log_format: str = "text") -> None:
 @web.middleware
 async def observe_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The request ID, the request's metrics, and (JSON logs) its access line."""
-    given = request.headers.get("X-Request-ID", "")
-    rid = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+    given = request.headers.get("X-Request-ID")
+    # 32 random hex digits, as a uuid4's hex but a fifth of its cost.
+    rid = given if given and _SANE_ID.fullmatch(given) else os.urandom(16).hex()
     token = REQUEST_ID.set(rid)
     started = time.perf_counter()
     status = 500

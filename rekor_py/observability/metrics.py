@@ -69,8 +69,18 @@ WITNESS = Gauge("rekor_witness_requests", "add-checkpoint outcomes per witness (
 _last_head: dict[str, tuple[int, float]] = {}
 
 
+# The histogram's children by (route, method, status class), bound once: labels()
+# checks and locks on every call, a few microseconds per request.  As many as the
+# histogram's own children (it keeps every label set it was given).
+_REQUEST_CHILDREN: dict[tuple[str, str, int], Any] = {}
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(route, method, f"{status // 100}xx").observe(seconds)
+    key = (route, method, status // 100)
+    child = _REQUEST_CHILDREN.get(key)
+    if child is None:
+        child = _REQUEST_CHILDREN[key] = REQUESTS.labels(route, method, f"{status // 100}xx")
+    child.observe(seconds)
 
 
 async def refresh(services: list[LogService], publishers: list[Publisher],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,9 @@ from rekor_py import merkle
 from rekor_py.log.prepare import prepare_entry
 from rekor_py.log.prepared import PreparedEntry
 from rekor_py.log.proofs import inclusion_proof
+from rekor_py.log.sequencer import Prover
 from rekor_py.log.tree_head import TreeHead
+from rekor_py.storage import log_store
 from tests.integration.logserver import RunningLog, log_settings, signed_hashedrekord, start_log
 
 
@@ -73,3 +76,48 @@ async def test_a_wrong_batch_proof_is_caught(running: RunningLog,
                             [bytes.fromhex(h) for h in proof.hashes],
                             bytes.fromhex(proof.rootHash))
     assert "proofs for a batch of 1 entries failed" in caplog.text
+
+
+async def test_a_batch_after_another_writers_is_proved_from_the_cache(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two writers on one tree (two server processes): the tiles a writer reads to
+    reload its right edge go to its tile cache, so its batch's own writes extend them
+    and its proofs read no tile."""
+    proving = False
+    reads_while_proving = 0
+    read_tiles = log_store.read_tiles
+
+    async def counted(*args: Any) -> dict[tuple[int, int], bytes]:
+        nonlocal reads_while_proving
+        reads_while_proving += proving
+        return await read_tiles(*args)
+
+    monkeypatch.setattr(log_store, "read_tiles", counted)
+    first = await start_log(log_settings(database_url, tmp_path))
+    second = await start_log(log_settings(database_url, tmp_path))
+    try:
+        for service in (first.runtime.service, second.runtime.service):
+            assert service.sequencer is not None and service.sequencer.prover is not None
+            prove = service.sequencer.prover
+
+            async def watched(leaves: list[tuple[int, bytes]], head: TreeHead,
+                              prove: Prover = prove) -> list[list[bytes]]:
+                nonlocal proving
+                proving = True
+                try:
+                    return await prove(leaves, head)
+                finally:
+                    proving = False
+
+            service.sequencer.prover = watched
+        for round_ in range(3):
+            for running in (first, second):  # each batch lands on the other's appends
+                sequencer = running.runtime.service.sequencer
+                assert sequencer is not None
+                entries = _entries(40, f"{round_} {running.url}")
+                done = await asyncio.gather(*(sequencer.submit(e) for e in entries))
+                assert all(d.proof is not None for d in done)
+        assert reads_while_proving == 0
+    finally:
+        await second.stop()
+        await first.stop()

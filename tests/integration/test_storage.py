@@ -509,6 +509,36 @@ async def test_pool_rolls_back_a_transaction_left_open(database_url: str) -> Non
         await pool.close()
 
 
+async def test_pool_hands_connections_back_after_cancelled_and_plain_uses(
+        database_url: str) -> None:
+    """The pool's quick acquire and release (storage/db.py _Pool) keep asyncpg's
+    bookkeeping: a plain use gives the same connection back idle, a query cancelled
+    mid-way goes the slow way (its cancellation waited for), and the pool closes."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as c:
+            first = c._con
+            assert await c.fetchval("SELECT 1") == 1
+        assert pool.get_idle_size() == 1
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2), pool.acquire() as c:
+                assert c._con is first
+                await c.execute("SELECT pg_sleep(5)")
+        async with asyncio.timeout(10), pool.acquire() as c:
+            assert await c.fetchval("SELECT 2") == 2
+            assert not c.is_in_transaction()
+        for _ in range(50):  # one connection, handed over among concurrent users
+            await asyncio.gather(*[pool.fetchval("SELECT 3") for _ in range(4)])
+        assert pool.get_idle_size() == 1
+        connection = await pool.acquire()
+        await pool.release(connection)
+        await pool.release(connection)  # a second release does nothing, as in asyncpg
+        assert pool.get_idle_size() == 1
+        assert type(pool)._quick, "the quick path met asyncpg internals it does not know"
+    finally:
+        await asyncio.wait_for(pool.close(), 10)
+
+
 # ---- EmbeddedPostgres -----------------------------------------------------------------
 
 

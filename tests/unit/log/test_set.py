@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rekor_py import jcs
 from rekor_py.log.set import set_payload, sign_set, verify_set
 from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
 
@@ -22,6 +23,16 @@ def test_payload_exact_bytes() -> None:
     want = ('{"body":"' + base64.b64encode(body).decode() + '","integratedTime":1700000000,'
             f'"logID":"{LOG_ID}","logIndex":123456}}').encode()
     assert got == want
+
+
+@pytest.mark.parametrize("body, integrated_time, log_index", [
+    (b"", 0, 0), (b"\x00\xff" * 50, 1, (1 << 53) - 1), (bytes(range(256)), 1700000000, 42),
+])
+def test_payload_is_the_jcs_of_its_four_keys(body: bytes, integrated_time: int,
+                                              log_index: int) -> None:
+    want = jcs.dumps({"logIndex": log_index, "logID": LOG_ID, "integratedTime": integrated_time,
+                      "body": base64.b64encode(body).decode()})
+    assert set_payload(body, integrated_time, LOG_ID, log_index) == want
 
 
 @pytest.mark.parametrize("args, match", [
