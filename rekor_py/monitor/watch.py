@@ -141,6 +141,8 @@ def _as_pem(data: bytes) -> bytes:
     try:
         x509.load_der_x509_certificate(data)
         label = "CERTIFICATE"
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
+        # InvalidVersion is no ValueError: a version field of 1 in an entry of a log
+        # that accepted it must not stop the monitor; as a key it then fails to parse.
         label = "PUBLIC KEY"
     return encode_pem(label, data)

@@ -1,0 +1,42 @@
+"""The monitor's watch list against entries a log other than ours may have accepted."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from rekor_py.monitor.watch import Watchlist
+from tests.unit.pki import make_cert
+
+
+def _v002_body(cert_der: bytes) -> bytes:
+    """A Rekor v2 hashedrekord body whose verifier is the DER certificate given."""
+    return json.dumps({
+        "apiVersion": "0.0.2", "kind": "hashedrekord",
+        "spec": {"hashedRekordV002": {
+            "data": {"algorithm": "SHA2_256",
+                     "digest": base64.b64encode(hashlib.sha256(b"a").digest()).decode()},
+            "signature": {"content": base64.b64encode(b"sig").decode(),
+                          "verifier": {"keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                                       "x509Certificate": {
+                                           "rawBytes": base64.b64encode(cert_der).decode()}}}}},
+    }).encode()
+
+
+def test_a_version_2_certificate_is_no_match_and_no_crash() -> None:
+    """cryptography raises InvalidVersion, not a ValueError, for a version field of 1."""
+    cert = make_cert(ec.generate_private_key(ec.SECP256R1()), "leaf",
+                     sans=[x509.RFC822Name("a@example.com")])
+    der = cert.public_bytes(serialization.Encoding.DER)
+    version_3 = b"\xa0\x03\x02\x01\x02"
+    assert der.count(version_3) == 1
+    bad = der.replace(version_3, version_3[:-1] + b"\x01")
+    watch = Watchlist(["a@example.com"], [])
+    # The same certificate with its proper version matches: the body shape is right.
+    assert [m.log_index for m in watch.scan(7, [_v002_body(der)], bytes(32))] == [7]
+    assert watch.scan(7, [_v002_body(bad)], bytes(32)) == []
