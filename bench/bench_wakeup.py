@@ -2,12 +2,13 @@
 processes, on two CPUs and pinned to one.
 
 The log server hands every entry across processes (server to verification worker and
-back, server to PostgreSQL and back), so its CPU per entry depends on this figure as much
-as on the code: run it beside any write benchmark whose absolute figures are compared
-with another day's.  Run it on an otherwise idle machine: what it shows is the cost of
-waking a CPU that went idle.  Where that is costly (a virtual CPU halted until the host
-wakes it) the first row is many times the pinned one; with the other CPU busy the two
-are alike.
+back, server to PostgreSQL and back), so this is one of the machine's figures to record
+beside a benchmark whose absolute figures are compared with another day's.  Run it on an
+otherwise idle machine: what it shows is the cost of waking a CPU that went idle.  Where
+that is costly (a virtual CPU halted until the host wakes it) the first row is many times
+the pinned one; with the other CPU busy the two are alike.  (On one such day the write
+benchmark pinned to one CPU still spent the same CPU per entry as on two: see
+bench/README.md.)
 
     python3 bench/bench_wakeup.py [--round-trips 20000]
 """
