@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from rekor_py.lru import ByteLRU
@@ -75,10 +74,10 @@ class Watchlist:
                 for reason in self._reasons(body)]
 
     def _reasons(self, body: bytes) -> list[str]:
-        content = _hashedrekord_key(body)
-        if content is None:
+        found = _hashedrekord_key(body)
+        if found is None:
             return []
-        parsed = self._key(content)
+        parsed = self._key(*found)
         if parsed is None:
             return []
         spki, identities = parsed
@@ -88,35 +87,41 @@ class Watchlist:
         reasons += [f"email {e}" for e in sorted(identities & self.emails)]
         return reasons
 
-    def _key(self, content: str) -> tuple[bytes, frozenset[str]] | None:
-        cached = self._parsed.get(content)
+    def _key(self, content: str, label: str) -> tuple[bytes, frozenset[str]] | None:
+        """The SPKI and identities of a base64 key: PEM, or DER under `label`."""
+        cache_key = label + content
+        cached = self._parsed.get(cache_key)
         if cached is not None:
             return cached[0]
         value: tuple[bytes, frozenset[str]] | None
         try:
-            pem = _as_pem(base64.b64decode(content, validate=True))
+            data = base64.b64decode(content, validate=True)
+            pem = encode_pem(label, data) if label else data
             key = X509PublicKey.from_bytes(pem)
             spki = key.public_key.public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
             value = (spki, frozenset(i.lower() for i in key.identities()))
         except (PKIError, binascii.Error, ValueError):
             value = None
-        self._parsed.put(content, (value,))
+        self._parsed.put(cache_key, (value,))
         return value
 
 
-# Where a hashedrekord body holds its key, by apiVersion: 0.0.1 (Rekor v1) has a
-# base64 PEM, 0.0.2 (Rekor v2) a base64 DER certificate or public key.
-_KEY_PATHS: dict[str, list[tuple[str, ...]]] = {
-    "0.0.1": [("spec", "signature", "publicKey", "content")],
-    "0.0.2": [("spec", "hashedRekordV002", "signature", "verifier", "x509Certificate",
-               "rawBytes"),
-              ("spec", "hashedRekordV002", "signature", "verifier", "publicKey", "rawBytes")],
+# Where a hashedrekord body holds its key, by apiVersion, with the PEM label its DER
+# takes: 0.0.1 (Rekor v1) has a base64 PEM (no label), 0.0.2 (Rekor v2) a base64 DER
+# certificate or public key, and its field says which.
+_KEY_PATHS: dict[str, list[tuple[tuple[str, ...], str]]] = {
+    "0.0.1": [(("spec", "signature", "publicKey", "content"), "")],
+    "0.0.2": [(("spec", "hashedRekordV002", "signature", "verifier", "x509Certificate",
+                "rawBytes"), "CERTIFICATE"),
+              (("spec", "hashedRekordV002", "signature", "verifier", "publicKey",
+                "rawBytes"), "PUBLIC KEY")],
 }
 
 
-def _hashedrekord_key(body: bytes) -> str | None:
-    """The base64 key (PEM or DER) of a hashedrekord body, or None."""
+def _hashedrekord_key(body: bytes) -> tuple[str, str] | None:
+    """The base64 key of a hashedrekord body with its PEM label ("" for a PEM), or
+    None."""
     try:
         obj: Any = json.loads(body)
     except (UnicodeDecodeError, ValueError):
@@ -124,25 +129,11 @@ def _hashedrekord_key(body: bytes) -> str | None:
     if not isinstance(obj, dict) or obj.get("kind") != "hashedrekord":
         return None
     version = obj.get("apiVersion")
-    for path in _KEY_PATHS.get(version if isinstance(version, str) else "", []):
+    for path, label in _KEY_PATHS.get(version if isinstance(version, str) else "", []):
         node: Any = obj
         for name in path:
             node = node.get(name) if isinstance(node, dict) else None
         if isinstance(node, str):
-            return node
+            return node, label
     return None
 
-
-def _as_pem(data: bytes) -> bytes:
-    """A DER certificate or SubjectPublicKeyInfo as PEM (the x509 format's input);
-    PEM as is."""
-    if data.lstrip().startswith(b"-----"):
-        return data
-    try:
-        x509.load_der_x509_certificate(data)
-        label = "CERTIFICATE"
-    except (ValueError, x509.InvalidVersion):
-        # InvalidVersion is no ValueError: a version field of 1 in an entry of a log
-        # that accepted it must not stop the monitor; as a key it then fails to parse.
-        label = "PUBLIC KEY"
-    return encode_pem(label, data)

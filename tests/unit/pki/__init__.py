@@ -69,3 +69,11 @@ def make_chain(
     inter = make_cert(inter_key, "intermediate", root_key, "root", ca=True)
     leaf = make_cert(leaf_key, "leaf", inter_key, "intermediate", sans=sans)
     return leaf, inter, root
+
+
+def with_version_field(der: bytes, value: int) -> bytes:
+    """A certificate's DER with its version field set to `value` (2 is X.509 v3, as
+    make_cert writes it; 1, v2, is what cryptography refuses with InvalidVersion)."""
+    version_3 = b"\xa0\x03\x02\x01\x02"
+    assert der.count(version_3) == 1
+    return der.replace(version_3, version_3[:-1] + bytes([value]))

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from rekor_py.pki.base import InvalidKeyError, InvalidSignatureError, decode_std_base64
 from rekor_py.pki.ed25519ph import _sign_ed25519ph
 from rekor_py.pki.x509 import X509PublicKey, decode_pem, encode_pem
-from tests.unit.pki import DAY, T0, cert_pem, make_cert, make_chain, spki_pem
+from tests.unit.pki import DAY, T0, cert_pem, make_cert, make_chain, spki_pem, with_version_field
 
 VECTORS = Path(__file__).parents[2] / "vectors" / "types" / "hashedrekord" / "0.0.1" / "client-algos"
 EC_PEM = (VECTORS / "ec_public.pem").read_bytes()
@@ -199,9 +199,7 @@ def test_certificate_canonical_value_is_its_raw_der(flips: list[tuple[int, int]]
 def test_version_2_certificate_is_refused_not_a_crash() -> None:
     """cryptography raises InvalidVersion (not a ValueError) for a version field of 1:
     a 400 like any certificate it cannot parse, never a 500."""
-    version_3 = b"\xa0\x03\x02\x01\x02"
-    assert _MUTATED_BASE.count(version_3) == 1
-    der = _MUTATED_BASE.replace(version_3, version_3[:-1] + b"\x01")
+    der = with_version_field(_MUTATED_BASE, 1)
     with pytest.raises(InvalidKeyError, match="malformed certificate"):
         X509PublicKey.from_bytes(encode_pem("CERTIFICATE", der))
 
