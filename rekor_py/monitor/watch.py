@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives import serialization
 
 from rekor_py.lru import ByteLRU
 from rekor_py.pki.base import PKIError
-from rekor_py.pki.pem import encode_pem
 from rekor_py.pki.x509 import X509PublicKey
 
 __all__ = ["Match", "Watchlist", "key_spki"]
@@ -87,17 +86,17 @@ class Watchlist:
         reasons += [f"email {e}" for e in sorted(identities & self.emails)]
         return reasons
 
-    def _key(self, content: str, label: str) -> tuple[bytes, frozenset[str]] | None:
-        """The SPKI and identities of a base64 key: PEM, or DER under `label`."""
-        cache_key = label + content
+    def _key(self, content: str, form: str) -> tuple[bytes, frozenset[str]] | None:
+        """The SPKI and identities of a base64 key in the given form (_KEY_PATHS)."""
+        cache_key = form + content
         cached = self._parsed.get(cache_key)
         if cached is not None:
             return cached[0]
         value: tuple[bytes, frozenset[str]] | None
         try:
             data = base64.b64decode(content, validate=True)
-            pem = encode_pem(label, data) if label else data
-            key = X509PublicKey.from_bytes(pem)
+            key = (X509PublicKey.from_bytes(data) if form == "pem"
+                   else X509PublicKey.from_der(data, certificate=form == "certificate"))
             spki = key.public_key.public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
             value = (spki, frozenset(i.lower() for i in key.identities()))
@@ -107,21 +106,20 @@ class Watchlist:
         return value
 
 
-# Where a hashedrekord body holds its key, by apiVersion, with the PEM label its DER
-# takes: 0.0.1 (Rekor v1) has a base64 PEM (no label), 0.0.2 (Rekor v2) a base64 DER
-# certificate or public key, and its field says which.
+# Where a hashedrekord body holds its key, by apiVersion, and in what form: 0.0.1
+# (Rekor v1) has a base64 PEM, 0.0.2 (Rekor v2) a base64 DER certificate or public key,
+# and its field says which.
 _KEY_PATHS: dict[str, list[tuple[tuple[str, ...], str]]] = {
-    "0.0.1": [(("spec", "signature", "publicKey", "content"), "")],
+    "0.0.1": [(("spec", "signature", "publicKey", "content"), "pem")],
     "0.0.2": [(("spec", "hashedRekordV002", "signature", "verifier", "x509Certificate",
-                "rawBytes"), "CERTIFICATE"),
+                "rawBytes"), "certificate"),
               (("spec", "hashedRekordV002", "signature", "verifier", "publicKey",
-                "rawBytes"), "PUBLIC KEY")],
+                "rawBytes"), "public key")],
 }
 
 
 def _hashedrekord_key(body: bytes) -> tuple[str, str] | None:
-    """The base64 key of a hashedrekord body with its PEM label ("" for a PEM), or
-    None."""
+    """The base64 key of a hashedrekord body and its form (_KEY_PATHS), or None."""
     try:
         obj: Any = json.loads(body)
     except (UnicodeDecodeError, ValueError):
@@ -129,11 +127,11 @@ def _hashedrekord_key(body: bytes) -> tuple[str, str] | None:
     if not isinstance(obj, dict) or obj.get("kind") != "hashedrekord":
         return None
     version = obj.get("apiVersion")
-    for path, label in _KEY_PATHS.get(version if isinstance(version, str) else "", []):
+    for path, form in _KEY_PATHS.get(version if isinstance(version, str) else "", []):
         node: Any = obj
         for name in path:
             node = node.get(name) if isinstance(node, dict) else None
         if isinstance(node, str):
-            return node, label
+            return node, form
     return None
 

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rekor_py.monitor.watch import Watchlist
+from rekor_py.types.hashedrekord_v2 import canonical_body
 from tests.unit.pki import make_cert, with_version_field
 
 
 def _v002_body(cert_der: bytes) -> bytes:
     """A Rekor v2 hashedrekord body whose verifier is the DER certificate given."""
-    return json.dumps({
-        "apiVersion": "0.0.2", "kind": "hashedrekord",
-        "spec": {"hashedRekordV002": {
-            "data": {"algorithm": "SHA2_256",
-                     "digest": base64.b64encode(hashlib.sha256(b"a").digest()).decode()},
-            "signature": {"content": base64.b64encode(b"sig").decode(),
-                          "verifier": {"keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                                       "x509Certificate": {
-                                           "rawBytes": base64.b64encode(cert_der).decode()}}}}},
-    }).encode()
+    return canonical_body(hashlib.sha256(b"a").digest(), "SHA2_256", b"sig",
+                          {"x509Certificate": {"rawBytes": base64.b64encode(cert_der).decode()},
+                           "keyDetails": "PKIX_ECDSA_P256_SHA_256"})
 
 
 def test_a_version_2_certificate_is_no_match_and_no_crash() -> None:
