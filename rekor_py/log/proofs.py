@@ -118,17 +118,17 @@ def tile_reader(conn: Any, tree_id: int) -> TileReader:
     return read
 
 
-async def inclusion_proof(conn: Any, cache: TileCache, tree_id: int, leaf_index: int,
+async def inclusion_proof(read: TileReader, cache: TileCache, leaf_index: int,
                           leaf_hash: bytes, size: int, root_hash: bytes,
                           plan: merkle.ProofPlan | None = None) -> list[bytes]:
     """The audit path of a stored leaf at tree `size`, verified against `root_hash`;
-    `plan`: its inclusion_plan, if the caller made it already.
+    `plan`: its inclusion_plan, if the caller made it already; `read`: how to read
+    the tree's tiles the cache lacks.
 
     Raises StorageError if the stored tiles do not prove the leaf (a corrupt tree).
     """
-    proofs = await batch_inclusion_proofs(tile_reader(conn, tree_id), cache,
-                                          [(leaf_index, leaf_hash)], size, root_hash,
-                                          None if plan is None else [plan])
+    proofs = await batch_inclusion_proofs(read, cache, [(leaf_index, leaf_hash)], size,
+                                          root_hash, None if plan is None else [plan])
     return proofs[0]
 
 
@@ -155,11 +155,12 @@ async def batch_inclusion_proofs(read: TileReader, cache: TileCache,
     return proofs
 
 
-async def consistency_proof(conn: Any, cache: TileCache, tree_id: int, size1: int,
+async def consistency_proof(read: TileReader, cache: TileCache, size1: int,
                             size2: int) -> list[bytes]:
-    """The RFC 6962 consistency proof from size1 to size2 (both <= the tree size)."""
+    """The RFC 6962 consistency proof from size1 to size2 (both <= the tree size);
+    `read`: how to read the tree's tiles the cache lacks."""
     plan = merkle.consistency_plan(size1, size2)
-    tiles = await cache.tiles_for_plans([plan], tile_reader(conn, tree_id))
+    tiles = await cache.tiles_for_plans([plan], read)
     try:
         return merkle.fold_proof(plan, tiles)
     except ValueError as e:

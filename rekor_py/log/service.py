@@ -22,10 +22,13 @@ from rekor_py.errors import EntryNotFound, InvalidProofRequest, ReadOnly, Storag
 from rekor_py.log.entries import ParsedEntryID, log_entry
 from rekor_py.log.proofs import (
     TileCache,
+    TileReader,
     batch_inclusion_proofs,
     consistency_proof,
     inclusion_proof,
+    tile_reader,
 )
+from rekor_py.log.read_batch import ReadBatcher
 from rekor_py.log.sequencer import HeadSigner, Integrated, PreparedEntry, Sequencer, TreeHead
 from rekor_py.log.shards import LogKeyring, Shards, v1_head_signer
 from rekor_py.log.signer import LogSigner, signs_in_memory
@@ -61,6 +64,9 @@ class LogService:
         # The trees as last read: where a read guesses its entry and tiles are, so that
         # it fetches them with the head in one statement (_guess).
         self._last_shards: Shards | None = None
+        # Reads by index, consistency proofs and tiles that arrive together share a
+        # statement (their heads, entries and tiles).
+        self._reads: ReadBatcher[Shards, log_store.EntryRow] = ReadBatcher(self._read_batch)
         if sequencer is not None:
             sequencer.listeners.append(
                 lambda tree, writes: self.tiles_of(tree).apply_writes(writes))
@@ -129,19 +135,33 @@ class LogService:
         shards = self._last_shards
         return None if shards is None else shards.locate(virtual_index, active_may_grow=True)
 
-    async def _read_with(self, conn: Any, tree_id: int, leaf_index: int | None,
+    async def _read_with(self, tree_id: int, leaf_index: int | None,
                          tile_keys: Sequence[tuple[int, int]]
                          ) -> tuple[Shards, log_store.EntryRow | None,
                                     dict[tuple[int, int], bytes]]:
-        """The trees, and of tree `tree_id` the entry at `leaf_index` and the first of
-        the tiles `tile_keys`, read in one statement: one snapshot.  (The others, if
-        any, are left to the proof's own read: one missing tile, the level-0 one, is
-        the usual case once the upper tiles are cached.)"""
-        tile = tile_keys[0] if tile_keys else None
-        trees, row, hashes = await log_store.read_trees_with(conn, self.api_major, tree_id,
-                                                             leaf_index, tile)
-        found = {} if tile is None or hashes is None else {tile: hashes}
-        return self._note(Shards.of(trees)), row, found
+        """The trees, and of tree `tree_id` the entry at `leaf_index` and those of the
+        tiles `tile_keys` that exist, read in one statement (one snapshot), which
+        other reads arriving at the same time share."""
+        got = await self._reads.read(tree_id, leaf_index, tile_keys)
+        return got.trees, got.entry, got.tiles
+
+    async def _read_batch(self, tree_id: int, leaf_indexes: list[int],
+                          tile_keys: list[tuple[int, int]]
+                          ) -> tuple[Shards, dict[int, log_store.EntryRow],
+                                     dict[tuple[int, int], bytes]]:
+        async with self._pool.acquire() as conn:
+            trees, rows, tiles = await log_store.read_trees_with(
+                conn, self.api_major, tree_id, leaf_indexes, tile_keys)
+        return self._note(Shards.of(trees)), rows, tiles
+
+    def _pooled_tiles(self, tree_id: int) -> TileReader:
+        """Reads a tree's tiles on a pooled connection, taken only when some are
+        missing from the cache."""
+        async def read(missing: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+            async with self._pool.acquire() as conn:
+                return await log_store.read_tiles(conn, tree_id, missing)
+
+        return read
 
     def _adopt(self, tree: log_store.TreeRow) -> None:
         if self._keyring is not None:
@@ -185,10 +205,9 @@ class LogService:
         proof = done.proof
         if proof is None:
             tree_id = done.head.tree_id
-            async with self._pool.acquire() as conn:
-                proof = await inclusion_proof(conn, self.tiles_of(tree_id), tree_id,
-                                              done.leaf_index, entry.leaf_hash, done.head.size,
-                                              done.head.root_hash)
+            proof = await inclusion_proof(self._pooled_tiles(tree_id), self.tiles_of(tree_id),
+                                          done.leaf_index, entry.leaf_hash, done.head.size,
+                                          done.head.root_hash)
         return done, proof
 
     async def create_entry(self, entry: PreparedEntry) -> LogEntry:
@@ -222,22 +241,21 @@ class LogService:
         """The sequencer's prover: a committed batch's audit paths from the tile cache,
         which already holds the batch's own tile writes; what it lacks (tiles another
         process appended to, older tiles) is read in one query."""
-        async def read(missing: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-            async with self._pool.acquire() as conn:
-                return await log_store.read_tiles(conn, head.tree_id, missing)
-
-        return await batch_inclusion_proofs(read, self.tiles_of(head.tree_id), leaves,
+        return await batch_inclusion_proofs(self._pooled_tiles(head.tree_id),
+                                            self.tiles_of(head.tree_id), leaves,
                                             head.size, head.root_hash)
 
     # ---- reads ------------------------------------------------------------------------
 
     async def _proof(self, conn: Any, tree: log_store.TreeRow, row: log_store.EntryRow,
                      plan: merkle.ProofPlan | None = None) -> list[bytes]:
+        """`conn`: an open connection to read missing tiles on (None: a pooled one)."""
         if plan is not None and plan.size != tree.size:
             plan = None  # made for the size last read, and the tree has grown since
-        return await inclusion_proof(conn, self.tiles_of(tree.tree_id), tree.tree_id,
-                                     row.leaf_index, row.leaf_hash, tree.size, tree.root_hash,
-                                     plan)
+        read = (self._pooled_tiles(tree.tree_id) if conn is None
+                else tile_reader(conn, tree.tree_id))
+        return await inclusion_proof(read, self.tiles_of(tree.tree_id), row.leaf_index,
+                                     row.leaf_hash, tree.size, tree.root_hash, plan)
 
     async def _entry_response(self, conn: Any, tree: log_store.TreeRow,
                               row: log_store.EntryRow,
@@ -280,19 +298,17 @@ class LogService:
         tree, leaf = guess
         cache = self.tiles_of(tree.tree_id)
         plan = merkle.inclusion_plan(leaf, max(tree.size, leaf + 1))
-        async with self._pool.acquire() as conn:
-            shards, row, tiles = await self._read_with(conn, tree.tree_id, leaf,
-                                                       cache.missing([plan]))
-            cache.add(tiles)
-            where = shards.locate(log_index)
-            if where is None:
-                raise EntryNotFound
-            if where[0].tree_id != tree.tree_id or where[1] != leaf:
-                # A rotation moved the index to another tree than guessed.
-                return await self._get_by_index_snapshot(log_index)
-            if row is None:
-                raise EntryNotFound
-            return await self._entry_response(conn, where[0], row, plan)
+        shards, row, tiles = await self._read_with(tree.tree_id, leaf, cache.missing([plan]))
+        cache.add(tiles)
+        where = shards.locate(log_index)
+        if where is None:
+            raise EntryNotFound
+        if where[0].tree_id != tree.tree_id or where[1] != leaf:
+            # A rotation moved the index to another tree than guessed.
+            return await self._get_by_index_snapshot(log_index)
+        if row is None:
+            raise EntryNotFound
+        return await self._entry_response(None, where[0], row, plan)
 
     async def _get_by_index_snapshot(self, log_index: int) -> LogEntry:
         async with self._snapshot() as conn:
@@ -377,19 +393,18 @@ class LogService:
         cache = self._tile_caches.get(guess)
         wanted = (cache.missing([merkle.consistency_plan(first_size, last_size)])
                   if cache is not None and last_size < _MAX_BIGINT else [])
-        async with self._pool.acquire() as conn:
-            shards, _, tiles = await self._read_with(conn, guess, None, wanted)
-            if cache is not None:
-                cache.add(tiles)
-            tree = shards.active if tree_id is None else shards.by_id(tree_id)
-            if tree is None:
-                raise InvalidProofRequest(f"no log range found for tree ID {tree_id}")
-            if last_size > tree.size:
-                raise InvalidProofRequest(
-                    f"the tree size requested({last_size}) was greater than what is "
-                    f"currently observable({tree.size})")
-            proof = await consistency_proof(conn, self.tiles_of(tree.tree_id), tree.tree_id,
-                                            first_size, last_size)
+        shards, _, tiles = await self._read_with(guess, None, wanted)
+        if cache is not None:
+            cache.add(tiles)
+        tree = shards.active if tree_id is None else shards.by_id(tree_id)
+        if tree is None:
+            raise InvalidProofRequest(f"no log range found for tree ID {tree_id}")
+        if last_size > tree.size:
+            raise InvalidProofRequest(
+                f"the tree size requested({last_size}) was greater than what is "
+                f"currently observable({tree.size})")
+        proof = await consistency_proof(self._pooled_tiles(tree.tree_id),
+                                        self.tiles_of(tree.tree_id), first_size, last_size)
         return ConsistencyProof(hashes=[h.hex() for h in proof], rootHash=tree.root_hash.hex())
 
     async def created_at(self, tree_id: int | None = None) -> datetime.datetime:
@@ -422,15 +437,14 @@ class LogService:
         key = (tile.level, tile.index)
         # An index past int64 names no stored tile (and would not bind as a bigint).
         keys = [key] if tile.index < _MAX_BIGINT else []
-        async with self._pool.acquire() as conn:
-            guess = self.tree_id
-            shards, _, found = await self._read_with(conn, guess, None, keys)
+        guess = self.tree_id
+        shards, _, found = await self._read_with(guess, None, keys)
+        head = shards.active
+        if not _tile_exists(tile, head.size):
+            return head.tree_id, None
+        if head.tree_id != guess:  # a rotation: the new active tree's tile
+            shards, _, found = await self._read_with(head.tree_id, None, keys)
             head = shards.active
-            if not _tile_exists(tile, head.size):
-                return head.tree_id, None
-            if head.tree_id != guess:  # a rotation: the new active tree's tile
-                shards, _, found = await self._read_with(conn, head.tree_id, None, keys)
-                head = shards.active
         data = found.get(key, b"")
         if len(data) < tile.width * merkle.HASH_SIZE:
             raise StorageError(f"tile {tile.path} of tree {head.tree_id} is short")

@@ -417,43 +417,61 @@ async def read_tiles(
     return {(r["level"], r["tile_index"]): bytes(r["hashes"]) for r in rows}
 
 
-# The log's trees, and beside the row of tree $2 its entry at leaf $3 (NULL: none wanted)
-# and its tile ($4, $5) (NULL: none): a read's head and what it proves from, in ONE
-# statement, hence one snapshot, one round trip and no transaction.  Plain joins on
-# the primary keys: PostgreSQL settles on one generic plan for them, where a
-# variant with unnest()ed arrays of tiles was planned anew on every call (~150 us
-# of the database's CPU each).  The tree order is list_trees'.
+# The log's trees; beside the row of tree $2 its entries at the leaves $3; and rows
+# of tree $2's tiles at levels $4 and indexes $5 (every pairing: the caller keeps the
+# pairs it asked for): what reads need for their heads and proofs, in ONE statement,
+# hence one snapshot, one round trip and no transaction, for a batch of reads
+# (log/read_batch.py).  Only = ANY() on the primary keys, no unnest(): PostgreSQL
+# settles on one generic plan for these, where a join with unnest()ed arrays was
+# planned anew on every call (~150 us of the database's CPU each).  The tree order
+# is list_trees'.
+_TREE_SELECT = ", ".join("t." + c.strip() for c in _TREE_COLUMNS.split(","))
+_ENTRY_SELECT_BESIDE = ", ".join("e." + c for c in _ENTRY_COLUMNS if c != "tree_id")
 _TREES_WITH = f"""
-SELECT {", ".join("t." + c.strip() for c in _TREE_COLUMNS.split(","))},
-       {", ".join("e." + c for c in _ENTRY_COLUMNS if c != "tree_id")}, tl.hashes AS tile
-FROM trees t
-LEFT JOIN entries e ON t.tree_id = $2 AND e.tree_id = $2 AND e.leaf_index = $3
-LEFT JOIN tiles tl ON t.tree_id = $2 AND tl.tree_id = $2 AND tl.level = $4
-    AND tl.tile_index = $5
-WHERE t.api_major = $1
-ORDER BY t.virtual_offset, t.state = 'active', t.created_at
+SELECT * FROM (
+    SELECT {_TREE_SELECT}, {_ENTRY_SELECT_BESIDE},
+           NULL::bytea AS tile, NULL::smallint AS tile_level, NULL::bigint AS tile_index
+    FROM trees t
+    LEFT JOIN entries e ON t.tree_id = $2 AND e.tree_id = $2
+        AND e.leaf_index = ANY($3::bigint[])
+    WHERE t.api_major = $1
+    UNION ALL
+    SELECT {_TREE_SELECT}, {_ENTRY_SELECT_BESIDE}, tl.hashes, tl.level, tl.tile_index
+    FROM trees t
+    LEFT JOIN entries e ON false
+    JOIN tiles tl ON tl.tree_id = $2 AND tl.level = ANY($4::smallint[])
+        AND tl.tile_index = ANY($5::bigint[])
+    WHERE t.tree_id = $2 AND t.api_major = $1
+) r
+ORDER BY virtual_offset, state = 'active', created_at
 """
 
 
 async def read_trees_with(
-    conn: Connection, api_major: int, tree_id: int, leaf_index: int | None,
-    tile: tuple[int, int] | None,
-) -> tuple[list[TreeRow], EntryRow | None, bytes | None]:
-    """list_trees(api_major), with, as of the same snapshot, the entry at `leaf_index`
-    of tree `tree_id` (None if absent or not asked for) and that tree's tile
-    (level, index) (None if absent or not asked for), in one query."""
-    level, index = tile if tile is not None else (None, None)
-    rows = await conn.fetch(_TREES_WITH, api_major, tree_id, leaf_index, level, index)
-    entry: EntryRow | None = None
-    hashes: bytes | None = None
+    conn: Connection, api_major: int, tree_id: int, leaf_indexes: Sequence[int],
+    tiles: Sequence[tuple[int, int]],
+) -> tuple[list[TreeRow], dict[int, EntryRow], dict[tuple[int, int], bytes]]:
+    """list_trees(api_major), with, as of the same snapshot, tree `tree_id`'s entries at
+    `leaf_indexes` and its tiles `tiles` (level, index), by leaf index and by tile key
+    (those absent are absent), in one query."""
+    wanted = set(tiles)
+    levels = sorted({level for level, _ in wanted})
+    indexes = sorted({index for _, index in wanted})
+    rows = await conn.fetch(_TREES_WITH, api_major, tree_id, list(leaf_indexes), levels,
+                            indexes)
+    trees: dict[int, TreeRow] = {}
+    entries: dict[int, EntryRow] = {}
+    hashes: dict[tuple[int, int], bytes] = {}
     for r in rows:
+        if r["tree_id"] not in trees:
+            trees[r["tree_id"]] = _tree(r)
         if r["tree_id"] != tree_id:
             continue
         if r["leaf_hash"] is not None:
-            entry = _entry(r)  # the entry's columns beside its tree's (same tree_id)
-        if r["tile"] is not None:
-            hashes = bytes(r["tile"])
-    return [_tree(r) for r in rows], entry, hashes
+            entries[r["leaf_index"]] = _entry(r)  # its columns beside its tree's
+        if r["tile"] is not None and (key := (r["tile_level"], r["tile_index"])) in wanted:
+            hashes[key] = bytes(r["tile"])
+    return list(trees.values()), entries, hashes
 
 
 def _check_tile_writes(writes: Sequence[TileWriteLike]) -> None:

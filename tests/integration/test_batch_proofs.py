@@ -15,7 +15,7 @@ import pytest
 from rekor_py import merkle
 from rekor_py.log.prepare import prepare_entry
 from rekor_py.log.prepared import PreparedEntry
-from rekor_py.log.proofs import inclusion_proof
+from rekor_py.log.proofs import inclusion_proof, tile_reader
 from rekor_py.log.sequencer import Prover
 from rekor_py.log.tree_head import TreeHead
 from rekor_py.storage import log_store
@@ -48,8 +48,8 @@ async def test_batch_proofs_equal_per_request_proofs(running: RunningLog) -> Non
                                     integrated.head.size, integrated.proof,
                                     integrated.head.root_hash)
             async with service.connection() as conn:
-                alone = await inclusion_proof(conn, service.tiles, service.tree_id,
-                                              integrated.leaf_index, entry.leaf_hash,
+                alone = await inclusion_proof(tile_reader(conn, service.tree_id),
+                                              service.tiles, integrated.leaf_index, entry.leaf_hash,
                                               integrated.head.size, integrated.head.root_hash)
             assert integrated.proof == alone
 

@@ -10,6 +10,7 @@ back (the guessed plan is stale), and from a service that has read nothing yet.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -135,3 +136,76 @@ async def test_hash_tiles_from_one_statement(log: RunningLog) -> None:
     for beyond in (TileID(0, 273, 113), TileID(0, 274, 1), TileID(3, 0, 1),
                    TileID(0, (1 << 64) - 1, 256)):
         assert await svc.read_tile(beyond) == (svc.tree_id, None)
+
+
+async def test_reads_arriving_together_share_a_statement(log: RunningLog,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent reads by index, consistency proofs and tiles go out as a few batched
+    statements (log/read_batch.py), and each gets its own entry, proof and tile."""
+    svc = log.runtime.service
+    leaves = await _grow(log, 0, 3000)
+    await svc.shards()
+    async with log.runtime.pool.acquire() as conn:
+        stored = await log_store.read_tiles(conn, svc.tree_id, [(0, 3), (0, 11)])
+    calls: list[tuple[list[int], list[tuple[int, int]]]] = []
+    real = log_store.read_trees_with
+
+    async def counting(conn: Any, api_major: int, tree_id: int, leaf_indexes: Any,
+                       tiles: Any) -> Any:
+        calls.append((list(leaf_indexes), list(tiles)))
+        return await real(conn, api_major, tree_id, leaf_indexes, tiles)
+
+    monkeypatch.setattr(log_store, "read_trees_with", counting)
+    indexes = [(i * 7919) % 3000 for i in range(60)]
+    reads = [svc.get_by_index(i) for i in indexes]
+    proofs = [svc.consistency(f, 3000) for f in (1, 700, 2999)]
+    tiles = [svc.read_tile(TileID(0, 3, 256)), svc.read_tile(TileID(0, 11, 100))]
+    results = await asyncio.gather(*reads, *proofs, *tiles,
+                                   svc.get_by_index(3000), return_exceptions=True)
+    assert len(calls) < 10, calls  # 66 reads; at most max_in_flight go out alone
+    assert any(len(leaves_) > 1 for leaves_, _ in calls)
+    entries, rest = results[:60], results[60:]
+    for index, entry in zip(indexes, entries, strict=True):
+        assert not isinstance(entry, BaseException), entry
+        value = entry[entry.uuid]
+        assert value.logIndex == index
+        assert base64.b64decode(value.body) == synthetic_body(index)
+        proof = value.verification.inclusionProof
+        assert [bytes.fromhex(h) for h in proof.hashes] == merkle.inclusion_proof(
+            leaves, index, 3000)
+    for first, answer in zip((1, 700, 2999), rest[:3], strict=True):
+        assert not isinstance(answer, BaseException), answer
+        assert [bytes.fromhex(h) for h in answer.hashes] == merkle.consistency_proof(
+            leaves, first, 3000)
+    assert rest[3] == (svc.tree_id, stored[(0, 3)])
+    assert rest[4] == (svc.tree_id, stored[(0, 11)][:100 * merkle.HASH_SIZE])
+    assert isinstance(rest[5], EntryNotFound)
+
+
+async def test_a_failed_batch_fails_its_reads_and_not_the_next(
+        log: RunningLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = log.runtime.service
+    leaves = await _grow(log, 0, 50)
+    await svc.shards()
+    real = log_store.read_trees_with
+    failures = [ConnectionResetError("the database went away")]
+
+    async def failing_once(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(*args)
+
+    monkeypatch.setattr(log_store, "read_trees_with", failing_once)
+    first = await asyncio.gather(*(svc.get_by_index(i) for i in range(10)),
+                                 return_exceptions=True)
+    # One statement failed; the reads it carried fail with its error, the rest (a
+    # second statement, if the batcher split them) succeed.
+    assert any(isinstance(r, ConnectionResetError) for r in first)
+    for r in first:
+        assert isinstance(r, ConnectionResetError) or r[r.uuid].logIndex in range(10)
+    for _ in range(4):  # every statement's slot came back: none of these waits forever
+        again = await asyncio.wait_for(
+            asyncio.gather(*(svc.get_by_index(i) for i in range(10))), timeout=20)
+        for i, entry in enumerate(again):
+            hashes = entry[entry.uuid].verification.inclusionProof.hashes
+            assert [bytes.fromhex(h) for h in hashes] == merkle.inclusion_proof(leaves, i, 50)
