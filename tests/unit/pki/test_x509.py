@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import warnings
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,24 @@ def test_empty_signature_and_digest_length() -> None:
 def test_ecdsa_signing_algorithms(curve: ec.EllipticCurve, hash_name: str, want: set[str]) -> None:
     parsed = X509PublicKey.from_bytes(spki_pem(ec.generate_private_key(curve)))
     assert parsed.signing_algorithms(hash_name) == want  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("serial", [b"\x80", b"\xff", b"\x00"], ids=["-128", "-1", "zero"])
+def test_certificate_with_a_serial_not_positive_is_refused(serial: bytes) -> None:
+    """Go refuses a negative serial number; cryptography parses it with a warning (and
+    zero too): refused as malformed, and the warning goes no further."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "serial")])
+    der = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+           .public_key(key.public_key()).serial_number(0x7F)
+           .not_valid_before(T0).not_valid_after(T0 + DAY)
+           .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    version_and_serial = b"\xa0\x03\x02\x01\x02\x02\x01\x7f"
+    assert der.count(version_and_serial) == 1
+    mutated = der.replace(version_and_serial, version_and_serial[:-1] + serial)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InvalidKeyError, match="malformed certificate"):
+            X509PublicKey.from_bytes(encode_pem("CERTIFICATE", mutated))
+    assert [str(w.message) for w in caught] == []  # refused, not parsed with a warning
+    X509PublicKey.from_bytes(encode_pem("CERTIFICATE", der))  # 127 is fine
