@@ -220,7 +220,9 @@ def print_storage(n: int, s: dict[str, Any]) -> None:
 def start_serve(data_dir: Path, port: int, workers: int, server_dir: Path,
                 prefix: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(server_dir)}
-    log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - the child holds it
+    log_path = data_dir / "serve.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - the child holds it
+    log_start = log.tell()
     flags = ["--tile-prefix", prefix] if prefix else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "rekor_py", "serve", "--data-dir", str(data_dir), "--port",
@@ -233,11 +235,33 @@ def start_serve(data_dir: Path, port: int, workers: int, server_dir: Path,
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/log", timeout=2) as r:
                 if r.status == 200:
+                    wait_warm(proc, log_path, log_start, workers, server_dir)
                     return proc
         except OSError:
             time.sleep(0.5)
     proc.kill()
     raise SystemExit("serve did not start")
+
+
+def wait_warm(proc: subprocess.Popen[bytes], log_path: Path, log_start: int, workers: int,
+              server_dir: Path) -> None:
+    """Wait until each server process has warmed its tile cache (log/tile_warmup.py,
+    which logs a line when done), so that the warm-up does not run during the timed
+    runs; a checkout without the warm-up is not waited for."""
+    if not (server_dir / "rekor_py" / "log" / "tile_warmup.py").exists():
+        return
+    started = time.monotonic()
+    while time.monotonic() - started < 900:
+        with open(log_path, "rb") as f:
+            f.seek(log_start)
+            done = f.read().count(b"tile cache warm:")
+        if done >= workers:
+            print(f"  (tile caches warm after {time.monotonic() - started:.1f} s)", flush=True)
+            return
+        if proc.poll() is not None:
+            raise SystemExit(f"serve exited; see {log_path}")
+        time.sleep(0.5)
+    raise SystemExit("the tile caches did not warm within 900 s")
 
 
 def stop_serve(proc: subprocess.Popen[bytes]) -> None:

@@ -36,6 +36,7 @@ from rekor_py.log.c2sp import (
     shard_c2sp_origin,
 )
 from rekor_py.log.service import LogService
+from rekor_py.log.tile_warmup import start_warming
 from rekor_py.log.v2_log import V2Log
 from rekor_py.log.verify_pool import make_pool
 from rekor_py.logsafe import clip
@@ -189,6 +190,8 @@ def create_app(settings: Settings, service: LogService, v2: V2Log | None = None
 
     app.on_startup.append(start_pool)
     app.on_cleanup.append(stop_pool)
+    if settings.warm_tile_cache:
+        start_warming(app, service.warm_tiles)
     add_routes(app)
     app[NOTARY] = tile_notaries(settings, service)
     app[TILE_CACHE] = ImmutableCache()

@@ -136,6 +136,9 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # the entry is still accepted, as in Rekor.
     max_attestation_bytes: int = Field(default=100 * 1024, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
+    # Read the v1 tree's full tiles into each server process's proof cache at start,
+    # in the background, while they fit (log/tile_warmup.py).
+    warm_tile_cache: bool = True
     # Server processes sharing the port (SO_REUSEPORT) and the database.
     workers: int = Field(default=1, ge=1)
     # Serve reads only: no migrations, no tree creation, writes refused.  For a

@@ -53,6 +53,11 @@ class TileCache:
         self._tiles: ByteLRU[TileKey, merkle.TileData] = ByteLRU(
             cache_bytes() if max_bytes is None else max_bytes, _weight)
 
+    @property
+    def room(self) -> int:
+        """Bytes the cache can take before it evicts."""
+        return self._tiles.max_bytes - self._tiles.bytes_used
+
     def _put(self, key: TileKey, data: bytes) -> merkle.TileData:
         value = merkle.ExpandedTile.from_tile(data)
         self._tiles.put(key, value)

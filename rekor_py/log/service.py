@@ -32,6 +32,7 @@ from rekor_py.log.read_batch import ReadBatcher
 from rekor_py.log.sequencer import HeadSigner, Integrated, PreparedEntry, Sequencer, TreeHead
 from rekor_py.log.shards import LogKeyring, Shards, v1_head_signer
 from rekor_py.log.signer import LogSigner, signs_in_memory
+from rekor_py.log.tile_warmup import warm_tile_cache
 from rekor_py.storage import log_store
 
 __all__ = ["LogService"]
@@ -423,6 +424,13 @@ class LogService:
         if tree_id is None:
             return self.public_key_pem()
         return self.signer_for(await self._tree(tree_id)).public_key_pem
+
+    async def warm_tiles(self) -> int:
+        """Read the active tree's full tiles into its proof cache while they fit
+        (log/tile_warmup.py); the number of tiles read."""
+        head = (await self.shards()).active
+        return await warm_tile_cache(self._pool, self.tiles_of(head.tree_id), head.tree_id,
+                                     head.size)
 
     # ---- the tile API (C2SP tlog-tiles) -------------------------------------------------
 

@@ -20,6 +20,7 @@ import pytest
 
 from rekor_py import merkle
 from rekor_py.errors import EntryNotFound, InvalidProofRequest
+from rekor_py.log.proofs import TileCache
 from rekor_py.log.service import LogService
 from rekor_py.log.set import verify_set
 from rekor_py.log.signer import LogVerifier
@@ -209,3 +210,28 @@ async def test_a_failed_batch_fails_its_reads_and_not_the_next(
         for i, entry in enumerate(again):
             hashes = entry[entry.uuid].verification.inclusionProof.hashes
             assert [bytes.fromhex(h) for h in hashes] == merkle.inclusion_proof(leaves, i, 50)
+
+
+async def test_warming_reads_the_full_tiles_into_the_proof_cache(log: RunningLog) -> None:
+    """A fresh service warmed at start proves any entry without reading a tile (those
+    of the partial right edge aside); a cache too small to hold them all is filled
+    without evicting, top level first, then the newest level-0 tiles."""
+    svc = log.runtime.service
+    await _grow(log, 0, 70_000)  # 273 full level-0 tiles, 1 full level-1 tile
+    fresh = LogService(log.runtime.pool, svc.tree_id, svc.signer, None, svc.checkpoint_name)
+    assert await fresh.warm_tiles() == 274
+    def full_missing(cache: TileCache, index: int) -> list[tuple[int, int]]:
+        # 69,888 = 273 * 256: the tiles after the full ones are partial, read on demand
+        plan = merkle.inclusion_plan(index, 70_000)
+        return [k for k in cache.missing([plan]) if k[1] < 273 >> (8 * k[0])]
+
+    for index in (0, 4097, 35_000, 69_887):
+        assert full_missing(fresh.tiles_of(svc.tree_id), index) == [], index
+
+    small = LogService(log.runtime.pool, svc.tree_id, svc.signer, None, svc.checkpoint_name)
+    small._tile_caches[svc.tree_id] = TileCache(max_bytes=200 * 16_608)
+    added = await small.warm_tiles()
+    cache = small.tiles_of(svc.tree_id)
+    assert 0 < added < 274 and cache.room >= 0
+    assert full_missing(cache, 69_887) == []  # the newest
+    assert full_missing(cache, 0) == [(0, 0)]  # the oldest not, but level 1 (first) is
