@@ -144,7 +144,13 @@ async def get_tile(request: web.Request) -> web.Response:
     if bundle:
         return await _entry_bundle(request, tile)
     cache, service = request.app[TILE_CACHE], request.app[SERVICE]
-    data = cache.get(("tile", service.tree_id, tile.level, tile.index)) if tile.is_full else None
+    data = None
+    if tile.is_full:
+        # A full tile never changes: from this cache, or from the proofs' (which the
+        # server warmed at start), else from storage with the head.
+        key = (tile.level, tile.index)
+        data = (cache.get(("tile", service.tree_id, *key))
+                or service.tiles_of(service.tree_id).full_tile(key))
     if data is None:
         tree_id, data = await service.read_tile(tile)
         if data is None:

@@ -53,6 +53,13 @@ class TileCache:
         self._tiles: ByteLRU[TileKey, merkle.TileData] = ByteLRU(
             cache_bytes() if max_bytes is None else max_bytes, _weight)
 
+    def full_tile(self, key: TileKey) -> bytes | None:
+        """The tile's stored hashes if it is cached full (then it never changes)."""
+        data = self._tiles.get(key)
+        if data is None or _width(data) < merkle.TILE_WIDTH:
+            return None
+        return data.tile if isinstance(data, merkle.ExpandedTile) else data
+
     @property
     def room(self) -> int:
         """Bytes the cache can take before it evicts."""

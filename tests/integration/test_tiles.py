@@ -20,6 +20,7 @@ import stat
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -31,6 +32,7 @@ from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import Checkpoint, parse_checkpoint
 from rekor_py.log.signer import LogVerifier
 from rekor_py.log.tile_path import entry_bundle_path
+from rekor_py.storage import log_store
 from tests.integration.logserver import (
     RunningLog,
     log_settings,
@@ -271,3 +273,30 @@ async def test_tile_prefix_and_note_key_setting(database_url: str, tmp_path: Pat
         assert not (tmp_path / "note-key-ed25519.pem").exists()
     finally:
         await server.stop()
+
+
+async def test_full_tiles_come_from_the_warmed_proof_cache(log_server: RunningLog,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Once the proof cache is warm, a full tile is served from it without a read of
+    storage, byte for byte what storage holds; a tile it lacks is still read."""
+    svc = log_server.runtime.service
+    await _grow(log_server, 0, 70_000)  # 273 full level-0 tiles, 1 full level-1 tile
+    async with log_server.runtime.pool.acquire() as conn:
+        stored = await log_store.read_tiles(conn, svc.tree_id, [(0, 0), (0, 272), (1, 0)])
+    assert await svc.warm_tiles() == 274
+    reads: list[merkle.TileID] = []
+    real = svc.read_tile
+
+    async def counting(tile: merkle.TileID) -> Any:
+        reads.append(tile)
+        return await real(tile)
+
+    monkeypatch.setattr(svc, "read_tile", counting)
+    async with aiohttp.ClientSession() as session:
+        for level, index in stored:
+            got = await _tile(session, log_server.url, merkle.TileID(level, index, 256))
+            assert got == stored[(level, index)]
+        assert reads == []
+        await _tile(session, log_server.url, merkle.TileID(0, 273, 112))  # partial
+    assert reads == [merkle.TileID(0, 273, 112)]
