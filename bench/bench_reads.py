@@ -10,6 +10,8 @@ random index per request):
 
 - entries: GET /api/v1/log/entries?logIndex=N (the entry, its inclusion proof,
   its SET), N uniform in [0, size);
+- uuid:    GET /api/v1/log/entries/<UUID>, the same by 64-hex UUID, drawn from
+  100,000 entries picked uniformly in [0, size);
 - proof:   GET /api/v1/log/proof?firstSize=F&lastSize=size, F uniform in [1, size];
 - tile:    GET <prefix>/tile/0/<N>, a full level-0 hash tile, N uniform.
 
@@ -29,6 +31,7 @@ import asyncio
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -49,7 +52,7 @@ from tests.integration.synthetic_log import (  # noqa: E402
     synthetic_body,
 )
 
-ENDPOINTS = ("entries", "proof", "tile")
+ENDPOINTS = ("entries", "uuid", "proof", "tile")
 _REPO = Path(__file__).resolve().parent.parent
 _DONE = "bench-reads-complete.json"
 _DEFAULT_CACHE = Path("/var/tmp/rekor-py/bench-reads")
@@ -61,6 +64,10 @@ local size = tonumber(os.getenv("BENCH_SIZE"))
 local kind = os.getenv("BENCH_KIND")
 local prefix = os.getenv("BENCH_TILE_PREFIX") or ""
 math.randomseed(tonumber(os.getenv("BENCH_SEED") or "1"))
+local uuids = {}
+if kind == "uuid" then
+  for line in io.lines(os.getenv("BENCH_UUIDS")) do uuids[#uuids + 1] = line end
+end
 
 local function tile_index(n)
   local digits = tostring(n)
@@ -75,6 +82,8 @@ request = function()
   local path
   if kind == "entries" then
     path = "/api/v1/log/entries?logIndex=" .. math.random(0, size - 1)
+  elseif kind == "uuid" then
+    path = "/api/v1/log/entries/" .. uuids[math.random(1, #uuids)]
   elseif kind == "proof" then
     path = "/api/v1/log/proof?firstSize=" .. math.random(1, size) .. "&lastSize=" .. size
   else
@@ -273,8 +282,39 @@ def stop_serve(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+_UUID_SAMPLE = 100_000
+
+
+async def _write_uuid_sample(data_dir: Path, size: int, path: Path) -> None:
+    settings = Settings(port=free_port(), data_dir=data_dir, fsync=False)
+    runtime = await open_log(settings, writable=False)
+    try:
+        rng = random.Random(size)
+        picks = [rng.randrange(size) for _ in range(min(_UUID_SAMPLE, size))]
+        async with runtime.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT leaf_index, leaf_hash FROM entries WHERE tree_id = $1 "
+                "AND leaf_index = ANY($2::bigint[])", runtime.service.tree_id, picks)
+    finally:
+        await runtime.close()
+    by_index = {r["leaf_index"]: bytes(r["leaf_hash"]).hex() for r in rows}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(by_index[n] + "\n" for n in picks))
+    os.replace(tmp, path)
+
+
+def uuid_sample(data_dir: Path, size: int) -> Path:
+    """A file of the UUIDs of 100,000 entries drawn uniformly from the log of `size`
+    entries in data_dir, for the `uuid` endpoint; read from the log once (the synthetic
+    bodies' key is made anew by each process that builds) and kept in data_dir."""
+    path = data_dir / f"uuid-sample-{size}.txt"
+    if not path.exists():
+        asyncio.run(_write_uuid_sample(data_dir, size, path))
+    return path
+
+
 def run_wrk(url: str, kind: str, size: int, seconds: float, connections: int, prefix: str,
-            seed: int) -> dict[str, Any]:
+            seed: int, uuids: Path | None = None) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(_LUA)
     try:
@@ -282,7 +322,8 @@ def run_wrk(url: str, kind: str, size: int, seconds: float, connections: int, pr
             ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "30s",
              "-s", f.name, url], capture_output=True, text=True, check=True,
             env={**os.environ, "BENCH_SIZE": str(size), "BENCH_KIND": kind,
-                 "BENCH_TILE_PREFIX": prefix, "BENCH_SEED": str(seed)}).stdout
+                 "BENCH_TILE_PREFIX": prefix, "BENCH_SEED": str(seed),
+                 "BENCH_UUIDS": str(uuids or "")}).stdout
     finally:
         os.unlink(f.name)
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
@@ -291,12 +332,18 @@ def run_wrk(url: str, kind: str, size: int, seconds: float, connections: int, pr
     return result
 
 
-def check_answers(url: str, size: int, prefix: str) -> None:
+def check_answers(url: str, size: int, prefix: str, uuids: Path | None) -> None:
     """One answer of each kind is what it should be (a fast wrong answer is no figure)."""
     with urllib.request.urlopen(f"{url}/api/v1/log/entries?logIndex={size - 1}") as r:
         value = next(iter(json.loads(r.read()).values()))
         assert value["logIndex"] == size - 1, value
         assert value["verification"]["inclusionProof"]["treeSize"] == size
+    if uuids is not None:
+        uuid = uuids.read_text().split("\n", 1)[0]
+        with urllib.request.urlopen(f"{url}/api/v1/log/entries/{uuid}") as r:
+            (got, value), = json.loads(r.read()).items()
+            assert got.endswith(uuid)
+            assert value["verification"]["inclusionProof"]["treeSize"] == size
     with urllib.request.urlopen(f"{url}/api/v1/log/proof?firstSize=1&lastSize={size}") as r:
         assert json.loads(r.read())["hashes"]
     with urllib.request.urlopen(f"{url}{prefix}/tile/0/000") as r:
@@ -307,7 +354,8 @@ def measure(url: str, meter: CpuMeter | None, kind: str, size: int, args: argpar
             seed: int) -> dict[str, Any]:
     load = loadavg()
     before = meter.sample() if meter else {}
-    result = run_wrk(url, kind, size, args.seconds, args.connections, args.tile_prefix, seed)
+    result = run_wrk(url, kind, size, args.seconds, args.connections, args.tile_prefix, seed,
+                     args.uuid_files.get(size))
     if meter is not None:
         spent = CpuMeter.spent(before, meter.sample())
         result["cpu_us_per_req"] = {k: round(v * 1e6 / max(result["requests"], 1))
@@ -323,13 +371,14 @@ def bench_size(n: int, data_dir: Path, server_dir: Path, label: str,
     proc = start_serve(data_dir, port, args.workers, server_dir, args.tile_prefix)
     results: dict[str, dict[str, Any]] = {}
     try:
-        check_answers(url, n, args.tile_prefix)
+        check_answers(url, n, args.tile_prefix, args.uuid_files.get(n))
         # PostgreSQL is told apart by its pgdata path: the data dir alone is a prefix of
         # another size's ("…/1000000" of "…/10000000").
         meter = CpuMeter(proc.pid, data_dir / "postgres" / "pgdata")
         for kind in args.endpoints:
             # Warm-up: the first seconds fill the caches and PostgreSQL's buffers.
-            run_wrk(url, kind, n, args.warmup, args.connections, args.tile_prefix, 7 + round_no)
+            run_wrk(url, kind, n, args.warmup, args.connections, args.tile_prefix, 7 + round_no,
+                    args.uuid_files.get(n))
             r = measure(url, meter, kind, n, args, 1000 * round_no + 1)
             results[kind] = r
             print(f"  [{label}] {n:>11,} {kind:<8} {r['req_per_s']:>8,.0f} req/s  "
@@ -384,6 +433,8 @@ def main() -> None:
         print(f"{n:,} entries: {dirs[n]} (built in {record['build_seconds']:,} s)")
     if args.build_only:
         return
+    args.uuid_files = ({n: uuid_sample(dirs[n], n) for n in sizes}
+                       if "uuid" in args.endpoints else {})
     all_results: dict[str, Any] = {"sizes": sizes, "servers": [str(s) for s in servers],
                                    "rounds": []}
     for round_no in range(0 if args.storage_only else args.rounds):

@@ -330,32 +330,34 @@ class LogService:
 
     async def find_by_ids(self, ids: Sequence[ParsedEntryID]) -> list[LogEntry]:
         """Entries for each ID that exists, in request order; misses are omitted.  A
-        bare UUID (no tree ID) finds the entry in the newest shard that holds it."""
+        bare UUID (no tree ID) finds the entry in the newest shard that holds it.
+
+        One statement reads the trees and the entries (one snapshot, as for reads by
+        index); proofs come from the tile cache, and tiles read later still prove
+        against those heads (tiles only grow)."""
         if not ids:
             return []
-        async with self._snapshot() as conn:
-            shards = await self._shards_in(conn)
-            wanted = [p for p in ids if p.tree_id is None or shards.by_id(p.tree_id)]
-            if not wanted:
-                return []
-            rows = await log_store.get_entries_by_leaf_hash(conn, [p.leaf_hash for p in wanted])
-            found: dict[tuple[int, bytes], tuple[log_store.TreeRow, log_store.EntryRow]] = {}
-            newest: dict[bytes, tuple[log_store.TreeRow, log_store.EntryRow]] = {}
-            for row in rows:
-                tree = shards.by_id(row.tree_id)
-                if tree is None or row.leaf_index >= tree.size:
-                    continue
-                found[(row.tree_id, row.leaf_hash)] = (tree, row)
-                best = newest.get(row.leaf_hash)
-                if best is None or best[0].virtual_offset <= tree.virtual_offset:
-                    newest[row.leaf_hash] = (tree, row)
-            out = []
-            for p in wanted:
-                hit = (newest.get(p.leaf_hash) if p.tree_id is None
-                       else found.get((p.tree_id, p.leaf_hash)))
-                if hit is not None:
-                    out.append(await self._entry_response(conn, *hit))
-            return out
+        async with self._pool.acquire() as conn:
+            trees, rows = await log_store.read_trees_with_leaf_hashes(
+                conn, self.api_major, [p.leaf_hash for p in ids])
+        shards = self._note(Shards.of(trees))
+        found: dict[tuple[int, bytes], tuple[log_store.TreeRow, log_store.EntryRow]] = {}
+        newest: dict[bytes, tuple[log_store.TreeRow, log_store.EntryRow]] = {}
+        for row in rows:
+            tree = shards.by_id(row.tree_id)
+            if tree is None or row.leaf_index >= tree.size:
+                continue
+            found[(row.tree_id, row.leaf_hash)] = (tree, row)
+            best = newest.get(row.leaf_hash)
+            if best is None or best[0].virtual_offset <= tree.virtual_offset:
+                newest[row.leaf_hash] = (tree, row)
+        out = []
+        for p in ids:
+            hit = (newest.get(p.leaf_hash) if p.tree_id is None
+                   else found.get((p.tree_id, p.leaf_hash)))
+            if hit is not None:
+                out.append(await self._entry_response(None, *hit))
+        return out
 
     async def find_by_indexes(self, indexes: Sequence[int]) -> list[LogEntry]:
         out = []

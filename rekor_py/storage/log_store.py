@@ -42,7 +42,6 @@ __all__ = [
     "find_leaf_indexes",
     "freeze_tree",
     "get_active_tree",
-    "get_entries_by_leaf_hash",
     "get_entry_by_index",
     "insert_entries",
     "integrated_times",
@@ -51,6 +50,7 @@ __all__ = [
     "lock_tree_creation",
     "read_entry_bodies",
     "read_tile_range",
+    "read_trees_with_leaf_hashes",
     "read_tiles",
     "read_trees_with",
     "tree_created_at",
@@ -110,6 +110,10 @@ _TREE_COLUMNS = ("tree_id, origin, state, size, root_hash, checkpoint, api_major
                  "virtual_offset, log_id, created_at")
 _ENTRY_COLUMNS = ("tree_id", "leaf_index", "leaf_hash", "body", "integrated_time", "attestation")
 _ENTRY_SELECT = "e." + ", e.".join(_ENTRY_COLUMNS)
+# A tree's columns, and beside them an entry's (its tree_id is the tree's), for the
+# statements that read trees with entries.
+_TREE_SELECT = ", ".join("t." + c.strip() for c in _TREE_COLUMNS.split(","))
+_ENTRY_SELECT_BESIDE = ", ".join("e." + c for c in _ENTRY_COLUMNS if c != "tree_id")
 
 
 # ---- trees ---------------------------------------------------------------------------
@@ -261,21 +265,6 @@ async def get_entry_by_index(conn: Connection, tree_id: int, leaf_index: int) ->
     return _entry(row) if row is not None else None
 
 
-async def get_entries_by_leaf_hash(conn: Connection, leaf_hashes: Sequence[bytes]) -> list[EntryRow]:
-    """Every entry, in any tree, with one of `leaf_hashes`.
-
-    Ordered like `leaf_hashes`, then by tree and index.
-    """
-    if not leaf_hashes:
-        return []
-    rows = await conn.fetch(
-        f"SELECT {_ENTRY_SELECT} FROM unnest($1::bytea[]) WITH ORDINALITY AS q(leaf_hash, n) "
-        "JOIN entries e ON e.leaf_hash = q.leaf_hash ORDER BY q.n, e.tree_id, e.leaf_index",
-        _unique(leaf_hashes),
-    )
-    return [_entry(r) for r in rows]
-
-
 async def integrated_times(conn: Connection, tree_id: int, leaf_indexes: Sequence[int]
                            ) -> dict[int, int]:
     """leaf index -> integrated time, for those of `leaf_indexes` the tree holds."""
@@ -418,6 +407,48 @@ async def read_tiles(
     return {(r["level"], r["tile_index"]): bytes(r["hashes"]) for r in rows}
 
 
+# The log's trees, and every entry of theirs with the leaf hash(es) $2: what a read by
+# UUID needs, in ONE statement (one snapshot, no transaction).  A single hash is
+# matched with = $2, for which PostgreSQL settles on one generic plan; with an array
+# (= ANY, a bitmap scan of the hash index) it plans every call anew (~0.2 ms of its
+# CPU), as it does for any array parameter whose length it cannot know.
+def _trees_with_leaves(match: str) -> str:
+    return f"""
+SELECT * FROM (
+    SELECT {_TREE_SELECT}, {_ENTRY_SELECT_BESIDE}
+    FROM trees t LEFT JOIN entries e ON false
+    WHERE t.api_major = $1
+    UNION ALL
+    SELECT {_TREE_SELECT}, {_ENTRY_SELECT_BESIDE}
+    FROM entries e JOIN trees t ON t.tree_id = e.tree_id AND t.api_major = $1
+    WHERE {match}
+) r
+ORDER BY virtual_offset, state = 'active', created_at, leaf_index
+"""
+
+
+_TREES_WITH_LEAF = _trees_with_leaves("e.leaf_hash = $2")
+_TREES_WITH_LEAVES = _trees_with_leaves("e.leaf_hash = ANY($2::bytea[])")
+
+
+async def read_trees_with_leaf_hashes(conn: Connection, api_major: int,
+                                      leaf_hashes: Sequence[bytes]
+                                      ) -> tuple[list[TreeRow], list[EntryRow]]:
+    """list_trees(api_major), with, as of the same snapshot, every entry of those trees
+    whose leaf hash is one of `leaf_hashes`, by tree then index, in one query."""
+    wanted = _unique(leaf_hashes)
+    rows = await (conn.fetch(_TREES_WITH_LEAF, api_major, wanted[0]) if len(wanted) == 1
+                  else conn.fetch(_TREES_WITH_LEAVES, api_major, wanted))
+    trees: dict[int, TreeRow] = {}
+    entries: list[EntryRow] = []
+    for r in rows:
+        if r["tree_id"] not in trees:
+            trees[r["tree_id"]] = _tree(r)
+        if r["leaf_hash"] is not None:
+            entries.append(_entry(r))
+    return list(trees.values()), entries
+
+
 async def read_tile_range(conn: Connection, tree_id: int, level: int, start: int, end: int
                           ) -> dict[tuple[int, int], bytes]:
     """The stored tiles of `level` with start <= index < end (a range scan of the
@@ -436,8 +467,6 @@ async def read_tile_range(conn: Connection, tree_id: int, level: int, start: int
 # settles on one generic plan for these, where a join with unnest()ed arrays was
 # planned anew on every call (~150 us of the database's CPU each).  The tree order
 # is list_trees'.
-_TREE_SELECT = ", ".join("t." + c.strip() for c in _TREE_COLUMNS.split(","))
-_ENTRY_SELECT_BESIDE = ", ".join("e." + c for c in _ENTRY_COLUMNS if c != "tree_id")
 _TREES_WITH = f"""
 SELECT * FROM (
     SELECT {_TREE_SELECT}, {_ENTRY_SELECT_BESIDE},

@@ -126,7 +126,7 @@ entries = Table(
     CheckConstraint(f"length(leaf_hash) = {HASH_SIZE}", name="leaf_hash"),
 )
 
-# Lookups by UUID across all trees (get_entries_by_leaf_hash) and the duplicate
+# Lookups by UUID across all trees (read_trees_with_leaf_hashes) and the duplicate
 # check before an append (find_leaf_indexes).  A hash index keeps a 4-byte hash
 # code per entry (~25 B/entry, a btree over the 32-byte hash ~88); it cannot be
 # unique, and need not: the sequencer looks for the leaf under the tree's row

@@ -20,6 +20,7 @@ import pytest
 
 from rekor_py import merkle
 from rekor_py.errors import EntryNotFound, InvalidProofRequest
+from rekor_py.log.entries import entry_id, parse_entry_id
 from rekor_py.log.proofs import TileCache
 from rekor_py.log.service import LogService
 from rekor_py.log.set import verify_set
@@ -235,3 +236,36 @@ async def test_warming_reads_the_full_tiles_into_the_proof_cache(log: RunningLog
     assert 0 < added < 274 and cache.room >= 0
     assert full_missing(cache, 69_887) == []  # the newest
     assert full_missing(cache, 0) == [(0, 0)]  # the oldest not, but level 1 (first) is
+
+
+async def test_reads_by_uuid_take_one_statement(log: RunningLog,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read by 64- or 80-hex ID reads the trees and the entry in one statement (no
+    transaction) and answers what the read by index answers; the log growing behind
+    the service's back changes nothing."""
+    svc = log.runtime.service
+    leaves = await _grow(log, 0, 600)
+    calls: list[int] = []
+    real = log_store.read_trees_with_leaf_hashes
+
+    async def counting(*args: Any) -> Any:
+        calls.append(1)
+        return await real(*args)
+
+    monkeypatch.setattr(log_store, "read_trees_with_leaf_hashes", counting)
+    for index in (0, 255, 256, 599, 300):
+        if index == 300:
+            leaves += await _grow(log, 600, 900)
+        calls.clear()
+        for raw in (leaves[index].hex(), entry_id(svc.tree_id, leaves[index])):
+            by_id = await svc.get_by_id(parse_entry_id(raw))
+            by_index = await svc.get_by_index(index)
+            assert _without_set(by_id)[0] == _without_set(by_index)[0]
+            proof = by_id[by_id.uuid].verification.inclusionProof
+            assert [bytes.fromhex(h) for h in proof.hashes] == merkle.inclusion_proof(
+                leaves, index, len(leaves))
+        assert calls == [1, 1]
+    with pytest.raises(EntryNotFound):
+        await svc.get_by_id(parse_entry_id(merkle.leaf_hash(b"never logged").hex()))
+    with pytest.raises(EntryNotFound):  # a tree of no shard of this log
+        await svc.get_by_id(parse_entry_id(entry_id(svc.tree_id + 1, leaves[0])))

@@ -300,9 +300,13 @@ async def test_entries_by_leaf_hash_across_trees(tree_conn: asyncpg.Connection) 
     # The same body in the next shard: allowed, it is another tree.
     second = [entry(OTHER_TREE, 0, seed=1), entry(OTHER_TREE, 1, seed=9)]
     await ls.insert_entries(tree_conn, second)
-    got = await ls.get_entries_by_leaf_hash(tree_conn, [second[1].leaf_hash, first[1].leaf_hash, h(1)])
-    assert got == [second[1], *sorted([first[1], second[0]], key=lambda e: (e.tree_id, e.leaf_index))]
-    assert await ls.get_entries_by_leaf_hash(tree_conn, []) == []
+    trees, got = await ls.read_trees_with_leaf_hashes(
+        tree_conn, 1, [second[1].leaf_hash, first[1].leaf_hash, h(1)])
+    assert [t.tree_id for t in trees] == [TREE, OTHER_TREE]  # list_trees' order
+    assert got == [first[1], second[0], second[1]]  # by tree, then index
+    trees, got = await ls.read_trees_with_leaf_hashes(tree_conn, 1, [])
+    assert (len(trees), got) == (2, [])
+    assert await ls.read_trees_with_leaf_hashes(tree_conn, 2, [first[1].leaf_hash]) == ([], [])
 
 
 async def test_search_keys_round_trip(tree_conn: asyncpg.Connection) -> None:
@@ -338,7 +342,7 @@ async def test_bodies_are_stored_deflated_and_read_canonical(tree_conn: asyncpg.
     assert await ls.read_entry_bodies(tree_conn, TREE, 0, 1) == [body]
     # A row written before the codec (the body itself) reads the same.
     await tree_conn.execute("UPDATE entries SET body = $1 WHERE leaf_index = 0", body)
-    assert await ls.get_entries_by_leaf_hash(tree_conn, [row.leaf_hash]) == [row]
+    assert (await ls.read_trees_with_leaf_hashes(tree_conn, 1, [row.leaf_hash]))[1] == [row]
 
 
 async def test_any_body_round_trips_through_the_table(tree_conn: asyncpg.Connection) -> None:
