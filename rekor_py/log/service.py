@@ -1,9 +1,9 @@
 """The log as the API sees it: submit entries, read them back with proofs.
 
-A proof and its checkpoint always come from the same tree state.  Reads by index,
-consistency proofs and hash tiles get the head with the entry and the tile they
-need in one statement (one snapshot, no transaction); the others run in one
-REPEATABLE READ snapshot.  Either way is enough because entries below a head
+A proof and its checkpoint always come from the same tree state.  Reads by index
+or ID, consistency proofs and hash tiles get the head with the entry and the tiles
+they need in one statement (one snapshot, no transaction); the others (entry
+bundles, the v2 API's entries) run in one REPEATABLE READ snapshot.  Either way is enough because entries below a head
 never change and tiles only grow, so tiles read later than the head still prove
 against it.  Writes go through the Sequencer.  No HTTP here.
 """
