@@ -46,6 +46,19 @@ async def _grow(log: RunningLog, start: int, end: int) -> list[bytes]:
     return [merkle.leaf_hash(b) for b in bodies]
 
 
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """A list that grows by one at each call of log_store.<name> (which still runs)."""
+    calls: list[int] = []
+    real = getattr(log_store, name)
+
+    async def counting(*args: Any) -> Any:
+        calls.append(1)
+        return await real(*args)
+
+    monkeypatch.setattr(log_store, name, counting)
+    return calls
+
+
 def _without_set(entry: Any) -> tuple[dict[str, Any], str]:
     (uuid, value), = entry.model_dump(mode="json", exclude_none=True).items()
     sig = value["verification"].pop("signedEntryTimestamp")
@@ -72,14 +85,7 @@ async def test_entries_by_index_match_the_snapshot_read(log: RunningLog,
     svc = log.runtime.service
     leaves = await _grow(log, 0, 600)
     await svc.shards()  # the service has seen the head: reads take one statement
-    calls: list[int] = []
-    real = log_store.read_trees_with
-
-    async def counting(*args: Any) -> Any:
-        calls.append(1)
-        return await real(*args)
-
-    monkeypatch.setattr(log_store, "read_trees_with", counting)
+    calls = _count_calls(monkeypatch, "read_trees_with")
     for index in (0, 1, 255, 256, 257, 511, 512, 599):
         calls.clear()
         await _same_as_snapshot(svc, index, leaves)
@@ -245,14 +251,7 @@ async def test_reads_by_uuid_take_one_statement(log: RunningLog,
     the service's back changes nothing."""
     svc = log.runtime.service
     leaves = await _grow(log, 0, 600)
-    calls: list[int] = []
-    real = log_store.read_trees_with_leaf_hashes
-
-    async def counting(*args: Any) -> Any:
-        calls.append(1)
-        return await real(*args)
-
-    monkeypatch.setattr(log_store, "read_trees_with_leaf_hashes", counting)
+    calls = _count_calls(monkeypatch, "read_trees_with_leaf_hashes")
     for index in (0, 255, 256, 599, 300):
         if index == 300:
             leaves += await _grow(log, 600, 900)
