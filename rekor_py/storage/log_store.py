@@ -459,22 +459,28 @@ async def read_tile_range(conn: Connection, tree_id: int, level: int, start: int
     return {(level, r["tile_index"]): bytes(r["hashes"]) for r in rows}
 
 
-# The log's trees; beside the row of tree $2 its entries at the leaves $3; and rows
-# of tree $2's tiles at levels $4 and indexes $5 (every pairing: the caller keeps the
-# pairs it asked for): what reads need for their heads and proofs, in ONE statement,
-# hence one snapshot, one round trip and no transaction, for a batch of reads
-# (log/read_batch.py).  Only = ANY() on the primary keys, no unnest(): PostgreSQL
-# settles on one generic plan for these, where a join with unnest()ed arrays was
-# planned anew on every call (~150 us of the database's CPU each).  The tree order
-# is list_trees'.
-_TREES_WITH = f"""
-SELECT * FROM (
+# The log's trees, and beside the row of tree $2 its entries at the leaves $3: a read's
+# head and the entries it proves, in ONE statement, hence one snapshot, one round trip
+# and no transaction, for a batch of reads (log/read_batch.py).  The tree order is
+# list_trees'.  PostgreSQL plans a statement with array parameters anew on every call
+# (~0.2 ms of its CPU) unless it prefers the generic plan: it does once the leaf array
+# is padded (read_trees_with) and the statement has no tile arrays (EXPLAIN at 10M
+# entries: 0.24 ms planning with them, 0.04 without), so reads that need no tiles,
+# nearly all once the tile cache is warm, use this statement alone.
+_TREES_AND_ENTRIES = f"""
     SELECT {_TREE_SELECT}, {_ENTRY_SELECT_BESIDE},
            NULL::bytea AS tile, NULL::smallint AS tile_level, NULL::bigint AS tile_index
     FROM trees t
     LEFT JOIN entries e ON t.tree_id = $2 AND e.tree_id = $2
         AND e.leaf_index = ANY($3::bigint[])
     WHERE t.api_major = $1
+"""
+_ORDER_TREES = "ORDER BY virtual_offset, state = 'active', created_at"
+_TREES_WITH_NO_TILES = _TREES_AND_ENTRIES + _ORDER_TREES
+# The same with rows of tree $2's tiles at levels $4 and indexes $5 (every pairing:
+# the caller keeps the pairs it asked for).
+_TREES_WITH = f"""
+SELECT * FROM ({_TREES_AND_ENTRIES}
     UNION ALL
     SELECT {_TREE_SELECT}, {_ENTRY_SELECT_BESIDE}, tl.hashes, tl.level, tl.tile_index
     FROM trees t
@@ -483,19 +489,7 @@ SELECT * FROM (
         AND tl.tile_index = ANY($5::bigint[])
     WHERE t.tree_id = $2 AND t.api_major = $1
 ) r
-ORDER BY virtual_offset, state = 'active', created_at
-"""
-# The same without tiles: what nearly every read asks once the tile cache is warm.
-# With the tiles' arrays in it, PostgreSQL keeps planning the statement anew on a
-# large log (their generic estimate outweighs the entries'); without them, it keeps
-# the generic plan (EXPLAIN at 10M entries: 0.24 ms planning against 0.04).
-_TREES_WITH_NO_TILES = f"""
-SELECT {_TREE_SELECT}, {_ENTRY_SELECT_BESIDE},
-       NULL::bytea AS tile, NULL::smallint AS tile_level, NULL::bigint AS tile_index
-FROM trees t
-LEFT JOIN entries e ON t.tree_id = $2 AND e.tree_id = $2 AND e.leaf_index = ANY($3::bigint[])
-WHERE t.api_major = $1
-ORDER BY t.virtual_offset, t.state = 'active', t.created_at
+{_ORDER_TREES}
 """
 
 
@@ -512,10 +506,8 @@ async def read_trees_with(
     wanted = set(tiles)
     levels = sorted({level for level, _ in wanted})
     indexes = sorted({index for _, index in wanted})
-    # Padded with -1 (no leaf's index) to at least _MIN_LEAF_ARRAY: PostgreSQL plans a
-    # statement with array parameters anew on every call (~0.2 ms of its CPU) while
-    # the arrays are shorter than the 10 elements its generic plan assumes, and keeps
-    # the generic plan once they are not.
+    # Padded with -1 (no leaf's index) to at least _MIN_LEAF_ARRAY: with fewer than
+    # the 10 elements its generic plan assumes, PostgreSQL prefers planning anew.
     leaves = list(leaf_indexes)
     leaves += [-1] * (_MIN_LEAF_ARRAY - len(leaves))
     rows = await (conn.fetch(_TREES_WITH, api_major, tree_id, leaves, levels, indexes) if wanted
