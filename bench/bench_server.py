@@ -27,6 +27,8 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -121,6 +123,16 @@ class Cost:
     entries: int = 0
     cpu_s: dict[str, float] = field(default_factory=dict)
     profile: Path | None = None
+    # Committed batches in the run and their summed entries and commit seconds,
+    # from the server's /metrics (its sequencers' histograms).
+    batches: dict[str, float] = field(default_factory=dict)
+
+    def batch_figures(self) -> dict[str, float]:
+        n = self.batches.get("count", 0.0)
+        if not n:
+            return {}
+        return {"batches": round(n), "entries_per_batch": round(self.batches["entries"] / n, 1),
+                "commit_ms_mean": round(1000 * self.batches["seconds"] / n, 2)}
 
     def per_entry(self) -> dict[str, float]:
         return {role: round(s * 1e6 / max(self.entries, 1)) for role, s in self.cpu_s.items()}
@@ -137,6 +149,7 @@ def measured(meter: CpuMeter | None, url: str, folder: Path, profile: bool,
     """Measures the CPU and tree growth of the run inside the block (and profiles it)."""
     cost = Cost()
     size_before = asyncio.run(_tree_size(url, api))
+    batches_before = asyncio.run(_batch_totals(url))
     before = meter.sample() if meter else {}
     spy = None
     if profile and meter is not None:
@@ -153,6 +166,25 @@ def measured(meter: CpuMeter | None, url: str, folder: Path, profile: bool,
     if meter:
         cost.cpu_s = CpuMeter.spent(before, meter.sample())
     cost.entries = asyncio.run(_tree_size(url, api)) - size_before
+    after = asyncio.run(_batch_totals(url))
+    cost.batches = {k: after[k] - batches_before.get(k, 0.0) for k in after}
+
+
+_METRIC = re.compile(r'^(rekor_batch_entries|rekor_batch_commit_seconds)_(sum|count)\{[^}]*\} (\S+)$',
+                     re.M)
+
+
+async def _batch_totals(url: str) -> dict[str, float]:
+    """Summed over APIs: committed batches, their entries and their commit seconds."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as r:
+        text = await r.text() if r.status == 200 else ""
+    totals = {"count": 0.0, "entries": 0.0, "seconds": 0.0}
+    for name, part, value in _METRIC.findall(text):
+        if part == "count" and name == "rekor_batch_entries":
+            totals["count"] += float(value)
+        elif part == "sum":
+            totals["entries" if name == "rekor_batch_entries" else "seconds"] += float(value)
+    return totals
 
 
 async def _tree_size(url: str, api: int = 1) -> int:
@@ -314,6 +346,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="profile the server with py-spy during the wrk run (or the client "
                              "run without --wrk) and print CPU per entry by stage")
+    parser.add_argument("--profile-out", type=Path, metavar="FILE",
+                        help="with --profile: keep py-spy's raw samples (collapsed stacks) "
+                             "in FILE, for a closer look than the stage table")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the run this many times, each on a fresh server")
     parser.add_argument("--server-dir", type=Path, action="append", default=[],
@@ -383,6 +418,7 @@ def _measure(args: argparse.Namespace, workload: str, bodies: list[bytes], url: 
         result = asyncio.run(run_load(url, timed, args.concurrency, api))
     result["load_avg_before"] = round(load, 2)
     result["cpu_us_per_entry"] = client_cost.per_entry()
+    result["batches"] = client_cost.batch_figures()
     if args.wrk:
         load = os.getloadavg()[0]
         with measured(meter, url, folder, args.profile, api) as wrk_cost:
@@ -390,11 +426,14 @@ def _measure(args: argparse.Namespace, workload: str, bodies: list[bytes], url: 
         print(wrk.pop("wrk_output"))
         wrk["load_avg_before"] = round(load, 2)
         wrk["cpu_us_per_entry"] = wrk_cost.per_entry()
+        wrk["batches"] = wrk_cost.batch_figures()
         result["wrk"] = wrk
     if args.profile:
         cost = wrk_cost if args.wrk else client_cost
         print(f"\nCPU by stage ({cost.entries} entries, py-spy at 100 Hz):")
         print(format_table(cost.stages(), cost.cpu_s, cost.entries))
+        if args.profile_out and cost.profile is not None:
+            shutil.copyfile(cost.profile, args.profile_out)
     result["workload"] = workload
     return result
 

@@ -85,9 +85,10 @@ class TileCache:
     def _widths(plans: Sequence[merkle.ProofPlan]) -> dict[TileKey, int]:
         wanted: dict[TileKey, int] = {}
         for plan in plans:
-            for tile in plan.tiles:
-                key = (tile.level, tile.index)
-                wanted[key] = max(wanted.get(key, 0), tile.width)
+            for level, index, width in plan.tile_slots:
+                key = (level, index)
+                if wanted.get(key, 0) < width:
+                    wanted[key] = width
         return wanted
 
     def missing(self, plans: Sequence[merkle.ProofPlan]) -> list[TileKey]:
@@ -159,11 +160,11 @@ async def batch_inclusion_proofs(read: TileReader, cache: TileCache,
     proofs = []
     for plan, (index, leaf_hash) in zip(plans, leaves, strict=True):
         try:
-            proof = merkle.fold_proof(plan, tiles)
-            merkle.verify_inclusion(leaf_hash, index, size, proof, root_hash)
+            packed = merkle.fold_packed(plan, tiles)
+            merkle.verify_inclusion_packed(leaf_hash, index, size, packed, root_hash)
         except ValueError as e:
             raise StorageError(f"stored tiles do not prove leaf {index}") from e
-        proofs.append(proof)
+        proofs.append([packed[i:i + 32] for i in range(0, len(packed), 32)])
     return proofs
 
 

@@ -23,7 +23,7 @@ from rekor_py.merkle._engine import (
     ProofError,
 )
 from rekor_py.merkle.append import AppendResult, RightEdge, TileWrite, append_leaves, fold_edge
-from rekor_py.merkle.folds import ExpandedTile, TileData, fold_proof
+from rekor_py.merkle.folds import ExpandedTile, TileData, fold_packed, fold_proof
 from rekor_py.merkle.hashing import (
     leaf_hash,
     leaf_hashes,
@@ -54,6 +54,7 @@ from rekor_py.merkle.trees import (
 from rekor_py.merkle.verify import (
     verify_consistency,
     verify_inclusion,
+    verify_inclusion_packed,
     verify_subtree_consistency,
     verify_subtree_inclusion,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "consistency_proof",
     "edge_plan",
     "fold_edge",
+    "fold_packed",
     "fold_proof",
     "inclusion_plan",
     "inclusion_proof",
@@ -92,6 +94,7 @@ __all__ = [
     "tile_for",
     "verify_consistency",
     "verify_inclusion",
+    "verify_inclusion_packed",
     # subtrees [start, end)
     "is_valid_subtree",
     "subtree_consistency_plan",

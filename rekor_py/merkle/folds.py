@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rekor_py.log.tile_path import TileID
 from rekor_py.merkle._engine import (
     HASH_SIZE,
     TILE_HEIGHT,
@@ -18,7 +19,7 @@ from rekor_py.merkle._engine import (
 )
 from rekor_py.merkle.plans import ProofPlan, c_plan
 
-__all__ = ["ExpandedTile", "TileData", "fold_leaves", "fold_proof"]
+__all__ = ["ExpandedTile", "TileData", "fold_leaves", "fold_packed", "fold_proof"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,33 +59,42 @@ def fold_proof(plan: ProofPlan, tiles: Mapping[tuple[int, int], TileData]) -> li
     may be wider than the plan needs (tiles only grow).  Raises ValueError for a
     missing or short tile.
     """
-    refs = scratch("merkle_tile_ref[]", len(plan.tiles))
+    return split(fold_packed(plan, tiles))
+
+
+def fold_packed(plan: ProofPlan, tiles: Mapping[tuple[int, int], TileData]) -> bytes:
+    """fold_proof's hashes as one bytes, 32 each: what verify_inclusion_packed takes."""
+    refs = scratch("merkle_tile_ref[]", len(plan.tile_slots))
     keep = []  # buffers must outlive the C call
-    for i, tile in enumerate(plan.tiles):
-        found = tiles.get((tile.level, tile.index))
+    for i, (level, index, need) in enumerate(plan.tile_slots):
+        found = tiles.get((level, index))
         if found is None:
-            raise ValueError(f"tile {tile.path} is missing")
-        expanded = isinstance(found, ExpandedTile)
-        data = found.data if isinstance(found, ExpandedTile) else found
-        width = found.width if isinstance(found, ExpandedTile) else len(data) // HASH_SIZE
-        if (not expanded and len(data) % HASH_SIZE) or width < tile.width:
-            raise ValueError(f"tile {tile.path} has {width} hashes, needs {tile.width}")
+            raise ValueError(f"tile {TileID(level, index, need).path} is missing")
+        if isinstance(found, ExpandedTile):
+            data, width, expanded = found.data, found.width, True
+        else:
+            data, width, expanded = found, len(found) // HASH_SIZE, False
+            if len(data) % HASH_SIZE:
+                width = -1
+        if width < need:
+            raise ValueError(f"tile {TileID(level, index, need).path} has {max(width, 0)} "
+                             f"hashes, needs {need}")
         buf = ffi.from_buffer(data)
         keep.append(buf)
-        refs[i] = (tile.level, tile.index, min(width, TILE_WIDTH), expanded, buf)
-    nodes, counts = c_plan(plan)
-    out = bytearray(HASH_SIZE * len(plan.counts))
-    status = lib.merkle_fold_tiles(nodes, len(plan.nodes), counts, len(plan.counts), refs,
-                                   len(plan.tiles), ffi.from_buffer(out))
+        refs[i] = (level, index, min(width, TILE_WIDTH), expanded, buf)
+    nodes, n_nodes, counts = c_plan(plan)
+    out = bytearray(HASH_SIZE * len(counts))
+    status = lib.merkle_fold_tiles(nodes, n_nodes, counts, len(counts), refs,
+                                   len(plan.tile_slots), ffi.from_buffer(out))
     check(status, "fold_proof")
-    return split(bytes(out))
+    return bytes(out)
 
 
 def fold_leaves(plan: ProofPlan, leaves: bytes) -> list[bytes]:
     """Fold a plan from packed leaf hashes (the whole tree the plan is against)."""
-    nodes, counts = c_plan(plan)
-    out = bytearray(HASH_SIZE * len(plan.counts))
-    status = lib.merkle_fold_leaves(nodes, len(plan.nodes), counts, len(plan.counts), leaves,
+    nodes, n_nodes, counts = c_plan(plan)
+    out = bytearray(HASH_SIZE * len(counts))
+    status = lib.merkle_fold_leaves(nodes, n_nodes, counts, len(counts), leaves,
                                     len(leaves) // HASH_SIZE, ffi.from_buffer(out))
     check(status, "fold")
     return split(bytes(out))

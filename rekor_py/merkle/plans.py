@@ -9,10 +9,9 @@ BIT_CEIL(end - start).  The C side is merkle_ext/subtree.c.
 
 from __future__ import annotations
 
-import itertools
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rekor_py.log.tile_path import TileID
 from rekor_py.merkle._engine import (
@@ -39,18 +38,42 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ProofPlan:
+class ProofPlan(NamedTuple):
     """Which perfect subtrees (nodes) a proof needs, and which tiles hold them.
 
     Proof element i is the right-to-left fold of the next `counts[i]` nodes.
     Tile widths are as of `size`, the tree size the proof is against.
+
+    The nodes and counts stay packed as the C folds take them, and the tiles as
+    (level, index, width) tuples: a read by index makes one plan per request,
+    and building Python objects for what goes straight back to C cost ten
+    times the planning itself.
     """
 
     size: int
-    nodes: tuple[tuple[int, int], ...]
-    counts: tuple[int, ...]
-    tiles: tuple[TileID, ...]
+    # (level, index) pairs of native uint64, one merkle_node each.
+    node_words: bytes
+    # One byte per proof element: how many nodes fold into it.
+    count_bytes: bytes
+    # (level, index, width) of each tile, in the order the C fold takes them.
+    tile_slots: tuple[tuple[int, int, int], ...]
+
+    @property
+    def nodes(self) -> tuple[tuple[int, int], ...]:
+        flat = array("Q", self.node_words)
+        return tuple(zip(flat[0::2], flat[1::2], strict=True))
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        return tuple(self.count_bytes)
+
+    @property
+    def tiles(self) -> tuple[TileID, ...]:
+        return tuple(TileID(*slot) for slot in self.tile_slots)
+
+    def __repr__(self) -> str:
+        return (f"ProofPlan(size={self.size}, nodes={self.nodes}, counts={self.counts}, "
+                f"tiles={self.tile_slots})")
 
 
 def tile_for(level: int, index: int, size: int) -> TileID:
@@ -67,20 +90,15 @@ def tile_for(level: int, index: int, size: int) -> TileID:
     return TileID(level, index, width)
 
 
-def _plan_from(size: int, c_nodes: object, n_nodes: int, counts: tuple[int, ...]) -> ProofPlan:
+def _plan_from(size: int, c_nodes: object, n_nodes: int, counts: bytes) -> ProofPlan:
     tiles_out = scratch("merkle_tile[]", lib.MERKLE_MAX_TILES)
     n_tiles = ffi.new("size_t *")
     check(lib.merkle_tiles_for_nodes(c_nodes, n_nodes, size, tiles_out, n_tiles), "plan")
-    # Both structs are plain uint64 fields: read each array out in one unpack.
-    flat = ffi.unpack(ffi.cast("uint64_t *", c_nodes), 2 * n_nodes)
-    tile_flat = ffi.unpack(ffi.cast("uint64_t *", tiles_out), 3 * n_tiles[0])
-    return ProofPlan(
-        size=size,
-        nodes=tuple(zip(flat[0::2], flat[1::2], strict=True)),
-        counts=counts,
-        tiles=tuple(TileID(*t) for t in zip(tile_flat[0::3], tile_flat[1::3], tile_flat[2::3],
-                                            strict=True)),
-    )
+    # merkle_tile is three uint64 fields: read the array out in one unpack.
+    flat = ffi.unpack(ffi.cast("uint64_t *", tiles_out), 3 * n_tiles[0])
+    it = iter(flat)
+    return ProofPlan(size, ffi.buffer(c_nodes, ffi.sizeof("merkle_node") * n_nodes)[:], counts,
+                     tuple(zip(it, it, it, strict=True)))
 
 
 def _planned(size: int, what: str, run: Callable[[object, object, object, object], int],
@@ -95,7 +113,7 @@ def _planned(size: int, what: str, run: Callable[[object, object, object, object
     if error is not None and status in _ARGUMENT_STATUSES:
         raise error
     check(status, what)
-    return _plan_from(size, nodes, n_nodes[0], tuple(ffi.unpack(counts, n_elems[0])))
+    return _plan_from(size, nodes, n_nodes[0], ffi.buffer(counts, n_elems[0])[:])
 
 
 # Statuses a planner reports in its arguments' words; others keep the C message.
@@ -134,7 +152,7 @@ def edge_plan(size: int) -> ProofPlan:
     nodes = scratch("merkle_node[]", lib.MERKLE_MAX_EDGE)
     n_nodes = ffi.new("size_t *")
     check(lib.merkle_edge_plan(size, nodes, n_nodes), "edge_plan")
-    return _plan_from(size, nodes, n_nodes[0], (1,) * n_nodes[0])
+    return _plan_from(size, nodes, n_nodes[0], b"\x01" * n_nodes[0])
 
 
 def is_valid_subtree(start: int, end: int) -> bool:
@@ -175,9 +193,9 @@ def subtree_consistency_plan(start: int, end: int, size: int) -> ProofPlan:
         Failure("subtree consistency", start=start, end=end, size=size))
 
 
-def c_plan(plan: ProofPlan) -> tuple[object, bytes]:
-    """A plan's nodes and counts as the C folds take them."""
-    if len(plan.nodes) > lib.MERKLE_MAX_NODES or len(plan.counts) > lib.MERKLE_MAX_ELEMS:
+def c_plan(plan: ProofPlan) -> tuple[object, int, bytes]:
+    """A plan's nodes, their number, and its counts, as the C folds take them."""
+    n_nodes = len(plan.node_words) // ffi.sizeof("merkle_node")
+    if n_nodes > lib.MERKLE_MAX_NODES or len(plan.count_bytes) > lib.MERKLE_MAX_ELEMS:
         raise ValueError("plan is larger than any proof can be")
-    flat = array("Q", itertools.chain.from_iterable(plan.nodes))
-    return ffi.from_buffer("merkle_node[]", flat), bytes(plan.counts)
+    return ffi.from_buffer("merkle_node[]", plan.node_words), n_nodes, plan.count_bytes

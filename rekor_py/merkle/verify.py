@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rekor_py.merkle._engine import (
+    HASH_SIZE,
     Failure,
+    ProofError,
     check_u64,
     ffi,
     lib,
@@ -52,6 +54,26 @@ def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[by
     _raise_for(status, Failure(
         "inclusion", index=index, size=size, proof_len=len(proof),
         want=lambda: len(inclusion_plan(index, size).counts), expected=(root,), calc=(calc,)))
+
+
+def verify_inclusion_packed(leaf_hash: bytes, index: int, size: int, packed: bytes,
+                            root: bytes) -> None:
+    """verify_inclusion for a proof as one bytes of 32-byte hashes (fold_packed's
+    output): the server checks every path it serves, and splitting it into a
+    list only to join it again cost more than the check."""
+    if len(packed) % HASH_SIZE:
+        raise ProofError(f"packed proof is {len(packed)} bytes, not a multiple of {HASH_SIZE}")
+    proof_hash("leaf_hash", leaf_hash)
+    proof_hash("root", root)
+    check_u64("index", index)
+    check_u64("size", size)
+    n = len(packed) // HASH_SIZE
+    calc = ffi.new("uint8_t[32]")
+    status = lib.merkle_verify_inclusion(leaf_hash, index, size, packed, n, root, calc)
+    _raise_for(status, Failure(
+        "inclusion", index=index, size=size, proof_len=n,
+        want=lambda: len(inclusion_plan(index, size).count_bytes), expected=(root,),
+        calc=(calc,)))
 
 
 def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes,

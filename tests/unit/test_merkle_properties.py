@@ -63,6 +63,13 @@ def inclusion_verdict(leaf: bytes, index: int, size: int, proof: Sequence[bytes]
     except ProofError:
         got = False
     assert got == want, f"facade says {got}, reference {want}: index {index} size {size}"
+    if all(len(h) == H for h in proof):
+        try:
+            merkle.verify_inclusion_packed(leaf, index, size, b"".join(proof), root)
+            packed = True
+        except ProofError:
+            packed = False
+        assert packed == want, f"packed says {packed}, reference {want}: index {index} size {size}"
     return want
 
 
@@ -400,6 +407,11 @@ def check_plan_tiles(plan: merkle.ProofPlan, size: int) -> None:
     for t in plan.tiles:
         assert t == merkle.tile_for(t.level, t.index, size), "width not as of size"
     assert sum(plan.counts) == len(plan.nodes)
+    # The packed fields and their views tell the same plan.
+    assert plan.tiles == tuple(TileID(*slot) for slot in plan.tile_slots)
+    assert len(plan.node_words) == 16 * len(plan.nodes)
+    assert plan.counts == tuple(plan.count_bytes)
+    assert f"counts={plan.counts}" in repr(plan)
 
 
 def check_fold(plan: merkle.ProofPlan, want: list[bytes], leaves: Sequence[bytes],
@@ -410,6 +422,7 @@ def check_fold(plan: merkle.ProofPlan, want: list[bytes], leaves: Sequence[bytes
     check_plan_tiles(plan, size)
     exact = ref.tiles_at(leaves, size)
     assert merkle.fold_proof(plan, exact) == want
+    assert merkle.fold_packed(plan, exact) == b"".join(want)
     wider = ref.tiles_at(leaves, wider_size)
     assert merkle.fold_proof(plan, wider) == want
     # Full tiles where they exist, exact partials elsewhere.
@@ -420,6 +433,9 @@ def check_fold(plan: merkle.ProofPlan, want: list[bytes], leaves: Sequence[bytes
         missing = {k: v for k, v in exact.items() if k != (t.level, t.index)}
         with pytest.raises(ValueError):
             merkle.fold_proof(plan, missing)
+        short = {**exact, (t.level, t.index): exact[(t.level, t.index)][:-H]}
+        with pytest.raises(ValueError, match="has .* hashes, needs"):
+            merkle.fold_packed(plan, short)
 
 
 @given(seeds, st.integers(1, LARGE), st.integers(0, U64 - 1), st.integers(0, LARGE))
@@ -675,3 +691,11 @@ def test_verify_bad_ints_raise_value_error(call: Callable[[], object]) -> None:
     # Out-of-range ints never verify; a ValueError (ProofError or not) and no crash.
     with pytest.raises(ValueError):
         call()
+
+
+def test_packed_proof_of_partial_hashes_is_refused() -> None:
+    leaves = make_leaves(3, 40)
+    packed = b"".join(ref.path(5, leaves))
+    merkle.verify_inclusion_packed(leaves[5], 5, 40, packed, ref.mth(leaves))
+    with pytest.raises(ProofError, match="not a multiple of 32"):
+        merkle.verify_inclusion_packed(leaves[5], 5, 40, packed[:-1], ref.mth(leaves))
