@@ -34,7 +34,7 @@ from rekor_py.log.prepared import PreparedEntry
 from rekor_py.log.tree_head import TreeHead
 from rekor_py.logsafe import clip
 from rekor_py.observability import metrics
-from rekor_py.storage import log_store
+from rekor_py.storage import batch_write, log_store
 from rekor_py.storage.db import is_unavailable
 
 __all__ = ["DuplicateEntry", "HeadSigner", "Integrated", "PreparedEntry", "Prover", "Sequencer",
@@ -298,18 +298,17 @@ class Sequencer:
                 raise TreeFrozen
             if self._recheck:
                 await self._check_not_behind(conn, tree)
-            edge = await self._current_edge(conn, tree)
-            accepted, duplicates = await self._split_duplicates(conn, batch, tree.size)
+            edge, existing = await self._edge_and_duplicates(conn, batch, tree)
+            accepted, duplicates = self._split_duplicates(batch, existing, tree.size)
             head, result = None, None
             if accepted:
                 result = merkle.append_leaves(edge, [p.entry.leaf_hash for p in accepted])
-                await self._write(conn, accepted, tree.size, integrated_time)
-                await log_store.append_tile_hashes(conn, self.tree_id, result.tiles)
                 head = (await asyncio.to_thread(self._sign_head, result.edge.size,
                                                 result.root_hash) if self.sign_off_loop
                         else self._sign_head(result.edge.size, result.root_hash))
-                await log_store.update_tree_head(conn, self.tree_id, tree.size, head.size,
-                                                 head.root_hash, head.checkpoint)
+                await batch_write.append_batch(
+                    conn, self.tree_id, tree.size, self._rows(accepted, tree.size, integrated_time),
+                    result.tiles, head.root_hash, head.checkpoint)
         # Committed: only now may anyone hear about it.
         if result is not None and head is not None:
             metrics.BATCH_COMMIT.labels(self.api).observe(time.perf_counter() - started)
@@ -355,27 +354,33 @@ class Sequencer:
                         "read its own", len(accepted), exc_info=True)
             return None
 
-    async def _current_edge(self, conn: Any, tree: log_store.TreeRow) -> merkle.RightEdge:
-        """The right edge at the locked tree's size: ours, or reloaded from tiles."""
-        if self._edge is not None and self._edge.size == tree.size:
-            return self._edge
-        plan = merkle.edge_plan(tree.size)
-        tiles = await log_store.read_tiles(conn, self.tree_id,
-                                           [(t.level, t.index) for t in plan.tiles])
+    async def _edge_and_duplicates(self, conn: Any, batch: list[_Pending],
+                                   tree: log_store.TreeRow
+                                   ) -> tuple[merkle.RightEdge, dict[bytes, int]]:
+        """The right edge at the locked tree's size (ours, or rebuilt from the tiles
+        another writer left), and the batch's leaves already in the tree, read in
+        one statement (storage/batch_write.py says why it cannot be the lock's)."""
+        fresh = self._edge is not None and self._edge.size == tree.size
+        plan = None if fresh else merkle.edge_plan(tree.size)
+        existing, tiles = await batch_write.find_leaves_and_tiles(
+            conn, self.tree_id, [p.entry.leaf_hash for p in batch],
+            [] if plan is None else [(level, index) for level, index, _ in plan.tile_slots])
+        if plan is None:
+            assert self._edge is not None
+            return self._edge, existing
         edge = merkle.fold_edge(plan, tiles)
         if edge.root_hash() != tree.root_hash:
             raise StorageError(f"tiles of tree {self.tree_id} do not match its root "
                                f"at size {tree.size}")
         for listener in self.edge_listeners:
             listener(self.tree_id, tiles)
-        return edge
+        return edge, existing
 
-    async def _split_duplicates(self, conn: Any, batch: list[_Pending], size: int
-                                ) -> tuple[list[_Pending], list[tuple[_Pending, int]]]:
+    @staticmethod
+    def _split_duplicates(batch: list[_Pending], existing: dict[bytes, int], size: int
+                          ) -> tuple[list[_Pending], list[tuple[_Pending, int]]]:
         """Entries to append, and duplicates with the index that already holds them
         (in the tree, or earlier in this same batch)."""
-        existing = await log_store.find_leaf_indexes(
-            conn, self.tree_id, [p.entry.leaf_hash for p in batch])
         accepted: list[_Pending] = []
         duplicates: list[tuple[_Pending, int]] = []
         first_in_batch: dict[bytes, int] = {}
@@ -389,15 +394,14 @@ class Sequencer:
             accepted.append(pending)
         return accepted, duplicates
 
-    async def _write(self, conn: Any, accepted: list[_Pending], size: int,
-                     integrated_time: int) -> None:
-        rows = [
+    def _rows(self, accepted: list[_Pending], size: int, integrated_time: int
+              ) -> list[log_store.EntryRow]:
+        return [
             log_store.EntryRow(self.tree_id, size + i, p.entry.leaf_hash, p.entry.body,
                                integrated_time, p.entry.attestation, p.entry.index_keys,
                                p.entry.stored_body)
             for i, p in enumerate(accepted)
         ]
-        await log_store.insert_entries(conn, rows)
 
     def _sign_head(self, size: int, root_hash: bytes) -> TreeHead:
         return TreeHead(self.tree_id, size, root_hash, self._sign_note(size, root_hash))

@@ -2,8 +2,9 @@
 
 Every function takes an open asyncpg connection and runs SQL with bound
 parameters only.  Transactions are the caller's: the sequencer runs one batch
-as ONE transaction (lock_tree, find_leaf_indexes, insert_entries,
-append_tile_hashes, update_tree_head, commit), so nothing
+as ONE transaction (lock_tree, then batch_write.py's two statements, which do
+what find_leaf_indexes, insert_entries, append_tile_hashes and update_tree_head
+do one round trip each, then commit), so nothing
 half-written is ever visible.  Each function costs one round trip.
 
 What the rows mean (leaf hashes, tiles, checkpoints) is the merkle and log
@@ -128,7 +129,7 @@ async def create_tree(
 
     Raises StorageError if the tree id is taken or another tree of that API is active.
     """
-    row = await _guarded(conn.fetchrow(
+    row = await guarded(conn.fetchrow(
         f"INSERT INTO trees (tree_id, origin, state, size, root_hash, checkpoint, api_major, "
         f"virtual_offset, log_id) "
         f"VALUES ($1, $2, 'active', 0, $3, $4, $5, $6, $7) RETURNING {_TREE_COLUMNS}",
@@ -145,7 +146,7 @@ _TREE_CREATION_LOCK = 0x72656B6F72  # "rekor"
 async def lock_tree_creation(conn: Connection) -> None:
     """Hold the tree-creation lock (a transaction-level advisory lock) until the
     transaction ends, so that two servers starting at once create one tree."""
-    _require_transaction(conn, "lock_tree_creation")
+    require_transaction(conn, "lock_tree_creation")
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _TREE_CREATION_LOCK)
 
 
@@ -170,8 +171,8 @@ async def list_trees(conn: Connection, api_major: int = 1) -> list[TreeRow]:
 async def freeze_tree(conn: Connection, tree_id: int, log_id: bytes | None) -> None:
     """Freeze the (locked) tree: its current checkpoint becomes its final one.
     Records its key's `log_id` if none was recorded yet."""
-    _require_transaction(conn, "freeze_tree")
-    status = await _guarded(conn.execute(
+    require_transaction(conn, "freeze_tree")
+    status = await guarded(conn.execute(
         "UPDATE trees SET state = 'frozen', log_id = COALESCE(log_id, $2) "
         "WHERE tree_id = $1 AND state = 'active'", tree_id, log_id))
     if status != "UPDATE 1":
@@ -192,7 +193,7 @@ async def lock_tree(conn: Connection, tree_id: int) -> TreeRow:
     Requires an open transaction (without one the lock would end with the
     statement).  Raises StorageError if there is none or the tree does not exist.
     """
-    _require_transaction(conn, "lock_tree")
+    require_transaction(conn, "lock_tree")
     row = await conn.fetchrow(f"SELECT {_TREE_COLUMNS} FROM trees WHERE tree_id = $1 FOR UPDATE", tree_id)
     if row is None:
         raise StorageError(f"tree {tree_id} does not exist")
@@ -210,7 +211,7 @@ async def update_tree_head(
     """
     if new_size < old_size:
         raise StorageError(f"tree {tree_id} cannot shrink from {old_size} to {new_size}")
-    status = await _guarded(conn.execute(
+    status = await guarded(conn.execute(
         "UPDATE trees SET size = $3, root_hash = $4, checkpoint = $5 "
         "WHERE tree_id = $1 AND size = $2 AND (state = 'active' OR $3 = $2)",
         tree_id, old_size, new_size, root_hash, checkpoint,
@@ -244,7 +245,7 @@ async def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
     if not rows:
         return
     # COPY: one round trip and no per-row statement overhead, for 100s of rows.
-    await _guarded(conn.copy_records_to_table(
+    await guarded(conn.copy_records_to_table(
         "entries",
         records=[
             (r.tree_id, r.leaf_index, r.leaf_hash,
@@ -326,8 +327,12 @@ async def find_index_entries(conn: Connection, keys: Sequence[str], api_major: i
 # nothing and comes back in the final SELECT, so the caller raises and the
 # transaction rolls back.  All CTEs see one snapshot, and the tree lock keeps
 # other writers out, so the lengths cannot change under us.
-_APPEND_TILES = """
-WITH w AS (
+# Appending hashes to tiles, as CTEs over the writes $2..$5 of tree $1 (w: the
+# writes, cur: each with the bytes its tile holds, created/grown: the two kinds of
+# write); TILE_VERDICT and TILE_MISFIT select how many applied and the first write
+# that does not start where its tile ends.  batch_write.py builds on the same text.
+TILE_CTES = """
+w AS (
     SELECT * FROM unnest($2::smallint[], $3::bigint[], $4::integer[], $5::bytea[])
         AS w(level, tile_index, start, hashes)
 ), cur AS (
@@ -344,13 +349,13 @@ WITH w AS (
     WHERE t.tree_id = $1 AND t.level = cur.level AND t.tile_index = cur.tile_index
         AND cur.start > 0 AND cur.stored = cur.start * 32  -- 32 = HASH_SIZE
     RETURNING 1
-)
-SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM grown) AS applied,
-       bad.level, bad.tile_index, bad.start, bad.stored
-FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+)"""
+TILE_VERDICT = """(SELECT count(*) FROM created) + (SELECT count(*) FROM grown) AS applied,
+       bad.level, bad.tile_index, bad.start, bad.stored"""
+TILE_MISFIT = """FROM (SELECT 1) AS one LEFT JOIN LATERAL (
     SELECT level, tile_index, start, stored FROM cur WHERE stored <> start * 32 LIMIT 1
-) AS bad ON true
-"""
+) AS bad ON true"""
+_APPEND_TILES = f"WITH {TILE_CTES}\nSELECT {TILE_VERDICT}\n{TILE_MISFIT}"
 
 
 async def append_tile_hashes(conn: Connection, tree_id: int, writes: Sequence[TileWriteLike]) -> None:
@@ -364,24 +369,29 @@ async def append_tile_hashes(conn: Connection, tree_id: int, writes: Sequence[Ti
     """
     if not writes:
         return
-    _require_transaction(conn, "append_tile_hashes")
-    _check_tile_writes(writes)
-    row = await _guarded(conn.fetchrow(
-        _APPEND_TILES,
-        tree_id,
-        [w.level for w in writes],
-        [w.index for w in writes],
-        [w.start for w in writes],
-        [w.hashes for w in writes],
-    ))
+    require_transaction(conn, "append_tile_hashes")
+    check_tile_writes(writes)
+    row = await guarded(conn.fetchrow(_APPEND_TILES, tree_id, *tile_write_arrays(writes)))
     assert row is not None  # the statement always returns exactly one row
+    check_tiles_applied(row, tree_id, len(writes))
+
+
+def tile_write_arrays(writes: Sequence[TileWriteLike]) -> tuple[list[int], list[int], list[int],
+                                                                  list[bytes]]:
+    """The parameters $2..$5 of TILE_CTES."""
+    return ([w.level for w in writes], [w.index for w in writes], [w.start for w in writes],
+            [w.hashes for w in writes])
+
+
+def check_tiles_applied(row: Record, tree_id: int, writes: int) -> None:
+    """Raise StorageError unless TILE_VERDICT says every write applied."""
     if row["level"] is not None:
         raise StorageError(
             f"tile ({row['level']}, {row['tile_index']}) of tree {tree_id} holds "
             f"{row['stored'] // HASH_SIZE} hashes, a write starts at {row['start']}"
         )
-    if row["applied"] != len(writes):
-        raise StorageError(f"tile write to tree {tree_id} applied {row['applied']} of {len(writes)}")
+    if row["applied"] != writes:
+        raise StorageError(f"tile write to tree {tree_id} applied {row['applied']} of {writes}")
 
 
 async def read_tiles(
@@ -527,7 +537,7 @@ async def read_trees_with(
     return list(trees.values()), entries, hashes
 
 
-def _check_tile_writes(writes: Sequence[TileWriteLike]) -> None:
+def check_tile_writes(writes: Sequence[TileWriteLike]) -> None:
     seen: set[tuple[int, int]] = set()
     for w in writes:
         key = (w.level, w.index)
@@ -542,12 +552,12 @@ def _check_tile_writes(writes: Sequence[TileWriteLike]) -> None:
 # ---- helpers -------------------------------------------------------------------------
 
 
-def _require_transaction(conn: Connection, what: str) -> None:
+def require_transaction(conn: Connection, what: str) -> None:
     if not conn.is_in_transaction():
         raise StorageError(f"{what} needs an open transaction")
 
 
-async def _guarded(awaitable: Awaitable[_T]) -> _T:
+async def guarded(awaitable: Awaitable[_T]) -> _T:
     """Await a write; turn constraint violations (bugs or corruption here) into StorageError."""
     try:
         return await awaitable
