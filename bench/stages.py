@@ -39,7 +39,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
                          "ForkingPickler.", "log/verify_pool.py")),
     ("sequencer", ("Sequencer.", "append_leaves ")),
     ("SQL", ("asyncpg/connection.py", "asyncpg/pool.py", "asyncpg/transaction.py",
-             "asyncpg/prepared_stmt.py", "storage/log_store.py")),
+             "asyncpg/prepared_stmt.py", "storage/log_store.py", "storage/batch_write.py")),
     ("proof", ("inclusion_proof ", "fold_proof ", "inclusion_plan ", "TileCache.")),
     ("SET signing", ("sign_set ", "set_payload ")),
     ("checkpoint signing", ("_sign_head ", "format_checkpoint ")),
