@@ -293,7 +293,7 @@ class Sequencer:
         integrated_time = int(time.time())
         started = time.perf_counter()
         async with self._pool.acquire() as conn, conn.transaction():
-            tree = await log_store.lock_tree(conn, self.tree_id)
+            tree = await log_store.lock_tree(conn, self.tree_id, index_scans=True)
             if tree.state != "active":
                 raise TreeFrozen
             if self._recheck:

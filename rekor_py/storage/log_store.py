@@ -187,14 +187,23 @@ async def tree_created_at(conn: Connection, tree_id: int) -> datetime.datetime:
     return created  # type: ignore[no-any-return]
 
 
-async def lock_tree(conn: Connection, tree_id: int) -> TreeRow:
+async def lock_tree(conn: Connection, tree_id: int, *, index_scans: bool = False) -> TreeRow:
     """Lock the tree row until the transaction ends (SELECT ... FOR UPDATE) and return it.
 
     Requires an open transaction (without one the lock would end with the
     statement).  Raises StorageError if there is none or the tree does not exist.
+
+    `index_scans`: the rest of the transaction is planned without sequential scans
+    (enable_seqscan off until it ends, set by this same statement).  The sequencer's
+    statements look entries up by leaf hash; a connection prepares them once and
+    PostgreSQL keeps the plan it made early, and on a new log, before any ANALYZE,
+    that could be a sequential scan of `entries`: every batch then read the whole
+    table (seen in benchmarks: one backend at 4x the CPU of the other).
     """
     require_transaction(conn, "lock_tree")
-    row = await conn.fetchrow(f"SELECT {_TREE_COLUMNS} FROM trees WHERE tree_id = $1 FOR UPDATE", tree_id)
+    scans = "set_config('enable_seqscan', 'off', true) AS seqscan, " if index_scans else ""
+    row = await conn.fetchrow(
+        f"SELECT {scans}{_TREE_COLUMNS} FROM trees WHERE tree_id = $1 FOR UPDATE", tree_id)
     if row is None:
         raise StorageError(f"tree {tree_id} does not exist")
     return _tree(row)

@@ -155,3 +155,22 @@ async def test_a_batch_after_the_lock_is_two_statements(tree_conn: asyncpg.Conne
                                                   [(0, 0)])) == 1
         assert await run(bw.append_batch(tree_conn, TREE, 3, rows, result.tiles,
                                          result.root_hash, "cp\n")) == 1
+
+
+async def test_a_batch_lock_plans_the_rest_without_sequential_scans(
+        tree_conn: asyncpg.Connection) -> None:
+    """On a small, never analyzed `entries`, PostgreSQL plans the leaf lookup as a
+    sequential scan; kept as a connection's generic plan while the log grows, every
+    batch read the whole table.  The sequencer's lock turns them off for its batch."""
+    await _append(tree_conn, merkle.RightEdge.empty(), _rows(0, 3))
+    explain = ("EXPLAIN SELECT leaf_index FROM entries WHERE leaf_hash = ANY($1::bytea[])")
+
+    async def plan(index_scans: bool) -> str:
+        async with tree_conn.transaction():
+            await ls.lock_tree(tree_conn, TREE, index_scans=index_scans)
+            rows = await tree_conn.fetch(explain, [h(1), h(2)])
+        return "\n".join(r[0] for r in rows)
+
+    assert "Seq Scan on entries" in await plan(False)  # what the sequencer avoids
+    assert "Seq Scan" not in await plan(True)
+    assert await tree_conn.fetchval("SHOW enable_seqscan") == "on"  # for its transaction only
