@@ -4,9 +4,10 @@ For each size, builds a log of synthetic hashedrekord-shaped entries in-process
 (tests/integration/synthetic_log.py, with the two search keys a real entry of
 that shape gets) in the embedded PostgreSQL of a cached data dir, or reuses it
 (building 10M entries takes a while: the dir is kept, and a build that was
-interrupted resumes).  Then serves it with `rekor-py serve --workers W` on that
-same data dir and drives each endpoint with wrk (-t1, a Lua script picking a
-random index per request):
+interrupted resumes).  Then reads the log's database files once, so that the
+page cache holds them (`--no-prewarm` skips it), serves the log with `rekor-py
+serve --workers W` on that same data dir and drives each endpoint with wrk (-t1, a
+Lua script picking a random index per request):
 
 - entries: GET /api/v1/log/entries?logIndex=N (the entry, its inclusion proof,
   its SET), N uniform in [0, size);
@@ -364,8 +365,28 @@ def measure(url: str, meter: CpuMeter | None, kind: str, size: int, args: argpar
     return result
 
 
+def prewarm(data_dir: Path) -> None:
+    """Read the log's database files once, so that the OS page cache holds them.
+
+    At 10M entries the tables (~5.8 GB) are far larger than PostgreSQL's shared
+    buffers, so a read by index is a copy from the page cache or, for what it lacks,
+    a disk read: after a day of other runs only 1.5 GB of them were cached, and
+    PostgreSQL's CPU per read doubled (perf on its backends: filemap_get_pages,
+    io_schedule, pg_checksum_page)."""
+    started, total = time.monotonic(), 0
+    for path in sorted((data_dir / "postgres" / "pgdata" / "base").rglob("*")):
+        if path.is_file():
+            with open(path, "rb", buffering=0) as f:
+                while chunk := f.read(1 << 20):
+                    total += len(chunk)
+    print(f"  (read {total / 1e9:.2f} GB of the log's files into the page cache in "
+          f"{time.monotonic() - started:.1f} s)", flush=True)
+
+
 def bench_size(n: int, data_dir: Path, server_dir: Path, label: str,
                args: argparse.Namespace, round_no: int) -> dict[str, dict[str, Any]]:
+    if not args.no_prewarm:
+        prewarm(data_dir)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = start_serve(data_dir, port, args.workers, server_dir, args.tile_prefix)
@@ -419,6 +440,9 @@ def main() -> None:
     parser.add_argument("--storage-only", action="store_true",
                         help="print the storage of each size's log, serve nothing")
     parser.add_argument("--no-storage", action="store_true")
+    parser.add_argument("--no-prewarm", action="store_true",
+                        help="do not read the log's files into the page cache before "
+                             "serving it (what the figures before 2026-12-04's end had)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
     args.endpoints = [e for e in args.endpoints.split(",") if e]
