@@ -164,7 +164,7 @@ async def batch_inclusion_proofs(read: TileReader, cache: TileCache,
             merkle.verify_inclusion_packed(leaf_hash, index, size, packed, root_hash)
         except ValueError as e:
             raise StorageError(f"stored tiles do not prove leaf {index}") from e
-        proofs.append([packed[i:i + 32] for i in range(0, len(packed), 32)])
+        proofs.append(merkle.split_hashes(packed))
     return proofs
 
 

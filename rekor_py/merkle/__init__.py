@@ -22,6 +22,7 @@ from rekor_py.merkle._engine import (
     LeafHashes,
     ProofError,
 )
+from rekor_py.merkle._engine import split as split_hashes
 from rekor_py.merkle.append import AppendResult, RightEdge, TileWrite, append_leaves, fold_edge
 from rekor_py.merkle.folds import ExpandedTile, TileData, fold_packed, fold_proof
 from rekor_py.merkle.hashing import (
@@ -91,6 +92,7 @@ __all__ = [
     "set_sha256_backend",
     "sha256_backend",
     "sha256_blocks",
+    "split_hashes",
     "tile_for",
     "verify_consistency",
     "verify_inclusion",

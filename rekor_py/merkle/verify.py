@@ -44,16 +44,7 @@ def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[by
 
     Raises ProofError saying what did not match.
     """
-    proof_hash("leaf_hash", leaf_hash)
-    proof_hash("root", root)
-    joined = proof_bytes(proof)
-    check_u64("index", index)
-    check_u64("size", size)
-    calc = ffi.new("uint8_t[32]")
-    status = lib.merkle_verify_inclusion(leaf_hash, index, size, joined, len(proof), root, calc)
-    _raise_for(status, Failure(
-        "inclusion", index=index, size=size, proof_len=len(proof),
-        want=lambda: len(inclusion_plan(index, size).counts), expected=(root,), calc=(calc,)))
+    verify_inclusion_packed(leaf_hash, index, size, proof_bytes(proof), root)
 
 
 def verify_inclusion_packed(leaf_hash: bytes, index: int, size: int, packed: bytes,

@@ -426,6 +426,10 @@ async def read_tiles(
     return {(r["level"], r["tile_index"]): bytes(r["hashes"]) for r in rows}
 
 
+# list_trees' order, for the statements that read trees with entries.
+_ORDER_TREES = "ORDER BY virtual_offset, state = 'active', created_at"
+
+
 # The log's trees, and every entry of theirs with the leaf hash(es) $2: what a read by
 # UUID needs, in ONE statement (one snapshot, no transaction).  A single hash is
 # matched with = $2, for which PostgreSQL settles on one generic plan; with an array
@@ -442,7 +446,7 @@ SELECT * FROM (
     FROM entries e JOIN trees t ON t.tree_id = e.tree_id AND t.api_major = $1
     WHERE {match}
 ) r
-ORDER BY virtual_offset, state = 'active', created_at, leaf_index
+{_ORDER_TREES}, leaf_index
 """
 
 
@@ -458,14 +462,7 @@ async def read_trees_with_leaf_hashes(conn: Connection, api_major: int,
     wanted = _unique(leaf_hashes)
     rows = await (conn.fetch(_TREES_WITH_LEAF, api_major, wanted[0]) if len(wanted) == 1
                   else conn.fetch(_TREES_WITH_LEAVES, api_major, wanted))
-    trees: dict[int, TreeRow] = {}
-    entries: list[EntryRow] = []
-    for r in rows:
-        if r["tree_id"] not in trees:
-            trees[r["tree_id"]] = _tree(r)
-        if r["leaf_hash"] is not None:
-            entries.append(_entry(r))
-    return list(trees.values()), entries
+    return _trees_of(rows), [_entry(r) for r in rows if r["leaf_hash"] is not None]
 
 
 async def read_tile_range(conn: Connection, tree_id: int, level: int, start: int, end: int
@@ -494,7 +491,6 @@ _TREES_AND_ENTRIES = f"""
         AND e.leaf_index = ANY($3::bigint[])
     WHERE t.api_major = $1
 """
-_ORDER_TREES = "ORDER BY virtual_offset, state = 'active', created_at"
 _TREES_WITH_NO_TILES = _TREES_AND_ENTRIES + _ORDER_TREES
 # The same with rows of tree $2's tiles at levels $4 and indexes $5 (every pairing:
 # the caller keeps the pairs it asked for).
@@ -531,19 +527,16 @@ async def read_trees_with(
     leaves += [-1] * (_MIN_LEAF_ARRAY - len(leaves))
     rows = await (conn.fetch(_TREES_WITH, api_major, tree_id, leaves, levels, indexes) if wanted
                   else conn.fetch(_TREES_WITH_NO_TILES, api_major, tree_id, leaves))
-    trees: dict[int, TreeRow] = {}
     entries: dict[int, EntryRow] = {}
     hashes: dict[tuple[int, int], bytes] = {}
     for r in rows:
-        if r["tree_id"] not in trees:
-            trees[r["tree_id"]] = _tree(r)
         if r["tree_id"] != tree_id:
             continue
         if r["leaf_hash"] is not None:
             entries[r["leaf_index"]] = _entry(r)  # its columns beside its tree's
         if r["tile"] is not None and (key := (r["tile_level"], r["tile_index"])) in wanted:
             hashes[key] = bytes(r["tile"])
-    return list(trees.values()), entries, hashes
+    return _trees_of(rows), entries, hashes
 
 
 def check_tile_writes(writes: Sequence[TileWriteLike]) -> None:
@@ -586,6 +579,16 @@ def _tree(r: Record) -> TreeRow:
         log_id=bytes(r["log_id"]) if r["log_id"] is not None else None,
         created_at=r["created_at"],
     )
+
+
+def _trees_of(rows: Sequence[Record]) -> list[TreeRow]:
+    """The trees of rows that carry a tree's columns (several rows may share one), in
+    the rows' order."""
+    trees: dict[int, TreeRow] = {}
+    for r in rows:
+        if r["tree_id"] not in trees:
+            trees[r["tree_id"]] = _tree(r)
+    return list(trees.values())
 
 
 def _entry(r: Record) -> EntryRow:
