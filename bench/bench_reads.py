@@ -133,7 +133,8 @@ async def _grow(data_dir: Path, n: int, chunk: int) -> float:
             bodies = [synthetic_body(i) for i in range(at, end)]
             await append_synthetic(runtime.pool, svc.tree_id, svc.signer,
                                    settings.checkpoint_name, bodies,
-                                   search_keys=[index_keys_of(i, key_hash) for i in range(at, end)])
+                                   search_keys=[index_keys_of(i, key_hash) for i in range(at, end)],
+                                   sets=True)
             at = end
             if at % 1_000_000 < chunk:
                 rate = at / max(time.perf_counter() - t0, 1e-9)
@@ -161,7 +162,10 @@ def ensure_log(cache_dir: Path, n: int, chunk: int) -> tuple[Path, dict[str, Any
         os.chmod(d, 0o755)
     print(f"building {n:,} entries in {data_dir} (load {loadavg()})", flush=True)
     seconds = asyncio.run(_grow(data_dir, n, chunk))
-    record = {"entries": n, "build_seconds": round(seconds, 1), "built_at": time.time()}
+    # stored_sets: every entry has its SET stored, as the sequencer stores it since
+    # schema revision 0006 (a log built before has none, and reads sign them).
+    record = {"entries": n, "build_seconds": round(seconds, 1), "built_at": time.time(),
+              "stored_sets": True}
     done.write_text(json.dumps(record))
     print(f"built {n:,} entries in {seconds:,.0f} s", flush=True)
     return data_dir, record
@@ -454,7 +458,8 @@ def main() -> None:
     dirs = {}
     for n in sizes:
         dirs[n], record = ensure_log(args.cache_dir, n, args.build_chunk)
-        print(f"{n:,} entries: {dirs[n]} (built in {record['build_seconds']:,} s)")
+        sets = "stored" if record.get("stored_sets") else "NOT stored: built before 0006"
+        print(f"{n:,} entries: {dirs[n]} (built in {record['build_seconds']:,} s; SETs {sets})")
     if args.build_only:
         return
     args.uuid_files = ({n: uuid_sample(dirs[n], n) for n in sizes}

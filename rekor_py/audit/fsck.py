@@ -5,7 +5,9 @@ This module owns the order and content of the checks.  For every tree row:
 1. the entries table holds exactly the indexes 0..size-1 (no gap, nothing
    beyond the size), each stored body decodes (storage/body_codec.py), and each
    stored leaf_hash is SHA-256(0x00 || body) recomputed from the canonical body
-   (RFC 6962 §2.1);
+   (RFC 6962 §2.1); in a v1 tree, when the log key was given, each stored SET
+   verifies over the entry's body, time, log ID and virtual index (what clients
+   will be served; rows without one get a SET signed when read);
 2. every tile equals the one recomputed by appending those leaf hashes with
    merkle.append_leaves (full tiles, the partial right-edge tile of each level,
    and no tile row besides these: tiles.py);
@@ -42,6 +44,7 @@ from rekor_py.audit.tiles import TileChecker, expected_tile_counts
 from rekor_py.errors import StorageError
 from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
+from rekor_py.log.set import set_from_stored, verify_set
 from rekor_py.log.signer import LogVerifier
 from rekor_py.storage import audit_queries as queries
 from rekor_py.storage.body_codec import decode_body
@@ -142,7 +145,9 @@ async def _check_tree(conn: _Connection, row: Record, summary: TreeSummary,
 
     checker = TileChecker(tree_id, read)
     try:
-        await _check_entries(conn, summary, checker, progress, page_size)
+        await _check_entries(conn, summary, checker, progress, page_size,
+                             (verifier, row["virtual_offset"])
+                             if isinstance(verifier, LogVerifier) else None)
         root = await checker.finish()
     finally:
         summary.tiles_checked = checker.tiles_checked
@@ -159,8 +164,10 @@ async def _check_tree(conn: _Connection, row: Record, summary: TreeSummary,
 
 
 async def _check_entries(conn: _Connection, summary: TreeSummary, checker: TileChecker,
-                         progress: Progress | None, page_size: int) -> None:
-    """Stream the tree's entries: contiguous indexes below size, leaf hashes, tiles."""
+                         progress: Progress | None, page_size: int,
+                         set_key: tuple[LogVerifier, int] | None) -> None:
+    """Stream the tree's entries: contiguous indexes below size, leaf hashes, tiles;
+    with `set_key` (the v1 tree's key and first virtual index), stored SETs."""
     tree_id, size = summary.tree_id, summary.size
     next_index = 0
     while rows := await queries.entries_from(conn, tree_id, next_index, page_size):
@@ -171,6 +178,8 @@ async def _check_entries(conn: _Connection, summary: TreeSummary, checker: TileC
         stored = b"".join(r["leaf_hash"] for r in rows)
         if recomputed != stored:
             _leaf_mismatch(tree_id, next_index, recomputed, stored)
+        if set_key is not None:
+            summary.sets_verified += _check_sets(tree_id, set_key, rows, bodies)
         await checker.append(recomputed)
         next_index += len(rows)
         summary.entries_checked = next_index
@@ -181,6 +190,29 @@ async def _check_entries(conn: _Connection, summary: TreeSummary, checker: TileC
               f"tree {tree_id}: the trees row says size {size} but the entries stop before "
               f"index {next_index}: indexes {next_index}..{size - 1} are missing",
               expected=f"{size} entries", found=f"{next_index} entries")
+
+
+def _check_sets(tree_id: int, set_key: tuple[LogVerifier, int], rows: Sequence[Record],
+                bodies: list[bytes]) -> int:
+    """Verify the rows' stored SETs; how many there were."""
+    verifier, virtual_offset = set_key
+    checked = 0
+    for r, body in zip(rows, bodies, strict=True):
+        stored = r["signed_entry_timestamp"]
+        if stored is None:
+            continue
+        index = r["leaf_index"]
+        try:
+            verify_set(verifier, set_from_stored(verifier, bytes(stored)), body,
+                       r["integrated_time"], verifier.log_id_hex, virtual_offset + index)
+        except ValueError as e:  # SignatureError is one
+            _fail("entry_set", tree_id, f"entry {index}",
+                  f"tree {tree_id}: entry {index}: its stored signed entry timestamp does not "
+                  f"verify under key {verifier.log_id_hex}: {e}",
+                  expected="a SET over its body, time, log ID and log index "
+                           f"{virtual_offset + index}", found=bytes(stored).hex())
+        checked += 1
+    return checked
 
 
 def _body(tree_id: int, leaf_index: int, stored: bytes) -> bytes:

@@ -54,6 +54,8 @@ class TreeSummary:
     entries_checked: int = 0
     tiles_checked: int = 0
     checkpoint_verified: bool = False
+    # Stored signed entry timestamps verified (v1 trees, with the log key given).
+    sets_verified: int = 0
     api_major: int = 1  # the Rekor API the tree serves
 
     def to_json(self) -> dict[str, Any]:

@@ -120,7 +120,8 @@ def _cannot_check(message: str, as_json: bool) -> int:
 def _print_report(report: FsckReport, out: TextIO) -> None:
     for t in report.trees:
         print(f"tree {t.tree_id} ({t.state}, origin {t.origin!r}): size {t.size}, "
-              f"{t.entries_checked} entries and {t.tiles_checked} tiles checked, "
+              f"{t.entries_checked} entries ({t.sets_verified} stored SETs verified) and "
+              f"{t.tiles_checked} tiles checked, "
               f"root {t.root_hash or '-'}", file=out)
     print(f"key: {report.key_note}", file=out)
     print(f"checked {report.entries_checked} entries and {report.tiles_checked} tiles of "

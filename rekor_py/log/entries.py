@@ -3,8 +3,9 @@
 
 An EntryID is the tree ID as 16 hex digits followed by the 64-hex leaf hash; a
 LogEntry is a one-key object mapping it to the body, times, indexes and the
-verification block (inclusion proof with its checkpoint, and a SET signed anew
-for each response).
+verification block (inclusion proof with its checkpoint, and the SET: the one
+stored when the entry was logged, or, for a row logged before SETs were kept, one
+signed for this response).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rekor_py.api.models import (
     Verification,
 )
 from rekor_py.errors import InvalidRequest
-from rekor_py.log.set import sign_set
+from rekor_py.log.set import set_from_stored, sign_set
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage.log_store import EntryRow
 
@@ -56,7 +57,9 @@ def parse_entry_id(value: str) -> ParsedEntryID:
 def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: bytes,
               checkpoint: str, proof: list[bytes], signer: LogSigner) -> LogEntry:
     """The one-key LogEntry object for a stored entry and a proof at `tree_size`."""
-    set_sig = sign_set(signer, row.body, row.integrated_time, signer.log_id_hex, virtual_index)
+    set_sig = (sign_set(signer, row.body, row.integrated_time, signer.log_id_hex, virtual_index)
+               if row.signed_entry_timestamp is None
+               else set_from_stored(signer.verifier, row.signed_entry_timestamp))
     value = LogEntryAnon(
         body=base64.b64encode(row.body).decode(),
         integratedTime=row.integrated_time,

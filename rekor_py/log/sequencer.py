@@ -38,7 +38,7 @@ from rekor_py.storage import batch_write, log_store
 from rekor_py.storage.db import is_unavailable
 
 __all__ = ["DuplicateEntry", "HeadSigner", "Integrated", "PreparedEntry", "Prover", "Sequencer",
-           "TreeHead"]
+           "SetSigner", "TreeHead"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ Prover = Callable[[list[tuple[int, bytes]], TreeHead], Awaitable[list[list[bytes
 # (tree size, root hash) -> the signed checkpoint note stored with that head: a
 # Rekor v1 checkpoint for a v1 tree, a C2SP one for a v2 tree (server.py).
 HeadSigner = Callable[[int, bytes], str]
+# (the locked tree, the batch's first leaf index, its canonical bodies, their integrated
+# time) -> each entry's signed entry timestamp in its stored form (log/set.py): for
+# trees whose entries have SETs (Rekor v1).
+SetSigner = Callable[[log_store.TreeRow, int, list[bytes], int], list[bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,8 @@ class Integrated:
     # The entry's audit path at `head`, when the batch's proofs could be made at once
     # (Sequencer.prover); None leaves it to the caller.
     proof: list[bytes] | None = None
+    # Its SET as stored with it (Sequencer.set_signer); None if its tree has none.
+    signed_entry_timestamp: bytes | None = None
 
 
 class DuplicateEntry(Exception):
@@ -122,6 +128,9 @@ class Sequencer:
         # its head, in one go: one tile lookup (and at most one query) per batch
         # instead of one per request.
         self.prover: Prover | None = None
+        # Signs the SETs of a batch's entries, stored with them: only under the lock are
+        # their indexes known.  None: the tree's entries have no SETs (Rekor v2).
+        self.set_signer: SetSigner | None = None
         # After a rotation froze our tree: the new active tree's ID and head signer
         # (LogService follows rotations for v1 trees); None: a frozen tree fails.
         self.on_frozen: Callable[[], Awaitable[tuple[int, HeadSigner]]] | None = None
@@ -300,14 +309,15 @@ class Sequencer:
                 await self._check_not_behind(conn, tree)
             edge, existing = await self._edge_and_duplicates(conn, batch, tree)
             accepted, duplicates = self._split_duplicates(batch, existing, tree.size)
-            head, result = None, None
+            head, result, sets = None, None, None
             if accepted:
                 result = merkle.append_leaves(edge, [p.entry.leaf_hash for p in accepted])
-                head = (await asyncio.to_thread(self._sign_head, result.edge.size,
-                                                result.root_hash) if self.sign_off_loop
-                        else self._sign_head(result.edge.size, result.root_hash))
+                head, sets = (await asyncio.to_thread(self._sign, tree, accepted, result,
+                                                      integrated_time) if self.sign_off_loop
+                              else self._sign(tree, accepted, result, integrated_time))
                 await batch_write.append_batch(
-                    conn, self.tree_id, tree.size, self._rows(accepted, tree.size, integrated_time),
+                    conn, self.tree_id, tree.size,
+                    self._rows(accepted, tree.size, integrated_time, sets),
                     result.tiles, head.root_hash, head.checkpoint)
         # Committed: only now may anyone hear about it.
         if result is not None and head is not None:
@@ -333,7 +343,8 @@ class Sequencer:
                     if not pending.future.done():
                         pending.future.set_result(Integrated(
                             tree.size + offset, integrated_time, head,
-                            proofs[offset] if proofs is not None else None))
+                            proofs[offset] if proofs is not None else None,
+                            sets[offset] if sets is not None else None))
         for pending, leaf_index in duplicates:
             if not pending.future.done():
                 pending.future.set_exception(
@@ -394,17 +405,26 @@ class Sequencer:
             accepted.append(pending)
         return accepted, duplicates
 
-    def _rows(self, accepted: list[_Pending], size: int, integrated_time: int
-              ) -> list[log_store.EntryRow]:
+    def _rows(self, accepted: list[_Pending], size: int, integrated_time: int,
+              sets: list[bytes] | None) -> list[log_store.EntryRow]:
         return [
             log_store.EntryRow(self.tree_id, size + i, p.entry.leaf_hash, p.entry.body,
                                integrated_time, p.entry.attestation, p.entry.index_keys,
-                               p.entry.stored_body)
+                               p.entry.stored_body, sets[i] if sets is not None else None)
             for i, p in enumerate(accepted)
         ]
 
-    def _sign_head(self, size: int, root_hash: bytes) -> TreeHead:
-        return TreeHead(self.tree_id, size, root_hash, self._sign_note(size, root_hash))
+    def _sign(self, tree: log_store.TreeRow, accepted: list[_Pending],
+              result: merkle.AppendResult, integrated_time: int
+              ) -> tuple[TreeHead, list[bytes] | None]:
+        """The batch's signed head and its entries' SETs (None without a set_signer)."""
+        sets = (None if self.set_signer is None else
+                self.set_signer(tree, tree.size, [p.entry.body for p in accepted],
+                                integrated_time))
+        if sets is not None and len(sets) != len(accepted):
+            raise StorageError(f"{len(sets)} SETs signed for {len(accepted)} entries")
+        size, root_hash = result.edge.size, result.root_hash
+        return TreeHead(self.tree_id, size, root_hash, self._sign_note(size, root_hash)), sets
 
 
 def _root(error: BaseException) -> BaseException:

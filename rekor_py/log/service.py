@@ -30,6 +30,7 @@ from rekor_py.log.proofs import (
 )
 from rekor_py.log.read_batch import ReadBatcher
 from rekor_py.log.sequencer import HeadSigner, Integrated, PreparedEntry, Sequencer, TreeHead
+from rekor_py.log.set import sign_batch_sets
 from rekor_py.log.shards import LogKeyring, Shards, v1_head_signer
 from rekor_py.log.signer import LogSigner, signs_in_memory
 from rekor_py.log.tile_warmup import warm_tile_cache
@@ -75,6 +76,7 @@ class LogService:
             sequencer.prover = self._prove_batch
             if keyring is not None:
                 sequencer.on_frozen = self._follow_rotation
+                sequencer.set_signer = self._sign_sets
 
     def tiles_of(self, tree_id: int) -> TileCache:
         cache = self._tile_caches.get(tree_id)
@@ -197,6 +199,13 @@ class LogService:
 
     # ---- writes -----------------------------------------------------------------------
 
+    def _sign_sets(self, tree: log_store.TreeRow, first_index: int, bodies: list[bytes],
+                   integrated_time: int) -> list[bytes]:
+        """The sequencer's SET signer: with the key of the tree the batch is locked in
+        (after a rotation, the new tree's), at the entries' virtual indexes."""
+        return sign_batch_sets(self.signer_for(tree), bodies, integrated_time,
+                               tree.virtual_offset + first_index)
+
     async def append(self, entry: PreparedEntry) -> tuple[Integrated, list[bytes]]:
         """Append an entry: where it went, the head that first contained it, and its
         audit path at that head.  Raises ReadOnly, DuplicateEntry, LogFull, StorageError."""
@@ -217,7 +226,8 @@ class LogService:
         done, proof = await self.append(entry)
         tree = await self._tree(done.head.tree_id)
         row = log_store.EntryRow(tree.tree_id, done.leaf_index, entry.leaf_hash, entry.body,
-                                 done.integrated_time, entry.attestation)
+                                 done.integrated_time, entry.attestation,
+                                 signed_entry_timestamp=done.signed_entry_timestamp)
         return await self._log_entry(row, virtual_index=tree.virtual_offset + done.leaf_index,
                                      tree_size=done.head.size, root_hash=done.head.root_hash,
                                      checkpoint=done.head.checkpoint, proof=proof,
@@ -227,8 +237,9 @@ class LogService:
     async def _log_entry(row: log_store.EntryRow, *, virtual_index: int, tree_size: int,
                          root_hash: bytes, checkpoint: str, proof: list[bytes],
                          signer: LogSigner) -> LogEntry:
-        """log_entry with its SET; signed in a thread when the key is in a token."""
-        if signs_in_memory(signer.signer):
+        """log_entry with its SET; signed in a thread when it is not stored and the
+        key is in a token."""
+        if row.signed_entry_timestamp is not None or signs_in_memory(signer.signer):
             return log_entry(row, virtual_index=virtual_index, tree_size=tree_size,
                              root_hash=root_hash, checkpoint=checkpoint, proof=proof,
                              signer=signer)

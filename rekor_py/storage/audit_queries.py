@@ -42,7 +42,8 @@ async def entries_from(conn: Connection, tree_id: int, first: int, limit: int) -
     a long log streams in pages of bounded size without a server-side cursor.
     """
     return await conn.fetch(
-        "SELECT leaf_index, leaf_hash, body FROM entries WHERE tree_id = $1 AND leaf_index >= $2 "
+        "SELECT leaf_index, leaf_hash, body, integrated_time, signed_entry_timestamp "
+        "FROM entries WHERE tree_id = $1 AND leaf_index >= $2 "
         "ORDER BY leaf_index LIMIT $3",
         tree_id, first, limit,
     )

@@ -59,16 +59,20 @@ JOIN tiles t ON t.tree_id = $1 AND t.level = k.level AND t.tile_index = k.tile_i
 # $1 tree, $2..$5 the tile writes (TILE_CTES), $6 the locked size, $7 the new size,
 # $8 its root, $9 its checkpoint, $10.. the entries in leaf order: leaf hash, stored
 # body, attestation, and where each one's search keys lie in the flat array $15
-# (start, count: none is NULL, as insert_entries stores it), $16 integrated time.
+# (start, count: none is NULL, as insert_entries stores it), $16 integrated time,
+# $17 the stored SETs (NULL where none).
 _APPEND_BATCH = f"""
 WITH {TILE_CTES}, added AS (
     INSERT INTO entries (tree_id, leaf_index, leaf_hash, body, integrated_time, attestation,
-                         search_keys)
+                         search_keys, signed_entry_timestamp)
     SELECT $1, $6 + r.n - 1, r.leaf_hash, r.body, $16, r.attestation,
            CASE WHEN r.key_count > 0
-                THEN ($15::uuid[])[r.key_start + 1 : r.key_start + r.key_count] END
-    FROM unnest($10::bytea[], $11::bytea[], $12::bytea[], $13::integer[], $14::integer[])
-        WITH ORDINALITY AS r(leaf_hash, body, attestation, key_start, key_count, n)
+                THEN ($15::uuid[])[r.key_start + 1 : r.key_start + r.key_count] END,
+           r.signed_entry_timestamp
+    FROM unnest($10::bytea[], $11::bytea[], $12::bytea[], $13::integer[], $14::integer[],
+                $17::bytea[])
+        WITH ORDINALITY AS r(leaf_hash, body, attestation, key_start, key_count,
+                             signed_entry_timestamp, n)
     RETURNING 1
 ), moved AS (
     UPDATE trees SET size = $7, root_hash = $8, checkpoint = $9
@@ -128,7 +132,8 @@ async def append_batch(conn: Connection, tree_id: int, old_size: int, rows: Sequ
         _APPEND_BATCH, tree_id, *tile_write_arrays(writes), old_size, old_size + len(rows),
         root_hash, checkpoint, [r.leaf_hash for r in rows],
         [encode_body(r.body) if r.stored_body is None else r.stored_body for r in rows],
-        [r.attestation for r in rows], starts, counts, flat, times.pop()))
+        [r.attestation for r in rows], starts, counts, flat, times.pop(),
+        [r.signed_entry_timestamp for r in rows]))
     assert row is not None  # the statement always returns exactly one row
     if row["moved"] != 1:
         # Raised before the tile verdict: a moved head is why tiles would not fit.

@@ -92,6 +92,9 @@ class EntryRow:
     # body_codec.encode_body(body) if the caller has it already (made off the event
     # loop); None: insert_entries encodes the body.
     stored_body: bytes | None = field(default=None, compare=False)
+    # The SET signed when the entry was logged, in log/set.py's stored form; None
+    # for v2 entries and rows logged before revision 0006 (reads sign one).
+    signed_entry_timestamp: bytes | None = None
 
 
 class TileWriteLike(Protocol):
@@ -109,7 +112,8 @@ class TileWriteLike(Protocol):
 
 _TREE_COLUMNS = ("tree_id, origin, state, size, root_hash, checkpoint, api_major, "
                  "virtual_offset, log_id, created_at")
-_ENTRY_COLUMNS = ("tree_id", "leaf_index", "leaf_hash", "body", "integrated_time", "attestation")
+_ENTRY_COLUMNS = ("tree_id", "leaf_index", "leaf_hash", "body", "integrated_time", "attestation",
+                  "signed_entry_timestamp")
 _ENTRY_SELECT = "e." + ", e.".join(_ENTRY_COLUMNS)
 # A tree's columns, and beside them an entry's (its tree_id is the tree's), for the
 # statements that read trees with entries.
@@ -259,7 +263,8 @@ async def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
         records=[
             (r.tree_id, r.leaf_index, r.leaf_hash,
              encode_body(r.body) if r.stored_body is None else r.stored_body,
-             r.integrated_time, r.attestation, key_hashes(r.search_keys))
+             r.integrated_time, r.attestation, r.signed_entry_timestamp,
+             key_hashes(r.search_keys))
             for r in rows
         ],
         columns=(*_ENTRY_COLUMNS, "search_keys"),
@@ -592,9 +597,10 @@ def _trees_of(rows: Sequence[Record]) -> list[TreeRow]:
 
 
 def _entry(r: Record) -> EntryRow:
-    attestation = r["attestation"]
+    attestation, stored_set = r["attestation"], r["signed_entry_timestamp"]
     return EntryRow(
         tree_id=r["tree_id"], leaf_index=r["leaf_index"], leaf_hash=bytes(r["leaf_hash"]),
         body=decode_body(r["body"]), integrated_time=r["integrated_time"],
         attestation=bytes(attestation) if attestation is not None else None,
+        signed_entry_timestamp=bytes(stored_set) if stored_set is not None else None,
     )

@@ -120,6 +120,10 @@ entries = Table(
     # entry, so search never points at a missing entry.
     Column("search_keys", ARRAY(UUID(as_uuid=True)), nullable=True),
     Column("attestation", LargeBinary, nullable=True),
+    # The entry's signed entry timestamp, signed once when it was logged, in
+    # log/set.py's stored form; NULL for entries of v2 trees (no SETs) and for rows
+    # logged before revision 0006 (reads sign one for them).
+    Column("signed_entry_timestamp", LargeBinary, nullable=True),
     PrimaryKeyConstraint("tree_id", "leaf_index"),
     ForeignKeyConstraint(["tree_id"], ["trees.tree_id"]),
     CheckConstraint("leaf_index >= 0", name="leaf_index"),

@@ -8,7 +8,8 @@ checkpoint with a compare-and-swap).  A server running on the same database
 sees the new head at once; its sequencer reloads its right edge when it next
 appends.  The bodies look like hashedrekord 0.0.1 bodies (canonical JSON with a
 real P-256 public key) but carry made-up signatures: the tile API and the
-monitor's tree checks do not look at signatures.
+monitor's tree checks do not look at signatures.  With `sets=True` each entry
+gets its real SET stored, as the sequencer stores it (what reads then serve).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rekor_py import merkle
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
+from rekor_py.log.set import sign_batch_sets
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage import log_store
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
+_INTEGRATED_TIME = 1_700_000_000
 SYNTHETIC_KEY_PEM = _KEY.public_key().public_bytes(
     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -45,9 +48,11 @@ def synthetic_body(n: int, key_pem: bytes = SYNTHETIC_KEY_PEM, tag: str = "") ->
 
 async def append_synthetic(pool: Any, tree_id: int, signer: LogSigner, checkpoint_name: str,
                            bodies: Sequence[bytes], *, batch: int = 16384,
-                           search_keys: Sequence[Sequence[str]] | None = None) -> int:
+                           search_keys: Sequence[Sequence[str]] | None = None,
+                           sets: bool = False) -> int:
     """Append `bodies` (with `search_keys[i]` the search keys of bodies[i]; default
-    none) in transactions of `batch` entries; returns the new tree size."""
+    none; with `sets`, their SETs signed by `signer`) in transactions of `batch`
+    entries; returns the new tree size."""
     size = 0
     for at in range(0, len(bodies), batch):
         chunk = bodies[at:at + batch]
@@ -61,8 +66,12 @@ async def append_synthetic(pool: Any, tree_id: int, signer: LogSigner, checkpoin
             assert edge.root_hash() == tree.root_hash
             leaves = merkle.leaf_hashes_packed(chunk)
             result = merkle.append_leaves(edge, leaves)
+            stored_sets: Sequence[bytes | None] = (
+                sign_batch_sets(signer, chunk, _INTEGRATED_TIME, tree.virtual_offset + tree.size)
+                if sets else [None] * len(chunk))
             rows = [log_store.EntryRow(tree_id, tree.size + i, leaves[32 * i:32 * i + 32], body,
-                                       1_700_000_000, search_keys=keys[i])
+                                       _INTEGRATED_TIME, search_keys=keys[i],
+                                       signed_entry_timestamp=stored_sets[i])
                     for i, body in enumerate(chunk)]
             await log_store.insert_entries(conn, rows)
             await log_store.append_tile_hashes(conn, tree_id, result.tiles)

@@ -25,6 +25,7 @@ from rekor_py.audit.fsck import fsck
 from rekor_py.log.checkpoint import Checkpoint, format_checkpoint, origin_for
 from rekor_py.log.prepare import prepare_entry
 from rekor_py.log.prepared import PreparedEntry
+from rekor_py.log.set import verify_set
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage import log_store as ls
 from rekor_py.storage import migrate as migrations
@@ -107,7 +108,7 @@ async def test_a_0004_log_upgrades_and_serves_the_same_answers(empty_database_ur
         conn = await asyncpg.connect(empty_database_url)
         try:
             assert await conn.fetchval("SELECT version_num FROM alembic_version") \
-                == head_revision() == "0005"
+                == head_revision() == "0006"
             assert await conn.fetchval("SELECT to_regclass('public.index_keys')") is None
             formats = await conn.fetch("SELECT get_byte(body, 0) AS f, count(*) FROM entries "
                                        "WHERE tree_id = $1 GROUP BY 1", TREE_ID)
@@ -128,6 +129,10 @@ async def test_a_0004_log_upgrades_and_serves_the_same_answers(empty_database_ur
                 assert base64.b64decode(value["body"]) == entries[i].body
                 assert value["integratedTime"] == 1_700_000_000 + i
                 assert ("attestation" in value) == (i == 42)
+                # Rows logged before SETs were stored get one signed for the read.
+                verify_set(signer.verifier,
+                           base64.b64decode(value["verification"]["signedEntryTimestamp"]),
+                           entries[i].body, value["integratedTime"], signer.log_id_hex, i)
             async with s.post(f"{log.url}/api/v1/log/entries/retrieve",
                               json={"entryUUIDs": [ids[7], ids[1][16:]]}) as r:
                 assert [next(iter(x)) for x in await r.json()] == [ids[7], ids[1]]

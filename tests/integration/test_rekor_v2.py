@@ -266,3 +266,5 @@ async def test_v1_and_v2_writers_at_once_then_fsck(log_server: RunningLog,
     by_api = {t.api_major: t for t in report.trees}
     assert by_api[1].size == by_api[2].size == 30
     assert by_api[1].checkpoint_verified and by_api[2].checkpoint_verified
+    # Every v1 entry's SET was stored and verified; v2 entries have none.
+    assert (by_api[1].sets_verified, by_api[2].sets_verified) == (30, 0)

@@ -79,7 +79,7 @@ async def tree_conn(conn: asyncpg.Connection) -> asyncpg.Connection:
 
 
 async def test_migrations_apply(conn: asyncpg.Connection) -> None:
-    assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision() == "0005"
+    assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision() == "0006"
     tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables == {"alembic_version", "trees", "entries", "tiles",
                       "witnessed_heads", "cosignatures"}
@@ -89,7 +89,7 @@ async def test_migrate_twice_is_a_no_op(database_url: str) -> None:
     await migrate(database_url)
     c = await asyncpg.connect(database_url)
     try:
-        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0005",)]
+        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0006",)]
     finally:
         await c.close()
 
@@ -105,7 +105,7 @@ async def test_upgrade_keeps_a_v1_log(empty_database_url: str) -> None:
         await c.execute("INSERT INTO trees (tree_id, origin, root_hash, checkpoint, state) "
                         "VALUES ($1, 'older - 2', $2, 'cp', 'frozen')", OTHER_TREE, h(1))
         await migrate(empty_database_url)
-        assert await c.fetchval("SELECT version_num FROM alembic_version") == "0005"
+        assert await c.fetchval("SELECT version_num FROM alembic_version") == "0006"
         v1 = await ls.get_active_tree(c)
         assert v1 is not None and (v1.tree_id, v1.api_major) == (TREE, 1)
         assert await ls.get_active_tree(c, 2) is None
@@ -139,7 +139,7 @@ async def test_concurrent_migrations_in_two_processes(empty_database_url: str) -
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
     c = await asyncpg.connect(empty_database_url)
     try:
-        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0005",)]
+        assert await c.fetch("SELECT version_num FROM alembic_version") == [("0006",)]
     finally:
         await c.close()
 

@@ -7,9 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from rekor_py import jcs
-from rekor_py.log.set import set_payload, sign_set, verify_set
+from rekor_py.log.set import (
+    set_from_stored,
+    set_payload,
+    sign_batch_sets,
+    sign_set,
+    stored_set,
+    verify_set,
+)
 from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
 
 # Real bundles and the logs' trusted roots, from sigstore-python (see SOURCE.md there).
@@ -83,3 +91,46 @@ def test_production_set_verifies() -> None:
     with pytest.raises(SignatureError):
         verify_set(verifier, sig, body, int(entry["integratedTime"]), LOG_ID,
                    int(entry["inclusionProof"]["logIndex"]))
+
+
+# ---- the stored form ------------------------------------------------------------------
+
+_KEYS = {
+    "p256": (lambda: ec.generate_private_key(ec.SECP256R1()), 64),
+    "p384": (lambda: ec.generate_private_key(ec.SECP384R1()), 96),
+    "ed25519": (ed25519.Ed25519PrivateKey.generate, 64),
+    "rsa2048": (lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), 256),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_KEYS))
+def test_stored_form_round_trips_exactly(name: str) -> None:
+    """What a read serves from the stored form is, byte for byte, what the key signed;
+    an ECDSA signature is stored as r || s at the curve's width, whatever its DER length
+    (small r or s make DER shorter: 200 signatures cover those)."""
+    make, width = _KEYS[name]
+    signer = LogSigner(make())
+    for n in range(200 if name.startswith("p") else 3):
+        signature = sign_set(signer, b"body %d" % n, 1700000000 + n, signer.log_id_hex, n)
+        stored = stored_set(signer.verifier, signature)
+        assert len(stored) == width
+        assert set_from_stored(signer.verifier, stored) == signature
+
+
+def test_stored_ecdsa_set_of_the_wrong_length_is_refused() -> None:
+    signer = LogSigner.generate()
+    stored = stored_set(signer.verifier, sign_set(signer, b"b", 1, signer.log_id_hex, 0))
+    for bad in (stored[:-1], stored + b"\x00", b""):
+        with pytest.raises(ValueError, match="64 bytes"):
+            set_from_stored(signer.verifier, bad)
+
+
+def test_batch_sets_are_at_consecutive_virtual_indexes() -> None:
+    signer = LogSigner.generate()
+    bodies = [b"first", b"second", b"third"]
+    stored = sign_batch_sets(signer, bodies, 1700000123, 5000)
+    for i, (body, one) in enumerate(zip(bodies, stored, strict=True)):
+        signature = set_from_stored(signer.verifier, one)
+        verify_set(signer.verifier, signature, body, 1700000123, signer.log_id_hex, 5000 + i)
+        with pytest.raises(SignatureError):  # not valid at any other index
+            verify_set(signer.verifier, signature, body, 1700000123, signer.log_id_hex, 5001 + i)
