@@ -110,10 +110,10 @@ async def test_a_row_without_a_stored_set_gets_one_signed_for_the_read(
         await conn.execute("UPDATE entries SET signed_entry_timestamp = NULL WHERE leaf_index = 0")
     finally:
         await conn.close()
-    async with aiohttp.ClientSession() as s:
-        async with s.get(f"{log.url}/api/v1/log/entries", params={"logIndex": "0"}) as r:
-            assert r.status == 200
-            (_, value), = (await r.json()).items()
+    async with aiohttp.ClientSession() as s, s.get(f"{log.url}/api/v1/log/entries",
+                                                   params={"logIndex": "0"}) as r:
+        assert r.status == 200
+        (_, value), = (await r.json()).items()
     _check_set(verifier, value)
     assert _set_of(value) != _set_of(first)  # signed anew, not the one stored before
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from rekor_py.log.set import (
     stored_set,
     verify_set,
 )
-from rekor_py.log.signer import LogSigner, LogVerifier, SignatureError
+from rekor_py.log.signer import LogSigner, LogVerifier, PrivateKey, SignatureError
 
 # Real bundles and the logs' trusted roots, from sigstore-python (see SOURCE.md there).
 ASSETS = Path(__file__).parents[2] / "vectors" / "sigstore-python"
@@ -95,7 +96,7 @@ def test_production_set_verifies() -> None:
 
 # ---- the stored form ------------------------------------------------------------------
 
-_KEYS = {
+_KEYS: dict[str, tuple[Callable[[], PrivateKey], int]] = {
     "p256": (lambda: ec.generate_private_key(ec.SECP256R1()), 64),
     "p384": (lambda: ec.generate_private_key(ec.SECP384R1()), 96),
     "ed25519": (ed25519.Ed25519PrivateKey.generate, 64),
