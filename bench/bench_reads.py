@@ -16,6 +16,10 @@ Lua script picking a random index per request):
 - proof:   GET /api/v1/log/proof?firstSize=F&lastSize=size, F uniform in [1, size];
 - tile:    GET <prefix>/tile/0/<N>, a full level-0 hash tile, N uniform.
 
+`--connections C` (default 32) sets wrk's connections; an endpoint written
+NAME@C uses C of them instead, so that `--endpoints entries@16,entries@24,entries`
+prints throughput against latency in one run.
+
 It prints req/s, p50/p99, non-2xx answers and server CPU per request for each
 endpoint at each size, the ratio of the largest size to the smallest, the load
 average with every figure, and the storage of each table and index in bytes per
@@ -356,10 +360,10 @@ def check_answers(url: str, size: int, prefix: str, uuids: Path | None) -> None:
 
 
 def measure(url: str, meter: CpuMeter | None, kind: str, size: int, args: argparse.Namespace,
-            seed: int) -> dict[str, Any]:
+            seed: int, connections: int) -> dict[str, Any]:
     load = loadavg()
     before = meter.sample() if meter else {}
-    result = run_wrk(url, kind, size, args.seconds, args.connections, args.tile_prefix, seed,
+    result = run_wrk(url, kind, size, args.seconds, connections, args.tile_prefix, seed,
                      args.uuid_files.get(size))
     if meter is not None:
         spent = CpuMeter.spent(before, meter.sample())
@@ -400,13 +404,16 @@ def bench_size(n: int, data_dir: Path, server_dir: Path, label: str,
         # PostgreSQL is told apart by its pgdata path: the data dir alone is a prefix of
         # another size's ("…/1000000" of "…/10000000").
         meter = CpuMeter(proc.pid, data_dir / "postgres" / "pgdata")
-        for kind in args.endpoints:
+        for name in args.endpoints:
+            # An endpoint at one of several connection counts is named "entries@24".
+            kind, _, given = name.partition("@")
+            connections = int(given) if given else args.connections
             # Warm-up: the first seconds fill the caches and PostgreSQL's buffers.
-            run_wrk(url, kind, n, args.warmup, args.connections, args.tile_prefix, 7 + round_no,
+            run_wrk(url, kind, n, args.warmup, connections, args.tile_prefix, 7 + round_no,
                     args.uuid_files.get(n))
-            r = measure(url, meter, kind, n, args, 1000 * round_no + 1)
-            results[kind] = r
-            print(f"  [{label}] {n:>11,} {kind:<8} {r['req_per_s']:>8,.0f} req/s  "
+            r = measure(url, meter, kind, n, args, 1000 * round_no + 1, connections)
+            results[name] = r
+            print(f"  [{label}] {n:>11,} {name:<11} {r['req_per_s']:>8,.0f} req/s  "
                   f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
                   f"non-2xx {r['non_2xx'] + r['socket_errors']}  "
                   f"cpu us/req {r.get('cpu_us_per_req')}  load {r['load_before']}", flush=True)
@@ -430,11 +437,14 @@ def main() -> None:
     # hits one of 39,000), as they are in a server that has been up a while.
     parser.add_argument("--warmup", type=float, default=10.0,
                         help="untimed wrk run before each (default 10 s)")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=32,
+                        help="wrk's connections (an endpoint may name its own: entries@24)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat every size and server this many times, alternated")
-    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS),
+                        help=f"comma-separated, of {', '.join(ENDPOINTS)}; NAME@C drives "
+                             "NAME with C connections (entries@16,entries@24: a curve)")
     parser.add_argument("--tile-prefix", default="")
     parser.add_argument("--server-dir", type=Path, action="append",
                         help="serve from this checkout (repeat for an A/B, alternated); "
@@ -450,6 +460,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
     args.endpoints = [e for e in args.endpoints.split(",") if e]
+    for e in args.endpoints:
+        kind, at, given = e.partition("@")
+        if kind not in ENDPOINTS or (at and not given.isdigit()):
+            parser.error(f"unknown endpoint {e!r}")
     if args.storage_only:
         args.endpoints = []
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -463,7 +477,7 @@ def main() -> None:
     if args.build_only:
         return
     args.uuid_files = ({n: uuid_sample(dirs[n], n) for n in sizes}
-                       if "uuid" in args.endpoints else {})
+                       if any(e.partition("@")[0] == "uuid" for e in args.endpoints) else {})
     all_results: dict[str, Any] = {"sizes": sizes, "servers": [str(s) for s in servers],
                                    "rounds": []}
     for round_no in range(0 if args.storage_only else args.rounds):
@@ -486,7 +500,7 @@ def main() -> None:
                 best.append(max(rates))
                 cells.append(f"{'/'.join(f'{x:,.0f}' for x in rates)} p99<={p99:.1f}")
             ratio = best[-1] / best[0] if best[0] else 0.0
-            print(f"{server.name:<16} {kind:<8} " + " ".join(f"{c:>24}" for c in cells)
+            print(f"{server.name:<16} {kind:<11} " + " ".join(f"{c:>24}" for c in cells)
                   + f" {ratio:>7.2f}")
     print(f"(req/s of each round; ratio: the largest size's best over the smallest's; "
           f"load average now {loadavg()})")
@@ -499,7 +513,7 @@ def main() -> None:
                             if r["size"] == n and r["server"] == str(server))
                         for server in servers)
                 cells.append(f"{n:,}: {b / a:.2f}")
-            print(f"  {kind:<8} " + "  ".join(cells))
+            print(f"  {kind:<11} " + "  ".join(cells))
     if not args.no_storage:
         all_results["storage"] = {}
         for n in sizes:
