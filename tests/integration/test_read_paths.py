@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
 
 
 def _without_set(entry: Any) -> tuple[dict[str, Any], str]:
-    (uuid, value), = entry.model_dump(mode="json", exclude_none=True).items()
+    (uuid, value), = json.loads(entry.json()).items()
     sig = value["verification"].pop("signedEntryTimestamp")
     return {uuid: value}, sig
 
