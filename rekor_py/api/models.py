@@ -4,8 +4,6 @@ Responses: field order is the order of the bytes served (and Rekor's), a field
 absent from Rekor's answer is excluded rather than null (`attestation`), and one
 that Rekor sends as null stays (`inactiveShards`).  `to_json` writes any of them,
 or lists of them, the way Rekor's Go encoder does: compact, UTF-8, no HTML escaping.
-`LogEntry`, the answer of every entry read and write, writes itself the same way
-without building its models (they describe it, and tests hold it to them).
 
 Requests: `SearchIndex` (POST /api/v1/index/retrieve) and `SearchLogQuery` (POST
 /api/v1/log/entries/retrieve) check the schema of Rekor's OpenAPI document;
@@ -24,16 +22,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     ValidationError,
     field_validator,
     model_validator,
@@ -96,75 +93,19 @@ class LogEntryAnon(BaseModel):
     attestation: Attestation | None = Field(default=None, exclude_if=_is_none)
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """`{uuid: LogEntryAnon}`: one key, the 80-hex entry ID, and the entry's parts.
+class LogEntry(RootModel[dict[str, LogEntryAnon]]):
+    """`{uuid: LogEntryAnon}`: one key, the 80-hex entry ID."""
 
-    Written to JSON directly (`json`), in LogEntryAnon's field order, byte for byte
-    what pydantic writes for the model (tests/unit/test_api_models.py): every read
-    and write answers one, and building its four models and serializing them cost
-    ~15 us of a read's CPU.  Every value but the checkpoint is hex, base64 or an
-    int made here from bytes and ints, so none needs escaping; the checkpoint is
-    escaped as JSON.  Reading it as a model (`entry[entry.uuid]`) builds the
-    LogEntryAnon."""
-
-    uuid: str  # 80 hex digits (log/entries.entry_id)
-    body: bytes
-    integrated_time: int
-    log_id: bytes
-    log_index: int  # the virtual index
-    checkpoint: str
-    hashes: tuple[bytes, ...]
-    proof_index: int  # the leaf index in its own tree
-    root_hash: bytes
-    tree_size: int
-    signed_entry_timestamp: bytes
-    attestation: bytes | None = None
-
-    def __post_init__(self) -> None:
-        if not _ENTRY_UUID.fullmatch(self.uuid):
-            raise ValueError("a LogEntry's uuid is 80 hex digits")
+    @property
+    def uuid(self) -> str:
+        return next(iter(self.root))
 
     # A LogEntry reads like the one-key dict it is served as (`next(iter(entry))`).
-    def __iter__(self) -> Iterator[str]:
-        return iter((self.uuid,))
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+        return iter(self.root)
 
     def __getitem__(self, uuid: str) -> LogEntryAnon:
-        if uuid != self.uuid:
-            raise KeyError(uuid)
-        return LogEntryAnon(
-            body=_b64s(self.body), integratedTime=self.integrated_time,
-            logID=self.log_id.hex(), logIndex=self.log_index,
-            verification=Verification(
-                inclusionProof=InclusionProof(
-                    checkpoint=self.checkpoint, hashes=[h.hex() for h in self.hashes],
-                    logIndex=self.proof_index, rootHash=self.root_hash.hex(),
-                    treeSize=self.tree_size),
-                signedEntryTimestamp=_b64s(self.signed_entry_timestamp)),
-            attestation=(None if self.attestation is None
-                         else Attestation(data=_b64s(self.attestation))))
-
-    def json(self) -> bytes:
-        """The served JSON, without the final newline."""
-        attestation = (b"" if self.attestation is None else
-                       b',"attestation":{"data":"' + base64.b64encode(self.attestation) + b'"}')
-        return b"".join((
-            b'{"', self.uuid.encode(), b'":{"body":"', base64.b64encode(self.body),
-            b'","integratedTime":%d,"logID":"' % self.integrated_time,
-            self.log_id.hex().encode(),
-            b'","logIndex":%d,"verification":{"inclusionProof":{"checkpoint":' % self.log_index,
-            json.dumps(self.checkpoint, ensure_ascii=False).encode(),
-            b',"hashes":[', b",".join(b'"' + h.hex().encode() + b'"' for h in self.hashes),
-            b'],"logIndex":%d,"rootHash":"' % self.proof_index, self.root_hash.hex().encode(),
-            b'","treeSize":%d},"signedEntryTimestamp":"' % self.tree_size,
-            base64.b64encode(self.signed_entry_timestamp), b'"}', attestation, b"}}"))
-
-
-_ENTRY_UUID = re.compile(r"[0-9a-f]{80}")
-
-
-def _b64s(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+        return self.root[uuid]
 
 
 class InactiveShard(BaseModel):
@@ -208,10 +149,6 @@ class Error(BaseModel):
 
 def to_json_body(data: Any) -> bytes:
     """A response body: models, lists and dicts of them, or plain JSON values, then "\\n"."""
-    if isinstance(data, LogEntry):
-        return data.json() + b"\n"
-    if isinstance(data, list) and data and all(isinstance(x, LogEntry) for x in data):
-        return b"[" + b",".join(x.json() for x in data) + b"]\n"
     return to_json(data) + b"\n"
 
 

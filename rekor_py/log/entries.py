@@ -10,10 +10,17 @@ signed for this response).
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 
-from rekor_py.api.models import LogEntry
+from rekor_py.api.models import (
+    Attestation,
+    InclusionProof,
+    LogEntry,
+    LogEntryAnon,
+    Verification,
+)
 from rekor_py.errors import InvalidRequest
 from rekor_py.log.set import set_from_stored, sign_set
 from rekor_py.log.signer import LogSigner
@@ -53,6 +60,22 @@ def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: b
     set_sig = (sign_set(signer, row.body, row.integrated_time, signer.log_id_hex, virtual_index)
                if row.signed_entry_timestamp is None
                else set_from_stored(signer.verifier, row.signed_entry_timestamp))
-    return LogEntry(entry_id(row.tree_id, row.leaf_hash), row.body, row.integrated_time,
-                    signer.log_id, virtual_index, checkpoint, tuple(proof), row.leaf_index,
-                    root_hash, tree_size, set_sig, row.attestation)
+    value = LogEntryAnon(
+        body=base64.b64encode(row.body).decode(),
+        integratedTime=row.integrated_time,
+        logID=signer.log_id_hex,
+        logIndex=virtual_index,
+        verification=Verification(
+            inclusionProof=InclusionProof(
+                checkpoint=checkpoint,
+                hashes=[h.hex() for h in proof],
+                logIndex=row.leaf_index,
+                rootHash=root_hash.hex(),
+                treeSize=tree_size,
+            ),
+            signedEntryTimestamp=base64.b64encode(set_sig).decode(),
+        ),
+        attestation=(Attestation(data=base64.b64encode(row.attestation).decode())
+                     if row.attestation else None),
+    )
+    return LogEntry({entry_id(row.tree_id, row.leaf_hash): value})

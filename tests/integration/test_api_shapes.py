@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
-from rekor_py.api.models import ConsistencyProof, Error, LogEntryAnon, LogInfo
+from rekor_py.api.models import ConsistencyProof, Error, LogEntry, LogInfo
 from tests.integration.logserver import (
     RunningLog,
     log_settings,
@@ -26,8 +26,6 @@ from tests.integration.logserver import (
 )
 from tests.integration.test_entry_kinds import dsse_entries
 
-# A LogEntry answer (api/models.LogEntry writes itself): one key, the entry's model.
-LogEntry = dict[str, LogEntryAnon]
 ENTRY_KEYS = ["body", "integratedTime", "logID", "logIndex", "verification"]
 PROOF_KEYS = ["checkpoint", "hashes", "logIndex", "rootHash", "treeSize"]
 

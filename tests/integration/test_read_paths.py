@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -61,7 +60,7 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
 
 
 def _without_set(entry: Any) -> tuple[dict[str, Any], str]:
-    (uuid, value), = json.loads(entry.json()).items()
+    (uuid, value), = entry.model_dump(mode="json", exclude_none=True).items()
     sig = value["verification"].pop("signedEntryTimestamp")
     return {uuid: value}, sig
 

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from pydantic import RootModel
-from pydantic_core import to_json
 
-from rekor_py.api.models import (
-    LogEntry,
-    LogEntryAnon,
-    SearchIndex,
-    SearchLogQuery,
-    parse_request,
-    to_json_body,
-)
+from rekor_py.api.models import SearchIndex, SearchLogQuery, parse_request
 from rekor_py.errors import InvalidRequest, RekorError, UnprocessableEntity
 
 
@@ -74,43 +62,3 @@ def test_search_index_defaults_and_empty_values() -> None:
         "format": "pgp", "content": "AAEC", "url": "ignored"}})
     assert query.operator == "and" and query.publicKey is not None
     assert query.publicKey.content == b"\x00\x01\x02"
-
-
-# ---- LogEntry, written directly --------------------------------------------------------
-
-
-class _Reference(RootModel[dict[str, LogEntryAnon]]):
-    """What LogEntry was served as: its model, written by pydantic."""
-
-
-_UUIDS = st.text("0123456789abcdef", min_size=80, max_size=80)
-_HASH = st.binary(min_size=32, max_size=32)
-
-
-@settings(max_examples=300, deadline=None)
-@given(uuid=_UUIDS, body=st.binary(max_size=300), integrated_time=st.integers(0, 2**53 - 1),
-       log_id=_HASH, log_index=st.integers(0, 2**53 - 1),
-       # Any text a note could hold: newlines, control characters, quotes, backslashes,
-       # non-ASCII (the em dash of signature lines), U+2028; not lone surrogates.
-       checkpoint=st.text(st.characters(exclude_categories=("Cs",)), max_size=200),
-       hashes=st.lists(_HASH, max_size=64), proof_index=st.integers(0, 2**53 - 1),
-       root_hash=_HASH, tree_size=st.integers(0, 2**53 - 1),
-       signature=st.binary(min_size=1, max_size=80),
-       attestation=st.none() | st.binary(max_size=100))
-def test_log_entry_json_is_what_pydantic_writes_for_its_model(
-        uuid: str, body: bytes, integrated_time: int, log_id: bytes, log_index: int,
-        checkpoint: str, hashes: list[bytes], proof_index: int, root_hash: bytes,
-        tree_size: int, signature: bytes, attestation: bytes | None) -> None:
-    entry = LogEntry(uuid, body, integrated_time, log_id, log_index, checkpoint, tuple(hashes),
-                     proof_index, root_hash, tree_size, signature, attestation)
-    want = to_json(_Reference({uuid: entry[uuid]}))
-    assert entry.json() == want
-    assert to_json_body(entry) == want + b"\n"
-    assert to_json_body([entry, entry]) == b"[" + want + b"," + want + b"]\n"
-    assert json.loads(want)[uuid]["verification"]["inclusionProof"]["checkpoint"] == checkpoint
-
-
-def test_log_entry_refuses_a_uuid_that_is_not_80_hex() -> None:
-    for bad in ("a" * 79, "A" * 80, "g" * 80, 'a' * 78 + '"}'):
-        with pytest.raises(ValueError, match="80 hex"):
-            LogEntry(bad, b"", 0, bytes(32), 0, "", (), 0, bytes(32), 0, b"s")
