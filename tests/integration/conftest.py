@@ -28,6 +28,7 @@ from rekor_py.storage.migrate import migrate
 
 if TYPE_CHECKING:
     from tests.integration.load import ServeProcess
+    from tests.integration.logserver import RunningLog
 
 DATABASE_URL_ENV = "REKOR_PY_TEST_DATABASE_URL"
 
@@ -109,3 +110,15 @@ def writers(database_url: str, tmp_path: Path) -> Iterator[list[ServeProcess]]:
     yield procs
     for proc in procs:
         proc.stop()
+
+
+@pytest.fixture
+async def running_log(database_url: str, tmp_path: Path) -> AsyncIterator[RunningLog]:
+    """A log server in this process on a fresh database, default settings."""
+    from tests.integration.logserver import log_settings, start_log  # noqa: PLC0415
+
+    running = await start_log(log_settings(database_url, tmp_path))
+    try:
+        yield running
+    finally:
+        await running.stop()

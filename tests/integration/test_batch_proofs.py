@@ -6,7 +6,6 @@ to the one a request would read on its own, and a prover that gets it wrong is c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +21,13 @@ from rekor_py.storage import log_store
 from tests.integration.logserver import RunningLog, log_settings, signed_hashedrekord, start_log
 
 
-@pytest.fixture
-async def running(database_url: str, tmp_path: Path) -> AsyncIterator[RunningLog]:
-    log = await start_log(log_settings(database_url, tmp_path))
-    try:
-        yield log
-    finally:
-        await log.stop()
-
-
 def _entries(n: int, tag: str) -> list[PreparedEntry]:
     return [prepare_entry(signed_hashedrekord(f"{tag} {i}".encode()), frozenset({"hashedrekord"}))
             for i in range(n)]
 
 
-async def test_batch_proofs_equal_per_request_proofs(running: RunningLog) -> None:
-    service = running.runtime.service
+async def test_batch_proofs_equal_per_request_proofs(running_log: RunningLog) -> None:
+    service = running_log.runtime.service
     assert service.sequencer is not None
     for round_ in range(3):  # batches on top of batches: tiles fill and roll over
         entries = _entries(120, f"round {round_}")
@@ -54,11 +44,11 @@ async def test_batch_proofs_equal_per_request_proofs(running: RunningLog) -> Non
             assert integrated.proof == alone
 
 
-async def test_a_wrong_batch_proof_is_caught(running: RunningLog,
+async def test_a_wrong_batch_proof_is_caught(running_log: RunningLog,
                                              caplog: pytest.LogCaptureFixture) -> None:
     """A prover whose paths do not verify (a stale or corrupt tile cache) leaves each
     request to read its own: the answers still carry correct proofs."""
-    service = running.runtime.service
+    service = running_log.runtime.service
     assert service.sequencer is not None
     right = service.sequencer.prover
     assert right is not None

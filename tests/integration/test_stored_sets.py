@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,18 +20,14 @@ from rekor_py.audit import fsck
 from rekor_py.log.set import set_from_stored, verify_set
 from rekor_py.log.signer import LogVerifier
 
-from .logserver import RunningLog, log_settings, post_entry, signed_hashedrekord, start_log
+from .logserver import RunningLog, post_entry, signed_hashedrekord
 
 ENTRIES = 12
 
 
 @pytest.fixture
-async def log(database_url: str, tmp_path: Path) -> AsyncIterator[RunningLog]:
-    running = await start_log(log_settings(database_url, tmp_path))
-    try:
-        yield running
-    finally:
-        await running.stop()
+def log(running_log: RunningLog) -> RunningLog:
+    return running_log
 
 
 def _verifier(log: RunningLog) -> LogVerifier:
