@@ -46,7 +46,10 @@ from rekor_py.storage.search_keys import key_hashes
 
 __all__ = ["append_batch", "find_leaves_and_tiles"]
 
-# Leaves by hash alone (log_store.find_leaf_indexes says why), then tiles by key.
+# Leaves by hash alone, their tree compared in Python: the leaf hash index has no
+# tree_id, and given `tree_id = $1` the planner may AND it with a scan of the
+# primary key over the whole tree (it did on a table without statistics yet).
+# Another tree's copy of an entry (a shard) is a rare extra row.  Then tiles by key.
 _LEAVES_AND_TILES = """
 SELECT tree_id, leaf_hash, leaf_index, NULL::smallint AS level, NULL::bytea AS hashes
 FROM entries WHERE leaf_hash = ANY($2::bytea[])

@@ -2,10 +2,11 @@
 
 Every function takes an open asyncpg connection and runs SQL with bound
 parameters only.  Transactions are the caller's: the sequencer runs one batch
-as ONE transaction (lock_tree, then batch_write.py's two statements, which do
-what find_leaf_indexes, insert_entries, append_tile_hashes and update_tree_head
-do one round trip each, then commit), so nothing
-half-written is ever visible.  Each function costs one round trip.
+as ONE transaction (lock_tree, then batch_write.py's two statements: the
+duplicate check, then what insert_entries, append_tile_hashes and
+update_tree_head do one round trip each, which the synthetic-log builder and
+the tests still use; then commit), so nothing half-written is ever visible.
+Each function costs one round trip.
 
 What the rows mean (leaf hashes, tiles, checkpoints) is the merkle and log
 layers' business; this module checks only what keeps the stored tree from
@@ -40,7 +41,6 @@ __all__ = [
     "append_tile_hashes",
     "create_tree",
     "find_index_entries",
-    "find_leaf_indexes",
     "freeze_tree",
     "get_active_tree",
     "get_entry_by_index",
@@ -236,25 +236,10 @@ async def update_tree_head(
 # ---- entries -------------------------------------------------------------------------
 
 
-async def find_leaf_indexes(conn: Connection, tree_id: int, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
-    """Map each of `leaf_hashes` already in the tree to its leaf index (absent: not there)."""
-    if not leaf_hashes:
-        return {}
-    # By leaf hash alone, the tree compared here: the leaf hash index has no tree_id,
-    # and given `tree_id = $1` the planner may AND it with a scan of the primary key
-    # over the whole tree (it does on a table without statistics yet).  Another
-    # tree's copy of an entry (a shard) is a rare extra row.
-    rows = await conn.fetch(
-        "SELECT tree_id, leaf_hash, leaf_index FROM entries WHERE leaf_hash = ANY($1::bytea[])",
-        list(leaf_hashes),
-    )
-    return {bytes(r["leaf_hash"]): r["leaf_index"] for r in rows if r["tree_id"] == tree_id}
-
-
 async def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
     """Insert entries with their search keys (one COPY).  Raises StorageError on a
-    taken index.  A duplicate leaf is the caller's to rule out (find_leaf_indexes,
-    under the tree lock): no unique index checks it."""
+    taken index.  A duplicate leaf is the caller's to rule out (under the tree
+    lock, as batch_write.find_leaves_and_tiles does): no unique index checks it."""
     if not rows:
         return
     # COPY: one round trip and no per-row statement overhead, for 100s of rows.

@@ -131,7 +131,7 @@ entries = Table(
 )
 
 # Lookups by UUID across all trees (read_trees_with_leaf_hashes) and the duplicate
-# check before an append (find_leaf_indexes).  A hash index keeps a 4-byte hash
+# check before an append (batch_write.find_leaves_and_tiles).  A hash index keeps a 4-byte hash
 # code per entry (~25 B/entry, a btree over the 32-byte hash ~88); it cannot be
 # unique, and need not: the sequencer looks for the leaf under the tree's row
 # lock before every insert, and fsck checks that no tree holds a leaf twice.

@@ -81,7 +81,8 @@ async def test_find_leaves_and_tiles(tree_conn: asyncpg.Connection) -> None:
         await ls.insert_entries(tree_conn, [entry(OTHER_TREE, 0, seed=1000)])
     mine, theirs = entry(TREE, 7), entry(OTHER_TREE, 0, seed=1000)
     found, tiles = await bw.find_leaves_and_tiles(
-        tree_conn, TREE, [mine.leaf_hash, theirs.leaf_hash, h(99)], [(0, 1), (0, 0), (0, 1), (3, 3)])
+        tree_conn, TREE, [mine.leaf_hash, theirs.leaf_hash, h(99), mine.leaf_hash],
+        [(0, 1), (0, 0), (0, 1), (3, 3)])
     assert found == {mine.leaf_hash: 7}  # another tree's copy is not a duplicate here
     stored = await ls.read_tiles(tree_conn, TREE, [(0, 0), (0, 1)])
     assert tiles == stored and len(tiles[(0, 1)]) == 44 * 32

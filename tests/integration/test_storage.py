@@ -29,6 +29,7 @@ from rekor_py import merkle
 from rekor_py.errors import StorageError
 from rekor_py.merkle import TileWrite
 from rekor_py.storage import log_store as ls
+from rekor_py.storage.batch_write import find_leaves_and_tiles
 from rekor_py.storage.db import (
     CONNECT_TIMEOUT_S,
     TCP_USER_TIMEOUT_MS,
@@ -275,15 +276,6 @@ async def test_entries_round_trip(tree_conn: asyncpg.Connection) -> None:
     await ls.insert_entries(tree_conn, [])
 
 
-async def test_find_leaf_indexes_finds_duplicates(tree_conn: asyncpg.Connection) -> None:
-    rows = [entry(TREE, i) for i in range(10)]
-    await ls.insert_entries(tree_conn, rows)
-    asked = [rows[3].leaf_hash, h(999), rows[7].leaf_hash, rows[3].leaf_hash]
-    assert await ls.find_leaf_indexes(tree_conn, TREE, asked) == {rows[3].leaf_hash: 3, rows[7].leaf_hash: 7}
-    assert await ls.find_leaf_indexes(tree_conn, OTHER_TREE, asked) == {}
-    assert await ls.find_leaf_indexes(tree_conn, TREE, []) == {}
-
-
 async def test_duplicate_index_raises(tree_conn: asyncpg.Connection) -> None:
     """A taken index is refused by the primary key.  (A duplicate leaf is the
     sequencer's to rule out under the tree lock: test_concurrent_writers.)"""
@@ -460,7 +452,8 @@ async def test_sequencer_shaped_batches_build_a_provable_tree(tree_conn: asyncpg
             tree = await ls.lock_tree(tree_conn, TREE)
             assert tree.size == edge.size
             new = [entry(TREE, tree.size + i) for i in range(batch_size)]
-            assert await ls.find_leaf_indexes(tree_conn, TREE, [e.leaf_hash for e in new]) == {}
+            found, _ = await find_leaves_and_tiles(tree_conn, TREE, [e.leaf_hash for e in new], [])
+            assert found == {}
             await ls.insert_entries(tree_conn, new)
             result = merkle.append_leaves(edge, [e.leaf_hash for e in new])
             await ls.append_tile_hashes(tree_conn, TREE, result.tiles)
