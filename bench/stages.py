@@ -35,6 +35,8 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
                       "index_keys ", "signer_index_keys ", "leaf_hash ",
                       # an entry type's own methods (hashedrekord writes its body itself)
                       ".canonicalize ", ".index_keys ", "._canonical ")),
+    # The body's stored form, made in the worker (storage/body_codec.py).
+    ("deflate", ("encode_body ",)),
     ("verify-pool IPC", ("ProcessVerifyPool.", "multiprocessing/connection.py",
                          "ForkingPickler.", "log/verify_pool.py")),
     ("sequencer", ("Sequencer.", "append_leaves ")),
