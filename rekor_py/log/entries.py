@@ -11,6 +11,7 @@ signed for this response).
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from rekor_py.errors import InvalidRequest
 from rekor_py.log.set import set_from_stored, sign_set
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage.log_store import EntryRow
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ParsedEntryID", "entry_id", "log_entry", "parse_entry_id"]
 
@@ -57,9 +60,7 @@ def parse_entry_id(value: str) -> ParsedEntryID:
 def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: bytes,
               checkpoint: str, proof: list[bytes], signer: LogSigner) -> LogEntry:
     """The one-key LogEntry object for a stored entry and a proof at `tree_size`."""
-    set_sig = (sign_set(signer, row.body, row.integrated_time, signer.log_id_hex, virtual_index)
-               if row.signed_entry_timestamp is None
-               else set_from_stored(signer.verifier, row.signed_entry_timestamp))
+    set_sig = _set_signature(row, signer, virtual_index)
     value = LogEntryAnon(
         body=base64.b64encode(row.body).decode(),
         integratedTime=row.integrated_time,
@@ -79,3 +80,16 @@ def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: b
                      if row.attestation else None),
     )
     return LogEntry({entry_id(row.tree_id, row.leaf_hash): value})
+
+
+def _set_signature(row: EntryRow, signer: LogSigner, virtual_index: int) -> bytes:
+    """The entry's SET: the one stored when it was logged, else one signed now."""
+    if row.signed_entry_timestamp is not None:
+        try:
+            return set_from_stored(signer.verifier, row.signed_entry_timestamp)
+        except ValueError:
+            # Not a form this key makes: a damaged row (fsck names it).  A good SET
+            # for this answer rather than a failed read.
+            log.error("tree %d entry %d: its stored SET is unreadable; signing one for "
+                      "this answer", row.tree_id, row.leaf_index)
+    return sign_set(signer, row.body, row.integrated_time, signer.log_id_hex, virtual_index)

@@ -94,14 +94,18 @@ async def test_every_read_serves_the_set_the_write_returned(log: RunningLog,
             _set_of(by_index[r["leaf_index"]]))
 
 
-async def test_a_row_without_a_stored_set_gets_one_signed_for_the_read(
-        log: RunningLog, database_url: str) -> None:
+@pytest.mark.parametrize("stored", [None, b"\x01" * 63], ids=["none", "unreadable"])
+async def test_a_row_without_a_good_stored_set_gets_one_signed_for_the_read(
+        log: RunningLog, database_url: str, stored: bytes | None) -> None:
+    """No SET stored (a row logged before revision 0006), or one no P-256 key makes (a
+    damaged row, which fsck names): the read answers a good SET signed for it."""
     verifier = _verifier(log)
     posted = await _post_many(log)
     first = next(v for v in posted.values() if v["logIndex"] == 0)
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("UPDATE entries SET signed_entry_timestamp = NULL WHERE leaf_index = 0")
+        await conn.execute("UPDATE entries SET signed_entry_timestamp = $1 WHERE leaf_index = 0",
+                           stored)
     finally:
         await conn.close()
     async with aiohttp.ClientSession() as s, s.get(f"{log.url}/api/v1/log/entries",
