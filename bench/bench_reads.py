@@ -359,6 +359,15 @@ def check_answers(url: str, size: int, prefix: str, uuids: Path | None) -> None:
         assert len(r.read()) == 256 * 32
 
 
+def endpoint_of(name: str, connections: int) -> tuple[str, int]:
+    """(endpoint, wrk connections) of an --endpoints item: "entries" drives `entries`
+    with `connections`, "entries@24" with 24.  Raises ValueError for anything else."""
+    kind, at, given = name.partition("@")
+    if kind not in ENDPOINTS or (at and not given.isdigit()):
+        raise ValueError(name)
+    return kind, int(given) if at else connections
+
+
 def measure(url: str, meter: CpuMeter | None, kind: str, size: int, args: argparse.Namespace,
             seed: int, connections: int) -> dict[str, Any]:
     load = loadavg()
@@ -405,9 +414,7 @@ def bench_size(n: int, data_dir: Path, server_dir: Path, label: str,
         # another size's ("…/1000000" of "…/10000000").
         meter = CpuMeter(proc.pid, data_dir / "postgres" / "pgdata")
         for name in args.endpoints:
-            # An endpoint at one of several connection counts is named "entries@24".
-            kind, _, given = name.partition("@")
-            connections = int(given) if given else args.connections
+            kind, connections = endpoint_of(name, args.connections)
             # Warm-up: the first seconds fill the caches and PostgreSQL's buffers.
             run_wrk(url, kind, n, args.warmup, connections, args.tile_prefix, 7 + round_no,
                     args.uuid_files.get(n))
@@ -461,8 +468,9 @@ def main() -> None:
     args = parser.parse_args()
     args.endpoints = [e for e in args.endpoints.split(",") if e]
     for e in args.endpoints:
-        kind, at, given = e.partition("@")
-        if kind not in ENDPOINTS or (at and not given.isdigit()):
+        try:
+            endpoint_of(e, args.connections)
+        except ValueError:
             parser.error(f"unknown endpoint {e!r}")
     if args.storage_only:
         args.endpoints = []
@@ -477,7 +485,7 @@ def main() -> None:
     if args.build_only:
         return
     args.uuid_files = ({n: uuid_sample(dirs[n], n) for n in sizes}
-                       if any(e.partition("@")[0] == "uuid" for e in args.endpoints) else {})
+                       if any(endpoint_of(e, 0)[0] == "uuid" for e in args.endpoints) else {})
     all_results: dict[str, Any] = {"sizes": sizes, "servers": [str(s) for s in servers],
                                    "rounds": []}
     for round_no in range(0 if args.storage_only else args.rounds):

@@ -23,13 +23,13 @@ from rekor_py.api.models import (
     Verification,
 )
 from rekor_py.errors import InvalidRequest
-from rekor_py.log.set import set_from_stored, sign_set
+from rekor_py.log.set import set_from_stored
 from rekor_py.log.signer import LogSigner
 from rekor_py.storage.log_store import EntryRow
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ParsedEntryID", "entry_id", "log_entry", "parse_entry_id"]
+__all__ = ["ParsedEntryID", "entry_id", "log_entry", "parse_entry_id", "stored_signature"]
 
 _ENTRY_ID = re.compile(r"(?:[0-9a-fA-F]{16})?[0-9a-fA-F]{64}")
 
@@ -58,9 +58,10 @@ def parse_entry_id(value: str) -> ParsedEntryID:
 
 
 def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: bytes,
-              checkpoint: str, proof: list[bytes], signer: LogSigner) -> LogEntry:
-    """The one-key LogEntry object for a stored entry and a proof at `tree_size`."""
-    set_sig = _set_signature(row, signer, virtual_index)
+              checkpoint: str, proof: list[bytes], signer: LogSigner,
+              signature: bytes) -> LogEntry:
+    """The one-key LogEntry object for a stored entry and a proof at `tree_size`, with
+    `signature` its SET by `signer` (stored_signature, or log/set.sign_set)."""
     value = LogEntryAnon(
         body=base64.b64encode(row.body).decode(),
         integratedTime=row.integrated_time,
@@ -74,7 +75,7 @@ def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: b
                 rootHash=root_hash.hex(),
                 treeSize=tree_size,
             ),
-            signedEntryTimestamp=base64.b64encode(set_sig).decode(),
+            signedEntryTimestamp=base64.b64encode(signature).decode(),
         ),
         attestation=(Attestation(data=base64.b64encode(row.attestation).decode())
                      if row.attestation else None),
@@ -82,14 +83,15 @@ def log_entry(row: EntryRow, *, virtual_index: int, tree_size: int, root_hash: b
     return LogEntry({entry_id(row.tree_id, row.leaf_hash): value})
 
 
-def _set_signature(row: EntryRow, signer: LogSigner, virtual_index: int) -> bytes:
-    """The entry's SET: the one stored when it was logged, else one signed now."""
-    if row.signed_entry_timestamp is not None:
-        try:
-            return set_from_stored(signer.verifier, row.signed_entry_timestamp)
-        except ValueError:
-            # Not a form this key makes: a damaged row (fsck names it).  A good SET
-            # for this answer rather than a failed read.
-            log.error("tree %d entry %d: its stored SET is unreadable; signing one for "
-                      "this answer", row.tree_id, row.leaf_index)
-    return sign_set(signer, row.body, row.integrated_time, signer.log_id_hex, virtual_index)
+def stored_signature(row: EntryRow, signer: LogSigner) -> bytes | None:
+    """The SET stored with the entry when it was logged, as the key made it; None if
+    the row has none (logged before revision 0006) or holds a form this key never
+    makes (a damaged row, which fsck names): then the caller signs one."""
+    if row.signed_entry_timestamp is None:
+        return None
+    try:
+        return set_from_stored(signer.verifier, row.signed_entry_timestamp)
+    except ValueError:
+        log.error("tree %d entry %d: its stored SET is unreadable; signing one for this "
+                  "answer", row.tree_id, row.leaf_index)
+        return None

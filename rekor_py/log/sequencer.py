@@ -49,10 +49,10 @@ Prover = Callable[[list[tuple[int, bytes]], TreeHead], Awaitable[list[list[bytes
 # (tree size, root hash) -> the signed checkpoint note stored with that head: a
 # Rekor v1 checkpoint for a v1 tree, a C2SP one for a v2 tree (server.py).
 HeadSigner = Callable[[int, bytes], str]
-# (the locked tree, the batch's first leaf index, its canonical bodies, their integrated
-# time) -> each entry's signed entry timestamp in its stored form (log/set.py): for
-# trees whose entries have SETs (Rekor v1).
-SetSigner = Callable[[log_store.TreeRow, int, list[bytes], int], list[bytes]]
+# (the locked tree, whose size is the batch's first leaf index; the batch's canonical
+# bodies; their integrated time) -> each entry's signed entry timestamp in its stored
+# form (log/set.py): for trees whose entries have SETs (Rekor v1).
+SetSigner = Callable[[log_store.TreeRow, list[bytes], int], list[bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,8 +419,7 @@ class Sequencer:
               ) -> tuple[TreeHead, list[bytes] | None]:
         """The batch's signed head and its entries' SETs (None without a set_signer)."""
         sets = (None if self.set_signer is None else
-                self.set_signer(tree, tree.size, [p.entry.body for p in accepted],
-                                integrated_time))
+                self.set_signer(tree, [p.entry.body for p in accepted], integrated_time))
         if sets is not None and len(sets) != len(accepted):
             raise StorageError(f"{len(sets)} SETs signed for {len(accepted)} entries")
         size, root_hash = result.edge.size, result.root_hash

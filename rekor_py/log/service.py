@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from rekor_py import merkle
 from rekor_py.api.models import ConsistencyProof, InactiveShard, LogEntry, LogInfo
 from rekor_py.errors import EntryNotFound, InvalidProofRequest, ReadOnly, StorageError
-from rekor_py.log.entries import ParsedEntryID, log_entry
+from rekor_py.log.entries import ParsedEntryID, log_entry, stored_signature
 from rekor_py.log.proofs import (
     TileCache,
     TileReader,
@@ -30,7 +31,7 @@ from rekor_py.log.proofs import (
 )
 from rekor_py.log.read_batch import ReadBatcher
 from rekor_py.log.sequencer import HeadSigner, Integrated, PreparedEntry, Sequencer, TreeHead
-from rekor_py.log.set import sign_batch_sets
+from rekor_py.log.set import sign_batch_sets, sign_set
 from rekor_py.log.shards import LogKeyring, Shards, v1_head_signer
 from rekor_py.log.signer import LogSigner, signs_in_memory
 from rekor_py.log.tile_warmup import warm_tile_cache
@@ -199,12 +200,12 @@ class LogService:
 
     # ---- writes -----------------------------------------------------------------------
 
-    def _sign_sets(self, tree: log_store.TreeRow, first_index: int, bodies: list[bytes],
+    def _sign_sets(self, tree: log_store.TreeRow, bodies: list[bytes],
                    integrated_time: int) -> list[bytes]:
         """The sequencer's SET signer: with the key of the tree the batch is locked in
-        (after a rotation, the new tree's), at the entries' virtual indexes."""
+        (after a rotation, the new tree's), at the virtual indexes from its size on."""
         return sign_batch_sets(self.signer_for(tree), bodies, integrated_time,
-                               tree.virtual_offset + first_index)
+                               tree.virtual_offset + tree.size)
 
     async def append(self, entry: PreparedEntry) -> tuple[Integrated, list[bytes]]:
         """Append an entry: where it went, the head that first contained it, and its
@@ -237,16 +238,17 @@ class LogService:
     async def _log_entry(row: log_store.EntryRow, *, virtual_index: int, tree_size: int,
                          root_hash: bytes, checkpoint: str, proof: list[bytes],
                          signer: LogSigner) -> LogEntry:
-        """log_entry with its SET; signed in a thread when it is not stored and the
-        key is in a token."""
-        if row.signed_entry_timestamp is not None or signs_in_memory(signer.signer):
-            return log_entry(row, virtual_index=virtual_index, tree_size=tree_size,
-                             root_hash=root_hash, checkpoint=checkpoint, proof=proof,
-                             signer=signer)
-        return await asyncio.to_thread(
-            lambda: log_entry(row, virtual_index=virtual_index, tree_size=tree_size,
-                              root_hash=root_hash, checkpoint=checkpoint, proof=proof,
-                              signer=signer))
+        """log_entry with its SET: the one stored with the entry, else one signed now
+        (in a thread when the key is in a token)."""
+        signature = stored_signature(row, signer)
+        if signature is None:
+            sign = functools.partial(sign_set, signer, row.body, row.integrated_time,
+                                     signer.log_id_hex, virtual_index)
+            signature = (sign() if signs_in_memory(signer.signer)
+                         else await asyncio.to_thread(sign))
+        return log_entry(row, virtual_index=virtual_index, tree_size=tree_size,
+                         root_hash=root_hash, checkpoint=checkpoint, proof=proof,
+                         signer=signer, signature=signature)
 
     async def _prove_batch(self, leaves: list[tuple[int, bytes]], head: TreeHead
                            ) -> list[list[bytes]]:
