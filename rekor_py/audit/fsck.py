@@ -40,11 +40,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from rekor_py import merkle
 from rekor_py.audit.report import Discrepancy, DiscrepancyFound, FsckReport, TreeSummary
+from rekor_py.audit.set_check import BadSet, SetChecker, SetItem
 from rekor_py.audit.tiles import TileChecker, expected_tile_counts
 from rekor_py.errors import StorageError
 from rekor_py.log.c2sp import NoteVerifier, verify_c2sp_checkpoint
 from rekor_py.log.checkpoint import CheckpointError, parse_checkpoint, verify_checkpoint
-from rekor_py.log.set import set_from_stored, verify_set
 from rekor_py.log.signer import LogVerifier
 from rekor_py.storage import audit_queries as queries
 from rekor_py.storage.body_codec import decode_body
@@ -68,20 +68,22 @@ class _Connection(Connection, Protocol):
 async def fsck(conn: _Connection, verifier: LogVerifier | None, *, progress: Progress | None = None,
                page_size: int = DEFAULT_PAGE_SIZE,
                v2_key: ed25519.Ed25519PublicKey | None = None,
-               more_keys: Sequence[LogVerifier] = ()) -> FsckReport:
+               more_keys: Sequence[LogVerifier] = (), jobs: int = 1) -> FsckReport:
     """Check every tree in the database; the report's `problem` is the first discrepancy.
 
     Requires a connection outside any transaction and page_size >= 1.  With
     verifier None (v2_key None), the checkpoint signatures of v1 (v2) trees are
     not checked (the caller says so).  A v1 tree that records its key (a shard
     made by a rotation) is checked with that key, found among `verifier` and
-    `more_keys`; a tree that records none, with `verifier`.
-    Raises asyncpg errors for a database without the rekor-py schema.
+    `more_keys`; a tree that records none, with `verifier`.  `jobs` > 1 verifies
+    stored SETs in that many worker processes (set_check.py), the report unchanged.
+    Raises asyncpg errors for a database without the rekor-py schema, WorkerLost.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be >= 1, got {page_size}")
     report = FsckReport(log_id=verifier.log_id_hex if verifier is not None else None)
     started = time.monotonic()
+    sets = SetChecker(jobs)
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             trees = await queries.list_trees(conn)
@@ -91,10 +93,12 @@ async def fsck(conn: _Connection, verifier: LogVerifier | None, *, progress: Pro
                 summary = _summary(row)
                 report.trees.append(summary)
                 key = (_tree_key(row, verifier, keys) if row["api_major"] == 1 else v2_key)
-                await _check_tree(conn, row, summary, key, progress, page_size)
+                await _check_tree(conn, row, summary, key, progress, page_size, sets)
             await _check_ownership(conn, [t.tree_id for t in report.trees])
     except DiscrepancyFound as e:
         report.problem = e.discrepancy
+    finally:
+        sets.close()
     report.elapsed_seconds = time.monotonic() - started
     return report
 
@@ -137,7 +141,7 @@ def _summary(row: Record) -> TreeSummary:
 
 async def _check_tree(conn: _Connection, row: Record, summary: TreeSummary,
                       verifier: LogVerifier | ed25519.Ed25519PublicKey | None,
-                      progress: Progress | None, page_size: int) -> None:
+                      progress: Progress | None, page_size: int, sets: SetChecker) -> None:
     tree_id, size = summary.tree_id, summary.size
 
     async def read(keys: Any) -> dict[tuple[int, int], bytes]:
@@ -145,7 +149,7 @@ async def _check_tree(conn: _Connection, row: Record, summary: TreeSummary,
 
     checker = TileChecker(tree_id, read)
     try:
-        await _check_entries(conn, summary, checker, progress, page_size,
+        await _check_entries(conn, summary, checker, progress, page_size, sets,
                              (verifier, row["virtual_offset"])
                              if isinstance(verifier, LogVerifier) else None)
         root = await checker.finish()
@@ -164,10 +168,37 @@ async def _check_tree(conn: _Connection, row: Record, summary: TreeSummary,
 
 
 async def _check_entries(conn: _Connection, summary: TreeSummary, checker: TileChecker,
-                         progress: Progress | None, page_size: int,
+                         progress: Progress | None, page_size: int, sets: SetChecker,
                          set_key: tuple[LogVerifier, int] | None) -> None:
     """Stream the tree's entries: contiguous indexes below size, leaf hashes, tiles;
     with `set_key` (the v1 tree's key and first virtual index), stored SETs."""
+    verified_before = sets.verified
+    try:
+        await _stream_entries(conn, summary, checker, progress, page_size, sets, set_key)
+    except DiscrepancyFound as e:
+        # A SET of an entry before this discrepancy, still being verified, comes
+        # first.  (A bad SET itself comes from the oldest chunk: the pending ones
+        # are of later entries.)
+        if e.discrepancy.check != "entry_set":
+            _fail_on(await sets.drain())
+        raise
+    finally:
+        summary.sets_verified = sets.verified - verified_before
+    _fail_on(await sets.drain())
+    summary.sets_verified = sets.verified - verified_before
+    if summary.entries_checked < summary.size:
+        next_index, size, tree_id = summary.entries_checked, summary.size, summary.tree_id
+        _fail("missing_entries", tree_id, f"entry {next_index}",
+              f"tree {tree_id}: the trees row says size {size} but the entries stop before "
+              f"index {next_index}: indexes {next_index}..{size - 1} are missing",
+              expected=f"{size} entries", found=f"{next_index} entries")
+
+
+async def _stream_entries(conn: _Connection, summary: TreeSummary, checker: TileChecker,
+                          progress: Progress | None, page_size: int, sets: SetChecker,
+                          set_key: tuple[LogVerifier, int] | None) -> None:
+    """Each page of entries, in index order: its checks, its SETs handed to `sets`
+    (after its leaf hashes, before its tiles, as a check in order would go)."""
     tree_id, size = summary.tree_id, summary.size
     next_index = 0
     while rows := await queries.entries_from(conn, tree_id, next_index, page_size):
@@ -179,40 +210,32 @@ async def _check_entries(conn: _Connection, summary: TreeSummary, checker: TileC
         if recomputed != stored:
             _leaf_mismatch(tree_id, next_index, recomputed, stored)
         if set_key is not None:
-            summary.sets_verified += _check_sets(tree_id, set_key, rows, bodies)
+            verifier, virtual_offset = set_key
+            _fail_on(await sets.submit(verifier, tree_id, virtual_offset,
+                                       _set_items(rows, bodies)))
         await checker.append(recomputed)
         next_index += len(rows)
         summary.entries_checked = next_index
         if progress is not None:
             progress(tree_id, next_index, size)
-    if next_index < size:
-        _fail("missing_entries", tree_id, f"entry {next_index}",
-              f"tree {tree_id}: the trees row says size {size} but the entries stop before "
-              f"index {next_index}: indexes {next_index}..{size - 1} are missing",
-              expected=f"{size} entries", found=f"{next_index} entries")
 
 
-def _check_sets(tree_id: int, set_key: tuple[LogVerifier, int], rows: Sequence[Record],
-                bodies: list[bytes]) -> int:
-    """Verify the rows' stored SETs; how many there were."""
-    verifier, virtual_offset = set_key
-    checked = 0
-    for r, body in zip(rows, bodies, strict=True):
-        stored = r["signed_entry_timestamp"]
-        if stored is None:
-            continue
-        index = r["leaf_index"]
-        try:
-            verify_set(verifier, set_from_stored(verifier, bytes(stored)), body,
-                       r["integrated_time"], verifier.log_id_hex, virtual_offset + index)
-        except ValueError as e:  # SignatureError is one
-            _fail("entry_set", tree_id, f"entry {index}",
-                  f"tree {tree_id}: entry {index}: its stored signed entry timestamp does not "
-                  f"verify under key {verifier.log_id_hex}: {e}",
-                  expected="a SET over its body, time, log ID and log index "
-                           f"{virtual_offset + index}", found=bytes(stored).hex())
-        checked += 1
-    return checked
+def _set_items(rows: Sequence[Record], bodies: list[bytes]) -> list[SetItem]:
+    """The rows that store a SET (rows logged before revision 0006 have none)."""
+    return [(r["leaf_index"], bytes(stored), body, r["integrated_time"])
+            for r, body in zip(rows, bodies, strict=True)
+            if (stored := r["signed_entry_timestamp"]) is not None]
+
+
+def _fail_on(bad: BadSet | None) -> None:
+    if bad is None:
+        return
+    tree_id, index = bad.tree_id, bad.leaf_index
+    _fail("entry_set", tree_id, f"entry {index}",
+          f"tree {tree_id}: entry {index}: its stored signed entry timestamp does not "
+          f"verify under key {bad.log_id_hex}: {bad.reason}",
+          expected="a SET over its body, time, log ID and log index "
+                   f"{bad.virtual_index}", found=bad.stored.hex())
 
 
 def _body(tree_id: int, leaf_index: int, stored: bytes) -> bytes:

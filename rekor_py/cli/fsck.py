@@ -53,14 +53,32 @@ def register(subparsers: Any) -> None:
     p.add_argument("--v2-public-key", type=Path,
                    help="PEM public key of the Rekor v2 log (default: the data dir's v2 log "
                         "key)")
+    p.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                   help="verify stored SETs in N worker processes (default: one per CPU "
+                        "this process may use; 1: in fsck's own process)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
+
+
+def _jobs(text: str) -> int:
+    jobs = int(text)
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {jobs}")
+    return jobs
+
+
+def _default_jobs() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
 
 
 def run(args: argparse.Namespace) -> int:
     """The handler: returns the exit status."""
     import asyncpg  # type: ignore[import-untyped]
 
+    from rekor_py.audit.set_check import WorkerLost
     from rekor_py.audit.source import (
         SourceError,
         load_more_keys,
@@ -80,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
         return _cannot_check(str(e), args.json)
     progress = _TreeProgress() if sys.stderr.isatty() else None
     try:
-        report = asyncio.run(_check(settings, key.verifier, v2_key, progress, more))
-    except SourceError as e:
+        report = asyncio.run(_check(settings, key.verifier, v2_key, progress, more,
+                                    args.jobs or _default_jobs()))
+    except (SourceError, WorkerLost) as e:
         return _cannot_check(str(e), args.json)
     except asyncpg.UndefinedTableError as e:
         return _cannot_check(f"the database has no rekor-py schema ({e}); run rekor-py migrate",
@@ -102,13 +121,13 @@ def run(args: argparse.Namespace) -> int:
 async def _check(settings: Settings, verifier: LogVerifier | None,
                  v2_key: ed25519.Ed25519PublicKey | None,
                  progress: FsckProgress | None,
-                 more_keys: Sequence[LogVerifier] = ()) -> FsckReport:
+                 more_keys: Sequence[LogVerifier] = (), jobs: int = 1) -> FsckReport:
     from rekor_py.audit.fsck import fsck
     from rekor_py.audit.source import open_database
 
     async with open_database(settings) as conn:
         return await fsck(conn, verifier, progress=progress, v2_key=v2_key,
-                          more_keys=more_keys)
+                          more_keys=more_keys, jobs=jobs)
 
 
 def _cannot_check(message: str, as_json: bool) -> int:

@@ -139,6 +139,14 @@ async def test_clean_log_built_through_a_running_server(database_url: str, tmp_p
                                 check_exit=0)
         assert out["ok"] and out["signatures_checked"] and out["entries_checked"] == 60
         assert out["log_id"] == key.verifier.log_id_hex and out["entries_per_second"] > 0
+        # By default the SETs go to a worker per CPU; --jobs 1 checks them in fsck's
+        # own process, with the same outcome.
+        assert sum(t["sets_verified"] for t in out["trees"] if t["api_major"] == 1) == 60
+        _, alone, _ = fsck_cli("--database-url", database_url, "--data-dir", str(tmp_path),
+                               "--jobs", "1", check_exit=0)
+        assert alone["trees"] == out["trees"]
+        code, _, err = fsck_cli("--database-url", database_url, "--jobs", "0")
+        assert code == 2 and "--jobs: must be at least 1" in err
     finally:
         await server.stop()
 

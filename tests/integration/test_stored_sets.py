@@ -116,18 +116,19 @@ async def test_a_row_without_a_good_stored_set_gets_one_signed_for_the_read(
     assert _set_of(value) != _set_of(first)  # signed anew, not the one stored before
 
 
+@pytest.mark.parametrize("jobs", [1, 2], ids=["in-process", "2 workers"])
 @pytest.mark.parametrize("damage", ["flipped", "another entry's", "truncated"])
 async def test_fsck_verifies_stored_sets_and_names_a_wrong_one(
-        log: RunningLog, database_url: str, damage: str) -> None:
+        log: RunningLog, database_url: str, damage: str, jobs: int) -> None:
     verifier = _verifier(log)
     await _post_many(log)
     conn = await asyncpg.connect(database_url)
     try:
-        report = await fsck(conn, verifier)
+        report = await fsck(conn, verifier, jobs=jobs)
         assert report.ok, report.problem
         v1 = next(t for t in report.trees if t.api_major == 1)
         assert v1.sets_verified == ENTRIES
-        unkeyed = await fsck(conn, None)  # no key, no SET checked
+        unkeyed = await fsck(conn, None, jobs=jobs)  # no key, no SET checked
         assert [t.sets_verified for t in unkeyed.trees] == [0] * len(unkeyed.trees)
 
         stored = bytes(await conn.fetchval(
@@ -138,8 +139,50 @@ async def test_fsck_verifies_stored_sets_and_names_a_wrong_one(
                  "another entry's": other, "truncated": stored[:-1]}[damage]
         await conn.execute("UPDATE entries SET signed_entry_timestamp = $1 WHERE leaf_index = 5",
                            wrong)
-        report = await fsck(conn, verifier)
+        report = await fsck(conn, verifier, jobs=jobs)
     finally:
         await conn.close()
     assert report.problem is not None
     assert (report.problem.check, report.problem.where) == ("entry_set", "entry 5")
+
+
+# (what is damaged at which entry) -> the discrepancy fsck must name: the first in
+# entry order, although with workers the later one is found first.
+_FIRST_OF_TWO = {
+    "SET 2, leaf hash 9": ("entry_set", "entry 2"),
+    "SET 2, SET 9": ("entry_set", "entry 2"),
+    "leaf hash 2, SET 9": ("leaf_hash", "entry 2"),
+    "SET 9, root": ("entry_set", "entry 9"),
+}
+
+
+@pytest.mark.parametrize("damage", list(_FIRST_OF_TWO))
+async def test_fsck_with_workers_names_the_first_discrepancy(
+        log: RunningLog, database_url: str, damage: str) -> None:
+    """Pages of one entry: each page's SET is a chunk of its own, verified in a worker
+    while fsck goes on with the next pages, and more chunks than two workers may have
+    outstanding, so fsck also waits for the oldest.  It must still report what a
+    check in order reports first."""
+    verifier = _verifier(log)
+    await _post_many(log)
+    conn = await asyncpg.connect(database_url)
+    try:
+        for part in damage.split(", "):
+            what, _, index = part.partition(" ")
+            if what == "SET":
+                await conn.execute("UPDATE entries SET signed_entry_timestamp = "
+                                   "'\\x00'::bytea || signed_entry_timestamp "
+                                   "WHERE leaf_index = $1", int(index))
+            elif what == "leaf":
+                await conn.execute("UPDATE entries SET leaf_hash = sha256(leaf_hash) "
+                                   "WHERE leaf_index = $1", int(index.split()[-1]))
+            else:  # the trees row's root: found after every entry
+                await conn.execute("UPDATE trees SET root_hash = sha256(root_hash) "
+                                   "WHERE api_major = 1 AND size > 0")
+        in_order = await fsck(conn, verifier, page_size=1)
+        with_workers = await fsck(conn, verifier, page_size=1, jobs=2)
+    finally:
+        await conn.close()
+    assert in_order.problem is not None and with_workers.problem is not None
+    assert (in_order.problem.check, in_order.problem.where) == _FIRST_OF_TWO[damage]
+    assert with_workers.problem == in_order.problem
