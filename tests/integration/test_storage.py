@@ -36,8 +36,9 @@ from rekor_py.storage.db import (
     create_pool,
     to_sqlalchemy_url,
 )
-from rekor_py.storage.embedded import PG_SYSTEM_USER, EmbeddedPostgres
+from rekor_py.storage.embedded import PG_SYSTEM_USER, SERVER_ROLE, EmbeddedPostgres
 from rekor_py.storage.migrate import MIGRATIONS_DIR, head_revision, migrate
+from rekor_py.storage.roles import dsn_role, provision_server_role
 from rekor_py.storage.tables import metadata
 
 from .conftest import postgres_scratch_dir
@@ -610,6 +611,38 @@ async def test_embedded_socket_and_server_identity(pg_dir: Path) -> None:
             assert pg.pgdata.stat().st_uid == user.pw_uid
         else:
             assert status["Uid"].split()[0] == str(os.getuid())
+
+
+async def _server_address(dsn: str) -> tuple[str, str | None]:
+    c = await asyncpg.connect(dsn)
+    try:
+        return await c.fetchval("SELECT current_user"), await c.fetchval(
+            "SELECT inet_server_addr()::text")
+    finally:
+        await c.close()
+
+
+async def test_log_server_connects_over_the_unix_socket(pg_dir: Path) -> None:
+    """The log server's own DSN goes through the socket (cheaper round trips than
+    loopback TCP); where the socket path is too long for one, through TCP."""
+    with EmbeddedPostgres(pg_dir, fsync=False) as pg:
+        dsn = pg.server_dsn()
+        assert f"host={pg.socket_dir}&" in dsn and "127.0.0.1" not in dsn
+        assert dsn_role(dsn)[0] == SERVER_ROLE
+        await provision_server_role(pg.dsn(), dsn)
+        assert await _server_address(dsn) == (SERVER_ROLE, None)  # None: not TCP
+    # sockaddr_un holds 108 bytes: this data dir's socket path does not fit.
+    deep = pg_dir / ("d" * 100)
+    deep.mkdir()
+    os.chmod(pg_dir, 0o755)  # the server's own user must reach its folder
+    try:
+        with EmbeddedPostgres(deep, fsync=False) as pg:
+            dsn = pg.server_dsn()
+            assert "@127.0.0.1:" in dsn
+            await provision_server_role(pg.dsn(), dsn)
+            assert await _server_address(dsn) == (SERVER_ROLE, "127.0.0.1/32")
+    finally:
+        EmbeddedPostgres(deep).stop()
 
 
 def _proc_status(pid: int) -> dict[str, str]:
