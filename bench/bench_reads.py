@@ -47,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_server import CpuMeter, free_port  # noqa: E402
+from bench.bench_server import CpuMeter, SplitProbe, free_port  # noqa: E402
 from rekor_py.config import Settings  # noqa: E402
 from rekor_py.server import open_log  # noqa: E402
 from rekor_py.storage.body_codec import decode_body  # noqa: E402
@@ -372,8 +372,10 @@ def measure(url: str, meter: CpuMeter | None, kind: str, size: int, args: argpar
             seed: int, connections: int) -> dict[str, Any]:
     load = loadavg()
     before = meter.sample() if meter else {}
+    probe = SplitProbe(meter.root_pid if meter else None, int(url.rsplit(":", 1)[1]))
     result = run_wrk(url, kind, size, args.seconds, connections, args.tile_prefix, seed,
                      args.uuid_files.get(size))
+    result["split"] = probe.result()
     if meter is not None:
         spent = CpuMeter.spent(before, meter.sample())
         result["cpu_us_per_req"] = {k: round(v * 1e6 / max(result["requests"], 1))
@@ -423,7 +425,8 @@ def bench_size(n: int, data_dir: Path, server_dir: Path, label: str,
             print(f"  [{label}] {n:>11,} {name:<11} {r['req_per_s']:>8,.0f} req/s  "
                   f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
                   f"non-2xx {r['non_2xx'] + r['socket_errors']}  "
-                  f"cpu us/req {r.get('cpu_us_per_req')}  load {r['load_before']}", flush=True)
+                  f"cpu us/req {r.get('cpu_us_per_req')}  connections {r['split']}  "
+                  f"load {r['load_before']}", flush=True)
     finally:
         stop_serve(proc)
     return results

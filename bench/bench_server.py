@@ -35,11 +35,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -113,6 +115,43 @@ class CpuMeter:
         for pid, (role, seconds) in after.items():
             total[role] = total.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
         return total
+
+
+def connection_split(root_pid: int, port: int) -> list[int]:
+    """How many established connections to `port` each process under `root_pid`
+    holds, largest first: with `serve --workers 2`, how the load was shared out."""
+    import psutil  # noqa: PLC0415 - bench extra
+
+    counts = []
+    for proc in psutil.Process(root_pid).children(recursive=True):
+        try:
+            held = sum(1 for c in proc.net_connections("tcp")
+                       if c.laddr and c.laddr.port == port
+                       and c.status == psutil.CONN_ESTABLISHED)
+        except psutil.Error:
+            continue
+        if held:
+            counts.append(held)
+    return sorted(counts, reverse=True)
+
+
+class SplitProbe:
+    """connection_split, sampled once `after_s` into a load run (in a thread, while
+    the run's own call blocks)."""
+
+    def __init__(self, root_pid: int | None, port: int, after_s: float = 1.0) -> None:
+        self.split: list[int] | None = None
+        self._timer = threading.Timer(after_s, self._sample, args=(root_pid, port))
+        if root_pid is not None:
+            self._timer.start()
+
+    def _sample(self, root_pid: int, port: int) -> None:
+        self.split = connection_split(root_pid, port)
+
+    def result(self) -> list[int] | None:
+        if self._timer.is_alive():
+            self._timer.join()
+        return self.split
 
 
 @dataclass
@@ -422,7 +461,9 @@ def _measure(args: argparse.Namespace, workload: str, bodies: list[bytes], url: 
     if args.wrk:
         load = os.getloadavg()[0]
         with measured(meter, url, folder, args.profile, api) as wrk_cost:
+            probe = SplitProbe(meter.root_pid if meter else None, urlsplit(url).port or 80)
             wrk = run_wrk(url, fresh, args.concurrency, args.wrk, api)
+            wrk["connections_per_server_process"] = probe.result()
         print(wrk.pop("wrk_output"))
         wrk["load_avg_before"] = round(load, 2)
         wrk["cpu_us_per_entry"] = wrk_cost.per_entry()

@@ -139,7 +139,7 @@ class Settings(_LimitSettings, BaseSettings):  # type: ignore[misc]
     # Read the v1 tree's full tiles into each server process's proof cache at start,
     # in the background, while they fit (log/tile_warmup.py).
     warm_tile_cache: bool = True
-    # Server processes sharing the port (SO_REUSEPORT) and the database.
+    # Server processes sharing the port (rekor_py/balancer.py) and the database.
     workers: int = Field(default=1, ge=1)
     # Serve reads only: no migrations, no tree creation, writes refused.  For a
     # server on a PostgreSQL streaming replica, or to take load off the writers.

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -43,7 +44,9 @@ def migrate(settings: Settings) -> None:
 # commands that use it: client commands start in a fraction of the time.
 
 
-async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
+async def _serve(settings: Settings, channel: socket.socket | None = None) -> None:
+    """Serve on settings.host:port, or with `channel` (a worker of --workers N) the
+    connections the parent hands over on it (rekor_py/balancer.py)."""
     from aiohttp import web
 
     from rekor_py.app import create_app
@@ -53,15 +56,18 @@ async def _serve(settings: Settings, *, reuse_port: bool = False) -> None:
     runner = web.AppRunner(create_app(settings, runtime.service, runtime.v2), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
-        await site.start()
-        log.info("rekor-py serving tree %d on http://%s:%d (checkpoint name %s)",
-                 runtime.service.tree_id, settings.host, settings.port,
-                 runtime.service.checkpoint_name)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if channel is None:
+            site = web.TCPSite(runner, settings.host, settings.port)
+            await site.start()
+        else:
+            _serve_from_parent(runner, channel, stop)
+        log.info("rekor-py serving tree %d on http://%s:%d (checkpoint name %s)",
+                 runtime.service.tree_id, settings.host, settings.port,
+                 runtime.service.checkpoint_name)
         await stop.wait()
         log.info("shutting down")
     finally:
@@ -97,11 +103,28 @@ def _run(coro: Any) -> None:
         uvloop.run(coro)
 
 
-def _worker(settings: Settings) -> None:
+def _serve_from_parent(runner: Any, channel: socket.socket, stop: asyncio.Event) -> None:
+    """Serve the connections the parent hands over, and tell it of each one closed;
+    stop if the parent goes away."""
+    from rekor_py.balancer import serve_handed_connections
+
+    server = runner.server
+    closed = serve_handed_connections(channel, server, stop.set)
+    forget = server.connection_lost
+
+    def connection_lost(handler: Any, exc: BaseException | None) -> None:
+        forget(handler, exc)
+        closed()
+
+    # aiohttp's server has no hook for a closed connection; its handlers call this.
+    server.connection_lost = connection_lost
+
+
+def _worker(settings: Settings, channel: socket.socket) -> None:
     from rekor_py.observability.logs import configure_logging
 
     configure_logging(settings.log_format)
-    _run(_serve(settings, reuse_port=True))
+    _run(_serve(settings, channel))
 
 
 def _serve_workers(settings: Settings) -> int:
@@ -129,7 +152,7 @@ def _serve_workers(settings: Settings) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="rekor-py-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
         try:
-            return 0 if _supervise(child, settings.workers, stop) else 1
+            return _balanced(child, settings.workers, stop)
         finally:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     finally:
@@ -139,12 +162,44 @@ def _serve_workers(settings: Settings) -> int:
 
 # A worker that dies this soon after its start, this many times in a row, is not
 # restarted again: something is wrong that a restart will not mend (a bad key, a
-# port taken), and the whole server exits instead of spinning.
+# database refusing it), and the whole server exits instead of spinning.
 _QUICK_DEATH_S = 10.0
 _MAX_QUICK_DEATHS = 5
 
 
-def _supervise(child: Settings, workers: int, stop: threading.Event) -> bool:
+def _balanced(child: Settings, workers: int, stop: threading.Event) -> int:
+    """The parent listens on the port and shares the connections out among the
+    workers (rekor_py/balancer.py); the exit code."""
+    from rekor_py.balancer import Balancer, open_listeners
+
+    try:
+        listeners = open_listeners(child.host, child.port)
+    except OSError as e:
+        log.error("cannot listen on %s:%d: %s", child.host, child.port, e)
+        return 1
+    balancer = Balancer(listeners, workers)
+    thread = threading.Thread(target=_balance, args=(balancer, stop), name="rekor-py-accept",
+                              daemon=True)
+    thread.start()
+    log.info("listening on http://%s:%d; connections go to the worker with the fewest",
+             child.host, child.port)
+    try:
+        return 0 if _supervise(child, workers, stop, balancer.attach) else 1
+    finally:
+        balancer.close()
+        thread.join(10)
+
+
+def _balance(balancer: Any, stop: threading.Event) -> None:
+    try:
+        balancer.run()
+    except Exception:  # the server cannot take connections any more: stop it
+        log.exception("the connection balancer failed")
+        stop.set()
+
+
+def _supervise(child: Settings, workers: int, stop: threading.Event,
+               attach: Any) -> bool:
     """Run `workers` worker processes until `stop` (True); a worker that dies is restarted.
 
     A worker can die at any moment (SIGKILL, the OOM killer, a crash in C): the
@@ -156,8 +211,15 @@ def _supervise(child: Settings, workers: int, stop: threading.Event) -> bool:
     ctx = multiprocessing.get_context("spawn")
 
     def spawn(i: int) -> tuple[Any, float]:
-        proc = ctx.Process(target=_worker, args=(child,), name=f"rekor-py-worker-{i}")
-        proc.start()
+        from rekor_py.balancer import channel_pair
+
+        ours, theirs = channel_pair()
+        proc = ctx.Process(target=_worker, args=(child, theirs), name=f"rekor-py-worker-{i}")
+        try:
+            proc.start()
+        finally:
+            theirs.close()  # the worker has its own copy
+        attach(i, ours)
         return proc, time.monotonic()
 
     procs = [spawn(i) for i in range(workers)]

@@ -111,7 +111,7 @@ async def test_workers_share_one_scrape_and_readiness_follows_the_database() -> 
     try:
         async with aiohttp.ClientSession() as session:
             await _ready(session, url, proc, data_dir)
-            # New connections spread over both workers (SO_REUSEPORT).
+            # New connections spread over both workers (the parent shares them out).
             for i in range(20):
                 async with aiohttp.ClientSession() as fresh:
                     status, _, _ = await post_entry(fresh, url, signed_hashedrekord(b"w%d" % i))
