@@ -11,7 +11,6 @@ from aiohttp import web
 from rekor_py.api.keys import PUBLISHER, SERVICE, SETTINGS, VERIFIER
 from rekor_py.api.models import SearchLogQuery, parse_request
 from rekor_py.api.params import query_int, read_body, read_json
-from rekor_py.api.problems import json_response
 from rekor_py.errors import ConflictError, UnprocessableEntity
 from rekor_py.log.entries import entry_id, parse_entry_id
 from rekor_py.log.sequencer import DuplicateEntry
@@ -30,19 +29,25 @@ async def create_entry(request: web.Request) -> web.Response:
     except DuplicateEntry as dup:
         existing = entry_id(dup.tree_id, dup.leaf_hash)
         raise ConflictError(existing, f"/api/v1/log/entries/{existing}") from None
-    new_id = next(iter(response))
+    new_id = response.uuid
     publisher = request.app.get(PUBLISHER)
     if publisher is not None and publisher.fail_closed:
         # Acknowledge only once a checkpoint holding the entry has its witness quorum.
-        proof = response[new_id].verification.inclusionProof
-        await publisher.wait_published(int(new_id[:16], 16), proof.treeSize)
-    return json_response(response, status=201,
-                         headers={"ETag": new_id, "Location": f"{request.path}/{new_id}"})
+        await publisher.wait_published(int(new_id[:16], 16), response.tree_size)
+    return _answer(response.json(), status=201,
+                   headers={"ETag": new_id, "Location": f"{request.path}/{new_id}"})
+
+
+def _answer(body: bytes, *, status: int = 200,
+            headers: dict[str, str] | None = None) -> web.Response:
+    """json_response for a LogEntry, or a list of them, already written as JSON."""
+    return web.Response(body=body + b"\n", status=status, content_type="application/json",
+                        charset="utf-8", headers=headers)
 
 
 async def get_entry_by_index(request: web.Request) -> web.Response:
     log_index = query_int(request, "logIndex")
-    return json_response(await request.app[SERVICE].get_by_index(log_index))
+    return _answer((await request.app[SERVICE].get_by_index(log_index)).json())
 
 
 async def get_entry_by_uuid(request: web.Request) -> web.Response:
@@ -50,7 +55,7 @@ async def get_entry_by_uuid(request: web.Request) -> web.Response:
     if not _UUID_PATH.fullmatch(raw):
         raise UnprocessableEntity(
             "entryUUID in path should match '^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$'")
-    return json_response(await request.app[SERVICE].get_by_id(parse_entry_id(raw)))
+    return _answer((await request.app[SERVICE].get_by_id(parse_entry_id(raw))).json())
 
 
 async def search_log_query(request: web.Request) -> web.Response:
@@ -69,4 +74,4 @@ async def search_log_query(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     found = await service.find_by_ids(full) + await service.find_by_ids(by_hash)
     found += await service.find_by_indexes(indexes)
-    return json_response(found)
+    return _answer(b"[" + b",".join([e.json() for e in found]) + b"]")

@@ -18,9 +18,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from rekor_py import merkle
-from rekor_py.api.models import ConsistencyProof, InactiveShard, LogEntry, LogInfo
+from rekor_py.api.models import ConsistencyProof, InactiveShard, LogInfo
 from rekor_py.errors import EntryNotFound, InvalidProofRequest, ReadOnly, StorageError
-from rekor_py.log.entries import ParsedEntryID, log_entry, stored_signature
+from rekor_py.log.entries import EntryAnswer, ParsedEntryID, log_entry, stored_signature
 from rekor_py.log.proofs import (
     TileCache,
     TileReader,
@@ -221,7 +221,7 @@ class LogService:
                                           done.head.root_hash)
         return done, proof
 
-    async def create_entry(self, entry: PreparedEntry) -> LogEntry:
+    async def create_entry(self, entry: PreparedEntry) -> EntryAnswer:
         """Append an entry and answer its LogEntry, with the proof against the
         head that first contained it.  Raises DuplicateEntry, LogFull, StorageError."""
         done, proof = await self.append(entry)
@@ -237,7 +237,7 @@ class LogService:
     @staticmethod
     async def _log_entry(row: log_store.EntryRow, *, virtual_index: int, tree_size: int,
                          root_hash: bytes, checkpoint: str, proof: list[bytes],
-                         signer: LogSigner) -> LogEntry:
+                         signer: LogSigner) -> EntryAnswer:
         """log_entry with its SET: the one stored with the entry, else one signed now
         (in a thread when the key is in a token)."""
         signature = stored_signature(row, signer)
@@ -273,7 +273,7 @@ class LogService:
 
     async def _entry_response(self, conn: Any, tree: log_store.TreeRow,
                               row: log_store.EntryRow,
-                              plan: merkle.ProofPlan | None = None) -> LogEntry:
+                              plan: merkle.ProofPlan | None = None) -> EntryAnswer:
         """The entry with its proof against its own tree's head (a frozen shard's
         final checkpoint), its virtual index, and its tree's key."""
         return await self._log_entry(row, virtual_index=tree.virtual_offset + row.leaf_index,
@@ -297,7 +297,7 @@ class LogService:
                     found.append((row, await self._proof(conn, tree, row)))
             return tree, found
 
-    async def get_by_index(self, log_index: int) -> LogEntry:
+    async def get_by_index(self, log_index: int) -> EntryAnswer:
         """The entry at virtual index `log_index`, in whichever shard holds it.
         Raises EntryNotFound beyond the end of the log.
 
@@ -324,7 +324,7 @@ class LogService:
             raise EntryNotFound
         return await self._entry_response(None, where[0], row, plan)
 
-    async def _get_by_index_snapshot(self, log_index: int) -> LogEntry:
+    async def _get_by_index_snapshot(self, log_index: int) -> EntryAnswer:
         async with self._snapshot() as conn:
             where = (await self._shards_in(conn)).locate(log_index)
             row = None
@@ -334,14 +334,14 @@ class LogService:
                 raise EntryNotFound
             return await self._entry_response(conn, where[0], row)
 
-    async def get_by_id(self, parsed: ParsedEntryID) -> LogEntry:
+    async def get_by_id(self, parsed: ParsedEntryID) -> EntryAnswer:
         """Raises EntryNotFound for an unknown UUID or another log's tree ID."""
         found = await self.find_by_ids([parsed])
         if not found:
             raise EntryNotFound
         return found[0]
 
-    async def find_by_ids(self, ids: Sequence[ParsedEntryID]) -> list[LogEntry]:
+    async def find_by_ids(self, ids: Sequence[ParsedEntryID]) -> list[EntryAnswer]:
         """Entries for each ID that exists, in request order; misses are omitted.  A
         bare UUID (no tree ID) finds the entry in the newest shard that holds it.
 
@@ -372,7 +372,7 @@ class LogService:
                 out.append(await self._entry_response(None, *hit))
         return out
 
-    async def find_by_indexes(self, indexes: Sequence[int]) -> list[LogEntry]:
+    async def find_by_indexes(self, indexes: Sequence[int]) -> list[EntryAnswer]:
         out = []
         for index in indexes:
             try:

@@ -60,7 +60,7 @@ async def test_a_wrong_batch_proof_is_caught(running_log: RunningLog,
     service.sequencer.prover = wrong
     entry = _entries(1, "wrong prover")[0]
     answer = await service.create_entry(entry)
-    body = next(iter(answer.root.values()))
+    body = next(iter(answer.model().root.values()))
     proof = body.verification.inclusionProof
     merkle.verify_inclusion(entry.leaf_hash, proof.logIndex, proof.treeSize,
                             [bytes.fromhex(h) for h in proof.hashes],

@@ -60,7 +60,7 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
 
 
 def _without_set(entry: Any) -> tuple[dict[str, Any], str]:
-    (uuid, value), = entry.model_dump(mode="json", exclude_none=True).items()
+    (uuid, value), = entry.model().model_dump(mode="json", exclude_none=True).items()
     sig = value["verification"].pop("signedEntryTimestamp")
     return {uuid: value}, sig
 
@@ -71,7 +71,7 @@ async def _same_as_snapshot(svc: LogService, index: int, leaves: list[bytes]) ->
     fast_value, fast_set = _without_set(fast)
     slow_value, _ = _without_set(slow)
     assert fast_value == slow_value  # byte for byte but the SET, which ECDSA randomises
-    value = fast[fast.uuid]
+    value = fast.model()[fast.uuid]
     proof = value.verification.inclusionProof
     assert proof.treeSize == len(leaves)
     assert [bytes.fromhex(h) for h in proof.hashes] == merkle.inclusion_proof(
@@ -175,7 +175,7 @@ async def test_reads_arriving_together_share_a_statement(log: RunningLog,
     entries, rest = results[:60], results[60:]
     for index, entry in zip(indexes, entries, strict=True):
         assert not isinstance(entry, BaseException), entry
-        value = entry[entry.uuid]
+        value = entry.model()[entry.uuid]
         assert value.logIndex == index
         assert base64.b64decode(value.body) == synthetic_body(index)
         proof = value.verification.inclusionProof
@@ -210,12 +210,12 @@ async def test_a_failed_batch_fails_its_reads_and_not_the_next(
     # second statement, if the batcher split them) succeed.
     assert any(isinstance(r, ConnectionResetError) for r in first)
     for r in first:
-        assert isinstance(r, ConnectionResetError) or r[r.uuid].logIndex in range(10)
+        assert isinstance(r, ConnectionResetError) or r.model()[r.uuid].logIndex in range(10)
     for _ in range(4):  # every statement's slot came back: none of these waits forever
         again = await asyncio.wait_for(
             asyncio.gather(*(svc.get_by_index(i) for i in range(10))), timeout=20)
         for i, entry in enumerate(again):
-            hashes = entry[entry.uuid].verification.inclusionProof.hashes
+            hashes = entry.model()[entry.uuid].verification.inclusionProof.hashes
             assert [bytes.fromhex(h) for h in hashes] == merkle.inclusion_proof(leaves, i, 50)
 
 
@@ -260,7 +260,7 @@ async def test_reads_by_uuid_take_one_statement(log: RunningLog,
             by_id = await svc.get_by_id(parse_entry_id(raw))
             by_index = await svc.get_by_index(index)
             assert _without_set(by_id)[0] == _without_set(by_index)[0]
-            proof = by_id[by_id.uuid].verification.inclusionProof
+            proof = by_id.model()[by_id.uuid].verification.inclusionProof
             assert [bytes.fromhex(h) for h in proof.hashes] == merkle.inclusion_proof(
                 leaves, index, len(leaves))
         assert calls == [1, 1]
