@@ -112,8 +112,8 @@ class EntryAnswer:
             '","integratedTime":', str(self.integrated_time),
             ',"logID":"', self.log_id_hex, '","logIndex":', str(self.log_index),
             ',"verification":{"inclusionProof":{"checkpoint":', _json_string(self.checkpoint),
-            ',"hashes":[', ",".join([f'"{h.hex()}"' for h in self.proof]),
-            '],"logIndex":', str(self.leaf_index), ',"rootHash":"', self.root_hash.hex(),
+            ',"hashes":[', '"' if self.proof else "", '","'.join([h.hex() for h in self.proof]),
+            '"' if self.proof else "", '],"logIndex":', str(self.leaf_index), ',"rootHash":"', self.root_hash.hex(),
             '","treeSize":', str(self.tree_size), '},"signedEntryTimestamp":"',
             base64.b64encode(self.signature).decode(), '"}', attestation, "}}")).encode()
 
