@@ -99,6 +99,10 @@ class Balancer:
         """Connections each slot's worker holds, as far as the parent knows."""
         return list(self._open)
 
+    def ready_slots(self) -> list[int]:
+        """The slots whose worker has said it serves."""
+        return [i for i, ready in enumerate(self._ready) if ready]
+
     def attach(self, slot: int, channel: socket.socket) -> None:
         """Called from any thread: slot `slot`'s worker is now the one on `channel`."""
         with self._lock:
@@ -211,25 +215,21 @@ class Balancer:
                 conn.close()  # the parent's copy: the worker holds its own
 
     def _hand_over(self, conn: socket.socket) -> None:
-        while True:
-            candidates = [i for i, ready in enumerate(self._ready) if ready]
-            if not candidates:
-                return  # no worker at all: the connection is closed
-            slot = min(candidates, key=lambda i: self._open[i])
+        candidates = sorted(self.ready_slots(), key=lambda i: self._open[i])
+        for slot in candidates:
             channel = self._channels[slot]
-            assert channel is not None
+            if channel is None:
+                continue  # detached while trying an earlier candidate
             try:
                 socket.send_fds(channel, [_CONNECTIONS], [conn.fileno()])
             except BlockingIOError:
-                # The worker has not read its channel for a long while: try another.
-                self._ready[slot] = False
-                self._listen_while_any_ready()
-                continue
+                continue  # its channel is full (it has not read it for long): the next
             except OSError:
                 self._detach(slot)
                 continue
             self._open[slot] += 1
             return
+        log.warning("no worker could take a connection; it is closed")
 
 
 # ---- the worker's side ------------------------------------------------------------------

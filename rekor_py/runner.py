@@ -15,10 +15,14 @@ import socket
 import tempfile
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rekor_py.config import Settings
 from rekor_py.observability.metrics import MULTIPROC_ENV
+
+if TYPE_CHECKING:
+    from rekor_py.balancer import Balancer
 
 __all__ = ["LOG_FORMAT", "migrate", "serve"]
 
@@ -184,13 +188,13 @@ def _balanced(child: Settings, workers: int, stop: threading.Event) -> int:
     log.info("listening on http://%s:%d; connections go to the worker with the fewest",
              child.host, child.port)
     try:
-        return 0 if _supervise(child, workers, stop, balancer.attach) else 1
+        return 0 if _supervise(child, workers, stop, balancer.attach, balancer.close) else 1
     finally:
         balancer.close()
         thread.join(10)
 
 
-def _balance(balancer: Any, stop: threading.Event) -> None:
+def _balance(balancer: Balancer, stop: threading.Event) -> None:
     try:
         balancer.run()
     except Exception:  # the server cannot take connections any more: stop it
@@ -199,7 +203,8 @@ def _balance(balancer: Any, stop: threading.Event) -> None:
 
 
 def _supervise(child: Settings, workers: int, stop: threading.Event,
-               attach: Any) -> bool:
+               attach: Callable[[int, socket.socket], None],
+               stop_accepting: Callable[[], None]) -> bool:
     """Run `workers` worker processes until `stop` (True); a worker that dies is restarted.
 
     A worker can die at any moment (SIGKILL, the OOM killer, a crash in C): the
@@ -242,6 +247,7 @@ def _supervise(child: Settings, workers: int, stop: threading.Event,
                 procs[i] = spawn(i)
         return True
     finally:
+        stop_accepting()  # no new connection goes to a worker that is stopping
         for proc, _ in procs:
             if proc.is_alive():
                 proc.terminate()

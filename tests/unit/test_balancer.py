@@ -23,8 +23,17 @@ class _Worker:
         self.channel.settimeout(_WAIT)
         balancer.attach(slot, ours)
         self.held: list[socket.socket] = []
+        self._balancer, self._slot = balancer, slot
         if ready:
-            self.channel.send(b"r")
+            self.ready()
+
+    def ready(self) -> None:
+        """Say "ready", and wait until the balancer (in its thread) has read it."""
+        self.channel.send(b"r")
+        deadline = time.monotonic() + _WAIT
+        while self._slot not in self._balancer.ready_slots():
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
 
     def take(self) -> socket.socket:
         """The next connection the parent hands over."""
@@ -127,7 +136,7 @@ def test_clients_are_refused_until_a_worker_is_ready(balancer: tuple[Balancer, i
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=_WAIT).close()
         assert late.nothing_handed()
-        late.channel.send(b"r")
+        late.ready()
         client = _connect(port, clients)
         assert _peer_of(late.take()) == client.getsockname()[1]
     finally:
@@ -144,6 +153,10 @@ def test_a_dead_worker_gets_no_connections_and_its_successor_does(
         _connect(port, clients)
         first.take()
         first.channel.close()  # the worker died
+        deadline = time.monotonic() + _WAIT
+        while b.ready_slots() != [1]:  # the balancer reads the channel's end
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
         for _ in range(3):
             _connect(port, clients)
             other.take()
