@@ -96,6 +96,16 @@ def _close(clients: list[socket.socket], *workers: _Worker | None) -> None:
             w.channel.close()
 
 
+def _counts(b: Balancer, expected: list[int]) -> bool:
+    """Wait until the balancer (in its thread) counts `expected` open connections."""
+    deadline = time.monotonic() + _WAIT
+    while b.open_connections() != expected:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def _peer_of(server_side: socket.socket) -> int:
     return int(server_side.getpeername()[1])
 
@@ -110,18 +120,19 @@ def test_connections_go_to_the_worker_with_fewest(balancer: tuple[Balancer, int]
             client = _connect(port, clients)
             got = workers[i % 2].take()
             assert _peer_of(got) == client.getsockname()[1]
-        assert b.open_connections() == [4, 4]
+        assert _counts(b, [4, 4])
         # The handed-over socket is the client's connection itself.
         clients[0].sendall(b"ping")
         assert workers[0].held[0].recv(4) == b"ping"
         # Worker 1 closes three: the next three connections all go to it.
         for _ in range(3):
             workers[1].close_one()
+        assert _counts(b, [4, 1])
         for _ in range(3):
             _connect(port, clients)
             workers[1].take()
         assert workers[0].nothing_handed()
-        assert b.open_connections() == [4, 4]
+        assert _counts(b, [4, 4])
     finally:
         _close(clients, *workers)
 
@@ -164,7 +175,7 @@ def test_a_dead_worker_gets_no_connections_and_its_successor_does(
         for _ in range(3):  # the successor holds none: it takes the next three
             _connect(port, clients)
             successor.take()
-        assert b.open_connections() == [3, 3]
+        assert _counts(b, [3, 3])
     finally:
         _close(clients, first, other, successor)
 
