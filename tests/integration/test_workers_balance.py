@@ -97,7 +97,7 @@ def test_connections_are_shared_evenly_and_refill_the_emptier_worker(
         for client_port in sorted(held[emptier])[:5]:
             conns.pop(client_port).close()
         _until(lambda: len(_held(workers, port)[emptier]) == 3, "the closes seen")
-        time.sleep(0.2)  # the parent reads the worker's "closed" notes
+        time.sleep(1.0)  # the parent reads the workers' "closed" notes
         fresh = set()
         for _ in range(5):
             conn, client_port = _open(port)
