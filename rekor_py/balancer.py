@@ -12,16 +12,19 @@ holds the fewest open connections at that moment.  Only the connection moves; it
 requests and answers never pass through the parent.
 
 The protocol on each worker's channel (SOCK_SEQPACKET, one message per event):
-parent to worker, a message "c" carrying accepted sockets (SCM_RIGHTS); worker to
-parent, "r" once it serves (no connection is handed to a worker before), and one
-"x" per connection it has closed.  A worker that dies closes its end: the parent
-stops counting it, and the supervisor attaches its successor.
+parent to worker, a message "c" carrying an accepted socket (SCM_RIGHTS); worker to
+parent, "r" once it serves (no connection is handed to a worker before), "xN" when
+it has closed N connections, and "s" when it stops (it takes no more).  A worker that
+dies closes its end: the parent stops counting it, and the supervisor attaches its
+successor.  Connections that no worker can take at the moment wait in the parent
+(up to _MAX_WAITING) for the next worker that says "r".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import selectors
 import socket
@@ -29,13 +32,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Balancer", "open_listeners", "serve_handed_connections"]
+__all__ = ["Balancer", "HandedConnections", "channel_pair", "open_listeners"]
 
 log = logging.getLogger(__name__)
 
 _READY = b"r"
 _CLOSED = b"x"
+_STOPPING = b"s"
 _CONNECTIONS = b"c"
+# Accepted connections held while no worker can take one (all restarting, or every
+# channel full); beyond this, new ones are closed.
+_MAX_WAITING = 1024
 # Sockets passed in one message at most; a burst of connections goes in a few messages.
 _MAX_FDS = 32
 _BACKLOG = 1024
@@ -52,16 +59,21 @@ def open_listeners(host: str, port: int) -> list[socket.socket]:
     listeners: list[socket.socket] = []
     try:
         for family, kind, proto, _, address in dict.fromkeys(infos):
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as e:
+                if e.errno == errno.EAFNOSUPPORT:
+                    continue  # e.g. IPv6 turned off in the kernel, as asyncio skips it
+                raise
             listeners.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-            if port == 0:  # every address on the one port the first got
-                port = sock.getsockname()[1]
-                infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
-                                           flags=socket.AI_PASSIVE)
+            # With port 0, every address on the one port the first one got.
+            sock.bind((address[0], port, *address[2:]))
+            port = sock.getsockname()[1]
+        if not listeners:
+            raise OSError(errno.EAFNOSUPPORT, f"no address of {host!r} can be bound here")
     except OSError:
         for sock in listeners:
             sock.close()
@@ -94,6 +106,7 @@ class Balancer:
         self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", -1))
         self._listening = False
         self._closed = False
+        self._waiting: list[socket.socket] = []
 
     def open_connections(self) -> list[int]:
         """Connections each slot's worker holds, as far as the parent knows."""
@@ -106,12 +119,16 @@ class Balancer:
     def attach(self, slot: int, channel: socket.socket) -> None:
         """Called from any thread: slot `slot`'s worker is now the one on `channel`."""
         with self._lock:
+            if self._closed:
+                channel.close()
+                return
             self._attached.append((slot, channel))
         self._wake()
 
     def close(self) -> None:
         """Stop accepting (the listeners close) and end `run`."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
         self._wake()
 
     def _wake(self) -> None:
@@ -123,19 +140,25 @@ class Balancer:
             for sock in self._listeners:
                 sock.setblocking(False)
             while not self._closed:
+                # Handling one event can void a later one of the same batch (a
+                # worker detached, the listeners unregistered): each is checked.
                 for key, _ in self._selector.select():
                     kind, slot = key.data
                     if kind == "wake":
                         self._drain_wakes()
                     elif kind == "listener":
-                        self._accept(key.fileobj)  # type: ignore[arg-type]
-                    else:
+                        if self._listening:
+                            self._accept(key.fileobj)  # type: ignore[arg-type]
+                    elif self._channels[slot] is key.fileobj:
                         self._from_worker(slot)
         finally:
-            for sock in self._listeners:
+            for sock in self._listeners + self._waiting:
                 sock.close()
             for channel in self._channels:
                 if channel is not None:
+                    channel.close()
+            with self._lock:
+                for _, channel in self._attached:
                     channel.close()
             self._selector.close()
             self._wake_r.close()
@@ -178,9 +201,11 @@ class Balancer:
         self._listening = want
 
     def _from_worker(self, slot: int) -> None:
-        channel = self._channels[slot]
-        assert channel is not None
         while True:
+            channel = self._channels[slot]
+            if channel is None:
+                return  # detached by the message before
+
             try:
                 message = channel.recv(16)
             except BlockingIOError:
@@ -193,8 +218,14 @@ class Balancer:
             if message == _READY:
                 self._ready[slot] = True
                 self._listen_while_any_ready()
-            elif message == _CLOSED:
-                self._open[slot] = max(0, self._open[slot] - 1)
+                waiting, self._waiting = self._waiting, []
+                for conn in waiting:
+                    self._place(conn)
+            elif message == _STOPPING:
+                self._ready[slot] = False
+                self._listen_while_any_ready()
+            elif message[:1] == _CLOSED:
+                self._open[slot] = max(0, self._open[slot] - int(message[1:] or b"1"))
 
     def _accept(self, listener: socket.socket) -> None:
         accepted: list[socket.socket] = []
@@ -208,13 +239,22 @@ class Balancer:
                     log.warning("accept failed: %s", e)
                     break
                 accepted.append(conn)
-            for conn in accepted:
-                self._hand_over(conn)
         finally:
             for conn in accepted:
-                conn.close()  # the parent's copy: the worker holds its own
+                self._place(conn)
 
-    def _hand_over(self, conn: socket.socket) -> None:
+    def _place(self, conn: socket.socket) -> None:
+        """Hand `conn` over and close the parent's copy, or keep it waiting."""
+        if self._hand_over(conn):
+            conn.close()  # the parent's copy: the worker holds its own
+        elif len(self._waiting) < _MAX_WAITING:
+            self._waiting.append(conn)
+        else:
+            log.warning("no worker can take a connection, and %d wait already: closed",
+                        len(self._waiting))
+            conn.close()
+
+    def _hand_over(self, conn: socket.socket) -> bool:
         candidates = sorted(self.ready_slots(), key=lambda i: self._open[i])
         for slot in candidates:
             channel = self._channels[slot]
@@ -222,58 +262,97 @@ class Balancer:
                 continue  # detached while trying an earlier candidate
             try:
                 socket.send_fds(channel, [_CONNECTIONS], [conn.fileno()])
-            except BlockingIOError:
-                continue  # its channel is full (it has not read it for long): the next
-            except OSError:
+            except ConnectionError:  # the worker is gone
                 self._detach(slot)
                 continue
+            except OSError:
+                # Its channel is full (it has not read it for long) or the kernel
+                # refused for now (ETOOMANYREFS, ENOBUFS): try the next worker.
+                continue
             self._open[slot] += 1
-            return
-        log.warning("no worker could take a connection; it is closed")
+            return True
+        return False
 
 
 # ---- the worker's side ------------------------------------------------------------------
 
 
-def serve_handed_connections(channel: socket.socket, protocol_factory: Callable[[], Any],
-                             on_parent_gone: Callable[[], None]) -> Callable[[], None]:
-    """In a worker's event loop: serve each connection the parent hands over with
-    `protocol_factory` (an aiohttp server), tell the parent of each one closed, and
-    call `on_parent_gone` if the channel closes.  Returns a function to call for each
-    connection that closes (the protocol's manager calls it)."""
-    loop = asyncio.get_running_loop()
-    channel.setblocking(False)
-    tasks: set[asyncio.Task[Any]] = set()
+class HandedConnections:
+    """A worker's side, in its event loop: serves each connection the parent hands
+    over with `protocol_factory` (an aiohttp server), and calls `on_parent_gone` if
+    the channel closes.  The server calls `closed()` for each connection it closes,
+    and `stopping()` once it takes no more."""
 
-    def closed() -> None:
+    def __init__(self, channel: socket.socket, protocol_factory: Callable[[], Any],
+                 on_parent_gone: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._channel = channel
+        self._factory = protocol_factory
+        self._on_parent_gone = on_parent_gone
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Closes not yet told: a burst of them can fill the channel, and the parent
+        # must still learn every one, or it counts this worker fuller than it is.
+        self._unreported = 0
+        self._writer = False
+        self._reading = True
+        channel.setblocking(False)
+        self._loop.add_reader(channel.fileno(), self._readable)
+        channel.send(_READY)
+
+    def closed(self) -> None:
+        self._unreported += 1
+        self._report()
+
+    def stopping(self) -> None:
+        """Take no more connections (those the parent sent meanwhile are dropped)."""
+        self._stop_reading()
         with contextlib.suppress(OSError):
-            channel.send(_CLOSED)
+            self._channel.send(_STOPPING)
 
-    async def adopt(sock: socket.socket) -> None:
+    def _report(self) -> None:
         try:
-            await loop.connect_accepted_socket(protocol_factory, sock)
+            self._channel.send(_CLOSED + b"%d" % self._unreported)
+        except BlockingIOError:
+            if not self._writer:  # told once the channel has room
+                self._writer = True
+                self._loop.add_writer(self._channel.fileno(), self._writable)
+            return
+        except OSError:
+            return  # the parent is gone: _readable stops this worker
+        self._unreported = 0
+
+    def _writable(self) -> None:
+        self._loop.remove_writer(self._channel.fileno())
+        self._writer = False
+        if self._unreported:
+            self._report()
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._channel.fileno())
+
+    async def _adopt(self, sock: socket.socket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, sock)
         except Exception as e:  # noqa: BLE001 - one connection's failure, not the worker's
             log.warning("could not serve a handed-over connection: %s", e)
             sock.close()
-            closed()
+            self.closed()
 
-    def readable() -> None:
-        while True:
+    def _readable(self) -> None:
+        while self._reading:
             try:
-                message, fds, _, _ = socket.recv_fds(channel, 16, _MAX_FDS)
+                message, fds, _, _ = socket.recv_fds(self._channel, 16, _MAX_FDS)
             except BlockingIOError:
                 return
             except OSError:
                 message, fds = b"", []
             if not message and not fds:
-                loop.remove_reader(channel.fileno())
-                on_parent_gone()
+                self._stop_reading()
+                self._on_parent_gone()
                 return
             for fd in fds:
-                task = loop.create_task(adopt(socket.socket(fileno=fd)))
-                tasks.add(task)  # held until done: the loop keeps weak references
-                task.add_done_callback(tasks.discard)
-
-    loop.add_reader(channel.fileno(), readable)
-    channel.send(_READY)
-    return closed
+                task = self._loop.create_task(self._adopt(socket.socket(fileno=fd)))
+                self._tasks.add(task)  # held until done: the loop keeps weak references
+                task.add_done_callback(self._tasks.discard)

@@ -22,7 +22,7 @@ from rekor_py.config import Settings
 from rekor_py.observability.metrics import MULTIPROC_ENV
 
 if TYPE_CHECKING:
-    from rekor_py.balancer import Balancer
+    from rekor_py.balancer import Balancer, HandedConnections
 
 __all__ = ["LOG_FORMAT", "migrate", "serve"]
 
@@ -64,15 +64,18 @@ async def _serve(settings: Settings, channel: socket.socket | None = None) -> No
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        handed = None
         if channel is None:
             site = web.TCPSite(runner, settings.host, settings.port)
             await site.start()
         else:
-            _serve_from_parent(runner, channel, stop)
+            handed = _serve_from_parent(runner, channel, stop)
         log.info("rekor-py serving tree %d on http://%s:%d (checkpoint name %s)",
                  runtime.service.tree_id, settings.host, settings.port,
                  runtime.service.checkpoint_name)
         await stop.wait()
+        if handed is not None:
+            handed.stopping()  # before the idle connections close: none comes back here
         log.info("shutting down")
     finally:
         await runner.cleanup()
@@ -107,21 +110,23 @@ def _run(coro: Any) -> None:
         uvloop.run(coro)
 
 
-def _serve_from_parent(runner: Any, channel: socket.socket, stop: asyncio.Event) -> None:
+def _serve_from_parent(runner: Any, channel: socket.socket,
+                       stop: asyncio.Event) -> HandedConnections:
     """Serve the connections the parent hands over, and tell it of each one closed;
     stop if the parent goes away."""
-    from rekor_py.balancer import serve_handed_connections
+    from rekor_py.balancer import HandedConnections
 
     server = runner.server
-    closed = serve_handed_connections(channel, server, stop.set)
+    handed = HandedConnections(channel, server, stop.set)
     forget = server.connection_lost
 
     def connection_lost(handler: Any, exc: BaseException | None) -> None:
         forget(handler, exc)
-        closed()
+        handed.closed()
 
     # aiohttp's server has no hook for a closed connection; its handlers call this.
     server.connection_lost = connection_lost
+    return handed
 
 
 def _worker(settings: Settings, channel: socket.socket) -> None:
@@ -182,23 +187,31 @@ def _balanced(child: Settings, workers: int, stop: threading.Event) -> int:
         log.error("cannot listen on %s:%d: %s", child.host, child.port, e)
         return 1
     balancer = Balancer(listeners, workers)
-    thread = threading.Thread(target=_balance, args=(balancer, stop), name="rekor-py-accept",
-                              daemon=True)
+    failed: list[bool] = []
+    thread = threading.Thread(target=_balance, args=(balancer, stop, failed),
+                              name="rekor-py-accept", daemon=True)
     thread.start()
+    port = listeners[0].getsockname()[1]
     log.info("listening on http://%s:%d; connections go to the worker with the fewest",
-             child.host, child.port)
-    try:
-        return 0 if _supervise(child, workers, stop, balancer.attach, balancer.close) else 1
-    finally:
+             child.host, port)
+
+    def stop_accepting() -> None:
         balancer.close()
         thread.join(10)
 
+    try:
+        supervised = _supervise(child, workers, stop, balancer.attach, stop_accepting)
+        return 0 if supervised and not failed else 1
+    finally:
+        stop_accepting()
 
-def _balance(balancer: Balancer, stop: threading.Event) -> None:
+
+def _balance(balancer: Balancer, stop: threading.Event, failed: list[bool]) -> None:
     try:
         balancer.run()
-    except Exception:  # the server cannot take connections any more: stop it
+    except Exception:  # the server cannot take connections any more: stop it, exit 1
         log.exception("the connection balancer failed")
+        failed.append(True)
         stop.set()
 
 
@@ -222,6 +235,9 @@ def _supervise(child: Settings, workers: int, stop: threading.Event,
         proc = ctx.Process(target=_worker, args=(child, theirs), name=f"rekor-py-worker-{i}")
         try:
             proc.start()
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()  # the worker has its own copy
         attach(i, ours)

@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.integration.load import ServeProcess
 from tests.integration.logserver import free_port
 
-_ESTABLISHED = "01"
+_LISTEN = "0A"
 
 
 def _workers(parent: int) -> list[int]:
@@ -46,12 +46,13 @@ def _socket_inodes(pid: int) -> set[str]:
 
 
 def _held(pids: list[int], port: int) -> dict[int, set[int]]:
-    """For each pid, the client ports of its established connections to `port`."""
+    """For each pid, the client ports of the connections to `port` it holds open (in
+    any state: one the client closed stays in CLOSE_WAIT until the worker closes it)."""
     by_inode: dict[str, int] = {}
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-        if state == _ESTABLISHED and int(local.split(":")[1], 16) == port:
+        if state != _LISTEN and int(local.split(":")[1], 16) == port:
             by_inode[inode] = int(remote.split(":")[1], 16)
     return {pid: {by_inode[i] for i in _socket_inodes(pid) if i in by_inode} for pid in pids}
 
@@ -96,8 +97,8 @@ def test_connections_are_shared_evenly_and_refill_the_emptier_worker(
         emptier, fuller = workers
         for client_port in sorted(held[emptier])[:5]:
             conns.pop(client_port).close()
-        _until(lambda: len(_held(workers, port)[emptier]) == 3, "the closes seen")
-        time.sleep(1.0)  # the parent reads the workers' "closed" notes
+        _until(lambda: len(_held(workers, port)[emptier]) == 3, "the worker closed them")
+        time.sleep(1.0)  # the parent reads the worker's "closed" note, sent at the close
         fresh = set()
         for _ in range(5):
             conn, client_port = _open(port)

@@ -189,3 +189,61 @@ def test_a_taken_port_is_an_error_at_once() -> None:
             open_listeners("127.0.0.1", holder.getsockname()[1])
     finally:
         holder.close()
+
+
+def test_a_stopping_worker_gets_none_and_closes_may_come_in_bulk(
+        balancer: tuple[Balancer, int]) -> None:
+    b, port = balancer
+    first, second = _Worker(b, 0), _Worker(b, 1)
+    clients: list[socket.socket] = []
+    try:
+        for i in range(4):
+            _connect(port, clients)
+            (first, second)[i % 2].take()
+        first.channel.send(b"x2")  # two closes told at once
+        assert _counts(b, [0, 2])
+        first.channel.send(b"s")  # it stops: the emptier worker gets nothing more
+        deadline = time.monotonic() + _WAIT
+        while b.ready_slots() != [1]:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        for _ in range(2):
+            _connect(port, clients)
+            second.take()
+        assert first.nothing_handed()
+    finally:
+        _close(clients, first, second)
+
+
+def test_connections_wait_in_the_parent_for_the_next_ready_worker(
+        balancer: tuple[Balancer, int]) -> None:
+    """Accepted while a worker was ready, left with none (it stops, or dies): the
+    connection is not dropped but handed to the next worker that is ready."""
+    b, port = balancer
+    only = _Worker(b, 0)
+    successor = None
+    clients: list[socket.socket] = []
+    try:
+        _connect(port, clients)
+        only.take()
+        only.channel.send(b"s")
+        deadline = time.monotonic() + _WAIT
+        while b.ready_slots():
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        waiting = _connect(port, clients)  # the port still listens: the backlog holds it
+        assert only.nothing_handed()
+        successor = _Worker(b, 1)
+        assert _peer_of(successor.take()) == waiting.getsockname()[1]
+    finally:
+        _close(clients, only, successor)
+
+
+def test_port_zero_is_one_port_for_every_address() -> None:
+    listeners = open_listeners("", 0)  # every local address: IPv4 and, where there is one, IPv6
+    try:
+        assert len({s.getsockname()[1] for s in listeners}) == 1
+        assert listeners[0].getsockname()[1] != 0
+    finally:
+        for s in listeners:
+            s.close()
