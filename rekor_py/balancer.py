@@ -43,7 +43,7 @@ _CONNECTIONS = b"c"
 # Accepted connections held while no worker can take one (all restarting, or every
 # channel full); beyond this, new ones are closed.
 _MAX_WAITING = 1024
-# Sockets passed in one message at most; a burst of connections goes in a few messages.
+# Connections accepted in one go, and descriptors read from one message at most.
 _MAX_FDS = 32
 _BACKLOG = 1024
 
@@ -205,7 +205,6 @@ class Balancer:
             channel = self._channels[slot]
             if channel is None:
                 return  # detached by the message before
-
             try:
                 message = channel.recv(16)
             except BlockingIOError:
@@ -225,7 +224,7 @@ class Balancer:
                 self._ready[slot] = False
                 self._listen_while_any_ready()
             elif message[:1] == _CLOSED:
-                self._open[slot] = max(0, self._open[slot] - int(message[1:] or b"1"))
+                self._open[slot] = max(0, self._open[slot] - int(message[1:]))
 
     def _accept(self, listener: socket.socket) -> None:
         accepted: list[socket.socket] = []

@@ -11,6 +11,7 @@ from aiohttp import web
 from rekor_py.api.keys import PUBLISHER, SERVICE, SETTINGS, VERIFIER
 from rekor_py.api.models import SearchLogQuery, parse_request
 from rekor_py.api.params import query_int, read_body, read_json
+from rekor_py.api.problems import json_body_response
 from rekor_py.errors import ConflictError, UnprocessableEntity
 from rekor_py.log.entries import entry_id, parse_entry_id
 from rekor_py.log.sequencer import DuplicateEntry
@@ -34,20 +35,14 @@ async def create_entry(request: web.Request) -> web.Response:
     if publisher is not None and publisher.fail_closed:
         # Acknowledge only once a checkpoint holding the entry has its witness quorum.
         await publisher.wait_published(int(new_id[:16], 16), response.tree_size)
-    return _answer(response.json(), status=201,
-                   headers={"ETag": new_id, "Location": f"{request.path}/{new_id}"})
-
-
-def _answer(body: bytes, *, status: int = 200,
-            headers: dict[str, str] | None = None) -> web.Response:
-    """json_response for a LogEntry, or a list of them, already written as JSON."""
-    return web.Response(body=body + b"\n", status=status, content_type="application/json",
-                        charset="utf-8", headers=headers)
+    return json_body_response(response.json() + b"\n", status=201,
+                              headers={"ETag": new_id, "Location": f"{request.path}/{new_id}"})
 
 
 async def get_entry_by_index(request: web.Request) -> web.Response:
     log_index = query_int(request, "logIndex")
-    return _answer((await request.app[SERVICE].get_by_index(log_index)).json())
+    return json_body_response((await request.app[SERVICE].get_by_index(log_index)).json()
+                              + b"\n")
 
 
 async def get_entry_by_uuid(request: web.Request) -> web.Response:
@@ -55,7 +50,8 @@ async def get_entry_by_uuid(request: web.Request) -> web.Response:
     if not _UUID_PATH.fullmatch(raw):
         raise UnprocessableEntity(
             "entryUUID in path should match '^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$'")
-    return _answer((await request.app[SERVICE].get_by_id(parse_entry_id(raw))).json())
+    return json_body_response((await request.app[SERVICE].get_by_id(parse_entry_id(raw))).json()
+                              + b"\n")
 
 
 async def search_log_query(request: web.Request) -> web.Response:
@@ -74,4 +70,4 @@ async def search_log_query(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     found = await service.find_by_ids(full) + await service.find_by_ids(by_hash)
     found += await service.find_by_indexes(indexes)
-    return _answer(b"[" + b",".join([e.json() for e in found]) + b"]")
+    return json_body_response(b"[" + b",".join([e.json() for e in found]) + b"]\n")

@@ -28,7 +28,7 @@ from rekor_py.errors import (
 from rekor_py.logsafe import clip
 from rekor_py.storage.db import is_unavailable
 
-__all__ = ["body_too_large", "error_middleware", "json_response"]
+__all__ = ["body_too_large", "error_middleware", "json_body_response", "json_response"]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,14 @@ def json_response(data: Any, *, status: int = 200,
     """JSON the way Rekor's Go encoder writes it: compact, no HTML escaping, final newline.
 
     `data`: an API model (api/models.py), a list of them, or plain JSON values."""
-    return web.Response(body=to_json_body(data), status=status,
-                        content_type="application/json", charset="utf-8", headers=headers)
+    return json_body_response(to_json_body(data), status=status, headers=headers)
+
+
+def json_body_response(body: bytes, *, status: int = 200,
+                       headers: dict[str, str] | None = None) -> web.Response:
+    """json_response for a body already written as JSON, final newline included."""
+    return web.Response(body=body, status=status, content_type="application/json",
+                        charset="utf-8", headers=headers)
 
 
 def _error_body(status: int, message: str, headers: dict[str, str] | None = None

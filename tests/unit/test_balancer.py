@@ -55,7 +55,7 @@ class _Worker:
 
     def close_one(self) -> None:
         self.held.pop().close()
-        self.channel.send(b"x")
+        self.channel.send(b"x1")
 
 
 @pytest.fixture
