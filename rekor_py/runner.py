@@ -160,8 +160,6 @@ def _serve_workers(settings: Settings) -> int:
         # scrape (on whichever worker) sums them (observability/metrics.py).
         metrics_dir = tempfile.mkdtemp(prefix="rekor-py-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
-        # Set after the embedded PostgreSQL started: for the workers only.
-        os.environ[TUNABLES_ENV] = with_huge_heap(os.environ.get(TUNABLES_ENV))
         try:
             return _balanced(child, settings.workers, stop)
         finally:
@@ -169,26 +167,6 @@ def _serve_workers(settings: Settings) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
-
-
-TUNABLES_ENV = "GLIBC_TUNABLES"
-_HUGE_HEAP = "glibc.malloc.hugetlb"
-
-
-def with_huge_heap(tunables: str | None) -> str:
-    """GLIBC_TUNABLES for a worker: `tunables` with glibc's malloc asking the kernel
-    for transparent huge pages for its heap, unless they already say either way.
-
-    A worker's heap is mostly its tile cache (~650 MB of expanded tiles for a 10M
-    log), read at random by every proof: in 4 KiB pages that is a TLB miss on nearly
-    every tile touched (reads by index at 10M: 1.08x with huge pages, in
-    bench/README.md).  Kernels that give huge pages only on request
-    (transparent_hugepage=madvise, as many do) never give them to Python's heap
-    otherwise.  glibc before 2.35, other C libraries and kernels without THP ignore the
-    setting; GLIBC_TUNABLES=glibc.malloc.hugetlb=0 turns it off."""
-    if tunables and _HUGE_HEAP in tunables:
-        return tunables
-    return f"{tunables}:{_HUGE_HEAP}=1" if tunables else f"{_HUGE_HEAP}=1"
 
 
 # A worker that dies this soon after its start, this many times in a row, is not

@@ -1,5 +1,4 @@
-"""serve --workers 2 shares the connections out evenly, whatever their addresses; its
-workers' heaps ask for huge pages.
+"""serve --workers 2 shares the connections out evenly, whatever their addresses.
 
 The parent accepts and hands each connection to the worker holding the fewest
 (rekor_py/balancer.py).  Which worker holds a connection is read from the kernel:
@@ -111,29 +110,4 @@ def test_connections_are_shared_evenly_and_refill_the_emptier_worker(
     finally:
         for conn in conns.values():
             conn.close()
-        server.stop()
-
-
-def test_workers_start_with_huge_page_heaps(database_url: str, tmp_path: Path) -> None:
-    """The workers get GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (rekor_py/runner.py,
-    with_huge_heap; an operator's own tunables: tests/unit/test_runner_tunables.py).
-
-    Read from /proc/PID/environ, which shows the environment a process started
-    with as glibc left it: with several tunables glibc rewrites that copy to its
-    first one only, so this test starts the server with none (an empty value)."""
-    port = free_port()
-    server = ServeProcess(database_url, tmp_path, port, extra_args=("--workers", "2"),
-                          env={"GLIBC_TUNABLES": ""})
-    try:
-        server.start()
-        assert server.proc is not None
-        _until(lambda: server.log_path.read_text().count("rekor-py serving tree") == 2,
-               "both workers serving")
-        workers = _workers(server.proc.pid)
-        assert len(workers) == 2
-        for pid in workers:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            tunables = [e for e in environ if e.startswith(b"GLIBC_TUNABLES=")]
-            assert tunables == [b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1"]
-    finally:
         server.stop()
