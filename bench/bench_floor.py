@@ -67,6 +67,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _answers(wrk_output: str) -> int:
+    """The answers wrk counted ("N requests in ..." in its summary)."""
+    return next(int(line.split()[0]) for line in wrk_output.splitlines()
+                if "requests in" in line)
+
+
 def write_run(url: str, bodies: list[bytes], args: argparse.Namespace, meter: CpuMeter,
               folder: Path) -> dict[str, Any]:
     """Entries/s and CPU µs per entry by process class (wrk included) of one wrk run."""
@@ -79,7 +85,7 @@ def write_run(url: str, bodies: list[bytes], args: argparse.Namespace, meter: Cp
     if "Socket errors" in out or result.get("non_2xx", 0):
         raise SystemExit(f"the write run had errors (wrk out of fresh entries, or the "
                          f"server refusing them):\n{out}")
-    requests = next(int(line.split()[0]) for line in out.splitlines() if "requests in" in line)
+    requests = _answers(out)
     if abs(requests - cost.entries) > args.concurrency:
         raise SystemExit(f"wrk counted {requests} answers but the tree grew by {cost.entries}")
     # Entries logged per second (the tree's growth), not wrk's answer rate.
@@ -95,8 +101,7 @@ def ping_run(url: str, args: argparse.Namespace, meter: CpuMeter) -> dict[str, A
                           f"{url}/ping"], capture_output=True, text=True, check=True).stdout
     spent = CpuMeter.spent(before, meter.sample())
     wrk_cpu = _children_cpu() - wrk_before
-    requests = next(int(line.split()[0]) for line in out.splitlines()
-                    if "requests in" in line)
+    requests = _answers(out)
     if "Non-2xx" in out:
         raise SystemExit(f"/ping answered errors:\n{out}")
     return {"req_per_s": requests / args.seconds,

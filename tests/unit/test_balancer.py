@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -30,10 +30,7 @@ class _Worker:
     def ready(self) -> None:
         """Say "ready", and wait until the balancer (in its thread) has read it."""
         self.channel.send(b"r")
-        deadline = time.monotonic() + _WAIT
-        while self._slot not in self._balancer.ready_slots():
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        assert _eventually(lambda: self._slot in self._balancer.ready_slots())
 
     def take(self) -> socket.socket:
         """The next connection the parent hands over."""
@@ -96,14 +93,19 @@ def _close(clients: list[socket.socket], *workers: _Worker | None) -> None:
             w.channel.close()
 
 
-def _counts(b: Balancer, expected: list[int]) -> bool:
-    """Wait until the balancer (in its thread) counts `expected` open connections."""
+def _eventually(check: Callable[[], bool]) -> bool:
+    """Whether `check` holds within _WAIT: the balancer acts in its own thread."""
     deadline = time.monotonic() + _WAIT
-    while b.open_connections() != expected:
+    while not check():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.005)
     return True
+
+
+def _counts(b: Balancer, expected: list[int]) -> bool:
+    """Whether the balancer comes to count `expected` open connections."""
+    return _eventually(lambda: b.open_connections() == expected)
 
 
 def _peer_of(server_side: socket.socket) -> int:
@@ -164,10 +166,7 @@ def test_a_dead_worker_gets_no_connections_and_its_successor_does(
         _connect(port, clients)
         first.take()
         first.channel.close()  # the worker died
-        deadline = time.monotonic() + _WAIT
-        while b.ready_slots() != [1]:  # the balancer reads the channel's end
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        assert _eventually(lambda: b.ready_slots() == [1])  # it reads the channel's end
         for _ in range(3):
             _connect(port, clients)
             other.take()
@@ -203,10 +202,7 @@ def test_a_stopping_worker_gets_none_and_closes_may_come_in_bulk(
         first.channel.send(b"x2")  # two closes told at once
         assert _counts(b, [0, 2])
         first.channel.send(b"s")  # it stops: the emptier worker gets nothing more
-        deadline = time.monotonic() + _WAIT
-        while b.ready_slots() != [1]:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        assert _eventually(lambda: b.ready_slots() == [1])
         for _ in range(2):
             _connect(port, clients)
             second.take()
